@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install the registry clients that the interoperability suite (tests/interop) drives.
+#
+# Usage: .ci/install-interop.sh [PYTHON]
+#   PYTHON: a venv directory or a python executable; the oras and python-dxf packages are
+#           installed into it. Defaults to the active python3.
+#
+# Idempotent and non-interactive: packages already present are left alone, and apt's
+# package lists are refreshed only when something is missing.
+set -euo pipefail
+
+debs=(
+    skopeo podman buildah umoci containerd
+    # podman/buildah runtime pieces: OCI runtime, user namespaces, networking stubs
+    crun runc uidmap slirp4netns conmon
+    ca-certificates
+)
+
+missing=()
+for pkg in "${debs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
+        missing+=("$pkg")
+    fi
+done
+
+if ((${#missing[@]})); then
+    echo "install-interop: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+    echo "install-interop: Debian packages already installed"
+fi
+
+py="${1:-python3}"
+if [[ -d "$py" ]]; then
+    py="$py/bin/python"
+fi
+"$py" -m pip install -q --disable-pip-version-check "oras>=0.2.25" "python-dxf>=12.1.0"
+
+for tool in skopeo podman buildah umoci ctr containerd; do
+    printf 'install-interop: %-10s %s\n' "$tool" "$("$tool" --version 2>&1 | head -n 1)"
+done
+"$py" -c 'import importlib.metadata as m; print("install-interop: oras", m.version("oras"), "python-dxf", m.version("python-dxf"))'

@@ -1,0 +1,226 @@
+"""Client wrappers for the interoperability suite: each runs a real registry client with
+private configuration and state, never the machine's own (/etc/containers, /var/lib/containers,
+the system containerd)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.interop.harness import Result, TrafficMeter, run
+
+
+@dataclass
+class Target:
+    """The registry under test as the clients address it."""
+
+    url: str
+    host: str  # host:port, as in image references
+    dockyard: bool  # False when DOCKYARD_TEST_URL points elsewhere
+    meter: TrafficMeter
+
+    def ref(self, repo: str, tag_or_digest: str) -> str:
+        sep = "@" if tag_or_digest.startswith("sha256:") else ":"
+        return f"{self.host}/{repo}{sep}{tag_or_digest}"
+
+
+@dataclass
+class ContainersConfig:
+    """Private configuration for skopeo, podman and buildah, all in one temp dir."""
+
+    root: Path
+    registry_host: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        r = self.root
+        for sub in ("storage", "runroot", "tmp", "state/containers/cache", "net", "home"):
+            (r / sub).mkdir(parents=True, exist_ok=True)
+        (r / "policy.json").write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
+        (r / "registries.conf").write_text(
+            "unqualified-search-registries = []\n"
+            'short-name-mode = "disabled"\n\n'
+            f'[[registry]]\nlocation = "{self.registry_host}"\ninsecure = true\n'
+        )
+        (r / "storage.conf").write_text(
+            f'[storage]\ndriver = "vfs"\ngraphroot = "{r / "storage"}"\nrunroot = "{r / "runroot"}"\n'
+        )
+        (r / "containers.conf").write_text(
+            "[containers]\n"
+            'log_driver = "k8s-file"\n'
+            "[network]\n"
+            'network_backend = "cni"\n'
+            f'network_config_dir = "{r / "net"}"\n'
+            "[engine]\n"
+            'cgroup_manager = "cgroupfs"\n'
+            'events_logger = "file"\n'
+            f'events_logfile_path = "{r / "events.log"}"\n'
+            f'tmp_dir = "{r / "tmp"}"\n'
+            f'static_dir = "{r / "storage" / "libpod"}"\n'
+            f'volume_path = "{r / "storage" / "volumes"}"\n'
+            'runtime = "crun"\n'
+        )
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            "HOME": str(r / "home"),
+            "TMPDIR": str(r / "tmp"),
+            "CONTAINERS_CONF": str(r / "containers.conf"),
+            "CONTAINERS_STORAGE_CONF": str(r / "storage.conf"),
+            "CONTAINERS_REGISTRIES_CONF": str(r / "registries.conf"),
+            "REGISTRY_AUTH_FILE": str(r / "auth.json"),
+            "XDG_RUNTIME_DIR": str(r / "runroot"),
+            "XDG_CONFIG_HOME": str(r / "home" / ".config"),
+            "XDG_DATA_HOME": str(r / "home" / ".local" / "share"),
+        }
+
+    @property
+    def policy(self) -> str:
+        return str(self.root / "policy.json")
+
+    def storage_flags(self) -> list[str]:
+        return [
+            "--root",
+            str(self.root / "storage"),
+            "--runroot",
+            str(self.root / "runroot"),
+            "--storage-driver",
+            "vfs",
+        ]
+
+
+def can_private_mount() -> bool:
+    try:
+        probe = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "true"],
+            check=False,
+            capture_output=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+class Skopeo:
+    """skopeo with private policy and registries.conf.
+
+    Running as root, skopeo keeps its blob info cache (which blob was seen in which repository:
+    that is what makes it try cross-repository mounts) in /var/lib/containers/cache, with no flag
+    to move it. Each call therefore runs in a private mount namespace in which /var/lib is this
+    test's own state directory, so the cache lives and dies with the test.
+    """
+
+    def __init__(self, conf: ContainersConfig, private_mounts: bool):
+        self.conf = conf
+        self.private_mounts = private_mounts
+
+    def __call__(self, *args: str, timeout: float = 120.0, check: bool = True) -> Result:
+        cmd = ["skopeo", "--policy", self.conf.policy, "--tmpdir", str(self.conf.root / "tmp"), *args]
+        if self.private_mounts:
+            state = self.conf.root / "state"
+            cmd = [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "sh",
+                "-c",
+                'mount --bind "$0" /var/lib && exec "$@"',
+                str(state),
+                *cmd,
+            ]
+        return run(cmd, timeout=timeout, env=self.conf.env, check=check)
+
+
+class StorageTool:
+    """podman or buildah on vfs storage in the test's temp dir."""
+
+    def __init__(self, name: str, conf: ContainersConfig):
+        self.name = name
+        self.conf = conf
+
+    def __call__(self, *args: str, timeout: float = 120.0, check: bool = True) -> Result:
+        cmd = [self.name, *self.conf.storage_flags()]
+        if self.name == "podman":
+            cmd += [
+                "--cgroup-manager",
+                "cgroupfs",
+                "--events-backend",
+                "file",
+                "--tmpdir",
+                str(self.conf.root / "tmp"),
+                "--runtime",
+                "crun",
+            ]
+        return run([*cmd, *args], timeout=timeout, env=self.conf.env, check=check)
+
+
+class Containerd:
+    """A private containerd daemon (CRI plugin off) and the ctr client talking to it."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.socket = root / "c.sock"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = root / "containerd.log"
+
+    def start(self, timeout: float = 30.0) -> Containerd:
+        r = self.root
+        config = r / "config.toml"
+        config.write_text(
+            "version = 2\n"
+            f'root = "{r / "root"}"\n'
+            f'state = "{r / "state"}"\n'
+            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            "[grpc]\n"
+            f'  address = "{self.socket}"\n'
+            "[ttrpc]\n"
+            f'  address = "{r / "t.sock"}"\n'
+            "[debug]\n"
+            '  address = ""\n'
+            "[metrics]\n"
+            '  address = ""\n'
+        )
+        with self.log_path.open("ab") as logf:
+            self.proc = subprocess.Popen(
+                ["containerd", "--config", str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"containerd exited {self.proc.returncode}:\n{self.log()}")
+            if self.socket.exists() and self.ctr("version", check=False, quiet=True).returncode == 0:
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"containerd did not come up within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
+
+    def ctr(self, *args: str, timeout: float = 120.0, check: bool = True, quiet: bool = False) -> Result:
+        cmd = ["ctr", "--address", str(self.socket), "--namespace", "dockyard-interop", *args]
+        if quiet:
+            proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout)
+            return Result(cmd, proc.returncode, proc.stdout, proc.stderr, 0.0)
+        return run(cmd, timeout=timeout, check=check)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)

@@ -1,0 +1,156 @@
+"""Fixtures for the interoperability suite: real registry clients against the session's registry.
+
+Every client runs with private configuration and state in a temporary directory of its own:
+nothing here reads or writes /etc/containers, /var/lib/containers or the machine's containerd.
+
+Run it with `.ci/install-interop.sh .venv && .venv/bin/python -m pytest tests/interop -m interop`.
+Against another registry: `DOCKYARD_TEST_URL=http://127.0.0.1:PORT`; if that registry writes an
+access log in combined format, `DOCKYARD_INTEROP_ACCESS_LOG=/path/to/log` lets the suite count
+its requests the way dockyard's /metrics does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from tests.interop.clients import Containerd, ContainersConfig, Skopeo, StorageTool, Target, can_private_mount
+from tests.interop.harness import TrafficMeter, log
+
+if TYPE_CHECKING:
+    from tests.conftest import Registry
+
+TOOLS = ("skopeo", "podman", "buildah", "umoci", "ctr", "containerd")
+
+_REPORT: list[tuple[str, str, str]] = []
+
+
+def _short_tmp(prefix: str) -> Path:
+    # Short paths: containerd puts unix sockets below its state directory.
+    return Path(tempfile.mkdtemp(prefix=f"dyi-{prefix}-", dir="/tmp"))
+
+
+@pytest.fixture
+def scratch(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A temp dir of the test's own, removed afterwards whatever happened."""
+    path = _short_tmp(request.node.name[:24].replace("[", "-").replace("]", ""))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """Record a finding (upload style, timings, RSS) for the run's closing summary."""
+
+    def add(key: str, value: str) -> None:
+        request.node.user_properties.append((key, value))
+        _REPORT.append((request.node.name, key, value))
+        log(f"REPORT {request.node.name}: {key} = {value}")
+
+    return add
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _REPORT:
+        return
+    terminalreporter.section("dockyard interop findings")
+    for test, key, value in _REPORT:
+        terminalreporter.write_line(f"{test}: {key}: {value}")
+
+
+@pytest.fixture(scope="session")
+def tools_present() -> None:
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.fail(f"interop clients missing: {missing}; run .ci/install-interop.sh first", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def target(registry: Registry, tools_present: None) -> Target:
+    host = registry.url.removeprefix("http://").rstrip("/")
+    access = os.environ.get("DOCKYARD_INTEROP_ACCESS_LOG")
+    meter = TrafficMeter(
+        registry.url,
+        dockyard=registry.server is not None,
+        access_log=Path(access) if access and registry.server is None else None,
+    )
+    return Target(registry.url, host, registry.server is not None, meter)
+
+
+@pytest.fixture
+def repo(request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """Unique repository names for this test: repo("app") -> "interop/<test>-app-<random>"."""
+    stem = "".join(c if c.isalnum() else "-" for c in request.node.name.lower().removeprefix("test_"))[:30]
+    stem = "-".join(p for p in stem.split("-") if p)
+
+    def make(suffix: str = "img") -> str:
+        return f"interop/{stem}-{suffix}-{uuid.uuid4().hex[:8]}"
+
+    return make
+
+
+# --------------------------------------------------------------------------- containers/image tools
+
+
+@pytest.fixture(scope="session")
+def private_mounts() -> bool:
+    ok = can_private_mount()
+    if not ok:
+        log("unshare --mount unavailable: skopeo's blob info cache falls back to /var/lib/containers/cache")
+    return ok
+
+
+@pytest.fixture
+def containers_conf(scratch: Path, target: Target) -> ContainersConfig:
+    return ContainersConfig(scratch / "containers", target.host)
+
+
+@pytest.fixture
+def skopeo(containers_conf: ContainersConfig, private_mounts: bool) -> Skopeo:
+    return Skopeo(containers_conf, private_mounts)
+
+
+@pytest.fixture
+def podman(containers_conf: ContainersConfig) -> StorageTool:
+    return StorageTool("podman", containers_conf)
+
+
+@pytest.fixture
+def buildah(containers_conf: ContainersConfig) -> StorageTool:
+    return StorageTool("buildah", containers_conf)
+
+
+# --------------------------------------------------------------------------- containerd
+
+
+@pytest.fixture(scope="module")
+def containerd(tools_present: None) -> Iterator[Containerd]:
+    root = _short_tmp("ctrd")
+    daemon = Containerd(root)
+    try:
+        yield daemon.start()
+    finally:
+        daemon.stop()
+        # The native snapshotter leaves read-only dirs; make sure they go.
+        subprocess.run(["chmod", "-R", "u+w", str(root)], capture_output=True, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- plain HTTP
+
+
+@pytest.fixture
+def http(target: Target) -> Iterator[httpx.Client]:
+    """A plain HTTP client for checks no registry client exposes (referrers filters, headers)."""
+    with httpx.Client(base_url=target.url, timeout=30.0) as client:
+        yield client

@@ -1,0 +1,334 @@
+"""skopeo against dockyard: OCI layouts pushed and pulled by tag and digest, image indexes,
+Docker schema 2, cross-repository mounts, inspect / list-tags / delete, and the HTTPS probe."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.interop.clients import Skopeo, Target
+from tests.interop.harness import (
+    DOCKER_MANIFEST,
+    MANIFEST_ACCEPT,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Layout,
+    layout_blob,
+    layout_files,
+    read_layout_ref,
+    sha256_digest,
+    untar,
+)
+
+pytestmark = pytest.mark.interop
+
+TLS = "--dest-tls-verify=false"
+SRC_TLS = "--src-tls-verify=false"
+
+
+def sample_layers(tag: str) -> list[dict[str, bytes]]:
+    return [
+        {"hello": f"hello from {tag}\n".encode(), "bin/tool": bytes(range(256)) * 64},
+        {"etc/motd": f"dockyard interop {tag}\n".encode(), "etc/empty": b""},
+    ]
+
+
+def test_skopeo_push_pull_tag_and_digest(
+    skopeo: Skopeo,
+    target: Target,
+    repo: Callable[[str], str],
+    scratch: Path,
+    http: httpx.Client,
+    report: Callable[[str, str], None],
+) -> None:
+    layout = Layout(scratch / "src")
+    image = layout.add_image(sample_layers("v1"), tag="v1")
+    name = repo("app")
+    digestfile = scratch / "digest"
+
+    with target.meter.measure() as traffic:
+        skopeo(
+            "copy",
+            TLS,
+            "--digestfile",
+            str(digestfile),
+            f"oci:{layout.path}:v1",
+            f"docker://{target.ref(name, 'v1')}",
+        )
+    report("skopeo push upload style", traffic.describe_style())
+    pushed = digestfile.read_text().strip()
+    assert pushed == image.manifest.digest, "an OCI manifest must be stored byte for byte"
+    if target.meter.available:
+        # Two layers and a config, each a fresh upload in a fresh repository.
+        assert traffic.uploads == 3, traffic.describe_style()
+        assert traffic.mounts == 0
+
+    # The registry serves the very bytes, with the right headers.
+    resp = http.get(f"/v2/{name}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT})
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == OCI_MANIFEST
+    assert resp.headers["docker-content-digest"] == pushed
+    assert resp.content == layout_blob(layout.path, pushed)
+
+    # Pull back by tag and by digest.
+    by_tag, by_digest = scratch / "by-tag", scratch / "by-digest"
+    with target.meter.measure() as pull_traffic:
+        skopeo("copy", SRC_TLS, f"docker://{target.ref(name, 'v1')}", f"oci:{by_tag}:v1")
+    skopeo("copy", SRC_TLS, f"docker://{target.ref(name, pushed)}", f"oci:{by_digest}:pulled")
+    if target.meter.available:
+        assert pull_traffic.count("GET", "blob", "200") == 3
+        assert pull_traffic.count(route="upload") == 0
+    for out, ref in ((by_tag, "v1"), (by_digest, "pulled")):
+        entry = read_layout_ref(out, ref)
+        assert entry["digest"] == pushed
+        assert layout_files(out, pushed) == image.files
+
+    # inspect: parsed, raw and config.
+    inspected = json.loads(
+        skopeo("inspect", "--tls-verify=false", f"docker://{target.ref(name, 'v1')}").stdout
+    )
+    assert inspected["Digest"] == pushed
+    assert inspected["Layers"] == [layer.digest for layer in image.layers]
+    assert inspected["Labels"] == {"org.dockyard.test": "dockyard-interop"}
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{target.ref(name, pushed)}").stdout
+    assert sha256_digest(raw.encode()) == pushed
+    config = skopeo(
+        "inspect", "--config", "--raw", "--tls-verify=false", f"docker://{target.ref(name, 'v1')}"
+    ).stdout
+    assert sha256_digest(config.encode()) == image.config.digest
+
+    # A registry-to-registry copy adds a tag without moving any layer bytes.
+    with target.meter.measure() as retag:
+        skopeo(
+            "copy", SRC_TLS, TLS, f"docker://{target.ref(name, 'v1')}", f"docker://{target.ref(name, 'v2')}"
+        )
+    if target.meter.available:
+        assert retag.uploads == 0, retag.describe_style()
+    tags = json.loads(skopeo("list-tags", "--tls-verify=false", f"docker://{target.host}/{name}").stdout)
+    assert tags["Repository"] == f"{target.host}/{name}"
+    assert sorted(tags["Tags"]) == ["v1", "v2"]
+
+    # delete resolves the tag and deletes the manifest by digest: both tags go with it.
+    skopeo("delete", "--tls-verify=false", f"docker://{target.ref(name, 'v2')}")
+    gone = skopeo(
+        "inspect", "--raw", "--tls-verify=false", f"docker://{target.ref(name, pushed)}", check=False
+    )
+    assert gone.returncode != 0
+    assert "manifest unknown" in gone.stderr.lower() or "not found" in gone.stderr.lower(), gone.describe()
+    assert http.get(f"/v2/{name}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT}).status_code == 404
+    listed = skopeo("list-tags", "--tls-verify=false", f"docker://{target.host}/{name}", check=False)
+    if listed.returncode == 0:
+        assert json.loads(listed.stdout)["Tags"] == []
+
+
+def test_skopeo_multi_platform_index(
+    skopeo: Skopeo, target: Target, repo: Callable[[str], str], scratch: Path, http: httpx.Client
+) -> None:
+    layout = Layout(scratch / "src")
+    amd = layout.add_image(sample_layers("amd64"), arch="amd64")
+    arm = layout.add_image(sample_layers("arm64"), arch="arm64")
+    index = layout.add_index([amd, arm], tag="multi")
+    name = repo("multi")
+    digestfile = scratch / "digest"
+
+    skopeo(
+        "copy",
+        "--all",
+        TLS,
+        "--digestfile",
+        str(digestfile),
+        f"oci:{layout.path}:multi",
+        f"docker://{target.ref(name, 'multi')}",
+    )
+    assert digestfile.read_text().strip() == index.digest
+
+    resp = http.get(f"/v2/{name}/manifests/multi", headers={"Accept": MANIFEST_ACCEPT})
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == OCI_INDEX
+    assert resp.content == layout_blob(layout.path, index.digest)
+    for child in (amd, arm):
+        head = http.head(f"/v2/{name}/manifests/{child.manifest.digest}", headers={"Accept": MANIFEST_ACCEPT})
+        assert head.status_code == 200
+        assert head.headers["docker-content-digest"] == child.manifest.digest
+        assert int(head.headers["content-length"]) == child.manifest.size
+
+    # The platform choice is the client's: each arch resolves to its own manifest's layers.
+    for arch, child in (("amd64", amd), ("arm64", arm)):
+        out = json.loads(
+            skopeo(
+                "--override-arch",
+                arch,
+                "--override-os",
+                "linux",
+                "inspect",
+                "--tls-verify=false",
+                f"docker://{target.ref(name, 'multi')}",
+            ).stdout
+        )
+        # "Digest" names what the tag points at (the index); the rest is the chosen child's.
+        assert out["Digest"] == index.digest
+        assert out["Architecture"] == arch
+        assert out["Layers"] == [layer.digest for layer in child.layers]
+
+    pulled = scratch / "pulled"
+    skopeo("copy", "--all", SRC_TLS, f"docker://{target.ref(name, 'multi')}", f"oci:{pulled}:multi")
+    assert read_layout_ref(pulled, "multi")["digest"] == index.digest
+    for child in (amd, arm):
+        assert layout_files(pulled, child.manifest.digest) == child.files
+
+
+def test_skopeo_docker_schema2(
+    skopeo: Skopeo,
+    target: Target,
+    repo: Callable[[str], str],
+    scratch: Path,
+    http: httpx.Client,
+    report: Callable[[str, str], None],
+) -> None:
+    layout = Layout(scratch / "src")
+    image = layout.add_image(sample_layers("v2s2"), tag="latest")
+    name = repo("v2s2")
+    digestfile = scratch / "digest"
+
+    with target.meter.measure() as traffic:
+        skopeo(
+            "copy",
+            "--format",
+            "v2s2",
+            TLS,
+            "--digestfile",
+            str(digestfile),
+            f"oci:{layout.path}:latest",
+            f"docker://{target.ref(name, 'latest')}",
+        )
+    report("skopeo v2s2 push upload style", traffic.describe_style())
+    pushed = digestfile.read_text().strip()
+    assert pushed != image.manifest.digest, "the manifest was converted, so its digest changes"
+
+    resp = http.get(f"/v2/{name}/manifests/latest", headers={"Accept": DOCKER_MANIFEST})
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == DOCKER_MANIFEST
+    assert resp.headers["docker-content-digest"] == pushed
+    assert sha256_digest(resp.content) == pushed
+    manifest = resp.json()
+    assert manifest["mediaType"] == DOCKER_MANIFEST
+    assert [layer["digest"] for layer in manifest["layers"]] == [layer.digest for layer in image.layers]
+    assert all(
+        layer["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar.gzip"
+        for layer in manifest["layers"]
+    )
+
+    # Pulled into a dir: transport the manifest arrives unconverted; layers are the same blobs.
+    out = scratch / "dir"
+    skopeo("copy", SRC_TLS, f"docker://{target.ref(name, pushed)}", f"dir:{out}")
+    raw = (out / "manifest.json").read_bytes()
+    assert sha256_digest(raw) == pushed
+    files: dict[str, bytes] = {}
+    for layer in json.loads(raw)["layers"]:
+        blob = (out / layer["digest"].split(":", 1)[1]).read_bytes()
+        assert sha256_digest(blob) == layer["digest"]
+        files.update(untar(blob))
+    assert files == image.files
+
+
+def test_skopeo_cross_repository_mount(
+    skopeo: Skopeo,
+    target: Target,
+    repo: Callable[[str], str],
+    scratch: Path,
+    http: httpx.Client,
+    report: Callable[[str, str], None],
+) -> None:
+    layout = Layout(scratch / "src")
+    image = layout.add_image(sample_layers("mount"), tag="v1")
+    first, second = repo("first"), repo("second")
+
+    skopeo("copy", TLS, f"oci:{layout.path}:v1", f"docker://{target.ref(first, 'v1')}")
+    # skopeo's blob info cache now knows the blobs live in `first`: it asks the registry to
+    # mount them into `second` instead of sending them again.
+    with target.meter.measure() as traffic:
+        result = skopeo(
+            "--debug", "copy", TLS, f"oci:{layout.path}:v1", f"docker://{target.ref(second, 'v1')}"
+        )
+    report("skopeo second-repo push", traffic.describe_style())
+
+    blobs = [*image.layers, image.config]
+    mount_posts = [
+        line
+        for line in result.stderr.splitlines()
+        if "POST" in line and f"/v2/{second}/blobs/uploads/" in line and "mount=" in line
+    ]
+    assert len(mount_posts) >= len(image.layers), result.describe()
+    if target.meter.available:
+        assert traffic.mounts >= len(image.layers), traffic.describe_style()
+        assert traffic.count("POST", "upload_start", "201") >= len(image.layers)
+        layer_uploads = traffic.count("PATCH", "upload") + traffic.count("PUT", "upload")
+        # The config blob may be mounted or re-sent (skopeo treats configs separately); layers never.
+        assert traffic.uploads <= 1, traffic.describe_style()
+        assert layer_uploads <= 2, traffic.describe_style()
+    for blob in blobs:
+        head = http.head(f"/v2/{second}/blobs/{blob.digest}")
+        assert head.status_code == 200, blob.digest
+        assert int(head.headers["content-length"]) == blob.size
+    assert (
+        http.get(f"/v2/{second}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT}).headers[
+            "docker-content-digest"
+        ]
+        == image.manifest.digest
+    )
+
+
+def test_skopeo_umoci_layout(
+    skopeo: Skopeo, target: Target, repo: Callable[[str], str], scratch: Path
+) -> None:
+    """An image built by umoci (its own tar and gzip writer, its own config) round-trips too."""
+    from tests.interop.harness import run  # noqa: PLC0415
+
+    layout = scratch / "umoci"
+    run(["umoci", "init", "--layout", str(layout)], timeout=30)
+    run(["umoci", "new", "--image", f"{layout}:base"], timeout=30)
+    bundle = scratch / "bundle"
+    run(["umoci", "unpack", "--rootless", "--image", f"{layout}:base", str(bundle)], timeout=60)
+    (bundle / "rootfs" / "greeting").write_text("built by umoci\n")
+    (bundle / "rootfs" / "data").mkdir()
+    (bundle / "rootfs" / "data" / "numbers").write_bytes(bytes(range(200)) * 50)
+    run(["umoci", "repack", "--image", f"{layout}:base", str(bundle)], timeout=60)
+    run(
+        ["umoci", "config", "--image", f"{layout}:base", "--tag", "v1", "--config.label", "built.by=umoci"],
+        timeout=30,
+    )
+    local = read_layout_ref(layout, "v1")
+
+    name = repo("umoci")
+    skopeo("copy", TLS, f"oci:{layout}:v1", f"docker://{target.ref(name, 'v1')}")
+    out = scratch / "pulled"
+    skopeo("copy", SRC_TLS, f"docker://{target.ref(name, 'v1')}", f"oci:{out}:v1")
+    assert read_layout_ref(out, "v1")["digest"] == local["digest"]
+    files = layout_files(out, str(local["digest"]))
+    assert files["greeting"] == b"built by umoci\n"
+    assert files["data/numbers"] == bytes(range(200)) * 50
+
+
+def test_plain_http_port_rejects_tls_quickly(target: Target) -> None:
+    """skopeo, podman and buildah try HTTPS first; the plain-HTTP port must turn that down at
+    once, or every client command stalls before falling back to HTTP."""
+    host, port = target.host.rsplit(":", 1)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    started = time.monotonic()
+    with (
+        socket.create_connection((host, int(port)), timeout=5) as sock,
+        pytest.raises((ssl.SSLError, OSError)),
+    ):
+        ctx.wrap_socket(sock, server_hostname=host)
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0, f"TLS handshake on the plain port took {elapsed:.2f}s to fail"
+    # And the port is still fine for plain HTTP afterwards.
+    assert httpx.get(target.url + "/v2/", timeout=5).status_code == 200
