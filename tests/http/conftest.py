@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-
 from tests.http.ocitest import RegistryClient
 
 if TYPE_CHECKING:

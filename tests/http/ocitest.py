@@ -32,11 +32,24 @@ DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 EMPTY_JSON = b"{}"
 # Every error code the distribution specification defines.
-SPEC_ERROR_CODES = frozenset({
-    "BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID",
-    "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID", "NAME_UNKNOWN",
-    "SIZE_INVALID", "UNAUTHORIZED", "DENIED", "UNSUPPORTED", "TOOMANYREQUESTS",
-})
+SPEC_ERROR_CODES = frozenset(
+    {
+        "BLOB_UNKNOWN",
+        "BLOB_UPLOAD_INVALID",
+        "BLOB_UPLOAD_UNKNOWN",
+        "DIGEST_INVALID",
+        "MANIFEST_BLOB_UNKNOWN",
+        "MANIFEST_INVALID",
+        "MANIFEST_UNKNOWN",
+        "NAME_INVALID",
+        "NAME_UNKNOWN",
+        "SIZE_INVALID",
+        "UNAUTHORIZED",
+        "DENIED",
+        "UNSUPPORTED",
+        "TOOMANYREQUESTS",
+    }
+)
 UPLOAD_RANGE = re.compile(r"^0-(\d+)$")
 
 
@@ -141,7 +154,8 @@ def assert_error(response: httpx.Response, status: int | tuple[int, ...], code: 
 def assert_client_error(response: httpx.Response) -> None:
     """A clean 4xx: never a 5xx, never a traceback, a spec error body when the body is JSON."""
     assert 400 <= response.status_code < 500, (
-        f"{response.request.method} {response.request.url}: got {response.status_code} {response.text[:300]!r}"
+        f"{response.request.method} {response.request.url}: "
+        f"got {response.status_code} {response.text[:300]!r}"
     )
     assert "traceback" not in response.text.lower()
     if response.headers.get("content-type", "").startswith("application/json"):
@@ -167,7 +181,7 @@ def seeded_chunks(seed: int, size: int, chunk_size: int = 1 << 20) -> Iterator[b
     produced, index = 0, 0
     while produced < size:
         stamp = index.to_bytes(8, "big") + seed.to_bytes(8, "big")
-        chunk = stamp + block[len(stamp):]
+        chunk = stamp + block[len(stamp) :]
         chunk = chunk[: size - produced]
         produced += len(chunk)
         index += 1
@@ -187,7 +201,7 @@ def sliced(chunks: Iterable[bytes], start: int, stop: int) -> Iterator[bytes]:
     for chunk in chunks:
         end = offset + len(chunk)
         if end > start and offset < stop:
-            yield chunk[max(0, start - offset): min(len(chunk), stop - offset)]
+            yield chunk[max(0, start - offset) : min(len(chunk), stop - offset)]
         offset = end
         if offset >= stop:
             return
@@ -200,7 +214,13 @@ class Pushed:
     body: bytes
     media_type: str
     digest: str
-    response: httpx.Response
+    response: httpx.Response | None = None
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """The headers of the registry's answer to the push."""
+        assert self.response is not None, "this manifest was never pushed"
+        return self.response.headers
 
     def descriptor(self, **extra: Any) -> dict[str, Any]:
         return {"mediaType": self.media_type, "digest": self.digest, "size": len(self.body), **extra}
@@ -248,7 +268,10 @@ class RegistryClient:
         return location
 
     def patch(
-        self, location: str, data: bytes | Iterable[bytes], content_range: str | None = None,
+        self,
+        location: str,
+        data: bytes | Iterable[bytes],
+        content_range: str | None = None,
         content_length: int | None = None,
     ) -> httpx.Response:
         headers = {"Content-Type": "application/octet-stream"}
@@ -259,7 +282,10 @@ class RegistryClient:
         return self.http.patch(location, content=data, headers=headers)
 
     def finish(
-        self, location: str, digest: str, data: bytes | Iterable[bytes] = b"",
+        self,
+        location: str,
+        digest: str,
+        data: bytes | Iterable[bytes] = b"",
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         all_headers = {"Content-Type": "application/octet-stream", **(headers or {})}
@@ -277,7 +303,9 @@ class RegistryClient:
 
     def push_blob_monolithic(self, repo: str, data: bytes, algorithm: str = "sha256") -> httpx.Response:
         return self.http.post(
-            f"/v2/{repo}/blobs/uploads/", params={"digest": digest_of(data, algorithm)}, content=data,
+            f"/v2/{repo}/blobs/uploads/",
+            params={"digest": digest_of(data, algorithm)},
+            content=data,
             headers={"Content-Type": "application/octet-stream"},
         )
 
@@ -289,16 +317,26 @@ class RegistryClient:
 
     # -- manifests ---------------------------------------------------------------------------
     def put_manifest(
-        self, repo: str, reference: str, body: bytes, media_type: str = OCI_MANIFEST,
+        self,
+        repo: str,
+        reference: str,
+        body: bytes,
+        media_type: str = OCI_MANIFEST,
         params: list[tuple[str, str]] | None = None,
     ) -> httpx.Response:
         return self.http.put(
-            f"/v2/{repo}/manifests/{reference}", content=body, headers={"Content-Type": media_type},
+            f"/v2/{repo}/manifests/{reference}",
+            content=body,
+            headers={"Content-Type": media_type},
             params=params,
         )
 
     def push_manifest(
-        self, repo: str, reference: str | None, body: bytes, media_type: str = OCI_MANIFEST,
+        self,
+        repo: str,
+        reference: str | None,
+        body: bytes,
+        media_type: str = OCI_MANIFEST,
         algorithm: str = "sha256",
     ) -> Pushed:
         """PUT a manifest (by digest when no reference is given) and require 201."""
@@ -314,8 +352,15 @@ class RegistryClient:
         return self.http.get(f"/v2/{repo}/manifests/{reference}", headers={"Accept": accept})
 
     def push_image(
-        self, repo: str, tag: str | None, *, layers: int = 1, seed: str = "", media_type: str = OCI_MANIFEST,
-        subject: dict[str, Any] | None = None, artifact_type: str | None = None,
+        self,
+        repo: str,
+        tag: str | None,
+        *,
+        layers: int = 1,
+        seed: str = "",
+        media_type: str = OCI_MANIFEST,
+        subject: dict[str, Any] | None = None,
+        artifact_type: str | None = None,
         annotations: dict[str, str] | None = None,
     ) -> Pushed:
         """Push a config, `layers` small layers and an image manifest referencing them."""
@@ -328,21 +373,33 @@ class RegistryClient:
             self.push_blob(repo, layer)
             layer_descs.append(descriptor(layer, DOCKER_LAYER if docker else OCI_LAYER))
         body = image_manifest(
-            descriptor(config, DOCKER_CONFIG if docker else OCI_CONFIG), layer_descs, media_type=media_type,
-            subject=subject, artifact_type=artifact_type, annotations=annotations,
+            descriptor(config, DOCKER_CONFIG if docker else OCI_CONFIG),
+            layer_descs,
+            media_type=media_type,
+            subject=subject,
+            artifact_type=artifact_type,
+            annotations=annotations,
         )
         return self.push_manifest(repo, tag, body, media_type)
 
     def push_artifact(
-        self, repo: str, subject: Pushed | None, artifact_type: str, *, annotations: dict[str, str] | None = None,
-        payload: bytes = b"artifact payload", tag: str | None = None,
+        self,
+        repo: str,
+        subject: Pushed | None,
+        artifact_type: str,
+        *,
+        annotations: dict[str, str] | None = None,
+        payload: bytes = b"artifact payload",
+        tag: str | None = None,
     ) -> Pushed:
         """An artifact manifest: `artifactType`, the empty config, one blob, optionally a subject."""
         self.push_blob(repo, EMPTY_JSON)
         self.push_blob(repo, payload)
         body = image_manifest(
-            descriptor(EMPTY_JSON, OCI_EMPTY), [descriptor(payload, "application/octet-stream")],
-            artifact_type=artifact_type, annotations=annotations,
+            descriptor(EMPTY_JSON, OCI_EMPTY),
+            [descriptor(payload, "application/octet-stream")],
+            artifact_type=artifact_type,
+            annotations=annotations,
             subject=subject.descriptor() if subject else None,
         )
         return self.push_manifest(repo, tag, body)
@@ -388,12 +445,17 @@ class RawResponse:
     body: bytes
 
 
-def raw_request(base_url: str, method: str, target: bytes, body: bytes = b"", timeout: float = 10.0) -> RawResponse:
+def raw_request(
+    base_url: str, method: str, target: bytes, body: bytes = b"", timeout: float = 10.0
+) -> RawResponse:
     """Send a request line exactly as given (no client-side path normalisation or validation)."""
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     head = (
-        method.encode() + b" " + target + b" HTTP/1.1\r\n"
+        method.encode()
+        + b" "
+        + target
+        + b" HTTP/1.1\r\n"
         + f"Host: {host}:{port}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
     )
     with socket.create_connection((host, port), timeout=timeout) as sock:

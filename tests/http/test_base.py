@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from tests.http.ocitest import RegistryClient, assert_client_error, assert_error, error_codes
 from tests.support.server import DockyardServer
 

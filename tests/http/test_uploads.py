@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from tests.http.ocitest import (
     RegistryClient,
     assert_client_error,
@@ -35,7 +34,7 @@ def assert_created(response: httpx.Response, digest: str) -> None:
 
 def stream(data: bytes, piece: int = 1000) -> Iterator[bytes]:
     for offset in range(0, len(data), piece):
-        yield data[offset: offset + piece]
+        yield data[offset : offset + piece]
 
 
 # -- opening a session ---------------------------------------------------------------------------
@@ -46,7 +45,8 @@ def test_post_opens_a_session_with_location_uuid_and_range(client: RegistryClien
     assert response.status_code == 202
     location = response.headers["location"]
     uuid = response.headers["docker-upload-uuid"]
-    assert uuid and uuid in location
+    assert uuid
+    assert uuid in location
     assert response.headers["range"] == "0-0"
     assert response.content == b""
 
@@ -68,7 +68,9 @@ def test_status_of_a_fresh_session_is_204_with_location_and_range(client: Regist
 
 
 @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
-def test_monolithic_post_with_digest_creates_the_blob(client: RegistryClient, repo: str, algorithm: str) -> None:
+def test_monolithic_post_with_digest_creates_the_blob(
+    client: RegistryClient, repo: str, algorithm: str
+) -> None:
     response = client.push_blob_monolithic(repo, BLOB, algorithm)
     digest = digest_of(BLOB, algorithm)
     assert_created(response, digest)
@@ -118,7 +120,9 @@ def test_put_with_chunked_transfer_encoding(client: RegistryClient, repo: str) -
 def test_monolithic_post_with_chunked_transfer_encoding(client: RegistryClient, repo: str) -> None:
     digest = digest_of(BLOB)
     response = client.http.post(
-        f"/v2/{repo}/blobs/uploads/", params={"digest": digest}, content=stream(BLOB),
+        f"/v2/{repo}/blobs/uploads/",
+        params={"digest": digest},
+        content=stream(BLOB),
         headers={"Content-Type": "application/octet-stream"},
     )
     assert_created(response, digest)
@@ -130,7 +134,7 @@ def test_chunked_patches_with_content_range(client: RegistryClient, repo: str, r
     location = client.open_session(repo)
     size = 1000
     for start in range(0, len(BLOB), size):
-        chunk = BLOB[start: start + size]
+        chunk = BLOB[start : start + size]
         end = start + len(chunk) - 1
         response = client.patch(location, chunk, range_form.format(start=start, end=end), len(chunk))
         assert response.status_code == 202, response.text
@@ -151,7 +155,9 @@ def test_final_chunk_in_the_closing_put(client: RegistryClient, repo: str) -> No
     assert response.status_code == 202
     digest = digest_of(BLOB)
     closing = client.finish(
-        response.headers["location"], digest, last,
+        response.headers["location"],
+        digest,
+        last,
         headers={"Content-Range": f"{len(first)}-{len(BLOB) - 1}"},
     )
     assert_created(closing, digest)
@@ -235,7 +241,9 @@ def test_content_range_not_matching_the_body_length_is_rejected(client: Registry
 
 
 @pytest.mark.parametrize("content_range", ["garbage", "5-2", "-1-4", "0-", "0-9/10x"])
-def test_malformed_content_range_is_a_client_error(client: RegistryClient, repo: str, content_range: str) -> None:
+def test_malformed_content_range_is_a_client_error(
+    client: RegistryClient, repo: str, content_range: str
+) -> None:
     location = client.open_session(repo)
     response = client.patch(location, BLOB[:10], content_range, 10)
     assert response.status_code in (400, 416), response.text
@@ -256,7 +264,9 @@ def test_put_with_wrong_digest_is_400_digest_invalid(client: RegistryClient, rep
 
 def test_monolithic_post_with_wrong_digest_is_400_digest_invalid(client: RegistryClient, repo: str) -> None:
     response = client.http.post(
-        f"/v2/{repo}/blobs/uploads/", params={"digest": digest_of(b"other")}, content=BLOB,
+        f"/v2/{repo}/blobs/uploads/",
+        params={"digest": digest_of(b"other")},
+        content=BLOB,
         headers={"Content-Type": "application/octet-stream"},
     )
     assert_error(response, 400, "DIGEST_INVALID")
@@ -328,7 +338,7 @@ def test_upload_url_stays_valid_across_many_requests(client: RegistryClient, rep
     location = client.open_session(repo)
     original = location
     for start in range(0, 500, 50):
-        response = client.patch(location, BLOB[start: start + 50], f"{start}-{start + 49}", 50)
+        response = client.patch(location, BLOB[start : start + 50], f"{start}-{start + 49}", 50)
         assert response.status_code == 202
         location = response.headers["location"]
     # The very first Location still names the same session.
@@ -362,7 +372,9 @@ def test_mount_of_a_blob_the_source_lacks_opens_a_session(
     assert client.finish(response.headers["location"], digest_of(data), data).status_code == 201
 
 
-def test_mount_from_a_repository_that_cannot_read_the_blob_is_not_a_mount(client: RegistryClient, repo: str) -> None:
+def test_mount_from_a_repository_that_cannot_read_the_blob_is_not_a_mount(
+    client: RegistryClient, repo: str
+) -> None:
     digest = client.push_blob(f"{repo}/holder", BLOB)
     client.push_blob(f"{repo}/source", b"unrelated")
     response = client.start_upload(f"{repo}/target", mount=digest, **{"from": f"{repo}/source"})
@@ -405,7 +417,15 @@ def test_mount_with_malformed_digest_is_a_client_error(client: RegistryClient, r
 @pytest.mark.parametrize(
     "name",
     ["UPPER/case", "a//b", "-leading", "trailing-", "a..b", "x" * 256, "a/" * 128 + "b"],
-    ids=["upper", "double-slash", "leading-sep", "trailing-sep", "double-dot", "too-long", "too-long-components"],
+    ids=[
+        "upper",
+        "double-slash",
+        "leading-sep",
+        "trailing-sep",
+        "double-dot",
+        "too-long",
+        "too-long-components",
+    ],
 )
 def test_invalid_repository_name_on_push_is_400_name_invalid(client: RegistryClient, name: str) -> None:
     assert_error(client.start_upload(name), 400, "NAME_INVALID")
