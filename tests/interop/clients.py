@@ -4,6 +4,7 @@ the system containerd)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -39,8 +40,9 @@ class ContainersConfig:
 
     def __post_init__(self) -> None:
         r = self.root
-        for sub in ("storage", "runroot", "tmp", "state/containers/cache", "net", "home"):
+        for sub in ("storage", "rr", "tmp", "state/containers/cache", "net", "home"):
             (r / sub).mkdir(parents=True, exist_ok=True)
+        (r / "auth.json").write_text(json.dumps({"auths": {}}))
         (r / "policy.json").write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
         (r / "registries.conf").write_text(
             "unqualified-search-registries = []\n"
@@ -48,7 +50,7 @@ class ContainersConfig:
             f'[[registry]]\nlocation = "{self.registry_host}"\ninsecure = true\n'
         )
         (r / "storage.conf").write_text(
-            f'[storage]\ndriver = "vfs"\ngraphroot = "{r / "storage"}"\nrunroot = "{r / "runroot"}"\n'
+            f'[storage]\ndriver = "vfs"\ngraphroot = "{r / "storage"}"\nrunroot = "{r / "rr"}"\n'
         )
         (r / "containers.conf").write_text(
             "[containers]\n"
@@ -73,7 +75,7 @@ class ContainersConfig:
             "CONTAINERS_STORAGE_CONF": str(r / "storage.conf"),
             "CONTAINERS_REGISTRIES_CONF": str(r / "registries.conf"),
             "REGISTRY_AUTH_FILE": str(r / "auth.json"),
-            "XDG_RUNTIME_DIR": str(r / "runroot"),
+            "XDG_RUNTIME_DIR": str(r / "rr"),
             "XDG_CONFIG_HOME": str(r / "home" / ".config"),
             "XDG_DATA_HOME": str(r / "home" / ".local" / "share"),
         }
@@ -82,18 +84,44 @@ class ContainersConfig:
     def policy(self) -> str:
         return str(self.root / "policy.json")
 
+    def run(self, cmd: list[str], *, timeout: float, check: bool) -> Result:
+        """Run a containers/image tool with this configuration.
+
+        Running as root, these tools keep their blob info cache (which blob was seen in which
+        repository: what makes them try cross-repository mounts) in /var/lib/containers/cache,
+        and skopeo has no flag to move it. So each call runs in a private mount namespace in
+        which /var/lib is this configuration's own state directory: the cache lives and dies
+        with the test, and the machine's /var/lib is never written.
+        """
+        if can_private_mount():
+            cmd = [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "sh",
+                "-c",
+                'mount --bind "$0" /var/lib && exec "$@"',
+                str(self.root / "state"),
+                *cmd,
+            ]
+        return run(cmd, timeout=timeout, env=self.env, check=check)
+
     def storage_flags(self) -> list[str]:
         return [
             "--root",
             str(self.root / "storage"),
             "--runroot",
-            str(self.root / "runroot"),
+            str(self.root / "rr"),
             "--storage-driver",
             "vfs",
         ]
 
 
+@functools.cache
 def can_private_mount() -> bool:
+    """Whether we may make a private mount namespace (root, and not forbidden by a sandbox)."""
     try:
         probe = subprocess.run(
             ["unshare", "--mount", "--propagation", "private", "true"],
@@ -107,35 +135,14 @@ def can_private_mount() -> bool:
 
 
 class Skopeo:
-    """skopeo with private policy and registries.conf.
+    """skopeo with private policy, registries.conf and blob info cache (see ContainersConfig.run)."""
 
-    Running as root, skopeo keeps its blob info cache (which blob was seen in which repository:
-    that is what makes it try cross-repository mounts) in /var/lib/containers/cache, with no flag
-    to move it. Each call therefore runs in a private mount namespace in which /var/lib is this
-    test's own state directory, so the cache lives and dies with the test.
-    """
-
-    def __init__(self, conf: ContainersConfig, private_mounts: bool):
+    def __init__(self, conf: ContainersConfig):
         self.conf = conf
-        self.private_mounts = private_mounts
 
     def __call__(self, *args: str, timeout: float = 120.0, check: bool = True) -> Result:
         cmd = ["skopeo", "--policy", self.conf.policy, "--tmpdir", str(self.conf.root / "tmp"), *args]
-        if self.private_mounts:
-            state = self.conf.root / "state"
-            cmd = [
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-c",
-                'mount --bind "$0" /var/lib && exec "$@"',
-                str(state),
-                *cmd,
-            ]
-        return run(cmd, timeout=timeout, env=self.conf.env, check=check)
+        return self.conf.run(cmd, timeout=timeout, check=check)
 
 
 class StorageTool:
@@ -158,7 +165,7 @@ class StorageTool:
                 "--runtime",
                 "crun",
             ]
-        return run([*cmd, *args], timeout=timeout, env=self.conf.env, check=check)
+        return self.conf.run([*cmd, *args], timeout=timeout, check=check)
 
 
 class Containerd:

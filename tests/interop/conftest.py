@@ -34,14 +34,16 @@ _REPORT: list[tuple[str, str, str]] = []
 
 
 def _short_tmp(prefix: str) -> Path:
-    # Short paths: containerd puts unix sockets below its state directory.
+    # Short paths: containerd puts unix sockets below its state directory, and podman refuses
+    # a runroot longer than 50 characters.
     return Path(tempfile.mkdtemp(prefix=f"dyi-{prefix}-", dir="/tmp"))
 
 
 @pytest.fixture
 def scratch(request: pytest.FixtureRequest) -> Iterator[Path]:
     """A temp dir of the test's own, removed afterwards whatever happened."""
-    path = _short_tmp(request.node.name[:24].replace("[", "-").replace("]", ""))
+    path = _short_tmp("t")
+    log(f"{request.node.name}: scratch dir {path}")
     try:
         yield path
     finally:
@@ -70,6 +72,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(scope="session")
 def tools_present() -> None:
+    if not can_private_mount():
+        log("unshare --mount unavailable: containers tools fall back to /var/lib/containers/cache")
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
         pytest.fail(f"interop clients missing: {missing}; run .ci/install-interop.sh first", pytrace=False)
@@ -102,22 +106,14 @@ def repo(request: pytest.FixtureRequest) -> Callable[[str], str]:
 # --------------------------------------------------------------------------- containers/image tools
 
 
-@pytest.fixture(scope="session")
-def private_mounts() -> bool:
-    ok = can_private_mount()
-    if not ok:
-        log("unshare --mount unavailable: skopeo's blob info cache falls back to /var/lib/containers/cache")
-    return ok
-
-
 @pytest.fixture
 def containers_conf(scratch: Path, target: Target) -> ContainersConfig:
-    return ContainersConfig(scratch / "containers", target.host)
+    return ContainersConfig(scratch / "c", target.host)
 
 
 @pytest.fixture
-def skopeo(containers_conf: ContainersConfig, private_mounts: bool) -> Skopeo:
-    return Skopeo(containers_conf, private_mounts)
+def skopeo(containers_conf: ContainersConfig) -> Skopeo:
+    return Skopeo(containers_conf)
 
 
 @pytest.fixture

@@ -1,0 +1,153 @@
+"""podman and buildah against dockyard: images built from scratch, pushed over plain HTTP and
+pulled back into a separate, empty storage. No container is ever run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.interop.clients import ContainersConfig, StorageTool, Target
+from tests.interop.harness import MANIFEST_ACCEPT, sha256_digest
+
+pytestmark = pytest.mark.interop
+
+NO_TLS = "--tls-verify=false"
+
+
+def image_digest(tool: StorageTool, ref: str) -> str:
+    out = (
+        tool("image", "inspect", ref).stdout
+        if tool.name == "podman"
+        else tool("inspect", "--type", "image", ref).stdout
+    )
+    data = json.loads(out)
+    info = data[0] if isinstance(data, list) else data
+    return str(info.get("Digest") or info.get("FromImageDigest"))
+
+
+def read_rootfs(tool: StorageTool, image: str, paths: list[str]) -> dict[str, bytes]:
+    """Files of a stored image, read through the storage's own mount (a plain dir with vfs)."""
+    if tool.name == "podman":
+        root = Path(tool("image", "mount", image).stdout.strip())
+        try:
+            return {p: (root / p).read_bytes() for p in paths}
+        finally:
+            tool("image", "unmount", image)
+    container = tool("from", "--pull=never", image).stdout.strip()
+    try:
+        root = Path(tool("mount", container).stdout.strip())
+        return {p: (root / p).read_bytes() for p in paths}
+    finally:
+        tool("rm", container)
+
+
+def check_registry_copy(http: httpx.Client, name: str, tag: str, digest: str) -> dict[str, object]:
+    resp = http.get(f"/v2/{name}/manifests/{tag}", headers={"Accept": MANIFEST_ACCEPT})
+    assert resp.status_code == 200
+    assert resp.headers["docker-content-digest"] == digest
+    assert sha256_digest(resp.content) == digest
+    manifest: dict[str, object] = resp.json()
+    return manifest
+
+
+def test_buildah_push_podman_pull(
+    buildah: StorageTool,
+    target: Target,
+    repo: Callable[[str], str],
+    scratch: Path,
+    http: httpx.Client,
+    report: Callable[[str, str], None],
+) -> None:
+    ctx = scratch / "ctx"
+    ctx.mkdir()
+    (ctx / "hello").write_bytes(b"built by buildah from scratch\n")
+    (ctx / "blob.bin").write_bytes(bytes(range(256)) * 300)
+
+    container = buildah("from", "scratch").stdout.strip()
+    buildah("copy", container, str(ctx / "hello"), "/hello")
+    buildah("copy", container, str(ctx / "blob.bin"), "/data/blob.bin")
+    buildah("config", "--label", "org.dockyard.test=buildah", "--cmd", "/hello", container)
+    buildah("commit", "--format", "oci", container, "localhost/dockyard-buildah:latest")
+    buildah("rm", container)
+
+    name = repo("buildah")
+    digestfile = scratch / "buildah.digest"
+    with target.meter.measure() as traffic:
+        buildah(
+            "push",
+            NO_TLS,
+            "--digestfile",
+            str(digestfile),
+            "localhost/dockyard-buildah:latest",
+            f"docker://{target.ref(name, 'v1')}",
+        )
+    report("buildah push upload style", traffic.describe_style())
+    pushed = digestfile.read_text().strip()
+    manifest = check_registry_copy(http, name, "v1", pushed)
+    assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    if target.meter.available:
+        assert traffic.uploads == 2, traffic.describe_style()  # one layer and the config
+
+    # podman pulls it into a storage of its own, which has never seen the image.
+    other = StorageTool("podman", ContainersConfig(scratch / "podman", target.host))
+    with target.meter.measure() as pull:
+        other("pull", NO_TLS, target.ref(name, "v1"))
+    if target.meter.available:
+        assert pull.count("GET", "blob", "200") == 2
+    assert image_digest(other, target.ref(name, "v1")) == pushed
+    files = read_rootfs(other, target.ref(name, "v1"), ["hello", "data/blob.bin"])
+    assert files == {"hello": (ctx / "hello").read_bytes(), "data/blob.bin": (ctx / "blob.bin").read_bytes()}
+    labels = json.loads(other("image", "inspect", target.ref(name, "v1")).stdout)[0]["Labels"]
+    assert labels["org.dockyard.test"] == "buildah"
+
+
+def test_podman_push_buildah_pull(
+    podman: StorageTool,
+    target: Target,
+    repo: Callable[[str], str],
+    scratch: Path,
+    http: httpx.Client,
+    report: Callable[[str, str], None],
+) -> None:
+    ctx = scratch / "ctx"
+    ctx.mkdir()
+    (ctx / "greeting").write_text("built by podman from scratch\n")
+    (ctx / "Containerfile").write_text(
+        'FROM scratch\nCOPY greeting /greeting\nLABEL org.dockyard.test=podman\nCMD ["/greeting"]\n'
+    )
+    podman("build", "--pull=never", "--format", "docker", "-t", "localhost/dockyard-podman:latest", str(ctx))
+
+    name = repo("podman")
+    digestfile = scratch / "podman.digest"
+    with target.meter.measure() as traffic:
+        podman(
+            "push",
+            NO_TLS,
+            "--digestfile",
+            str(digestfile),
+            "localhost/dockyard-podman:latest",
+            f"docker://{target.ref(name, 'v1')}",
+        )
+    report("podman push upload style", traffic.describe_style())
+    pushed = digestfile.read_text().strip()
+    manifest = check_registry_copy(http, name, "v1", pushed)
+    assert manifest["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    if target.meter.available:
+        assert traffic.uploads == 2, traffic.describe_style()
+
+    # A second tag pushed by podman reuses every blob the registry already has.
+    with target.meter.measure() as again:
+        podman("push", NO_TLS, "localhost/dockyard-podman:latest", f"docker://{target.ref(name, 'v2')}")
+    if target.meter.available:
+        assert again.uploads == 0, again.describe_style()
+    tags = http.get(f"/v2/{name}/tags/list").json()["tags"]
+    assert sorted(tags) == ["v1", "v2"]
+
+    other = StorageTool("buildah", ContainersConfig(scratch / "buildah", target.host))
+    other("pull", NO_TLS, target.ref(name, "v1"))
+    assert image_digest(other, target.ref(name, "v1")) == pushed
+    files = read_rootfs(other, target.ref(name, "v1"), ["greeting"])
+    assert files == {"greeting": b"built by podman from scratch\n"}
