@@ -222,6 +222,23 @@ class Containerd:
             return Result(cmd, proc.returncode, proc.stdout, proc.stderr, 0.0)
         return run(cmd, timeout=timeout, check=check)
 
+    def content_get(self, digest: str, dest: Path, timeout: float = 60.0) -> bytes:
+        """A blob from containerd's content store (binary-safe, through a file)."""
+        cmd = [
+            "ctr",
+            "--address",
+            str(self.socket),
+            "--namespace",
+            "dockyard-interop",
+            "content",
+            "get",
+            digest,
+        ]
+        with dest.open("wb") as out:
+            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, check=False, timeout=timeout)
+        assert proc.returncode == 0, f"{' '.join(cmd)}: {proc.stderr.decode(errors='replace')}"
+        return dest.read_bytes()
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return

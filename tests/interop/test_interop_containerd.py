@@ -1,0 +1,99 @@
+"""containerd's ctr against dockyard, with a private containerd daemon: import an OCI archive,
+push it (a single image and a two-platform index), drop it locally, pull it back."""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.interop.clients import Containerd, Target
+from tests.interop.harness import MANIFEST_ACCEPT, OCI_INDEX, Layout, sha256_digest, untar
+
+pytestmark = pytest.mark.interop
+
+PLAIN = "--plain-http"
+
+
+def archive(layout: Layout, dest: Path) -> Path:
+    with tarfile.open(dest, "w") as tar:
+        for entry in sorted(layout.path.rglob("*")):
+            tar.add(entry, arcname=str(entry.relative_to(layout.path)), recursive=False)
+    return dest
+
+
+def content_digests(daemon: Containerd) -> set[str]:
+    lines = daemon.ctr("content", "ls", "--quiet").stdout.split()
+    return {line for line in lines if line.startswith("sha256:")}
+
+
+def test_ctr_push_pull(
+    containerd: Containerd,
+    target: Target,
+    repo: Callable[[str], str],
+    scratch: Path,
+    http: httpx.Client,
+    report: Callable[[str, str], None],
+) -> None:
+    name = repo("ctr")
+    single_ref, multi_ref = target.ref(name, "v1"), target.ref(name, "multi")
+    layout = Layout(scratch / "layout")
+    image = layout.add_image(
+        [
+            {"hello": b"pushed by ctr\n"},
+            {"etc/os-release": b"ID=dockyard\n", "bin/x": bytes(range(256)) * 40},
+        ],
+        tag=single_ref,
+    )
+    amd = layout.add_image([{"arch": b"amd64\n"}], arch="amd64")
+    arm = layout.add_image([{"arch": b"arm64\n"}], arch="arm64")
+    index = layout.add_index([amd, arm], tag=multi_ref)
+
+    containerd.ctr(
+        "images", "import", "--all-platforms", "--no-unpack", str(archive(layout, scratch / "img.tar"))
+    )
+    listed = containerd.ctr("images", "ls", "--quiet").stdout.split()
+    assert single_ref in listed
+    assert multi_ref in listed
+
+    with target.meter.measure() as traffic:
+        containerd.ctr("images", "push", PLAIN, single_ref)
+    report("ctr push upload style", traffic.describe_style())
+    resp = http.get(f"/v2/{name}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT})
+    assert resp.status_code == 200
+    assert resp.headers["docker-content-digest"] == image.manifest.digest
+    assert sha256_digest(resp.content) == image.manifest.digest
+    if target.meter.available:
+        assert traffic.uploads == 3, traffic.describe_style()
+
+    containerd.ctr("images", "push", PLAIN, multi_ref)
+    resp = http.get(f"/v2/{name}/manifests/multi", headers={"Accept": MANIFEST_ACCEPT})
+    assert resp.headers["content-type"] == OCI_INDEX
+    assert resp.headers["docker-content-digest"] == index.digest
+
+    # Forget everything locally, then pull back over plain HTTP.
+    containerd.ctr("images", "rm", "--sync", single_ref, multi_ref)
+    ours = {image.manifest.digest, *(layer.digest for layer in image.layers), index.digest}
+    assert not ours & content_digests(containerd), "content should be gone after images rm --sync"
+
+    with target.meter.measure() as pull:
+        out = containerd.ctr("images", "pull", PLAIN, "--snapshotter", "native", single_ref).stdout
+    assert image.manifest.digest in out
+    if target.meter.available:
+        assert pull.count("GET", "blob", "200") == 3, pull.describe_style()
+    files: dict[str, bytes] = {}
+    for layer in image.layers:
+        raw = containerd.content_get(layer.digest, scratch / layer.digest.replace(":", "-"))
+        assert sha256_digest(raw) == layer.digest
+        files.update(untar(raw))
+    assert files == image.files
+
+    containerd.ctr("images", "pull", PLAIN, "--all-platforms", multi_ref)
+    have = content_digests(containerd)
+    for child in (amd, arm):
+        assert child.manifest.digest in have
+        assert all(layer.digest in have for layer in child.layers)
+    check = containerd.ctr("images", "check").stdout
+    assert multi_ref in check
