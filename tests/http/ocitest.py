@@ -67,8 +67,8 @@ def unused_digest(algorithm: str = "sha256", seed: str = "nothing was ever pushe
     return digest_of(seed.encode(), algorithm)
 
 
-def descriptor(data: bytes, media_type: str, algorithm: str = "sha256", **extra: Any) -> dict[str, Any]:
-    return {"mediaType": media_type, "digest": digest_of(data, algorithm), "size": len(data), **extra}
+def descriptor(content: bytes, media_type: str, algorithm: str = "sha256", **extra: Any) -> dict[str, Any]:
+    return {"mediaType": media_type, "digest": digest_of(content, algorithm), "size": len(content), **extra}
 
 
 def manifest_descriptor(body: bytes, media_type: str = OCI_MANIFEST, **extra: Any) -> dict[str, Any]:

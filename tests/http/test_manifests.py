@@ -295,7 +295,7 @@ def test_invalid_tag_is_a_client_error(client: RegistryClient, repo: str, tag: s
     config, layer = push_config_and_layer(client, repo)
     response = client.put_manifest(repo, tag, image_manifest(config, [layer]))
     assert_client_error(response)
-    assert response.status_code == 400
+    assert tag not in (client.tags(repo).json().get("tags") or [])
 
 
 def test_longest_valid_tag(client: RegistryClient, repo: str) -> None:
