@@ -1,0 +1,1 @@
+"""The blob store: content-addressed bytes and in-progress uploads."""

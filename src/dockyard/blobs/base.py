@@ -1,0 +1,71 @@
+"""The one interface every blob backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+
+from dockyard.core.digest import Digest, Hasher
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    """Blob bytes the server can send straight from a local file."""
+
+    path: str
+    size: int
+
+
+BlobSource = LocalFile
+
+
+class UploadConflict(Exception):
+    """The upload's bytes are not where the caller expected: another write is running or the offset is off."""
+
+    def __init__(self, current_size: int):
+        super().__init__(f"upload holds {current_size} bytes")
+        self.current_size = current_size
+
+
+class UnknownUpload(Exception):
+    """The upload has no bytes area: it was never started, or was completed or cancelled meanwhile."""
+
+
+class BlobStore(ABC):
+    """Stores blobs by digest. A blob is visible only once its bytes are complete and durable."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def source(self, digest: Digest) -> BlobSource | None:
+        """Where to read a stored blob from, or None if its bytes are not here."""
+
+    @abstractmethod
+    async def start_upload(self, upload_id: str) -> None: ...
+
+    @abstractmethod
+    async def upload_size(self, upload_id: str) -> int | None:
+        """Bytes received so far, or None when the upload has no bytes area (unknown or finished)."""
+
+    @abstractmethod
+    async def append_upload(
+        self, upload_id: str, offset: int, chunks: AsyncIterable[bytes], hasher: Hasher | None
+    ) -> int:
+        """Write chunks at `offset`, which must be the upload's current size; return the new size.
+
+        The hasher, if given, sees exactly the bytes written, in order.
+        Raises UploadConflict or UnknownUpload.
+        """
+
+    @abstractmethod
+    def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
+        """The bytes received so far, to rebuild a running digest."""
+
+    @abstractmethod
+    async def commit_upload(self, upload_id: str, digest: Digest) -> None:
+        """Make the upload's bytes durable and visible as blob `digest`, atomically; or UnknownUpload."""
+
+    @abstractmethod
+    async def abort_upload(self, upload_id: str) -> None: ...

@@ -1,0 +1,85 @@
+"""Typed configuration: defaults, then a YAML file, then DOCKYARD_* environment variables.
+
+Nested keys are reached from the environment with a double underscore, e.g.
+DOCKYARD_LIMITS__MANIFEST_MAX_BYTES=8388608.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "DOCKYARD_CONFIG"
+
+
+class Limits(BaseModel):
+    manifest_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    page_max_entries: int = Field(default=10_000, ge=1)
+    """The largest `n` a tags or catalog page may ask for; larger asks are capped."""
+
+
+class Uploads(BaseModel):
+    stale_after_seconds: int = Field(default=24 * 3600, ge=60)
+    """Upload sessions untouched for this long are purged with their bytes."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCKYARD_", env_nested_delimiter="__", extra="forbid")
+
+    listen: str = "127.0.0.1:5000"
+    data_dir: Path = Path("dockyard-data")
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = True
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    limits: Limits = Limits()
+    uploads: Uploads = Uploads()
+
+    @field_validator("listen")
+    @classmethod
+    def _valid_listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("listen must be HOST:PORT, e.g. 0.0.0.0:5000")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no secret files
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+def load_settings() -> Settings:
+    """Read the configuration the way every process of one server does: file + environment."""
+    config_file = os.environ.get(CONFIG_FILE_ENV)
+    if config_file and not Path(config_file).is_file():
+        raise FileNotFoundError(f"config file not found: {config_file}")
+    return Settings()

@@ -1,0 +1,1 @@
+"""The pure core: grammar, digests, media types and manifest parsing. No I/O here."""

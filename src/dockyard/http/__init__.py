@@ -1,0 +1,1 @@
+"""The thin HTTP layer: granian's RSGI interface, routing, and one handler module per resource."""

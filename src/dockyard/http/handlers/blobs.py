@@ -1,0 +1,58 @@
+"""`/v2/<name>/blobs/<digest>`: download, check and delete blobs."""
+
+from __future__ import annotations
+
+from dockyard.core.digest import Digest
+from dockyard.core.errors import ErrorCode
+from dockyard.http.context import Context
+from dockyard.http.errors import HTTPError
+from dockyard.http.messages import FileResponse, Request, Response
+from dockyard.http.ranges import RangeNotSatisfiable, parse_range
+
+
+def _headers(digest: Digest) -> list[tuple[str, str]]:
+    return [
+        ("content-type", "application/octet-stream"),
+        ("docker-content-digest", str(digest)),
+        ("etag", f'"{digest}"'),
+        ("accept-ranges", "bytes"),
+        # Content under a digest never changes.
+        ("cache-control", "max-age=31536000"),
+    ]
+
+
+async def head_blob(ctx: Context, req: Request, name: str, digest: str) -> Response:  # noqa: ARG001
+    blob = Digest.parse(digest)
+    size = await ctx.registry.blobs.size(name, blob)
+    return Response(200, [*_headers(blob), ("content-length", str(size))])
+
+
+async def get_blob(ctx: Context, req: Request, name: str, digest: str) -> Response | FileResponse:
+    blob = Digest.parse(digest)
+    source = await ctx.registry.blobs.source(name, blob)
+    headers = _headers(blob)
+    start, end, status = 0, source.size, 200
+    range_header = req.header("range")
+    if range_header:
+        try:
+            span = parse_range(range_header, source.size)
+        except RangeNotSatisfiable:
+            raise HTTPError(
+                416,
+                ErrorCode.SIZE_INVALID,
+                f"range not satisfiable for a blob of {source.size} bytes",
+                [("content-range", f"bytes */{source.size}")],
+            ) from None
+        if span is not None:
+            start, end = span
+            status = 206
+            headers.append(("content-range", f"bytes {start}-{end - 1}/{source.size}"))
+    if end == start:
+        return Response(status, headers)
+    headers.append(("content-length", str(end - start)))
+    return FileResponse(status, headers, source.path, start, end)
+
+
+async def delete_blob(ctx: Context, req: Request, name: str, digest: str) -> Response:  # noqa: ARG001
+    await ctx.registry.blobs.delete(name, Digest.parse(digest))
+    return Response(202)

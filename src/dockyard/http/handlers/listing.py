@@ -1,0 +1,53 @@
+"""Listing endpoints: `/v2/<name>/tags/list`, `/v2/_catalog` and `/v2/<name>/referrers/<digest>`."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from dockyard.core import mediatypes
+from dockyard.core.digest import Digest
+from dockyard.core.errors import ErrorCode
+from dockyard.http.context import Context
+from dockyard.http.errors import HTTPError
+from dockyard.http.messages import Request, Response
+from dockyard.registry.listing import Page
+
+
+def _page_size(req: Request) -> int | None:
+    value = req.query("n")
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise HTTPError(400, ErrorCode.UNSUPPORTED, "n must be a non-negative integer")
+    return int(value)
+
+
+def _json_page(path: str, key: str, page: Page, n: int | None, extra: dict[str, str]) -> Response:
+    headers = [("content-type", "application/json")]
+    if page.more and page.items:
+        query = urlencode({"n": n if n is not None else len(page.items), "last": page.items[-1]})
+        headers.append(("link", f'<{path}?{query}>; rel="next"'))
+    body = json.dumps({**extra, key: page.items}, separators=(",", ":")).encode()
+    return Response(200, headers, body)
+
+
+async def list_tags(ctx: Context, req: Request, name: str) -> Response:
+    n = _page_size(req)
+    page = await ctx.registry.listing.tags(name, n, req.query("last"))
+    return _json_page(req.path, "tags", page, n, {"name": name})
+
+
+async def list_repositories(ctx: Context, req: Request) -> Response:
+    n = _page_size(req)
+    page = await ctx.registry.listing.repositories(n, req.query("last"))
+    return _json_page(req.path, "repositories", page, n, {})
+
+
+async def list_referrers(ctx: Context, req: Request, name: str, digest: str) -> Response:
+    artifact_type = req.query("artifactType")
+    body = await ctx.registry.listing.referrers(name, Digest.parse(digest), artifact_type)
+    headers = [("content-type", mediatypes.OCI_INDEX)]
+    if artifact_type is not None:
+        headers.append(("oci-filters-applied", "artifactType"))
+    return Response(200, headers, body)

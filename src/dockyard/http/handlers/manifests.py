@@ -1,0 +1,42 @@
+"""`/v2/<name>/manifests/<reference>`: push, pull, check and delete manifests and tags."""
+
+from __future__ import annotations
+
+from dockyard.http.context import Context
+from dockyard.http.messages import Request, Response
+from dockyard.meta.base import ManifestRef
+
+
+def _headers(ref: ManifestRef) -> list[tuple[str, str]]:
+    return [
+        ("content-type", ref.media_type),
+        ("docker-content-digest", ref.digest),
+        ("etag", f'"{ref.digest}"'),
+    ]
+
+
+async def head_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:  # noqa: ARG001
+    ref = await ctx.registry.manifests.resolve(name, reference)
+    return Response(200, [*_headers(ref), ("content-length", str(ref.size))])
+
+
+async def get_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:  # noqa: ARG001
+    ref, body = await ctx.registry.manifests.fetch(name, reference)
+    return Response(200, _headers(ref), body)
+
+
+async def put_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
+    body = await req.read_body(ctx.manifest_max_bytes)
+    extra_tags = req.query_all("tag")
+    stored = await ctx.registry.manifests.put(name, reference, body, req.header("content-type"), extra_tags)
+    headers = [("location", f"/v2/{name}/manifests/{stored.digest}"), ("docker-content-digest", stored.digest)]
+    if stored.subject:
+        headers.append(("oci-subject", stored.subject))
+    if extra_tags:
+        headers.extend(("oci-tag", tag) for tag in stored.tags)
+    return Response(201, headers)
+
+
+async def delete_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:  # noqa: ARG001
+    await ctx.registry.manifests.delete(name, reference)
+    return Response(202)

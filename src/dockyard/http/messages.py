@@ -1,0 +1,80 @@
+"""Requests and responses as the handlers see them, independent of the server's interface."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from dockyard.core.errors import ErrorCode
+from dockyard.http.errors import HTTPError
+
+
+class Request:
+    __slots__ = ("_protocol", "_query", "headers", "method", "path", "query_string")
+
+    def __init__(self, method: str, path: str, query_string: str, headers: Any, protocol: Any):
+        self.method = method
+        self.path = path
+        self.query_string = query_string
+        self.headers = headers
+        self._protocol = protocol
+        self._query: dict[str, list[str]] | None = None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    def query_all(self, name: str) -> list[str]:
+        if self._query is None:
+            self._query = parse_qs(self.query_string, keep_blank_values=True) if self.query_string else {}
+        return self._query.get(name, [])
+
+    def query(self, name: str) -> str | None:
+        values = self.query_all(name)
+        return values[0] if values else None
+
+    def content_length(self) -> int | None:
+        value = self.header("content-length")
+        if value is None:
+            return None
+        if not value.isdigit():
+            raise HTTPError(400, ErrorCode.SIZE_INVALID, "Content-Length must be a non-negative integer")
+        return int(value)
+
+    def body(self) -> AsyncIterable[bytes]:
+        """The request body as it arrives, chunked transfer encoding included. Read it once."""
+        return self._protocol
+
+    async def read_body(self, limit: int) -> bytes:
+        """The whole body, refused with 413 beyond `limit` bytes (before reading, when declared)."""
+        declared = self.content_length()
+        if declared is not None and declared > limit:
+            raise _too_large(limit)
+        body = bytearray()
+        async for chunk in self.body():
+            body += chunk
+            if len(body) > limit:
+                raise _too_large(limit)
+        return bytes(body)
+
+
+def _too_large(limit: int) -> HTTPError:
+    return HTTPError(413, ErrorCode.SIZE_INVALID, f"body larger than the limit of {limit} bytes")
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    """For HEAD, the headers carry the Content-Length of the body that is not sent."""
+
+
+@dataclass(slots=True)
+class FileResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    path: str
+    start: int
+    end: int

@@ -1,0 +1,1 @@
+"""The metadata store: repositories, blob links, manifests, tags, referrers and upload sessions."""

@@ -1,0 +1,114 @@
+"""The one interface every metadata backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRef:
+    digest: str
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewManifest:
+    digest: str
+    media_type: str
+    body: bytes
+    artifact_type: str | None
+    subject: str | None
+    annotations_json: str | None
+    blob_digests: tuple[str, ...]
+    child_digests: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Referrer:
+    digest: str
+    media_type: str
+    size: int
+    artifact_type: str | None
+    annotations_json: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSession:
+    id: str
+    repository: str
+    updated_at: float
+
+
+class MissingBlobs(Exception):
+    """A manifest referenced blobs the repository does not hold."""
+
+    def __init__(self, digests: Sequence[str]):
+        super().__init__(", ".join(digests))
+        self.digests = list(digests)
+
+
+class MetadataStore(ABC):
+    """Everything the registry knows besides blob bytes. Safe to share between processes."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # Blobs: content is global, a repository links the blobs it may serve.
+    @abstractmethod
+    async def repository_blob_size(self, repository: str, digest: str) -> int | None: ...
+
+    @abstractmethod
+    async def link_blob(self, repository: str, digest: str, size: int) -> None: ...
+
+    @abstractmethod
+    async def unlink_blob(self, repository: str, digest: str) -> bool: ...
+
+    # Upload sessions.
+    @abstractmethod
+    async def create_upload(self, upload_id: str, repository: str) -> None: ...
+
+    @abstractmethod
+    async def get_upload(self, upload_id: str) -> UploadSession | None: ...
+
+    @abstractmethod
+    async def touch_upload(self, upload_id: str) -> None: ...
+
+    @abstractmethod
+    async def delete_upload(self, upload_id: str) -> bool: ...
+
+    @abstractmethod
+    async def stale_uploads(self, updated_before: float) -> list[str]: ...
+
+    # Manifests and tags.
+    @abstractmethod
+    async def put_manifest(self, repository: str, manifest: NewManifest, tags: Sequence[str]) -> None:
+        """Store a manifest and point tags at it, atomically; raise MissingBlobs first if need be."""
+
+    @abstractmethod
+    async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRef | None: ...
+
+    @abstractmethod
+    async def manifest_by_tag(self, repository: str, tag: str) -> ManifestRef | None: ...
+
+    @abstractmethod
+    async def manifest_body(self, repository: str, digest: str) -> bytes | None: ...
+
+    @abstractmethod
+    async def delete_manifest(self, repository: str, digest: str) -> bool:
+        """Delete a manifest and every tag pointing at it."""
+
+    @abstractmethod
+    async def delete_tag(self, repository: str, tag: str) -> bool: ...
+
+    @abstractmethod
+    async def list_tags(self, repository: str, limit: int, after: str | None) -> list[str] | None:
+        """Tags in order after `after`; None when the repository does not exist."""
+
+    @abstractmethod
+    async def list_repositories(self, limit: int, after: str | None) -> list[str]: ...
+
+    @abstractmethod
+    async def referrers(self, repository: str, subject: str, artifact_type: str | None) -> list[Referrer]: ...

@@ -1,0 +1,256 @@
+"""The embedded metadata store: one SQLite database in WAL mode, shared by every local process.
+
+Reads run inline: they are indexed lookups that finish in microseconds and never wait for
+writers under WAL. Writes go to one thread per process that owns the write connection; every
+write is a single IMMEDIATE transaction committed with a full fsync, so an acknowledged
+write survives a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dockyard.meta.base import (
+    ManifestRef,
+    MetadataStore,
+    MissingBlobs,
+    NewManifest,
+    Referrer,
+    UploadSession,
+)
+from dockyard.meta.migrate import apply_migrations
+
+T = TypeVar("T")
+
+_MANIFEST_BY_TAG = """
+    SELECT m.digest, m.media_type, m.size FROM repositories r
+    JOIN tags t ON t.repository_id = r.id
+    JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+    WHERE r.name = ? AND t.name = ?"""
+_MANIFEST_BY_DIGEST = """
+    SELECT m.digest, m.media_type, m.size FROM repositories r
+    JOIN manifests m ON m.repository_id = r.id WHERE r.name = ? AND m.digest = ?"""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _repository_id(conn: sqlite3.Connection, name: str) -> int:
+    row = conn.execute("SELECT id FROM repositories WHERE name = ?", (name,)).fetchone()
+    if row:
+        return row[0]
+    cursor = conn.execute("INSERT INTO repositories (name, created_at) VALUES (?, ?)", (name, time.time()))
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+class SqliteMetadataStore(MetadataStore):
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        apply_migrations(f"sqlite:///{path}", "sqlite")
+        self._reader = _connect(path)
+        self._writer_conn = _connect(path)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dockyard-sqlite")
+
+    async def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._writer_conn.close()
+        self._reader.close()
+
+    def _read_one(self, sql: str, *params: Any) -> Any:
+        return self._reader.execute(sql, params).fetchone()
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self._transaction, work)
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._writer_conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    # Blobs.
+    async def repository_blob_size(self, repository: str, digest: str) -> int | None:
+        row = self._read_one(
+            """SELECT b.size FROM repositories r
+               JOIN repository_blobs rb ON rb.repository_id = r.id
+               JOIN blobs b ON b.digest = rb.digest
+               WHERE r.name = ? AND rb.digest = ?""",
+            repository,
+            digest,
+        )
+        return row[0] if row else None
+
+    async def link_blob(self, repository: str, digest: str, size: int) -> None:
+        def link(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            conn.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)", (digest, size, now))
+            conn.execute(
+                "INSERT OR IGNORE INTO repository_blobs VALUES (?, ?, ?)",
+                (_repository_id(conn, repository), digest, now),
+            )
+
+        await self._write(link)
+
+    async def unlink_blob(self, repository: str, digest: str) -> bool:
+        def unlink(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                """DELETE FROM repository_blobs WHERE digest = ?
+                   AND repository_id = (SELECT id FROM repositories WHERE name = ?)""",
+                (digest, repository),
+            )
+            return cursor.rowcount > 0
+
+        return await self._write(unlink)
+
+    # Upload sessions.
+    async def create_upload(self, upload_id: str, repository: str) -> None:
+        now = time.time()
+        await self._write(
+            lambda conn: conn.execute("INSERT INTO uploads VALUES (?, ?, ?, ?)", (upload_id, repository, now, now))
+        )
+
+    async def get_upload(self, upload_id: str) -> UploadSession | None:
+        row = self._read_one("SELECT id, repository, updated_at FROM uploads WHERE id = ?", upload_id)
+        return UploadSession(*row) if row else None
+
+    async def touch_upload(self, upload_id: str) -> None:
+        await self._write(
+            lambda conn: conn.execute("UPDATE uploads SET updated_at = ? WHERE id = ?", (time.time(), upload_id))
+        )
+
+    async def delete_upload(self, upload_id: str) -> bool:
+        cursor = await self._write(lambda conn: conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,)))
+        return cursor.rowcount > 0
+
+    async def stale_uploads(self, updated_before: float) -> list[str]:
+        rows = self._reader.execute("SELECT id FROM uploads WHERE updated_at < ?", (updated_before,))
+        return [row[0] for row in rows]
+
+    # Manifests and tags.
+    async def put_manifest(self, repository: str, manifest: NewManifest, tags: Sequence[str]) -> None:
+        def put(conn: sqlite3.Connection) -> None:
+            repository_id = _repository_id(conn, repository)
+            missing = [
+                digest
+                for digest in dict.fromkeys(manifest.blob_digests)
+                if not conn.execute(
+                    "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?",
+                    (repository_id, digest),
+                ).fetchone()
+            ]
+            if missing:
+                raise MissingBlobs(missing)
+            now = time.time()
+            conn.execute(
+                "INSERT OR IGNORE INTO manifests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    repository_id,
+                    manifest.digest,
+                    manifest.media_type,
+                    len(manifest.body),
+                    manifest.body,
+                    manifest.artifact_type,
+                    manifest.subject,
+                    manifest.annotations_json,
+                    now,
+                ),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO manifest_blobs VALUES (?, ?, ?)",
+                [(repository_id, manifest.digest, blob) for blob in manifest.blob_digests],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO manifest_children VALUES (?, ?, ?)",
+                [(repository_id, manifest.digest, child) for child in manifest.child_digests],
+            )
+            conn.executemany(
+                """INSERT INTO tags VALUES (?, ?, ?, ?) ON CONFLICT (repository_id, name)
+                   DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at""",
+                [(repository_id, tag, manifest.digest, now) for tag in tags],
+            )
+
+        await self._write(put)
+
+    async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRef | None:
+        row = self._read_one(_MANIFEST_BY_DIGEST, repository, digest)
+        return ManifestRef(*row) if row else None
+
+    async def manifest_by_tag(self, repository: str, tag: str) -> ManifestRef | None:
+        row = self._read_one(_MANIFEST_BY_TAG, repository, tag)
+        return ManifestRef(*row) if row else None
+
+    async def manifest_body(self, repository: str, digest: str) -> bytes | None:
+        row = self._read_one(
+            """SELECT m.body FROM repositories r JOIN manifests m ON m.repository_id = r.id
+               WHERE r.name = ? AND m.digest = ?""",
+            repository,
+            digest,
+        )
+        return row[0] if row else None
+
+    async def delete_manifest(self, repository: str, digest: str) -> bool:
+        def delete(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                """DELETE FROM manifests WHERE digest = ?
+                   AND repository_id = (SELECT id FROM repositories WHERE name = ?)""",
+                (digest, repository),
+            )
+            return cursor.rowcount > 0
+
+        return await self._write(delete)
+
+    async def delete_tag(self, repository: str, tag: str) -> bool:
+        def delete(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                """DELETE FROM tags WHERE name = ?
+                   AND repository_id = (SELECT id FROM repositories WHERE name = ?)""",
+                (tag, repository),
+            )
+            return cursor.rowcount > 0
+
+        return await self._write(delete)
+
+    async def list_tags(self, repository: str, limit: int, after: str | None) -> list[str] | None:
+        row = self._read_one("SELECT id FROM repositories WHERE name = ?", repository)
+        if row is None:
+            return None
+        rows = self._reader.execute(
+            "SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?",
+            (row[0], after or "", limit),
+        )
+        return [name for (name,) in rows]
+
+    async def list_repositories(self, limit: int, after: str | None) -> list[str]:
+        rows = self._reader.execute(
+            "SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?", (after or "", limit)
+        )
+        return [name for (name,) in rows]
+
+    async def referrers(self, repository: str, subject: str, artifact_type: str | None) -> list[Referrer]:
+        sql = """SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations
+                 FROM repositories r JOIN manifests m ON m.repository_id = r.id
+                 WHERE r.name = ? AND m.subject = ?"""
+        params: tuple[Any, ...] = (repository, subject)
+        if artifact_type is not None:
+            sql += " AND m.artifact_type = ?"
+            params += (artifact_type,)
+        rows = self._reader.execute(sql + " ORDER BY m.digest", params)
+        return [Referrer(*row) for row in rows]

@@ -1,0 +1,17 @@
+"""Prometheus metrics. With several worker processes, prometheus_client's multiprocess mode
+(PROMETHEUS_MULTIPROC_DIR, set up by the CLI before workers start) aggregates them."""
+
+from prometheus_client import Counter, Histogram
+
+HTTP_REQUESTS = Counter("dockyard_http_requests", "HTTP requests answered", ["method", "route", "status"])
+HTTP_DURATION = Histogram(
+    "dockyard_http_request_duration_seconds",
+    "Time to answer an HTTP request (for downloads: until the response started)",
+    ["route"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60),
+)
+BLOB_UPLOADS = Counter("dockyard_blob_uploads", "Blob uploads completed with bytes received")
+BLOB_UPLOAD_BYTES = Counter("dockyard_blob_upload_bytes", "Bytes of completed blob uploads")
+BLOB_MOUNTS = Counter("dockyard_blob_mounts", "Blobs mounted from another repository")
+MANIFEST_PUSHES = Counter("dockyard_manifest_pushes", "Manifests stored", ["media_type"])
+UPLOADS_PURGED = Counter("dockyard_uploads_purged", "Abandoned upload sessions purged")

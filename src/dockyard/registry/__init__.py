@@ -1,0 +1,22 @@
+"""Registry operations: what pushing, pulling, mounting, tagging and deleting mean.
+
+This layer validates and sequences work on the metadata and blob stores; it knows nothing of HTTP.
+"""
+
+from dataclasses import dataclass
+
+from dockyard.registry.blobs import BlobService
+from dockyard.registry.listing import ListingService
+from dockyard.registry.manifests import ManifestService
+from dockyard.registry.uploads import UploadService
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    blobs: BlobService
+    uploads: UploadService
+    manifests: ManifestService
+    listing: ListingService
+
+
+__all__ = ["BlobService", "ListingService", "ManifestService", "Registry", "UploadService"]

@@ -1,0 +1,57 @@
+"""Listing: tags of a repository, the catalog of repositories, and the referrers of a manifest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from dockyard.core import mediatypes
+from dockyard.core.digest import Digest
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.meta.base import MetadataStore
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[str]
+    more: bool
+    """Whether entries follow the last item: the caller then links to the next page."""
+
+
+class ListingService:
+    def __init__(self, meta: MetadataStore, max_page: int):
+        self._meta = meta
+        self._max_page = max_page
+
+    def _limit(self, n: int | None) -> int:
+        return self._max_page if n is None else min(n, self._max_page)
+
+    async def tags(self, repository: str, n: int | None, last: str | None) -> Page:
+        limit = self._limit(n)
+        tags = await self._meta.list_tags(repository, limit + 1, last)
+        if tags is None:
+            raise RegistryError(ErrorCode.NAME_UNKNOWN, detail={"name": repository})
+        return Page(tags[:limit], len(tags) > limit)
+
+    async def repositories(self, n: int | None, last: str | None) -> Page:
+        limit = self._limit(n)
+        names = await self._meta.list_repositories(limit + 1, last)
+        return Page(names[:limit], len(names) > limit)
+
+    async def referrers(self, repository: str, subject: Digest, artifact_type: str | None) -> bytes:
+        """An OCI image index of the manifests whose subject is `subject` (empty if there are none)."""
+        descriptors: list[dict[str, Any]] = []
+        for referrer in await self._meta.referrers(repository, str(subject), artifact_type):
+            descriptor: dict[str, Any] = {
+                "mediaType": referrer.media_type,
+                "digest": referrer.digest,
+                "size": referrer.size,
+            }
+            if referrer.artifact_type:
+                descriptor["artifactType"] = referrer.artifact_type
+            if referrer.annotations_json:
+                descriptor["annotations"] = json.loads(referrer.annotations_json)
+            descriptors.append(descriptor)
+        index = {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": descriptors}
+        return json.dumps(index, separators=(",", ":")).encode()

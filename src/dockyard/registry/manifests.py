@@ -1,0 +1,126 @@
+"""Pushing, pulling and deleting manifests and tags."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dockyard import metrics
+from dockyard.core.digest import Digest
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.manifest import parse_manifest
+from dockyard.core.names import parse_reference, validate_tag
+from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest
+
+
+@dataclass(frozen=True, slots=True)
+class StoredManifest:
+    digest: str
+    subject: str | None
+    tags: tuple[str, ...]
+
+
+class _BodyCache:
+    """Manifest bytes by digest. Content never changes for a digest, so entries never go stale;
+    whether a repository still holds the manifest is always asked of the metadata store."""
+
+    def __init__(self, max_bytes: int):
+        self._entries: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes = 0
+        self._max_bytes = max_bytes
+
+    def get(self, digest: str) -> bytes | None:
+        body = self._entries.get(digest)
+        if body is not None:
+            self._entries.move_to_end(digest)
+        return body
+
+    def put(self, digest: str, body: bytes) -> None:
+        if digest in self._entries or len(body) > self._max_bytes // 8:
+            return
+        self._entries[digest] = body
+        self._bytes += len(body)
+        while self._bytes > self._max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= len(evicted)
+
+
+def _unknown(reference: str) -> RegistryError:
+    return RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference[:200]})
+
+
+class ManifestService:
+    def __init__(self, meta: MetadataStore, cache_bytes: int = 64 << 20):
+        self._meta = meta
+        self._cache = _BodyCache(cache_bytes)
+
+    async def put(
+        self, repository: str, reference: str, body: bytes, content_type: str | None, extra_tags: Sequence[str]
+    ) -> StoredManifest:
+        target = parse_reference(reference)
+        tags = [validate_tag(tag) for tag in extra_tags]
+        if isinstance(target, Digest):
+            digest = Digest.of(body, target.algorithm)
+            if digest != target:
+                raise RegistryError(
+                    ErrorCode.DIGEST_INVALID,
+                    "the manifest does not match the digest in the URL",
+                    {"expected": str(target), "actual": str(digest)},
+                )
+        else:
+            digest = Digest.of(body)
+            tags.insert(0, target)
+        manifest = parse_manifest(body, content_type)
+        record = NewManifest(
+            digest=str(digest),
+            media_type=manifest.media_type,
+            body=body,
+            artifact_type=manifest.artifact_type,
+            subject=str(manifest.subject.digest) if manifest.subject else None,
+            annotations_json=json.dumps(manifest.annotations) if manifest.annotations else None,
+            blob_digests=tuple(str(blob.digest) for blob in manifest.blobs),
+            child_digests=tuple(str(child.digest) for child in manifest.children),
+        )
+        unique_tags = tuple(dict.fromkeys(tags))
+        try:
+            await self._meta.put_manifest(repository, record, unique_tags)
+        except MissingBlobs as missing:
+            raise RegistryError(
+                ErrorCode.MANIFEST_BLOB_UNKNOWN,
+                f"blob unknown to this repository: {missing.digests[0]}",
+                {"digests": missing.digests},
+            ) from None
+        metrics.MANIFEST_PUSHES.labels(manifest.media_type).inc()
+        return StoredManifest(record.digest, record.subject, unique_tags)
+
+    async def resolve(self, repository: str, reference: str) -> ManifestRef:
+        target = parse_reference(reference)
+        if isinstance(target, Digest):
+            found = await self._meta.manifest_by_digest(repository, str(target))
+        else:
+            found = await self._meta.manifest_by_tag(repository, target)
+        if found is None:
+            raise _unknown(reference)
+        return found
+
+    async def fetch(self, repository: str, reference: str) -> tuple[ManifestRef, bytes]:
+        ref = await self.resolve(repository, reference)
+        body = self._cache.get(ref.digest)
+        if body is None:
+            body = await self._meta.manifest_body(repository, ref.digest)
+            if body is None:  # deleted between the two reads
+                raise _unknown(reference)
+            self._cache.put(ref.digest, body)
+        return ref, body
+
+    async def delete(self, repository: str, reference: str) -> None:
+        """By tag: remove the tag only. By digest: remove the manifest and the tags on it."""
+        target = parse_reference(reference)
+        if isinstance(target, Digest):
+            deleted = await self._meta.delete_manifest(repository, str(target))
+        else:
+            deleted = await self._meta.delete_tag(repository, target)
+        if not deleted:
+            raise _unknown(reference)

@@ -1,0 +1,167 @@
+"""Blob upload sessions: monolithic, chunked and streamed pushes.
+
+The running digest of a session lives in the memory of the process that received its bytes.
+A process that lacks it (after a restart, or when another worker took the previous chunk)
+re-reads the stored bytes at completion instead: hash state is never serialized.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+
+from dockyard import metrics
+from dockyard.blobs.base import BlobStore, UnknownUpload, UploadConflict
+from dockyard.core.digest import Digest, Hasher, new_hasher
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.meta.base import MetadataStore
+
+log = logging.getLogger(__name__)
+
+_UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+_RUNNING_ALGORITHM = "sha256"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadStatus:
+    id: str
+    size: int
+
+
+class UploadRangeError(RegistryError):
+    """A chunk did not start where the upload ends; the client should resume at `size`."""
+
+    def __init__(self, upload_id: str, size: int):
+        super().__init__(ErrorCode.BLOB_UPLOAD_INVALID, f"chunk must start at offset {size}")
+        self.status = UploadStatus(upload_id, size)
+
+
+def _unknown_upload(upload_id: str) -> RegistryError:
+    return RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": upload_id[:64]})
+
+
+class UploadService:
+    def __init__(self, meta: MetadataStore, store: BlobStore):
+        self._meta = meta
+        self._store = store
+        # upload id -> (bytes hashed, running hasher), for sessions this process is receiving.
+        self._hashers: dict[str, tuple[int, Hasher]] = {}
+
+    async def start(self, repository: str) -> UploadStatus:
+        upload_id = str(uuid.uuid4())
+        await self._store.start_upload(upload_id)
+        await self._meta.create_upload(upload_id, repository)
+        self._hashers[upload_id] = (0, new_hasher(_RUNNING_ALGORITHM))
+        return UploadStatus(upload_id, 0)
+
+    async def status(self, repository: str, upload_id: str) -> UploadStatus:
+        if not _UPLOAD_ID.fullmatch(upload_id):
+            raise _unknown_upload(upload_id)
+        session = await self._meta.get_upload(upload_id)
+        if session is None or session.repository != repository:
+            raise _unknown_upload(upload_id)
+        size = await self._store.upload_size(upload_id)
+        if size is None:
+            raise _unknown_upload(upload_id)
+        return UploadStatus(upload_id, size)
+
+    async def append(
+        self, repository: str, upload_id: str, chunks: AsyncIterable[bytes], start: int | None = None
+    ) -> UploadStatus:
+        """Add a chunk; `start` is where the client says it begins (from Content-Range), if it said."""
+        current = await self._status_at(repository, upload_id, start)
+        size = await self._write(current, chunks)
+        await self._meta.touch_upload(upload_id)
+        return UploadStatus(upload_id, size)
+
+    async def _status_at(self, repository: str, upload_id: str, start: int | None) -> UploadStatus:
+        current = await self.status(repository, upload_id)
+        if start is not None and start != current.size:
+            raise UploadRangeError(upload_id, current.size)
+        return current
+
+    async def _write(self, current: UploadStatus, chunks: AsyncIterable[bytes]) -> int:
+        hashed = self._hashers.pop(current.id, None)
+        hasher = hashed[1] if hashed and hashed[0] == current.size else None
+        try:
+            size = await self._store.append_upload(current.id, current.size, chunks, hasher)
+        except UploadConflict as conflict:
+            raise UploadRangeError(current.id, conflict.current_size) from None
+        except UnknownUpload:
+            raise _unknown_upload(current.id) from None
+        if hasher is not None:
+            self._hashers[current.id] = (size, hasher)
+        return size
+
+    async def complete(
+        self,
+        repository: str,
+        upload_id: str,
+        digest: Digest,
+        chunks: AsyncIterable[bytes],
+        start: int | None = None,
+    ) -> int:
+        """Take the last chunk (possibly empty), verify the digest and make the blob visible."""
+        current = await self._status_at(repository, upload_id, start)
+        size = await self._write(current, chunks)
+        actual = await self._digest_of(upload_id, size, digest.algorithm)
+        if actual != digest:
+            raise RegistryError(
+                ErrorCode.DIGEST_INVALID,
+                "the uploaded content does not match the digest",
+                {"expected": str(digest), "actual": str(actual)},
+            )
+        try:
+            await self._store.commit_upload(upload_id, digest)
+        except UnknownUpload:
+            raise _unknown_upload(upload_id) from None
+        except UploadConflict:
+            raise UploadRangeError(upload_id, size) from None
+        # Bytes are durable before the link commits: a visible blob always has its bytes.
+        await self._meta.link_blob(repository, str(digest), size)
+        await self._meta.delete_upload(upload_id)
+        self._hashers.pop(upload_id, None)
+        metrics.BLOB_UPLOADS.inc()
+        metrics.BLOB_UPLOAD_BYTES.inc(size)
+        return size
+
+    async def upload_whole(self, repository: str, digest: Digest, chunks: AsyncIterable[bytes]) -> int:
+        """A monolithic upload in one request (POST with ?digest=)."""
+        session = await self.start(repository)
+        try:
+            return await self.complete(repository, session.id, digest, chunks)
+        except BaseException:
+            await self._discard(session.id)
+            raise
+
+    async def _digest_of(self, upload_id: str, size: int, algorithm: str) -> Digest:
+        hashed = self._hashers.get(upload_id)
+        if algorithm == _RUNNING_ALGORITHM and hashed and hashed[0] == size:
+            return Digest(algorithm, hashed[1].hexdigest())
+        hasher = new_hasher(algorithm)
+        async for chunk in self._store.read_upload(upload_id):
+            hasher.update(chunk)
+        return Digest(algorithm, hasher.hexdigest())
+
+    async def cancel(self, repository: str, upload_id: str) -> None:
+        await self.status(repository, upload_id)
+        await self._discard(upload_id)
+
+    async def _discard(self, upload_id: str) -> None:
+        self._hashers.pop(upload_id, None)
+        await self._store.abort_upload(upload_id)
+        await self._meta.delete_upload(upload_id)
+
+    async def purge_stale(self, max_age_seconds: float) -> int:
+        """Remove sessions nobody touched for a while, with their bytes."""
+        stale = await self._meta.stale_uploads(time.time() - max_age_seconds)
+        for upload_id in stale:
+            await self._discard(upload_id)
+        if stale:
+            metrics.UPLOADS_PURGED.inc(len(stale))
+            log.info("purged %d abandoned upload sessions", len(stale))
+        return len(stale)

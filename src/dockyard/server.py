@@ -1,0 +1,108 @@
+"""Composition: build the stores, the registry and the HTTP app from the settings, and run granian."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from granian.constants import Interfaces
+from granian.http import HTTP1Settings
+from granian.server import Server
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+
+from dockyard.blobs.filesystem import FilesystemBlobStore
+from dockyard.config import Settings, load_settings
+from dockyard.http.app import RegistryApp
+from dockyard.http.context import Context
+from dockyard.meta.sqlite import SqliteMetadataStore
+from dockyard.registry import BlobService, ListingService, ManifestService, Registry, UploadService
+
+log = logging.getLogger("dockyard")
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def logging_config(level: str) -> dict[str, Any]:
+    """One format for dockyard's and granian's messages, on standard error."""
+    handler = {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": _LOG_FORMAT}},
+        "handlers": {"console": handler, "access": handler},
+        "loggers": {
+            "dockyard": {"handlers": ["console"], "level": level.upper(), "propagate": False},
+            "_granian": {"handlers": ["console"], "level": level.upper(), "propagate": False},
+        },
+    }
+
+
+def render_metrics() -> bytes:
+    collectors = CollectorRegistry()
+    multiprocess.MultiProcessCollector(collectors)
+    return generate_latest(collectors)
+
+
+def build_app() -> RegistryApp:
+    """The granian factory: runs in every worker process, configured by the environment."""
+    settings = load_settings()
+    data_dir = settings.data_dir
+    meta = SqliteMetadataStore(data_dir / "metadata.db")
+    store = FilesystemBlobStore(data_dir)
+    registry = Registry(
+        blobs=BlobService(meta, store),
+        uploads=UploadService(meta, store),
+        manifests=ManifestService(meta),
+        listing=ListingService(meta, settings.limits.page_max_entries),
+    )
+
+    async def close() -> None:
+        await meta.close()
+        await store.close()
+
+    async def purge_abandoned_uploads() -> None:
+        max_age = settings.uploads.stale_after_seconds
+        while True:
+            await asyncio.sleep(min(max_age / 4, 3600))
+            try:
+                await registry.uploads.purge_stale(max_age)
+            except Exception:
+                log.exception("purging abandoned uploads failed; will retry")
+
+    return RegistryApp(
+        Context(registry, settings.limits.manifest_max_bytes),
+        render_metrics,
+        close,
+        purge_abandoned_uploads,
+        settings.access_log,
+    )
+
+
+def serve(settings: Settings, data_dir: Path) -> None:
+    """Run the server in the foreground until SIGINT or SIGTERM."""
+    scheme = "https" if settings.tls_cert else "http"
+    print(
+        f"dockyard listening on {scheme}://{settings.listen} with {settings.workers} worker(s); data in {data_dir}",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        Server(
+            "dockyard.server:build_app",
+            factory=True,
+            interface=Interfaces.RSGI,
+            address=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            http1_settings=HTTP1Settings(keep_alive=True),
+            log_level=settings.log_level,
+            log_dictconfig=logging_config(settings.log_level),
+            ssl_cert=settings.tls_cert,
+            ssl_key=settings.tls_key,
+            workers_kill_timeout=30,
+        ).serve()
+    except RuntimeError as error:  # granian reports bind failures this way
+        sys.exit(f"dockyard: cannot serve on {settings.listen}: {error}")
