@@ -1,0 +1,349 @@
+"""Start registry processes on loopback and observe them from /proc (CPU time, memory)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bench.http import Conn, HttpError
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+DISTRIBUTION_BIN = "/usr/bin/docker-registry"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def process_tree(pid: int) -> list[int]:
+    """The pid and all its live descendants."""
+    children = _children_map()
+    tree: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime+stime of the given processes, plus what their reaped children used (cutime+cstime)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the ")": state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+        ticks += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return ticks / CLK_TCK
+
+
+def status_kib(pid: int, key: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def reset_peak_rss(pids: list[int]) -> bool:
+    """Reset VmHWM to the current RSS (Linux: write 5 to clear_refs). False where not permitted."""
+    ok = True
+    for pid in pids:
+        try:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+        except OSError:
+            ok = False
+    return ok
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            local, state, inode = parts[1], parts[3], parts[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                inodes.add(inode)
+    return inodes
+
+
+def pid_listening_on(port: int) -> int | None:
+    """The topmost local process that holds a listening socket on the port (None if not visible)."""
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return None
+    holders: set[int] = set()
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            for fd in (entry / "fd").iterdir():
+                try:
+                    if os.readlink(fd) in wanted:
+                        holders.add(int(entry.name))
+                        break
+                except OSError:
+                    continue
+        except OSError:
+            continue
+    for pid in sorted(holders):
+        try:
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        if ppid not in holders:
+            return pid
+    return min(holders) if holders else None
+
+
+@dataclass
+class Registry:
+    """A registry under test: a URL, and where we can see it, the root process of its server."""
+
+    name: str
+    url: str
+    kind: str  # "dockyard", "distribution" or "external"
+    workers: int | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    root_pid: int | None = None
+    data_dir: Path | None = None
+    log_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        parts = urlsplit(self.url)
+        return parts.hostname or "127.0.0.1", parts.port or 80
+
+    def pids(self) -> list[int]:
+        if self.root_pid is None:
+            return []
+        return process_tree(self.root_pid)
+
+    def cpu(self) -> float | None:
+        pids = self.pids()
+        return cpu_seconds(pids) if pids else None
+
+    def rss_kib(self) -> int | None:
+        pids = self.pids()
+        return sum(status_kib(p, "VmRSS") for p in pids) if pids else None
+
+    def peak_rss_kib(self) -> int | None:
+        pids = self.pids()
+        return sum(status_kib(p, "VmHWM") for p in pids) if pids else None
+
+    def alive(self) -> bool:
+        return self.proc is None or self.proc.poll() is None
+
+    def log_tail(self, n: int = 40) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+
+def wait_ready(reg: Registry, timeout: float = 30.0) -> None:
+    host, port = reg.host_port
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if reg.proc is not None and reg.proc.poll() is not None:
+            raise RuntimeError(f"{reg.name} exited with {reg.proc.returncode}:\n{reg.log_tail()}")
+        try:
+            with Conn(host, port, timeout=2.0) as conn:
+                resp = conn.request("GET", "/v2/")
+                if resp.status in (200, 401):
+                    return
+                last = f"status {resp.status}"
+        except (OSError, HttpError) as exc:
+            last = str(exc)
+        time.sleep(0.1)
+    reg.stop()
+    raise RuntimeError(f"{reg.name} did not answer /v2/ within {timeout}s ({last}):\n{reg.log_tail()}")
+
+
+def distribution_config(root: Path, port: int) -> str:
+    return f"""version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:{port}
+  secret: bench-only-secret
+"""
+
+
+def start_distribution(name: str, work: Path) -> Registry:
+    if not Path(DISTRIBUTION_BIN).exists():
+        raise RuntimeError(f"{DISTRIBUTION_BIN} missing: run bench/install.sh")
+    work.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    data = work / "data"
+    data.mkdir(exist_ok=True)
+    config = work / "config.yml"
+    config.write_text(distribution_config(data, port))
+    log_path = work / "server.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [DISTRIBUTION_BIN, "serve", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+        )
+    reg = Registry(
+        name=name,
+        url=f"http://127.0.0.1:{port}",
+        kind="distribution",
+        proc=proc,
+        root_pid=proc.pid,
+        data_dir=data,
+        log_path=log_path,
+    )
+    wait_ready(reg)
+    return reg
+
+
+def start_dockyard(name: str, work: Path, workers: int | None, python: str | None = None) -> Registry:
+    work.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    data = work / "data"
+    cmd = [
+        python or sys.executable,
+        "-m",
+        "dockyard",
+        "serve",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--data-dir",
+        str(data),
+    ]
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
+    log_path = work / "server.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, stdin=subprocess.DEVNULL
+        )
+    reg = Registry(
+        name=name,
+        url=f"http://127.0.0.1:{port}",
+        kind="dockyard",
+        workers=workers or 1,
+        proc=proc,
+        root_pid=proc.pid,
+        data_dir=data,
+        log_path=log_path,
+    )
+    wait_ready(reg, timeout=60.0)
+    return reg
+
+
+def attach_url(name: str, url: str) -> Registry:
+    """An already running registry. Its server process is found through its listening socket."""
+    reg = Registry(name=name, url=url.rstrip("/"), kind="external")
+    host, port = reg.host_port
+    if host in ("127.0.0.1", "localhost", "::1"):
+        reg.root_pid = pid_listening_on(port)
+    if reg.root_pid is None:
+        reg.notes.append("server process not visible: no server CPU or RSS figures")
+    wait_ready(reg)
+    return reg
+
+
+def tool_path(name: str) -> str | None:
+    return shutil.which(name)
+
+
+@dataclass
+class ToolRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    cpu_s: float
+    wall_s: float
+
+
+def run_tool(cmd: list[str], timeout: float) -> ToolRun:
+    """Run a load tool to completion and return its output with its own CPU time (from wait4)."""
+    start = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.02)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return ToolRun(
+            proc.returncode,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
+            usage.ru_utime + usage.ru_stime,
+            time.monotonic() - start,
+        )

@@ -1,0 +1,267 @@
+"""Aggregate the rounds (medians, min-max, per-round ratios), judge the targets, write markdown."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Target:
+    workload: str
+    metric: str
+    kind: str  # "ratio": dockyard/peer in the same round; "abs": dockyard's own figure
+    op: str  # ">=", "<=", "<"
+    threshold: float
+    text: str
+
+
+TARGETS = [
+    Target("manifest_get_tag", "rps", "ratio", ">=", 20, "manifest GET by tag >= 20x peer req/s"),
+    Target(
+        "manifest_get_tag", "server_cpu_us_per_req", "abs", "<=", 60, "manifest GET by tag <= 60 us CPU/req"
+    ),
+    Target("manifest_head_digest", "rps", "ratio", ">=", 20, "manifest HEAD by digest >= 20x peer req/s"),
+    Target(
+        "manifest_head_digest",
+        "server_cpu_us_per_req",
+        "abs",
+        "<=",
+        60,
+        "manifest HEAD by digest <= 60 us CPU/req",
+    ),
+    Target("blob_get_1", "mb_s", "ratio", ">=", 0.8, "blob GET 1 stream >= 0.8x peer MB/s"),
+    Target("blob_get_8", "mb_s", "ratio", ">=", 1.0, "blob GET 8 streams >= 1.0x peer MB/s"),
+    Target("push_monolithic", "mb_s", "ratio", ">=", 2.5, "push 512 MiB monolithic >= 2.5x peer MB/s"),
+    Target(
+        "push_monolithic", "peak_rss_growth_mb", "abs", "<", 20, "push monolithic: peak RSS growth < 20 MB"
+    ),
+    Target("push_patch", "mb_s", "ratio", ">=", 2.5, "push 512 MiB POST+PATCH+PUT >= 2.5x peer MB/s"),
+    Target(
+        "push_patch", "peak_rss_growth_mb", "abs", "<", 20, "push POST+PATCH+PUT: peak RSS growth < 20 MB"
+    ),
+    Target("mixed", "manifest_p99_ms", "abs", "<=", 10, "mixed: manifest p99 <= 10 ms"),
+    Target("mixed", "download_mb_s", "abs", ">=", 1000, "mixed: downloads >= 1 GB/s"),
+    Target("tags_page", "p50_ms", "abs", "<=", 2, "tags/list n=100 of 10k tags <= 2 ms"),
+    Target("catalog_page", "p50_ms", "abs", "<=", 2, "_catalog page of 2k repos <= 2 ms"),
+    Target("tags_all", "p50_ms", "abs", "<=", 10, "whole 10k-tag list <= 10 ms"),
+]
+
+# what the markdown table shows for each workload (the JSON keeps every figure)
+SHOWN: dict[str, list[tuple[str, str]]] = {
+    "manifest_get_tag": [
+        ("rps", "req/s"),
+        ("p50_ms", "p50 ms"),
+        ("p99_ms", "p99 ms"),
+        ("server_cpu_us_per_req", "server CPU us/req"),
+        ("tool_cpu_s", "wrk CPU s"),
+    ],
+    "manifest_head_digest": [
+        ("rps", "req/s"),
+        ("p50_ms", "p50 ms"),
+        ("p99_ms", "p99 ms"),
+        ("server_cpu_us_per_req", "server CPU us/req"),
+        ("tool_cpu_s", "hey CPU s"),
+    ],
+    "blob_get_1": [("mb_s", "MB/s"), ("server_cpu_s_per_gb", "server CPU s/GB")],
+    "blob_get_8": [("mb_s", "MB/s"), ("server_cpu_s_per_gb", "server CPU s/GB")],
+    "push_monolithic": [
+        ("mb_s", "MB/s"),
+        ("server_cpu_s_per_gb", "server CPU s/GB"),
+        ("peak_rss_growth_mb", "peak RSS growth MB"),
+    ],
+    "push_patch": [
+        ("mb_s", "MB/s"),
+        ("server_cpu_s_per_gb", "server CPU s/GB"),
+        ("peak_rss_growth_mb", "peak RSS growth MB"),
+    ],
+    "small_push": [("images_s", "images/s"), ("server_cpu_ms_per_image", "server CPU ms/image")],
+    "small_pull": [("images_s", "images/s"), ("server_cpu_ms_per_image", "server CPU ms/image")],
+    "mixed": [
+        ("manifest_rps", "manifest req/s"),
+        ("manifest_p99_ms", "manifest p99 ms"),
+        ("download_mb_s", "download MB/s"),
+        ("server_cpu_cores", "server CPU cores"),
+    ],
+    "tags_page": [("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("items", "items")],
+    "tags_page_after_last": [("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("items", "items")],
+    "tags_all": [("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("items", "items"), ("requests", "requests")],
+    "catalog_page": [("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("items", "items")],
+    "catalog_last_page": [("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("items", "items")],
+    "catalog_all_pages": [
+        ("p50_ms", "p50 ms"),
+        ("p99_ms", "p99 ms"),
+        ("items", "items"),
+        ("requests", "requests"),
+    ],
+}
+
+
+def _stats(values: list[float]) -> Json | None:
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def _num(v: object) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return float(v)
+
+
+def summarize(rounds: list[Json], peer: str, others: list[str]) -> Json:
+    """{workload: {metric: {registry: stats, "ratio:registry": stats}}}, ratios taken within each round."""
+    summary: Json = {}
+    workloads: list[str] = []
+    for rnd in rounds:
+        for w in rnd["results"]:
+            if w not in workloads:
+                workloads.append(w)
+    for w in workloads:
+        metrics: list[str] = []
+        for rnd in rounds:
+            for res in rnd["results"].get(w, {}).values():
+                for k in res:
+                    if k not in metrics and _num(res[k]) is not None:
+                        metrics.append(k)
+        wsum: Json = {}
+        for m in metrics:
+            entry: Json = {}
+            for reg in [peer, *others, "harness"]:
+                vals = [
+                    v
+                    for rnd in rounds
+                    if (v := _num(rnd["results"].get(w, {}).get(reg, {}).get(m))) is not None
+                ]
+                if (st := _stats(vals)) is not None:
+                    entry[reg] = st
+            for reg in others:
+                ratios = []
+                for rnd in rounds:
+                    res = rnd["results"].get(w, {})
+                    a = _num(res.get(reg, {}).get(m))
+                    b = _num(res.get(peer, {}).get(m))
+                    if a is not None and b:
+                        ratios.append(a / b)
+                if (st := _stats(ratios)) is not None:
+                    entry[f"ratio:{reg}"] = st
+            wsum[m] = entry
+        summary[w] = wsum
+    return summary
+
+
+def judge(summary: Json, dockyard: str) -> list[Json]:
+    verdicts = []
+    for t in TARGETS:
+        key = f"ratio:{dockyard}" if t.kind == "ratio" else dockyard
+        st = summary.get(t.workload, {}).get(t.metric, {}).get(key)
+        if st is None:
+            verdicts.append({"target": t.text, "value": None, "holds": None})
+            continue
+        v = st["median"]
+        holds = {">=": v >= t.threshold, "<=": v <= t.threshold, "<": v < t.threshold}[t.op]
+        verdicts.append(
+            {
+                "target": t.text,
+                "workload": t.workload,
+                "metric": t.metric,
+                "kind": t.kind,
+                "value": v,
+                "min": st["min"],
+                "max": st["max"],
+                "holds": holds,
+            }
+        )
+    return verdicts
+
+
+def fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def _cell(st: Json | None, ratio: bool = False) -> str:
+    if st is None:
+        return "-"
+    suffix = "x" if ratio else ""
+    if st["n"] == 1 or st["min"] == st["max"]:
+        return f"{fmt(st['median'])}{suffix}"
+    return f"{fmt(st['median'])}{suffix} ({fmt(st['min'])}-{fmt(st['max'])})"
+
+
+def markdown(data: Json) -> str:
+    meta = data["meta"]
+    peer = meta["peer"]
+    main = meta["dockyard"]
+    extra = meta.get("extra", [])
+    regs = data["registries"]
+    lines = [
+        f"# dockyard benchmark, {meta['date']}",
+        "",
+        f"- machine: {meta['machine']}",
+        f"- mode: {'smoke' if meta['smoke'] else 'full'}, {meta['rounds']} round(s), order of registries "
+        "rotated each round; cells: median (min-max) over rounds; ratios are taken within each round",
+        f"- command: `{meta['command']}`",
+    ]
+    for name, r in regs.items():
+        desc = f"{r['kind']}"
+        if r.get("workers"):
+            desc += f", {r['workers']} worker(s)"
+        if r.get("version"):
+            desc += f", {r['version']}"
+        lines.append(f"- `{name}`: {desc}" + (f" ({'; '.join(r['notes'])})" if r.get("notes") else ""))
+    lim = data["summary"].get("limits", {})
+    if lim:
+        sha = lim.get("sha256_mb_s_one_core", {}).get("harness")
+        lo = lim.get("loopback_tcp_mb_s", {}).get("harness")
+        lines.append(
+            f"- physical limits (same run): sha256 on one core {_cell(sha)} MB/s, "
+            f"loopback TCP {_cell(lo)} MB/s"
+        )
+    lines += ["", "## Targets", "", "| target | dockyard | holds |", "| --- | --- | --- |"]
+    for v in data["targets"]:
+        if v["value"] is None:
+            lines.append(f"| {v['target']} | not measured | - |")
+            continue
+        suffix = "x" if v["kind"] == "ratio" else ""
+        val = f"{fmt(v['value'])}{suffix} ({fmt(v['min'])}-{fmt(v['max'])})"
+        lines.append(f"| {v['target']} | {val} | {'yes' if v['holds'] else '**no**'} |")
+
+    cols = [main, *extra]
+    head = "| workload | figure | " + " | ".join(f"`{c}`" for c in cols) + f" | `{peer}` | "
+    head += " | ".join(f"`{c}`/`{peer}`" for c in cols) + " |"
+    lines += ["", "## Results", "", head, "|" + " --- |" * (3 + 2 * len(cols))]
+    for w, shown in SHOWN.items():
+        wsum = data["summary"].get(w)
+        if not wsum:
+            continue
+        for metric, label in shown:
+            entry = wsum.get(metric)
+            if not entry:
+                continue
+            row = [w, label] + [_cell(entry.get(c)) for c in cols] + [_cell(entry.get(peer))]
+            row += [_cell(entry.get(f"ratio:{c}"), ratio=True) for c in cols]
+            lines.append("| " + " | ".join(row) + " |")
+    if data.get("failures"):
+        lines += ["", "## Failures", ""]
+        lines += [
+            f"- round {f['round']}, {f['workload']}, `{f['registry']}`: {f['error']}"
+            for f in data["failures"]
+        ]
+    if data.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in data["notes"]]
+    lines.append("")
+    return "\n".join(lines)

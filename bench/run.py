@@ -1,0 +1,371 @@
+"""dockyard benchmark harness: dockyard and a peer registry, same workloads, interleaved rounds.
+
+    python -m bench.run [--rounds 3] [--smoke] [--peer distribution|URL] [--dockyard dockyard|URL|...]
+
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import report, workloads
+from bench.procs import DISTRIBUTION_BIN, Registry, attach_url, start_distribution, start_dockyard
+from bench.profile import Profiler
+from bench.workloads import BigData, Metrics, Seeded, Sizes
+
+Json = dict[str, Any]
+
+# workload name -> does the extra (multi-worker) dockyard take part
+WORKLOADS: dict[str, bool] = {
+    "manifest_get_tag": True,
+    "manifest_head_digest": True,
+    "blob_get_1": False,
+    "blob_get_8": False,
+    "push_monolithic": False,
+    "push_patch": False,
+    "small_images": False,
+    "mixed": True,
+    "listing": False,
+}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30)
+    return f"{os.cpu_count()} cores, {model}, {mem_gib:.0f} GiB, Linux {platform.release()}"
+
+
+def machine_slug() -> str:
+    desc = machine().split(",")
+    slug = f"{os.cpu_count()}c-" + desc[1].strip().lower()
+    return re.sub(r"[^a-z0-9]+", "-", slug).strip("-")[:40]
+
+
+def start(name: str, spec: str, work: Path) -> Registry:
+    """spec: distribution | dockyard | dockyard:N (N workers) | an http URL."""
+    if spec.startswith(("http://", "https://")):
+        return attach_url(name, spec)
+    if spec == "distribution":
+        reg = start_distribution(name, work / name)
+        reg.notes.append("filesystem storage, delete enabled, access log off")
+        return reg
+    if spec == "dockyard" or spec.startswith("dockyard:"):
+        workers = int(spec.split(":", 1)[1]) if ":" in spec else None
+        return start_dockyard(name, work / name, workers)
+    raise SystemExit(f"unknown registry spec {spec!r}: use distribution, dockyard[:N] or a URL")
+
+
+def version_of(reg: Registry) -> str:
+    if reg.kind == "distribution":
+        try:
+            out = subprocess.run(
+                [DISTRIBUTION_BIN, "--version"], capture_output=True, text=True, timeout=10, check=False
+            )
+            return out.stdout.strip().split()[-1]
+        except (OSError, subprocess.SubprocessError, IndexError):
+            return ""
+    if reg.kind == "dockyard":
+        try:
+            from importlib.metadata import version  # noqa: PLC0415
+
+            git = subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+                cwd=Path(__file__).parent,
+            )
+            return f"dockyard {version('dockyard')} at {git.stdout.strip()}"
+        except Exception:
+            return "dockyard"
+    return ""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--rounds", type=int, default=None, help="rounds (default 3; 1 with --smoke)")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes and short runs: seconds, for CI")
+    p.add_argument("--peer", default="distribution", help="distribution (started here) or a registry URL")
+    p.add_argument("--peer-url", dest="peer", help="same as --peer URL")
+    p.add_argument(
+        "--dockyard",
+        default="dockyard:1",
+        help="dockyard[:N] (started here with N workers), distribution, or a registry URL",
+    )
+    p.add_argument("--dockyard-url", dest="dockyard", help="same as --dockyard URL")
+    p.add_argument(
+        "--dockyard-2w",
+        default=None,
+        help="the second dockyard for the manifest and mixed workloads (default dockyard:2 when "
+        "dockyard is started here, else none); 'none' to skip",
+    )
+    p.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(WORKLOADS)}")
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="results directory")
+    p.add_argument("--name", default="", help="results file name stem (default <date>-<machine>[-smoke])")
+    p.add_argument(
+        "--work-dir", type=Path, default=None, help="where registries keep data (default: a temp dir)"
+    )
+    p.add_argument("--keep", action="store_true", help="keep the work dir (data, logs) afterwards")
+    p.add_argument(
+        "--py-spy",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="profile dockyard processes started here with py-spy during each workload into DIR "
+        "(slows them: do not read the figures of such a run as results)",
+    )
+    return p.parse_args(argv)
+
+
+class Runner:
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.args = args
+        self.work = work
+        self.sizes = Sizes.smoke() if args.smoke else Sizes()
+        self.failures: list[Json] = []
+        self.regs: dict[str, Registry] = {}
+        self.seeded: dict[str, Seeded] = {}
+        self.peer = "peer"
+        self.main = "dockyard"
+        self.extra: list[str] = []
+        self.profiler = Profiler(args.py_spy) if args.py_spy else None
+
+    def setup(self) -> None:
+        a = self.args
+        two = a.dockyard_2w
+        if two is None:
+            two = "dockyard:2" if a.dockyard.startswith("dockyard") else "none"
+        self.regs[self.peer] = start(self.peer, a.peer, self.work)
+        log(f"peer at {self.regs[self.peer].url}")
+        self.regs[self.main] = start(self.main, a.dockyard, self.work)
+        log(f"dockyard at {self.regs[self.main].url}")
+        if two != "none":
+            name = "dockyard-2w"
+            self.regs[name] = start(name, two, self.work)
+            self.extra.append(name)
+            log(f"{name} at {self.regs[name].url}")
+        log(f"generating a {self.sizes.big_blob >> 20} MiB random blob")
+        self.big = BigData(self.sizes.big_blob)
+        self.small_base = os.urandom(self.sizes.small_layer)
+        log("seeding")
+        for name, reg in self.regs.items():
+            self.seeded[name] = workloads.seed(
+                reg, self.sizes, self.big, full=name not in self.extra, log=log
+            )
+
+    def stop(self) -> None:
+        for reg in self.regs.values():
+            reg.stop()
+
+    def selected(self) -> list[str]:
+        if not self.args.only:
+            return list(WORKLOADS)
+        chosen = [w.strip() for w in self.args.only.split(",") if w.strip()]
+        unknown = [w for w in chosen if w not in WORKLOADS]
+        if unknown:
+            raise SystemExit(f"unknown workloads {unknown}: choose from {list(WORKLOADS)}")
+        return chosen
+
+    def _guard(
+        self, rnd: int, workload: str, reg: str, fn: Callable[[], dict[str, Metrics]]
+    ) -> dict[str, Metrics]:
+        t0 = time.monotonic()
+        r = self.regs[reg]
+        try:
+            if self.profiler and r.kind == "dockyard":
+                with self.profiler.record(r, f"{workload}-{reg}-r{rnd}"):
+                    out = fn()
+            else:
+                out = fn()
+        except Exception as exc:
+            msg = f"{type(exc).__name__}: {exc}"
+            log(f"  FAILED {workload} on {reg}: {msg}")
+            if not r.alive():
+                msg += f" (server exited: {r.log_tail(10)})"
+            self.failures.append(
+                {
+                    "round": rnd,
+                    "workload": workload,
+                    "registry": reg,
+                    "error": msg,
+                    "trace": traceback.format_exc(),
+                }
+            )
+            return {}
+        log(f"  {workload} on {reg}: {time.monotonic() - t0:.1f}s " + _brief(out))
+        return out
+
+    def run_round(self, rnd: int) -> Json:
+        results: dict[str, dict[str, Metrics]] = {}
+        lim = workloads.limits(self.sizes)
+        results["limits"] = {"harness": lim}
+        log(
+            f"round {rnd}: sha256 {lim['sha256_mb_s_one_core']:.0f} MB/s, "
+            f"loopback {lim['loopback_tcp_mb_s']:.0f} MB/s"
+        )
+        names = list(self.regs)
+        shift = (rnd - 1) % len(names)
+        order = names[shift:] + names[:shift]
+        for workload in self.selected():
+            for reg in order:
+                if reg in self.extra and not WORKLOADS[workload]:
+                    continue
+                out = self._guard(rnd, workload, reg, lambda w=workload, r=reg: self.one(w, r, rnd))
+                for sub, metrics in out.items():
+                    results.setdefault(sub, {})[reg] = metrics
+                time.sleep(0.3)
+        return {"round": rnd, "order": order, "results": results}
+
+    def one(self, workload: str, name: str, rnd: int) -> dict[str, Metrics]:
+        reg, s, sizes, work = self.regs[name], self.seeded[name], self.sizes, self.work
+        if workload == "manifest_get_tag":
+            return {workload: workloads.manifest_get(reg, s, sizes, work)}
+        if workload == "manifest_head_digest":
+            return {workload: workloads.manifest_head(reg, s, sizes, work)}
+        if workload == "blob_get_1":
+            return {workload: workloads.blob_get(reg, s, sizes, sizes.single_streams)}
+        if workload == "blob_get_8":
+            return {workload: workloads.blob_get(reg, s, sizes, sizes.parallel_streams)}
+        if workload in ("push_monolithic", "push_patch"):
+            mode = workload.removeprefix("push_")
+            return {workload: workloads.blob_push(reg, self.big, f"{name}-{workload}-{rnd}", mode)}
+        if workload == "small_images":
+            images = workloads.make_small_images(sizes, f"{name}-r{rnd}", self.small_base)
+            push, pull = workloads.small_images(reg, sizes, images)
+            return {"small_push": push, "small_pull": pull}
+        if workload == "mixed":
+            return {workload: workloads.mixed(reg, s, sizes, work)}
+        if workload == "listing":
+            return dict(workloads.listing(reg, s, sizes).items())
+        raise ValueError(workload)
+
+
+def _brief(out: dict[str, Metrics]) -> str:
+    keys = (
+        "rps",
+        "mb_s",
+        "images_s",
+        "p50_ms",
+        "p99_ms",
+        "server_cpu_us_per_req",
+        "download_mb_s",
+        "manifest_p99_ms",
+        "peak_rss_growth_mb",
+    )
+    parts = []
+    for sub, m in out.items():
+        shown = ", ".join(f"{k}={report.fmt(v)}" for k in keys if isinstance(v := m.get(k), int | float))
+        parts.append(f"{sub}[{shown}]" if len(out) > 1 else shown)
+    return " ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    rounds = args.rounds or (1 if args.smoke else 3)
+    for tool in ("wrk", "hey"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found: run bench/install.sh")
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    runner = Runner(args, work)
+    started = dt.datetime.now(dt.UTC)
+    data: Json = {}
+    try:
+        try:
+            runner.setup()
+        except Exception as exc:
+            log(f"setup failed: {type(exc).__name__}: {exc}")
+            traceback.print_exc()
+            return 2
+        all_rounds = []
+        for rnd in range(1, rounds + 1):
+            all_rounds.append(runner.run_round(rnd))
+        others = [runner.main, *runner.extra]
+        summary = report.summarize(all_rounds, runner.peer, others)
+        data = {
+            "meta": {
+                "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+                "machine": machine(),
+                "python": sys.version.split()[0],
+                "smoke": args.smoke,
+                "rounds": rounds,
+                "command": "python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:]),
+                "peer": runner.peer,
+                "dockyard": runner.main,
+                "extra": runner.extra,
+                "sizes": vars(runner.sizes),
+                "seconds": (dt.datetime.now(dt.UTC) - started).total_seconds(),
+            },
+            "registries": {
+                name: {
+                    "url": r.url,
+                    "kind": r.kind,
+                    "workers": r.workers,
+                    "version": version_of(r),
+                    "notes": r.notes,
+                }
+                for name, r in runner.regs.items()
+            },
+            "rounds": all_rounds,
+            "summary": summary,
+            "targets": report.judge(summary, runner.main),
+            "failures": runner.failures,
+            "notes": [
+                "MB = 10^6 bytes, GB = 10^9 bytes. Server CPU = utime+stime of the server process tree from "
+                "/proc, over the measuring window.",
+                "Latency targets are judged on the median of the per-round p50.",
+            ],
+        }
+    finally:
+        runner.stop()
+        if runner.profiler:
+            runner.profiler.summarize()
+        if not args.keep and args.work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+        elif args.keep:
+            log(f"work dir kept: {work}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.name or (
+        started.strftime("%Y-%m-%d-%H%M") + "-" + machine_slug() + ("-smoke" if args.smoke else "")
+    )
+    (args.out / f"{stem}.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
+    (args.out / f"{stem}.md").write_text(report.markdown(data))
+    log(f"wrote {args.out / stem}.md and .json ({data['meta']['seconds']:.0f}s)")
+    if runner.failures:
+        log(f"{len(runner.failures)} workload(s) failed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
