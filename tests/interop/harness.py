@@ -319,9 +319,7 @@ def read_layout_ref(path: Path, tag: str | None = None) -> dict[str, object]:
     index = json.loads((path / "index.json").read_text())
     entries = index["manifests"]
     if tag is not None:
-        entries = [
-            m for m in entries if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag
-        ]
+        entries = [m for m in entries if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag]
     assert len(entries) == 1, f"expected one entry for {tag!r} in {path}/index.json: {index}"
     return entries[0]
 
@@ -379,9 +377,7 @@ class Traffic:
         return sum(
             n
             for (m, r, s), n in self.requests.items()
-            if (method is None or m == method)
-            and (route is None or r == route)
-            and (status is None or s == status)
+            if (method is None or m == method) and (route is None or r == route) and (status is None or s == status)
         )
 
     def upload_style(self) -> dict[str, int]:
@@ -472,9 +468,7 @@ class TrafficMeter:
                     continue
                 lab = dict(labels)
                 if name == "dockyard_http_requests_total":
-                    traffic.requests[
-                        (lab.get("method", ""), lab.get("route", ""), lab.get("status", ""))
-                    ] += int(delta)
+                    traffic.requests[(lab.get("method", ""), lab.get("route", ""), lab.get("status", ""))] += int(delta)
                 elif name == "dockyard_blob_mounts_total":
                     traffic.mounts += delta
                 elif name == "dockyard_blob_uploads_total":

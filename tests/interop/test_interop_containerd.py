@@ -51,9 +51,7 @@ def test_ctr_push_pull(
     arm = layout.add_image([{"arch": b"arm64\n"}], arch="arm64")
     index = layout.add_index([amd, arm], tag=multi_ref)
 
-    containerd.ctr(
-        "images", "import", "--all-platforms", "--no-unpack", str(archive(layout, scratch / "img.tar"))
-    )
+    containerd.ctr("images", "import", "--all-platforms", "--no-unpack", str(archive(layout, scratch / "img.tar")))
     listed = containerd.ctr("images", "ls", "--quiet").stdout.split()
     assert single_ref in listed
     assert multi_ref in listed

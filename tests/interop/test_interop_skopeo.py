@@ -90,24 +90,18 @@ def test_skopeo_push_pull_tag_and_digest(
         assert layout_files(out, pushed) == image.files
 
     # inspect: parsed, raw and config.
-    inspected = json.loads(
-        skopeo("inspect", "--tls-verify=false", f"docker://{target.ref(name, 'v1')}").stdout
-    )
+    inspected = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{target.ref(name, 'v1')}").stdout)
     assert inspected["Digest"] == pushed
     assert inspected["Layers"] == [layer.digest for layer in image.layers]
     assert inspected["Labels"] == {"org.dockyard.test": "dockyard-interop"}
     raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{target.ref(name, pushed)}").stdout
     assert sha256_digest(raw.encode()) == pushed
-    config = skopeo(
-        "inspect", "--config", "--raw", "--tls-verify=false", f"docker://{target.ref(name, 'v1')}"
-    ).stdout
+    config = skopeo("inspect", "--config", "--raw", "--tls-verify=false", f"docker://{target.ref(name, 'v1')}").stdout
     assert sha256_digest(config.encode()) == image.config.digest
 
     # A registry-to-registry copy adds a tag without moving any layer bytes.
     with target.meter.measure() as retag:
-        skopeo(
-            "copy", SRC_TLS, TLS, f"docker://{target.ref(name, 'v1')}", f"docker://{target.ref(name, 'v2')}"
-        )
+        skopeo("copy", SRC_TLS, TLS, f"docker://{target.ref(name, 'v1')}", f"docker://{target.ref(name, 'v2')}")
     if target.meter.available:
         assert retag.uploads == 0, retag.describe_style()
     tags = json.loads(skopeo("list-tags", "--tls-verify=false", f"docker://{target.host}/{name}").stdout)
@@ -116,9 +110,7 @@ def test_skopeo_push_pull_tag_and_digest(
 
     # delete resolves the tag and deletes the manifest by digest: both tags go with it.
     skopeo("delete", "--tls-verify=false", f"docker://{target.ref(name, 'v2')}")
-    gone = skopeo(
-        "inspect", "--raw", "--tls-verify=false", f"docker://{target.ref(name, pushed)}", check=False
-    )
+    gone = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{target.ref(name, pushed)}", check=False)
     assert gone.returncode != 0
     assert "manifest unknown" in gone.stderr.lower() or "not found" in gone.stderr.lower(), gone.describe()
     assert http.get(f"/v2/{name}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT}).status_code == 404
@@ -220,8 +212,7 @@ def test_skopeo_docker_schema2(
     assert manifest["mediaType"] == DOCKER_MANIFEST
     assert [layer["digest"] for layer in manifest["layers"]] == [layer.digest for layer in image.layers]
     assert all(
-        layer["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar.gzip"
-        for layer in manifest["layers"]
+        layer["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar.gzip" for layer in manifest["layers"]
     )
 
     # Pulled into a dir: transport the manifest arrives unconverted; layers are the same blobs.
@@ -253,9 +244,7 @@ def test_skopeo_cross_repository_mount(
     # skopeo's blob info cache now knows the blobs live in `first`: it asks the registry to
     # mount them into `second` instead of sending them again.
     with target.meter.measure() as traffic:
-        result = skopeo(
-            "--debug", "copy", TLS, f"oci:{layout.path}:v1", f"docker://{target.ref(second, 'v1')}"
-        )
+        result = skopeo("--debug", "copy", TLS, f"oci:{layout.path}:v1", f"docker://{target.ref(second, 'v1')}")
     report("skopeo second-repo push", traffic.describe_style())
 
     blobs = [*image.layers, image.config]
@@ -277,16 +266,12 @@ def test_skopeo_cross_repository_mount(
         assert head.status_code == 200, blob.digest
         assert int(head.headers["content-length"]) == blob.size
     assert (
-        http.get(f"/v2/{second}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT}).headers[
-            "docker-content-digest"
-        ]
+        http.get(f"/v2/{second}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT}).headers["docker-content-digest"]
         == image.manifest.digest
     )
 
 
-def test_skopeo_umoci_layout(
-    skopeo: Skopeo, target: Target, repo: Callable[[str], str], scratch: Path
-) -> None:
+def test_skopeo_umoci_layout(skopeo: Skopeo, target: Target, repo: Callable[[str], str], scratch: Path) -> None:
     """An image built by umoci (its own tar and gzip writer, its own config) round-trips too."""
     from tests.interop.harness import run  # noqa: PLC0415
 
