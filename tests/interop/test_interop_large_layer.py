@@ -1,0 +1,186 @@
+"""A 256 MiB layer of random data through dockyard, pushed and pulled by skopeo and by oras-py
+(monolithic and chunked), with digests checked end to end and the server's peak memory bounded
+far below the layer size: the bytes must stream, never sit in memory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import oras.client
+import pytest
+from tests.interop.clients import Skopeo, Target
+from tests.interop.harness import (
+    MANIFEST_ACCEPT,
+    OCI_LAYER_TAR,
+    Layout,
+    deadline,
+    file_digest,
+    log,
+    read_layout_ref,
+)
+
+if TYPE_CHECKING:
+    from tests.conftest import Registry
+
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
+
+LAYER_MIB = 256
+RSS_LIMIT_MIB = 200
+MIB = 1 << 20
+
+
+@dataclass
+class BigLayer:
+    path: Path
+    digest: str
+    size: int
+
+
+@pytest.fixture(scope="module")
+def big_layer() -> Iterator[BigLayer]:
+    """An uncompressed tar layer holding one file of random bytes (so nothing can compress it)."""
+    root = Path(tempfile.mkdtemp(prefix="dyi-big-", dir="/tmp"))
+    try:
+        data = root / "random.bin"
+        started = time.monotonic()
+        with data.open("wb") as f:
+            for _ in range(LAYER_MIB):
+                f.write(os.urandom(MIB))
+        layer = root / "layer.tar"
+        with tarfile.open(layer, "w", format=tarfile.PAX_FORMAT) as tar:
+            tar.add(data, arcname="random.bin")
+        data.unlink()
+        big = BigLayer(layer, file_digest(layer), layer.stat().st_size)
+        log(f"large layer {big.digest} ({big.size / MIB:.1f} MiB) written in {time.monotonic() - started:.1f}s")
+        yield big
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def peak_rss(registry: Registry, report: Callable[[str, str], None], stage: str) -> None:
+    """Record the server's peak RSS; for dockyard it must stay far below the layer size."""
+    if registry.server is None:
+        pid = os.environ.get("DOCKYARD_INTEROP_SERVER_PID")
+        if pid:
+            status = Path(f"/proc/{pid}/status").read_text()
+            hwm = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+            report(f"peak RSS after {stage} (external registry pid {pid})", f"{hwm / 1024:.1f} MiB")
+        return
+    kib = registry.server.peak_rss_kib()
+    report(f"dockyard peak RSS after {stage}", f"{kib / 1024:.1f} MiB")
+    assert kib < RSS_LIMIT_MIB * 1024, f"dockyard peak RSS {kib / 1024:.1f} MiB with a {LAYER_MIB} MiB layer"
+
+
+def rate(seconds: float, size: int) -> str:
+    return f"{seconds:.1f}s ({size / MIB / max(seconds, 1e-6):.0f} MiB/s)"
+
+
+def test_large_layer_skopeo(
+    big_layer: BigLayer,
+    skopeo: Skopeo,
+    target: Target,
+    registry: Registry,
+    repo: Callable[[str], str],
+    scratch: Path,
+    http: httpx.Client,
+    report: Callable[[str, str], None],
+) -> None:
+    layout = Layout(scratch / "src")
+    image = layout.add_image([{"note": b"a large layer follows\n"}], extra_layer_files=[big_layer.path], tag="big")
+    assert image.layers[-1].digest == big_layer.digest
+    assert image.layers[-1].media_type == OCI_LAYER_TAR
+    name = repo("big")
+
+    started = time.monotonic()
+    with target.meter.measure() as traffic:
+        # Without --preserve-digests skopeo would gzip the uncompressed layer on the way.
+        skopeo(
+            "copy",
+            "--preserve-digests",
+            "--dest-tls-verify=false",
+            f"oci:{layout.path}:big",
+            f"docker://{target.ref(name, 'big')}",
+            timeout=300,
+        )
+    report("skopeo push 256 MiB", rate(time.monotonic() - started, big_layer.size))
+    report("skopeo large push upload style", traffic.describe_style())
+    peak_rss(registry, report, "skopeo push")
+
+    head = http.head(f"/v2/{name}/blobs/{big_layer.digest}")
+    assert head.status_code == 200
+    assert int(head.headers["content-length"]) == big_layer.size
+    assert head.headers["docker-content-digest"] == big_layer.digest
+
+    out = scratch / "pulled"
+    started = time.monotonic()
+    skopeo(
+        "copy",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        f"docker://{target.ref(name, 'big')}",
+        f"oci:{out}:big",
+        timeout=300,
+    )
+    report("skopeo pull 256 MiB", rate(time.monotonic() - started, big_layer.size))
+    assert read_layout_ref(out, "big")["digest"] == image.manifest.digest
+    pulled = out / "blobs" / "sha256" / big_layer.digest.split(":", 1)[1]
+    assert pulled.stat().st_size == big_layer.size
+    assert file_digest(pulled) == big_layer.digest
+    peak_rss(registry, report, "skopeo pull")
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["monolithic", "chunked"])
+def test_large_layer_oras(
+    chunked: bool,
+    big_layer: BigLayer,
+    target: Target,
+    registry: Registry,
+    repo: Callable[[str], str],
+    scratch: Path,
+    http: httpx.Client,
+    report: Callable[[str, str], None],
+) -> None:
+    client = oras.client.OrasClient(hostname=target.host, insecure=True)
+    name = repo("big")
+    style = "chunked" if chunked else "monolithic"
+
+    started = time.monotonic()
+    with target.meter.measure() as traffic, deadline(300, f"oras push 256 MiB ({style})"):
+        resp = client.push(
+            target=target.ref(name, "big"),
+            files=[f"{big_layer.path}:{OCI_LAYER_TAR}"],
+            disable_path_validation=True,
+            do_chunked=chunked,
+            chunk_size=32 * MIB,
+            quiet=True,
+        )
+    assert resp.status_code == 201, f"{resp.status_code} {resp.text[:300]}"
+    report(f"oras-py {style} push 256 MiB", rate(time.monotonic() - started, big_layer.size))
+    report(f"oras-py {style} large push upload style", traffic.describe_style())
+    if target.meter.available and chunked:
+        chunks = -(-big_layer.size // (32 * MIB))
+        assert traffic.count("PATCH", "upload", "202") == chunks, traffic.describe_style()
+    peak_rss(registry, report, f"oras-py {style} push")
+
+    manifest = http.get(f"/v2/{name}/manifests/big", headers={"Accept": MANIFEST_ACCEPT}).json()
+    assert [layer["digest"] for layer in manifest["layers"]] == [big_layer.digest]
+
+    out = scratch / "out"
+    started = time.monotonic()
+    with deadline(300, "oras pull 256 MiB"):
+        files = client.pull(target=target.ref(name, "big"), outdir=str(out))
+    report(f"oras-py pull 256 MiB (after {style} push)", rate(time.monotonic() - started, big_layer.size))
+    assert [Path(f).name for f in files] == ["layer.tar"]
+    pulled = out / "layer.tar"
+    assert pulled.stat().st_size == big_layer.size
+    assert file_digest(pulled) == big_layer.digest
+    peak_rss(registry, report, f"oras-py pull after {style} push")
