@@ -124,7 +124,7 @@ def _media_type(document: dict[str, Any], content_type: str | None) -> str:
     if declared is not None and not isinstance(declared, str):
         raise _invalid("mediaType must be a string")
     header = content_type.split(";", 1)[0].strip() if content_type else None
-    if declared and header in mediatypes.MANIFESTS and header != declared:
+    if declared and header and header != declared:
         raise _invalid(f"Content-Type {header!r} does not match the manifest's mediaType {declared!r}")
     media_type = declared or header
     if media_type in mediatypes.DOCKER_SCHEMA1:

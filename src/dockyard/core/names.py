@@ -14,8 +14,12 @@ _TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 MAX_NAME_LENGTH = 255
 
 
+def is_name(name: str) -> bool:
+    return len(name) <= MAX_NAME_LENGTH and _NAME.fullmatch(name) is not None
+
+
 def validate_name(name: str) -> str:
-    if len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
+    if not is_name(name):
         raise RegistryError(ErrorCode.NAME_INVALID, f"invalid repository name: {name[:80]!r}")
     return name
 

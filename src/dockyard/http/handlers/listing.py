@@ -3,24 +3,40 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from dockyard.core import mediatypes
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode
+from dockyard.core.names import is_name, is_tag
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
 from dockyard.http.messages import Request, Response
 from dockyard.registry.listing import Page
 
 
+def _invalid_page(message: str) -> HTTPError:
+    return HTTPError(400, ErrorCode.UNSUPPORTED, message)
+
+
 def _page_size(req: Request) -> int | None:
     value = req.query("n")
-    if value is None or value == "":
+    if value is None:
         return None
     if not value.isdigit():
-        raise HTTPError(400, ErrorCode.UNSUPPORTED, "n must be a non-negative integer")
+        raise _invalid_page("n must be a non-negative integer")
     return int(value)
+
+
+def _last(req: Request, is_valid: Callable[[str], bool], what: str) -> str | None:
+    """The entry a page starts after; it must look like what is listed."""
+    value = req.query("last")
+    if value is None or value == "":
+        return None
+    if not is_valid(value):
+        raise _invalid_page(f"last must be a {what}")
+    return value
 
 
 def _json_page(path: str, key: str, page: Page, n: int | None, extra: dict[str, str]) -> Response:
@@ -34,13 +50,13 @@ def _json_page(path: str, key: str, page: Page, n: int | None, extra: dict[str, 
 
 async def list_tags(ctx: Context, req: Request, name: str) -> Response:
     n = _page_size(req)
-    page = await ctx.registry.listing.tags(name, n, req.query("last"))
+    page = await ctx.registry.listing.tags(name, n, _last(req, is_tag, "tag"))
     return _json_page(req.path, "tags", page, n, {"name": name})
 
 
 async def list_repositories(ctx: Context, req: Request) -> Response:
     n = _page_size(req)
-    page = await ctx.registry.listing.repositories(n, req.query("last"))
+    page = await ctx.registry.listing.repositories(n, _last(req, is_name, "repository name"))
     return _json_page(req.path, "repositories", page, n, {})
 
 
