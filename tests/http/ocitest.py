@@ -154,11 +154,12 @@ def assert_error(response: httpx.Response, status: int | tuple[int, ...], code: 
 def assert_client_error(response: httpx.Response) -> None:
     """A clean 4xx: never a 5xx, never a traceback, a spec error body when the body is JSON."""
     assert 400 <= response.status_code < 500, (
-        f"{response.request.method} {response.request.url}: "
-        f"got {response.status_code} {response.text[:300]!r}"
+        f"{response.request.method} {response.request.url}: got {response.status_code} {response.text[:300]!r}"
     )
     assert "traceback" not in response.text.lower()
-    if response.headers.get("content-type", "").startswith("application/json"):
+    if response.request.method == "HEAD":
+        assert response.content == b"", "a HEAD answer carries no body"
+    elif response.headers.get("content-type", "").startswith("application/json"):
         assert set(error_codes(response)) <= SPEC_ERROR_CODES
 
 
@@ -445,9 +446,7 @@ class RawResponse:
     body: bytes
 
 
-def raw_request(
-    base_url: str, method: str, target: bytes, body: bytes = b"", timeout: float = 10.0
-) -> RawResponse:
+def raw_request(base_url: str, method: str, target: bytes, body: bytes = b"", timeout: float = 10.0) -> RawResponse:
     """Send a request line exactly as given (no client-side path normalisation or validation)."""
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -463,6 +462,4 @@ def raw_request(
         response = http.client.HTTPResponse(sock, method=method)
         response.begin()
         data = response.read()
-        return RawResponse(
-            status=response.status, headers={k.lower(): v for k, v in response.getheaders()}, body=data
-        )
+        return RawResponse(status=response.status, headers={k.lower(): v for k, v in response.getheaders()}, body=data)

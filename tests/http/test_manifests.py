@@ -48,9 +48,7 @@ def assert_serves(client: RegistryClient, repo: str, reference: str, pushed: Pus
     assert int(head.headers["content-length"]) == len(pushed.body)
 
 
-def push_config_and_layer(
-    client: RegistryClient, repo: str, salt: str = ""
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def push_config_and_layer(client: RegistryClient, repo: str, salt: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
     config, layer = f'{{"os":"linux","salt":"{salt}"}}'.encode(), f"layer bytes {salt}".encode()
     client.push_blob(repo, config)
     client.push_blob(repo, layer)
@@ -172,9 +170,7 @@ def test_sparse_index_with_missing_children_is_accepted(client: RegistryClient, 
 def test_docker_schema2_manifest_and_manifest_list(client: RegistryClient, repo: str) -> None:
     image = client.push_image(repo, "docker", media_type=DOCKER_MANIFEST)
     assert_serves(client, repo, "docker", image)
-    body = index_manifest(
-        [image.descriptor(platform={"architecture": "amd64", "os": "linux"})], media_type=DOCKER_LIST
-    )
+    body = index_manifest([image.descriptor(platform={"architecture": "amd64", "os": "linux"})], media_type=DOCKER_LIST)
     assert_serves(client, repo, "docker-list", client.push_manifest(repo, "docker-list", body, DOCKER_LIST))
 
 
@@ -198,9 +194,7 @@ def test_non_distributable_layer_with_urls_need_not_be_pushed(client: RegistryCl
 
 def test_manifest_without_layers(client: RegistryClient, repo: str) -> None:
     client.push_blob(repo, EMPTY_JSON)
-    body = image_manifest(
-        descriptor(EMPTY_JSON, OCI_EMPTY), [], artifact_type="application/vnd.example.empty"
-    )
+    body = image_manifest(descriptor(EMPTY_JSON, OCI_EMPTY), [], artifact_type="application/vnd.example.empty")
     assert_serves(client, repo, "nolayers", client.push_manifest(repo, "nolayers", body))
 
 
@@ -275,9 +269,7 @@ def test_index_sent_as_image_manifest_is_invalid(client: RegistryClient, repo: s
     assert_error(client.put_manifest(repo, "wrong", body, media_type=OCI_MANIFEST), 400, "MANIFEST_INVALID")
 
 
-def test_push_by_digest_not_matching_the_body_is_400_digest_invalid(
-    client: RegistryClient, repo: str
-) -> None:
+def test_push_by_digest_not_matching_the_body_is_400_digest_invalid(client: RegistryClient, repo: str) -> None:
     config, layer = push_config_and_layer(client, repo)
     body = image_manifest(config, [layer])
     response = client.put_manifest(repo, digest_of(body + b" "), body)
@@ -339,9 +331,7 @@ def test_push_by_digest_with_several_tags(client: RegistryClient, repo: str) -> 
     assert set(tags) <= set(client.tags(repo).json()["tags"])
 
 
-def test_manifest_with_missing_subject_is_accepted_with_oci_subject(
-    client: RegistryClient, repo: str
-) -> None:
+def test_manifest_with_missing_subject_is_accepted_with_oci_subject(client: RegistryClient, repo: str) -> None:
     subject = {"mediaType": OCI_MANIFEST, "digest": unused_digest(), "size": 321}
     config, layer = push_config_and_layer(client, repo)
     body = image_manifest(config, [layer], subject=subject, artifact_type="application/vnd.example.sig")
@@ -407,9 +397,7 @@ def test_fresh_repository_name_each_time(client: RegistryClient, repo: str) -> N
     assert client.tags(name).json() == {"name": name, "tags": ["latest"]}
 
 
-def test_index_referencing_a_blob_as_child_is_accepted_or_rejected_cleanly(
-    client: RegistryClient, repo: str
-) -> None:
+def test_index_referencing_a_blob_as_child_is_accepted_or_rejected_cleanly(client: RegistryClient, repo: str) -> None:
     blob = b"just a blob"
     client.push_blob(repo, blob)
     body = index_manifest([{"mediaType": OCI_MANIFEST, "digest": digest_of(blob), "size": len(blob)}])

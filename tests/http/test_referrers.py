@@ -23,9 +23,7 @@ SBOM = "application/vnd.example.sbom.v1"
 SIGNATURE = "application/vnd.example.signature.v1"
 
 
-def referrer_index(
-    client: RegistryClient, repo: str, digest: str, **params: str
-) -> tuple[dict, dict[str, str]]:
+def referrer_index(client: RegistryClient, repo: str, digest: str, **params: str) -> tuple[dict, dict[str, str]]:
     response = client.referrers(repo, digest, **params)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == OCI_INDEX
@@ -122,9 +120,7 @@ def test_referrers_of_a_missing_subject_are_listed(client: RegistryClient, repo:
 def test_index_referrer_without_artifact_type_omits_it(client: RegistryClient, repo: str) -> None:
     subject = client.push_image(repo, "subject")
     child = client.push_image(repo, None, seed="child")
-    body = index_manifest(
-        [child.descriptor()], subject=subject.descriptor(), annotations={"org.example.i": "1"}
-    )
+    body = index_manifest([child.descriptor()], subject=subject.descriptor(), annotations={"org.example.i": "1"})
     referrer = client.push_manifest(repo, None, body, OCI_INDEX)
     assert referrer.headers["oci-subject"] == subject.digest
     entry = by_digest(referrer_index(client, repo, subject.digest)[0])[referrer.digest]

@@ -68,9 +68,7 @@ def test_status_of_a_fresh_session_is_204_with_location_and_range(client: Regist
 
 
 @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
-def test_monolithic_post_with_digest_creates_the_blob(
-    client: RegistryClient, repo: str, algorithm: str
-) -> None:
+def test_monolithic_post_with_digest_creates_the_blob(client: RegistryClient, repo: str, algorithm: str) -> None:
     response = client.push_blob_monolithic(repo, BLOB, algorithm)
     digest = digest_of(BLOB, algorithm)
     assert_created(response, digest)
@@ -241,9 +239,7 @@ def test_content_range_not_matching_the_body_length_is_rejected(client: Registry
 
 
 @pytest.mark.parametrize("content_range", ["garbage", "5-2", "-1-4", "0-", "0-9/10x"])
-def test_malformed_content_range_is_a_client_error(
-    client: RegistryClient, repo: str, content_range: str
-) -> None:
+def test_malformed_content_range_is_a_client_error(client: RegistryClient, repo: str, content_range: str) -> None:
     location = client.open_session(repo)
     response = client.patch(location, BLOB[:10], content_range, 10)
     assert response.status_code in (400, 416), response.text
@@ -358,9 +354,7 @@ def test_mount_from_a_repository_holding_the_blob_is_201(client: RegistryClient,
 
 
 @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
-def test_mount_of_a_blob_the_source_lacks_opens_a_session(
-    client: RegistryClient, repo: str, algorithm: str
-) -> None:
+def test_mount_of_a_blob_the_source_lacks_opens_a_session(client: RegistryClient, repo: str, algorithm: str) -> None:
     client.push_blob(f"{repo}/source", b"something else")
     digest = unused_digest(algorithm)
     response = client.start_upload(f"{repo}/target", mount=digest, **{"from": f"{repo}/source"})
@@ -372,9 +366,7 @@ def test_mount_of_a_blob_the_source_lacks_opens_a_session(
     assert client.finish(response.headers["location"], digest_of(data), data).status_code == 201
 
 
-def test_mount_from_a_repository_that_cannot_read_the_blob_is_not_a_mount(
-    client: RegistryClient, repo: str
-) -> None:
+def test_mount_from_a_repository_that_cannot_read_the_blob_is_not_a_mount(client: RegistryClient, repo: str) -> None:
     digest = client.push_blob(f"{repo}/holder", BLOB)
     client.push_blob(f"{repo}/source", b"unrelated")
     response = client.start_upload(f"{repo}/target", mount=digest, **{"from": f"{repo}/source"})
