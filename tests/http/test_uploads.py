@@ -127,8 +127,9 @@ def test_monolithic_post_with_chunked_transfer_encoding(client: RegistryClient, 
     assert_blob_served(client, repo, BLOB, digest)
 
 
+@pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
 @pytest.mark.parametrize("range_form", ["{start}-{end}", "bytes {start}-{end}"])
-def test_chunked_patches_with_content_range(client: RegistryClient, repo: str, range_form: str) -> None:
+def test_chunked_patches_with_content_range(client: RegistryClient, repo: str, range_form: str, algorithm: str) -> None:
     location = client.open_session(repo)
     size = 1000
     for start in range(0, len(BLOB), size):
@@ -141,7 +142,7 @@ def test_chunked_patches_with_content_range(client: RegistryClient, repo: str, r
         status = client.upload_status(location)
         assert status.status_code == 204
         assert status.headers["range"] == f"0-{end}"
-    digest = digest_of(BLOB)
+    digest = digest_of(BLOB, algorithm)
     assert_created(client.finish(location, digest), digest)
     assert_blob_served(client, repo, BLOB, digest)
 
@@ -346,8 +347,9 @@ def test_upload_url_stays_valid_across_many_requests(client: RegistryClient, rep
 # -- mounts --------------------------------------------------------------------------------------
 
 
-def test_mount_from_a_repository_holding_the_blob_is_201(client: RegistryClient, repo: str) -> None:
-    digest = client.push_blob(f"{repo}/source", BLOB)
+@pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
+def test_mount_from_a_repository_holding_the_blob_is_201(client: RegistryClient, repo: str, algorithm: str) -> None:
+    digest = client.push_blob(f"{repo}/source", BLOB, algorithm)
     response = client.start_upload(f"{repo}/target", mount=digest, **{"from": f"{repo}/source"})
     assert_created(response, digest)
     assert_blob_served(client, f"{repo}/target", BLOB, digest)
@@ -427,3 +429,12 @@ def test_longest_valid_name_is_accepted(client: RegistryClient, repo: str) -> No
     name = (repo + "/" + "n" * 300)[:255]
     assert not name.endswith("/")
     assert client.start_upload(name).status_code == 202
+
+
+@pytest.mark.parametrize("suffix", ["a__b", "c--d", "e.f_g/h-i", "0/1/2/3", "x___y"])
+def test_name_forms_the_grammar_allows_or_rejects(client: RegistryClient, repo: str, suffix: str) -> None:
+    response = client.start_upload(f"{repo}/{suffix}")
+    if "___" in suffix:
+        assert_error(response, 400, "NAME_INVALID")
+    else:
+        assert response.status_code == 202, response.text
