@@ -68,6 +68,11 @@ def test_dxf_blobs_mount_delete_catalog(
         assert mount.mounts == 1, mount.describe_style()
         assert mount.uploads == 0, mount.describe_style()
     assert pull(second, file_digest) == big
+    # A mount of a blob the source repository does not hold is not a mount: the registry must
+    # not answer 201 (it may start an ordinary upload instead, 202).
+    missing = sha256_digest(b"never pushed anywhere")
+    with pytest.raises(dxf.exceptions.DXFMountFailed), deadline(CALL_TIMEOUT, "dxf mount_blob (missing)"):
+        second.mount_blob(first_name, missing)
 
     # Deleting a blob makes it unknown in that repository only.
     with deadline(CALL_TIMEOUT, "dxf del_blob"):

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from tests.interop.clients import Skopeo, Target
 from tests.interop.harness import (
+    DOCKER_LIST,
     DOCKER_MANIFEST,
     MANIFEST_ACCEPT,
     OCI_INDEX,
@@ -175,6 +176,54 @@ def test_skopeo_multi_platform_index(
         assert layout_files(pulled, child.manifest.digest) == child.files
 
 
+def test_skopeo_docker_manifest_list(
+    skopeo: Skopeo, target: Target, repo: Callable[[str], str], scratch: Path, http: httpx.Client
+) -> None:
+    """The same two platforms as a Docker manifest list of schema 2 manifests (--all --format v2s2)."""
+    layout = Layout(scratch / "src")
+    amd = layout.add_image(sample_layers("list-amd64"), arch="amd64")
+    arm = layout.add_image(sample_layers("list-arm64"), arch="arm64")
+    layout.add_index([amd, arm], tag="multi")
+    name = repo("list")
+    digestfile = scratch / "digest"
+    skopeo(
+        "copy",
+        "--all",
+        "--format",
+        "v2s2",
+        TLS,
+        "--digestfile",
+        str(digestfile),
+        f"oci:{layout.path}:multi",
+        f"docker://{target.ref(name, 'multi')}",
+    )
+    pushed = digestfile.read_text().strip()
+
+    resp = http.get(f"/v2/{name}/manifests/multi", headers={"Accept": MANIFEST_ACCEPT})
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == DOCKER_LIST
+    assert resp.headers["docker-content-digest"] == pushed
+    assert sha256_digest(resp.content) == pushed
+    children = resp.json()["manifests"]
+    assert [c["platform"]["architecture"] for c in children] == ["amd64", "arm64"]
+    for child, image in zip(children, (amd, arm), strict=True):
+        assert child["mediaType"] == DOCKER_MANIFEST
+        got = http.get(f"/v2/{name}/manifests/{child['digest']}", headers={"Accept": MANIFEST_ACCEPT})
+        assert got.headers["content-type"] == DOCKER_MANIFEST
+        assert sha256_digest(got.content) == child["digest"]
+        assert [layer["digest"] for layer in got.json()["layers"]] == [layer.digest for layer in image.layers]
+
+    pulled = scratch / "pulled"
+    skopeo("copy", "--all", SRC_TLS, f"docker://{target.ref(name, 'multi')}", f"dir:{pulled}")
+    assert sha256_digest((pulled / "manifest.json").read_bytes()) == pushed
+    for child, image in zip(children, (amd, arm), strict=True):
+        manifest = json.loads((pulled / f"{child['digest'].split(':', 1)[1]}.manifest.json").read_bytes())
+        files: dict[str, bytes] = {}
+        for layer in manifest["layers"]:
+            files.update(untar((pulled / layer["digest"].split(":", 1)[1]).read_bytes()))
+        assert files == image.files
+
+
 def test_skopeo_docker_schema2(
     skopeo: Skopeo,
     target: Target,
@@ -269,6 +318,42 @@ def test_skopeo_cross_repository_mount(
         http.get(f"/v2/{second}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT}).headers["docker-content-digest"]
         == image.manifest.digest
     )
+
+
+def test_skopeo_stale_blob_location_uploads(
+    skopeo: Skopeo,
+    target: Target,
+    repo: Callable[[str], str],
+    scratch: Path,
+    http: httpx.Client,
+    report: Callable[[str, str], None],
+) -> None:
+    """skopeo remembers where it saw each blob and checks that place (HEAD) before asking for a
+    mount. Once that repository has deleted its blobs, the check must say 404 so that skopeo
+    uploads instead of mounting something the registry no longer holds there."""
+    layout = Layout(scratch / "src")
+    image = layout.add_image(sample_layers("stale"), tag="v1")
+    gone, fresh = repo("gone"), repo("fresh")
+    skopeo("copy", TLS, f"oci:{layout.path}:v1", f"docker://{target.ref(gone, 'v1')}")
+    skopeo("delete", "--tls-verify=false", f"docker://{target.ref(gone, 'v1')}")
+    blobs = [*image.layers, image.config]
+    for blob in blobs:
+        assert http.delete(f"/v2/{gone}/blobs/{blob.digest}").status_code == 202
+        assert http.head(f"/v2/{gone}/blobs/{blob.digest}").status_code == 404
+
+    with target.meter.measure() as traffic:
+        result = skopeo("--debug", "copy", TLS, f"oci:{layout.path}:v1", f"docker://{target.ref(fresh, 'v1')}")
+    report("skopeo push with stale blob locations", traffic.describe_style())
+    checks = [line for line in result.stderr.splitlines() if "HEAD" in line and f"/v2/{gone}/blobs/" in line]
+    assert len(checks) >= len(image.layers), result.describe()
+    assert not [line for line in result.stderr.splitlines() if "mount=" in line], result.describe()
+    if target.meter.available:
+        assert traffic.count("HEAD", "blob", "404") >= len(checks)
+        assert traffic.mounts == 0, traffic.describe_style()
+        assert traffic.uploads == len(blobs), traffic.describe_style()
+    out = scratch / "pulled"
+    skopeo("copy", SRC_TLS, f"docker://{target.ref(fresh, 'v1')}", f"oci:{out}:v1")
+    assert layout_files(out, image.manifest.digest) == image.files
 
 
 def test_skopeo_umoci_layout(skopeo: Skopeo, target: Target, repo: Callable[[str], str], scratch: Path) -> None:
