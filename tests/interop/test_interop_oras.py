@@ -73,8 +73,17 @@ def test_oras_push_pull_artifact(
     for fname in ("readme.md", "model.bin"):
         assert (out / fname).read_bytes() == (src / fname).read_bytes()
 
+    # A second tag, then deleted again: oras resolves it with HEAD and deletes by digest.
+    (src / "extra.txt").write_text("only in v2\n")
+    push(client, target.ref(name, "v2"), [f"{src / 'extra.txt'}:text/plain"])
     with deadline(BLOB_TIMEOUT, "oras tags"):
+        assert sorted(client.get_tags(target.ref(name, "v1"))) == ["v1", "v2"]
+    with deadline(BLOB_TIMEOUT, "oras delete_tag"):
+        assert client.delete_tag(target.ref(name, "v2"), "v2") is True
         assert client.get_tags(target.ref(name, "v1")) == ["v1"]
+        assert client.delete_tag(target.ref(name, "v2"), "v2") is False
+    assert http.head(f"/v2/{name}/manifests/v2", headers={"Accept": MANIFEST_ACCEPT}).status_code == 404
+    assert http.head(f"/v2/{name}/manifests/{digest}", headers={"Accept": MANIFEST_ACCEPT}).status_code == 200
 
 
 def test_oras_subject_and_referrers(
@@ -141,6 +150,13 @@ def test_oras_subject_and_referrers(
     assert filtered.status_code == 200
     assert [d["digest"] for d in filtered.json()["manifests"]] == [referrers[SIG_TYPE]]
     assert "artifactType" in filtered.headers.get("oci-filters-applied", "")
+
+    # A deleted referrer leaves the list.
+    with deadline(BLOB_TIMEOUT, "oras delete_tag sig"):
+        assert client.delete_tag(target.ref(name, "sig"), "sig") is True
+    after = http.get(f"/v2/{name}/referrers/{subject.digest}")
+    assert after.status_code == 200
+    assert [d["digest"] for d in after.json()["manifests"]] == [referrers[SBOM_TYPE]]
 
     # A subject nobody refers to has an empty list, not a 404.
     other = http.get(f"/v2/{name}/referrers/{sha256_digest(b'nothing refers to this')}")

@@ -53,6 +53,11 @@ def test_skopeo_push_pull_tag_and_digest(
     name = repo("app")
     digestfile = scratch / "digest"
 
+    # Before the push: the registry's error body is what skopeo shows the user.
+    missing = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{target.ref(name, 'v1')}", check=False)
+    assert missing.returncode != 0
+    assert "unknown" in missing.stderr.lower(), missing.describe()
+
     with target.meter.measure() as traffic:
         skopeo(
             "copy",
