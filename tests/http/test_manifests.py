@@ -415,3 +415,12 @@ def test_content_type_parameters_are_ignored(client: RegistryClient, repo: str) 
     served = client.get_manifest(repo, "params")
     assert served.headers["content-type"] == OCI_MANIFEST
     assert served.content == body
+
+
+def test_push_with_an_invalid_tag_among_several_creates_no_tag(client: RegistryClient, repo: str) -> None:
+    config, layer = push_config_and_layer(client, repo)
+    body = image_manifest(config, [layer])
+    client.push_image(repo, "existing")
+    response = client.put_manifest(repo, digest_of(body), body, params=[("tag", "good"), ("tag", "-bad")])
+    assert_client_error(response)
+    assert "good" not in client.tags(repo).json()["tags"]
