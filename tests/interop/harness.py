@@ -395,8 +395,10 @@ class Traffic:
         posts, patches, puts = style["POST upload_start"], style["PATCH upload"], style["PUT upload"]
         if posts == 0 and patches == 0 and puts == 0:
             kind = "no uploads"
+        elif patches == 0 and puts == 0:
+            kind = "mounted (POST ?mount=&from=)" if style["mounts"] else "upload sessions started, none finished"
         elif patches == 0:
-            kind = "monolithic (POST + PUT with body)" if puts else "single POST"
+            kind = "monolithic (POST + PUT with body)"
         elif patches == puts:
             kind = "streamed (POST, one PATCH, PUT)"
         else:

@@ -95,3 +95,24 @@ def test_ctr_push_pull(
         assert all(layer.digest in have for layer in child.layers)
     check = containerd.ctr("images", "check").stdout
     assert multi_ref in check
+
+    # By digest, too.
+    by_digest = f"{target.host}/{name}@{image.manifest.digest}"
+    containerd.ctr("images", "pull", PLAIN, "--snapshotter", "native", by_digest)
+    assert by_digest in containerd.ctr("images", "ls", "--quiet").stdout.split()
+
+    # containerd labels pulled content with the repository it came from; pushing the image to
+    # another repository of the same registry then asks for cross-repository mounts.
+    copy_name = repo("ctr-copy")
+    copy_ref = target.ref(copy_name, "v1")
+    containerd.ctr("images", "tag", single_ref, copy_ref)
+    with target.meter.measure() as copy_traffic:
+        containerd.ctr("images", "push", PLAIN, copy_ref)
+    report("ctr push to a second repository", copy_traffic.describe_style())
+    if target.meter.available:
+        assert copy_traffic.mounts == len(image.layers) + 1, copy_traffic.describe_style()
+        assert copy_traffic.uploads == 0, copy_traffic.describe_style()
+    for blob in (*image.layers, image.config):
+        assert http.head(f"/v2/{copy_name}/blobs/{blob.digest}").status_code == 200
+    resp = http.get(f"/v2/{copy_name}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT})
+    assert resp.headers["docker-content-digest"] == image.manifest.digest

@@ -174,3 +174,53 @@ def test_podman_push_buildah_pull(
         assert image_digest(other, target.ref(name, tag)) == digest
         files = read_rootfs(other, target.ref(name, tag), ["greeting"])
         assert files == {"greeting": b"built by podman from scratch\n"}
+
+
+def test_podman_manifest_list_push(
+    podman: StorageTool,
+    target: Target,
+    repo: Callable[[str], str],
+    scratch: Path,
+    http: httpx.Client,
+) -> None:
+    """An index assembled by podman itself (`podman manifest`) from two local images."""
+    refs: dict[str, str] = {}
+    for arch in ("amd64", "arm64"):
+        ctx = scratch / arch
+        ctx.mkdir()
+        (ctx / "arch").write_text(f"{arch}\n")
+        (ctx / "Containerfile").write_text("FROM scratch\nCOPY arch /arch\n")
+        refs[arch] = f"localhost/dockyard-{arch}:latest"
+        podman("build", "--pull=never", "--platform", f"linux/{arch}", "-t", refs[arch], str(ctx))
+    podman("manifest", "create", "localhost/dockyard-list:latest")
+    for arch, ref in refs.items():
+        podman("manifest", "add", "--arch", arch, "localhost/dockyard-list:latest", f"containers-storage:{ref}")
+
+    name = repo("list")
+    digestfile = scratch / "list.digest"
+    podman(
+        "manifest",
+        "push",
+        "--all",
+        NO_TLS,
+        "--digestfile",
+        str(digestfile),
+        "localhost/dockyard-list:latest",
+        f"docker://{target.ref(name, 'multi')}",
+    )
+    pushed = digestfile.read_text().strip()
+    index = check_registry_copy(http, name, "multi", pushed)
+    children = index["manifests"]
+    assert isinstance(children, list)
+    assert sorted(c["platform"]["architecture"] for c in children) == ["amd64", "arm64"]
+    for child in children:
+        resp = http.get(f"/v2/{name}/manifests/{child['digest']}", headers={"Accept": MANIFEST_ACCEPT})
+        assert resp.status_code == 200
+        assert sha256_digest(resp.content) == child["digest"]
+
+    # Pull each platform back through the index into a fresh storage.
+    other = StorageTool("podman", ContainersConfig(scratch / "pull", target.host))
+    for arch in ("amd64", "arm64"):
+        other("pull", NO_TLS, "--arch", arch, target.ref(name, "multi"))
+        files = read_rootfs(other, target.ref(name, "multi"), ["arch"])
+        assert files == {"arch": f"{arch}\n".encode()}
