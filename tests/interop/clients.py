@@ -63,6 +63,7 @@ class ContainersConfig:
             'events_logger = "file"\n'
             f'events_logfile_path = "{r / "events.log"}"\n'
             f'tmp_dir = "{r / "tmp"}"\n'
+            f'image_copy_tmp_dir = "{r / "tmp"}"\n'
             f'static_dir = "{r / "storage" / "libpod"}"\n'
             f'volume_path = "{r / "storage" / "volumes"}"\n'
             'runtime = "crun"\n'
@@ -91,7 +92,8 @@ class ContainersConfig:
         repository: what makes them try cross-repository mounts) in /var/lib/containers/cache,
         and skopeo has no flag to move it. So each call runs in a private mount namespace in
         which /var/lib is this configuration's own state directory: the cache lives and dies
-        with the test, and the machine's /var/lib is never written.
+        with the test, and the machine's /var/lib is never written. /var/tmp, where podman build
+        puts a scratch file whatever containers.conf says, is swapped for our tmp dir the same way.
         """
         if can_private_mount():
             cmd = [
@@ -102,8 +104,9 @@ class ContainersConfig:
                 "--",
                 "sh",
                 "-c",
-                'mount --bind "$0" /var/lib && exec "$@"',
+                'mount --bind "$0" /var/lib && mount --bind "$1" /var/tmp && shift && exec "$@"',
                 str(self.root / "state"),
+                str(self.root / "tmp"),
                 *cmd,
             ]
         return run(cmd, timeout=timeout, env=self.env, check=check)
@@ -193,6 +196,9 @@ class Containerd:
             '  address = ""\n'
             "[metrics]\n"
             '  address = ""\n'
+            # The opt plugin would otherwise create /opt/containerd.
+            '[plugins."io.containerd.internal.v1.opt"]\n'
+            f'  path = "{r / "opt"}"\n'
         )
         with self.log_path.open("ab") as logf:
             self.proc = subprocess.Popen(
@@ -248,3 +254,40 @@ class Containerd:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+
+
+# Places where container tools keep machine-wide configuration and state. The suite must leave
+# every one of them as it found it.
+HOST_PATHS = (
+    "/etc/containers",
+    "/var/lib/containers",
+    "/run/containers",
+    "/run/libpod",
+    "/etc/containerd",
+    "/var/lib/containerd",
+    "/run/containerd",
+    "/opt/containerd",
+    "/etc/cni",
+    "/var/lib/cni",
+)
+
+HostState = dict[str, tuple[tuple[str, int, int], ...] | None]
+
+
+def host_state(limit: int = 5000) -> HostState:
+    """Entries (path, mtime, size) under each of HOST_PATHS, or None where the path is absent."""
+    state: HostState = {}
+    for top in HOST_PATHS:
+        root = Path(top)
+        if not root.exists():
+            state[top] = None
+            continue
+        entries: list[tuple[str, int, int]] = []
+        for path in [root, *root.rglob("*")][:limit]:
+            try:
+                st = path.lstat()
+            except OSError:
+                continue
+            entries.append((str(path), st.st_mtime_ns, st.st_size))
+        state[top] = tuple(entries)
+    return state

@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from tests.interop.clients import Containerd, ContainersConfig, Skopeo, StorageTool, Target, can_private_mount
+from tests.interop.clients import (
+    Containerd,
+    ContainersConfig,
+    HostState,
+    Skopeo,
+    StorageTool,
+    Target,
+    can_private_mount,
+    host_state,
+)
 from tests.interop.harness import TrafficMeter, log
 
 if TYPE_CHECKING:
@@ -71,7 +80,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(scope="session")
-def tools_present() -> None:
+def host_before() -> HostState:
+    """The machine's container configuration and state as the interop suite found it."""
+    return host_state()
+
+
+@pytest.fixture(scope="session")
+def tools_present(host_before: HostState) -> None:
     if not can_private_mount():
         log("unshare --mount unavailable: containers tools fall back to /var/lib/containers/cache")
     missing = [t for t in TOOLS if shutil.which(t) is None]
