@@ -53,6 +53,14 @@ def test_dxf_blobs_mount_delete_catalog(
         assert first.push_blob(data=iter(chunks), digest=stream_digest) == stream_digest
     assert pull(first, file_digest) == big
     assert pull(first, stream_digest) == b"".join(chunks)
+    # A zero-length blob is a blob like any other (PUT with Content-Length: 0).
+    (scratch / "empty").write_bytes(b"")
+    with deadline(CALL_TIMEOUT, "dxf push_blob (empty)"):
+        empty_digest = first.push_blob(str(scratch / "empty"))
+    assert empty_digest == sha256_digest(b"")
+    assert pull(first, empty_digest) == b""
+    with deadline(CALL_TIMEOUT, "dxf blob_size (empty)"):
+        assert first.blob_size(empty_digest) == 0
     with deadline(CALL_TIMEOUT, "dxf blob_size"):
         assert first.blob_size(file_digest) == len(big)
     # Pushing what is already there is a HEAD, no upload.

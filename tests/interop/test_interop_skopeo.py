@@ -8,6 +8,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -407,3 +408,67 @@ def test_plain_http_port_rejects_tls_quickly(target: Target) -> None:
     assert elapsed < 1.0, f"TLS handshake on the plain port took {elapsed:.2f}s to fail"
     # And the port is still fine for plain HTTP afterwards.
     assert httpx.get(target.url + "/v2/", timeout=5).status_code == 200
+
+
+def test_skopeo_concurrent_pushes_share_blobs(
+    skopeo: Skopeo, target: Target, repo: Callable[[str], str], scratch: Path, http: httpx.Client
+) -> None:
+    """Three skopeo processes push the same ten-layer image at once (each pushes its layers in
+    parallel too): the same blobs race into one repository and into a nested one."""
+    layout = Layout(scratch / "src")
+    layers = [{f"layer{i}/data": f"layer {i} ".encode() * (200 + i)} for i in range(10)]
+    image = layout.add_image(layers, tag="v1")
+    shared, nested = repo("shared"), repo("deep") + "/sub/dir/image"
+    destinations = [(shared, "one"), (shared, "two"), (nested, "three")]
+
+    with ThreadPoolExecutor(max_workers=len(destinations)) as pool:
+        futures = [
+            pool.submit(skopeo, "copy", TLS, f"oci:{layout.path}:v1", f"docker://{target.ref(name, tag)}")
+            for name, tag in destinations
+        ]
+        results = [f.result() for f in futures]
+    assert all(r.returncode == 0 for r in results)
+
+    for name, tag in destinations:
+        resp = http.get(f"/v2/{name}/manifests/{tag}", headers={"Accept": MANIFEST_ACCEPT})
+        assert resp.status_code == 200, (name, tag)
+        assert resp.headers["docker-content-digest"] == image.manifest.digest
+        for layer in image.layers:
+            head = http.head(f"/v2/{name}/blobs/{layer.digest}")
+            assert head.status_code == 200
+            assert int(head.headers["content-length"]) == layer.size
+    assert sorted(http.get(f"/v2/{shared}/tags/list").json()["tags"]) == ["one", "two"]
+
+    out = scratch / "pulled"
+    skopeo("copy", SRC_TLS, f"docker://{target.ref(nested, 'three')}", f"oci:{out}:v1")
+    assert layout_files(out, image.manifest.digest) == image.files
+    tags = json.loads(skopeo("list-tags", "--tls-verify=false", f"docker://{target.host}/{nested}").stdout)
+    assert tags["Tags"] == ["three"]
+
+
+def test_skopeo_lists_many_and_unusual_tags(
+    skopeo: Skopeo, target: Target, repo: Callable[[str], str], scratch: Path, http: httpx.Client
+) -> None:
+    """skopeo follows the registry's Link pages (if it sends any) to list 150 tags, and tags
+    using every allowed character class and the maximal length of 128 survive the round trip."""
+    layout = Layout(scratch / "src")
+    image = layout.add_image(sample_layers("tags"), tag="v1")
+    name = repo("tags")
+    skopeo("copy", TLS, f"oci:{layout.path}:v1", f"docker://{target.ref(name, 'v1')}")
+    raw = http.get(f"/v2/{name}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT}).content
+    odd = ["Release_1.0-RC.1", "_leading_underscore", "x" * 128]
+    for tag in odd:
+        skopeo("copy", SRC_TLS, TLS, f"docker://{target.ref(name, 'v1')}", f"docker://{target.ref(name, tag)}")
+    many = [f"build-{i:04d}" for i in range(146)]
+    with httpx.Client(base_url=target.url, timeout=30) as client:
+        for tag in many:
+            put = client.put(f"/v2/{name}/manifests/{tag}", content=raw, headers={"Content-Type": OCI_MANIFEST})
+            assert put.status_code == 201, put.text
+    expected = sorted(["v1", *odd, *many])
+    assert len(expected) == 150
+
+    listed = json.loads(skopeo("list-tags", "--tls-verify=false", f"docker://{target.host}/{name}").stdout)
+    assert sorted(listed["Tags"]) == expected
+    for tag in odd:
+        out = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{target.ref(name, tag)}").stdout)
+        assert out["Digest"] == image.manifest.digest
