@@ -209,12 +209,12 @@ def wait_ready(reg: Registry, timeout: float = 30.0) -> None:
     raise RuntimeError(f"{reg.name} did not answer /v2/ within {timeout}s ({last}):\n{reg.log_tail()}")
 
 
-def distribution_config(root: Path, port: int) -> str:
+def distribution_config(root: Path, port: int, access_log: bool = False) -> str:
     return f"""version: 0.1
 log:
-  level: error
+  level: {"info" if access_log else "error"}
   accesslog:
-    disabled: true
+    disabled: {"false" if access_log else "true"}
 storage:
   filesystem:
     rootdirectory: {root}
@@ -231,7 +231,7 @@ http:
 """
 
 
-def start_distribution(name: str, work: Path) -> Registry:
+def start_distribution(name: str, work: Path, access_log: bool = False) -> Registry:
     if not Path(DISTRIBUTION_BIN).exists():
         raise RuntimeError(f"{DISTRIBUTION_BIN} missing: run bench/install.sh")
     work.mkdir(parents=True, exist_ok=True)
@@ -239,7 +239,7 @@ def start_distribution(name: str, work: Path) -> Registry:
     data = work / "data"
     data.mkdir(exist_ok=True)
     config = work / "config.yml"
-    config.write_text(distribution_config(data, port))
+    config.write_text(distribution_config(data, port, access_log))
     log_path = work / "server.log"
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
@@ -262,7 +262,9 @@ def start_distribution(name: str, work: Path) -> Registry:
     return reg
 
 
-def start_dockyard(name: str, work: Path, workers: int | None, python: str | None = None) -> Registry:
+def start_dockyard(
+    name: str, work: Path, workers: int | None, access_log: bool = False, python: str | None = None
+) -> Registry:
     work.mkdir(parents=True, exist_ok=True)
     port = free_port()
     data = work / "data"
@@ -280,8 +282,11 @@ def start_dockyard(name: str, work: Path, workers: int | None, python: str | Non
         cmd += ["--workers", str(workers)]
     log_path = work / "server.log"
     with log_path.open("ab") as log:
+        env = {**os.environ, "DOCKYARD_ACCESS_LOG": "true" if access_log else "false"}
+        if not access_log:
+            env.setdefault("DOCKYARD_LOG_LEVEL", "warning")
         proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, stdin=subprocess.DEVNULL
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, stdin=subprocess.DEVNULL, env=env
         )
     reg = Registry(
         name=name,

@@ -21,9 +21,7 @@ class Target:
 
 TARGETS = [
     Target("manifest_get_tag", "rps", "ratio", ">=", 20, "manifest GET by tag >= 20x peer req/s"),
-    Target(
-        "manifest_get_tag", "server_cpu_us_per_req", "abs", "<=", 60, "manifest GET by tag <= 60 us CPU/req"
-    ),
+    Target("manifest_get_tag", "server_cpu_us_per_req", "abs", "<=", 60, "manifest GET by tag <= 60 us CPU/req"),
     Target("manifest_head_digest", "rps", "ratio", ">=", 20, "manifest HEAD by digest >= 20x peer req/s"),
     Target(
         "manifest_head_digest",
@@ -36,13 +34,9 @@ TARGETS = [
     Target("blob_get_1", "mb_s", "ratio", ">=", 0.8, "blob GET 1 stream >= 0.8x peer MB/s"),
     Target("blob_get_8", "mb_s", "ratio", ">=", 1.0, "blob GET 8 streams >= 1.0x peer MB/s"),
     Target("push_monolithic", "mb_s", "ratio", ">=", 2.5, "push 512 MiB monolithic >= 2.5x peer MB/s"),
-    Target(
-        "push_monolithic", "peak_rss_growth_mb", "abs", "<", 20, "push monolithic: peak RSS growth < 20 MB"
-    ),
+    Target("push_monolithic", "peak_rss_growth_mb", "abs", "<", 20, "push monolithic: peak RSS growth < 20 MB"),
     Target("push_patch", "mb_s", "ratio", ">=", 2.5, "push 512 MiB POST+PATCH+PUT >= 2.5x peer MB/s"),
-    Target(
-        "push_patch", "peak_rss_growth_mb", "abs", "<", 20, "push POST+PATCH+PUT: peak RSS growth < 20 MB"
-    ),
+    Target("push_patch", "peak_rss_growth_mb", "abs", "<", 20, "push POST+PATCH+PUT: peak RSS growth < 20 MB"),
     Target("mixed", "manifest_p99_ms", "abs", "<=", 10, "mixed: manifest p99 <= 10 ms"),
     Target("mixed", "download_mb_s", "abs", ">=", 1000, "mixed: downloads >= 1 GB/s"),
     Target("tags_page", "p50_ms", "abs", "<=", 2, "tags/list n=100 of 10k tags <= 2 ms"),
@@ -131,11 +125,7 @@ def summarize(rounds: list[Json], peer: str, others: list[str]) -> Json:
         for m in metrics:
             entry: Json = {}
             for reg in [peer, *others, "harness"]:
-                vals = [
-                    v
-                    for rnd in rounds
-                    if (v := _num(rnd["results"].get(w, {}).get(reg, {}).get(m))) is not None
-                ]
+                vals = [v for rnd in rounds if (v := _num(rnd["results"].get(w, {}).get(reg, {}).get(m))) is not None]
                 if (st := _stats(vals)) is not None:
                     entry[reg] = st
             for reg in others:
@@ -148,6 +138,16 @@ def summarize(rounds: list[Json], peer: str, others: list[str]) -> Json:
                         ratios.append(a / b)
                 if (st := _stats(ratios)) is not None:
                     entry[f"ratio:{reg}"] = st
+            for reg in others[1:]:
+                ratios = []
+                for rnd in rounds:
+                    res = rnd["results"].get(w, {})
+                    a = _num(res.get(reg, {}).get(m))
+                    b = _num(res.get(others[0], {}).get(m))
+                    if a is not None and b:
+                        ratios.append(a / b)
+                if (st := _stats(ratios)) is not None:
+                    entry[f"ratio:{reg}/{others[0]}"] = st
             wsum[m] = entry
         summary[w] = wsum
     return summary
@@ -228,8 +228,14 @@ def markdown(data: Json) -> str:
         sha = lim.get("sha256_mb_s_one_core", {}).get("harness")
         lo = lim.get("loopback_tcp_mb_s", {}).get("harness")
         lines.append(
-            f"- physical limits (same run): sha256 on one core {_cell(sha)} MB/s, "
-            f"loopback TCP {_cell(lo)} MB/s"
+            f"- physical limits (same run): sha256 on one core {_cell(sha)} MB/s, loopback TCP {_cell(lo)} MB/s"
+        )
+    busy = data["summary"].get("machine", {})
+    if busy:
+        lines.append(
+            f"- machine load per round: busy cores {_cell(busy.get('busy_cores', {}).get('harness'))} of "
+            f"{data['meta']['machine'].split()[0]}, load average {_cell(busy.get('loadavg_end', {}).get('harness'))}"
+            " (harness and registries included: other work on the machine shows as the excess)"
         )
     lines += ["", "## Targets", "", "| target | dockyard | holds |", "| --- | --- | --- |"]
     for v in data["targets"]:
@@ -243,7 +249,8 @@ def markdown(data: Json) -> str:
     cols = [main, *extra]
     head = "| workload | figure | " + " | ".join(f"`{c}`" for c in cols) + f" | `{peer}` | "
     head += " | ".join(f"`{c}`/`{peer}`" for c in cols) + " |"
-    lines += ["", "## Results", "", head, "|" + " --- |" * (3 + 2 * len(cols))]
+    head += "".join(f" `{c}`/`{main}` |" for c in extra)
+    lines += ["", "## Results", "", head, "|" + " --- |" * (3 + 2 * len(cols) + len(extra))]
     for w, shown in SHOWN.items():
         wsum = data["summary"].get(w)
         if not wsum:
@@ -254,14 +261,33 @@ def markdown(data: Json) -> str:
                 continue
             row = [w, label] + [_cell(entry.get(c)) for c in cols] + [_cell(entry.get(peer))]
             row += [_cell(entry.get(f"ratio:{c}"), ratio=True) for c in cols]
+            row += [_cell(entry.get(f"ratio:{c}/{main}"), ratio=True) for c in extra]
             lines.append("| " + " | ".join(row) + " |")
     if data.get("failures"):
         lines += ["", "## Failures", ""]
-        lines += [
-            f"- round {f['round']}, {f['workload']}, `{f['registry']}`: {f['error']}"
-            for f in data["failures"]
-        ]
+        lines += [f"- round {f['round']}, {f['workload']}, `{f['registry']}`: {f['error']}" for f in data["failures"]]
     if data.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in data["notes"]]
     lines.append("")
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Re-render the markdown of a results JSON: python -m bench.report RESULTS.json [...]."""
+    import json  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    for name in argv if argv is not None else sys.argv[1:]:
+        path = Path(name)
+        data = json.loads(path.read_text())
+        meta = data["meta"]
+        data["summary"] = summarize(data["rounds"], meta["peer"], [meta["dockyard"], *meta.get("extra", [])])
+        data["targets"] = judge(data["summary"], meta["dockyard"])
+        path.write_text(json.dumps(data, indent=1, default=str) + "\n")
+        path.with_suffix(".md").write_text(markdown(data))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -62,23 +62,32 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {model}, {mem_gib:.0f} GiB, Linux {platform.release()}"
 
 
+def machine_busy_seconds() -> float:
+    """Non-idle CPU seconds of the whole machine since boot (from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def machine_slug() -> str:
     desc = machine().split(",")
     slug = f"{os.cpu_count()}c-" + desc[1].strip().lower()
     return re.sub(r"[^a-z0-9]+", "-", slug).strip("-")[:40]
 
 
-def start(name: str, spec: str, work: Path) -> Registry:
+def start(name: str, spec: str, work: Path, access_log: bool) -> Registry:
     """spec: distribution | dockyard | dockyard:N (N workers) | an http URL."""
     if spec.startswith(("http://", "https://")):
         return attach_url(name, spec)
     if spec == "distribution":
-        reg = start_distribution(name, work / name)
-        reg.notes.append("filesystem storage, delete enabled, access log off")
+        reg = start_distribution(name, work / name, access_log)
+        reg.notes.append(f"filesystem storage, delete enabled, access log {'on' if access_log else 'off'}")
         return reg
     if spec == "dockyard" or spec.startswith("dockyard:"):
         workers = int(spec.split(":", 1)[1]) if ":" in spec else None
-        return start_dockyard(name, work / name, workers)
+        reg = start_dockyard(name, work / name, workers, access_log)
+        reg.notes.append(f"access log {'on' if access_log else 'off'}")
+        return reg
     raise SystemExit(f"unknown registry spec {spec!r}: use distribution, dockyard[:N] or a URL")
 
 
@@ -129,12 +138,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the second dockyard for the manifest and mixed workloads (default dockyard:2 when "
         "dockyard is started here, else none); 'none' to skip",
     )
+    p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="registries started here log every request (default: access logs off on both sides)",
+    )
     p.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(WORKLOADS)}")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="results directory")
     p.add_argument("--name", default="", help="results file name stem (default <date>-<machine>[-smoke])")
-    p.add_argument(
-        "--work-dir", type=Path, default=None, help="where registries keep data (default: a temp dir)"
-    )
+    p.add_argument("--work-dir", type=Path, default=None, help="where registries keep data (default: a temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the work dir (data, logs) afterwards")
     p.add_argument(
         "--py-spy",
@@ -165,13 +177,13 @@ class Runner:
         two = a.dockyard_2w
         if two is None:
             two = "dockyard:2" if a.dockyard.startswith("dockyard") else "none"
-        self.regs[self.peer] = start(self.peer, a.peer, self.work)
+        self.regs[self.peer] = start(self.peer, a.peer, self.work, a.access_log)
         log(f"peer at {self.regs[self.peer].url}")
-        self.regs[self.main] = start(self.main, a.dockyard, self.work)
+        self.regs[self.main] = start(self.main, a.dockyard, self.work, a.access_log)
         log(f"dockyard at {self.regs[self.main].url}")
         if two != "none":
             name = "dockyard-2w"
-            self.regs[name] = start(name, two, self.work)
+            self.regs[name] = start(name, two, self.work, a.access_log)
             self.extra.append(name)
             log(f"{name} at {self.regs[name].url}")
         log(f"generating a {self.sizes.big_blob >> 20} MiB random blob")
@@ -179,9 +191,7 @@ class Runner:
         self.small_base = os.urandom(self.sizes.small_layer)
         log("seeding")
         for name, reg in self.regs.items():
-            self.seeded[name] = workloads.seed(
-                reg, self.sizes, self.big, full=name not in self.extra, log=log
-            )
+            self.seeded[name] = workloads.seed(reg, self.sizes, self.big, full=name not in self.extra, log=log)
 
     def stop(self) -> None:
         for reg in self.regs.values():
@@ -196,9 +206,7 @@ class Runner:
             raise SystemExit(f"unknown workloads {unknown}: choose from {list(WORKLOADS)}")
         return chosen
 
-    def _guard(
-        self, rnd: int, workload: str, reg: str, fn: Callable[[], dict[str, Metrics]]
-    ) -> dict[str, Metrics]:
+    def _guard(self, rnd: int, workload: str, reg: str, fn: Callable[[], dict[str, Metrics]]) -> dict[str, Metrics]:
         t0 = time.monotonic()
         r = self.regs[reg]
         try:
@@ -227,12 +235,10 @@ class Runner:
 
     def run_round(self, rnd: int) -> Json:
         results: dict[str, dict[str, Metrics]] = {}
+        busy0, wall0, load0 = machine_busy_seconds(), time.monotonic(), os.getloadavg()[0]
         lim = workloads.limits(self.sizes)
         results["limits"] = {"harness": lim}
-        log(
-            f"round {rnd}: sha256 {lim['sha256_mb_s_one_core']:.0f} MB/s, "
-            f"loopback {lim['loopback_tcp_mb_s']:.0f} MB/s"
-        )
+        log(f"round {rnd}: sha256 {lim['sha256_mb_s_one_core']:.0f} MB/s, loopback {lim['loopback_tcp_mb_s']:.0f} MB/s")
         names = list(self.regs)
         shift = (rnd - 1) % len(names)
         order = names[shift:] + names[:shift]
@@ -244,6 +250,11 @@ class Runner:
                 for sub, metrics in out.items():
                     results.setdefault(sub, {})[reg] = metrics
                 time.sleep(0.3)
+        busy = (machine_busy_seconds() - busy0) / (time.monotonic() - wall0)
+        # the noise floor: how busy the whole machine was (harness and registries included)
+        results["machine"] = {
+            "harness": {"busy_cores": busy, "loadavg_start": load0, "loadavg_end": os.getloadavg()[0]}
+        }
         return {"round": rnd, "order": order, "results": results}
 
     def one(self, workload: str, name: str, rnd: int) -> dict[str, Metrics]:
@@ -347,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             ],
         }
     finally:
+        log("stopping the registries and cleaning up")
         runner.stop()
         if runner.profiler:
             runner.profiler.summarize()
@@ -355,9 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.keep:
             log(f"work dir kept: {work}")
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.name or (
-        started.strftime("%Y-%m-%d-%H%M") + "-" + machine_slug() + ("-smoke" if args.smoke else "")
-    )
+    stem = args.name or (started.strftime("%Y-%m-%d-%H%M") + "-" + machine_slug() + ("-smoke" if args.smoke else ""))
     (args.out / f"{stem}.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
     (args.out / f"{stem}.md").write_text(report.markdown(data))
     log(f"wrote {args.out / stem}.md and .json ({data['meta']['seconds']:.0f}s)")

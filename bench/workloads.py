@@ -160,9 +160,7 @@ def seed(reg: Registry, sizes: Sizes, big: BigData, full: bool, log: Callable[[s
 
     t0 = time.monotonic()
     tags = [f"t{i:05d}" for i in range(sizes.tags)]
-    _pool_map(
-        reg, sizes.seed_pool, tags, lambda c, tag: oci.put_manifest(c, s.tags_repo, tag, manifest) and None
-    )
+    _pool_map(reg, sizes.seed_pool, tags, lambda c, tag: oci.put_manifest(c, s.tags_repo, tag, manifest) and None)
     log(f"  {reg.name}: {sizes.tags} tags in {time.monotonic() - t0:.1f}s")
 
     t0 = time.monotonic()
@@ -627,9 +625,7 @@ def listing(reg: Registry, s: Seeded, sizes: Sizes) -> dict[str, Metrics]:
     last_page_after = names[-n - 1] if len(names) > n else ""
     with _conn(reg) as conn:
         out["tags_page"] = _latency(sizes, lambda: _get_items(conn, f"{tags}?n={n}", "tags"))
-        out["tags_page_after_last"] = _latency(
-            sizes, lambda: _get_items(conn, f"{tags}?n={n}&last={middle}", "tags")
-        )
+        out["tags_page_after_last"] = _latency(sizes, lambda: _get_items(conn, f"{tags}?n={n}&last={middle}", "tags"))
         out["tags_all"] = _latency(sizes, lambda: oci.list_paged(conn, tags, "tags")[0])
         out["catalog_page"] = _latency(sizes, lambda: _get_items(conn, f"/v2/_catalog?n={n}", "repositories"))
         out["catalog_last_page"] = _latency(
