@@ -105,4 +105,5 @@ def serve(settings: Settings, data_dir: Path) -> None:
             workers_kill_timeout=30,
         ).serve()
     except RuntimeError as error:  # granian reports bind failures this way
-        sys.exit(f"dockyard: cannot serve on {settings.listen}: {error}")
+        # The first line is the reason; a native backtrace may follow.
+        sys.exit(f"dockyard: cannot serve on {settings.listen}: {str(error).splitlines()[0]}")

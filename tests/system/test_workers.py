@@ -1,0 +1,97 @@
+"""Several worker processes share one data directory: an upload session continues on whichever
+worker receives the next chunk (re-hashing what it has not seen), metrics add up across workers,
+and SIGTERM lets a request in flight finish."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.http.ocitest import RegistryClient, digest_of
+from tests.support.server import DockyardServer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[DockyardServer]:
+    server = DockyardServer(tmp_path / "data", extra_args=["--workers", "2"]).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def fresh_connection_patch(url: str, location: str, chunk: bytes, start: int) -> httpx.Response:
+    """One chunk on a new connection, so that the kernel may hand it to either worker."""
+    headers = {"Content-Range": f"{start}-{start + len(chunk) - 1}", "Content-Type": "application/octet-stream"}
+    with httpx.Client(base_url=url) as http:
+        return http.patch(location, content=chunk, headers=headers)
+
+
+def request_count(url: str, method: str, route: str) -> float:
+    text = httpx.get(url + "/metrics").text
+    pattern = rf'dockyard_http_requests_total{{[^}}]*method="{method}",route="{route}"[^}}]*}} ([0-9.e+]+)'
+    return sum(float(value) for value in re.findall(pattern, text))
+
+
+def test_chunked_uploads_continue_across_workers(two_workers: DockyardServer) -> None:
+    assert len(two_workers.pids()) >= 3  # the supervisor and two workers
+    client = RegistryClient(two_workers.url)
+    for round_number in range(12):
+        data = os.urandom(300_000 + round_number)
+        location = client.open_session("workers/chunked")
+        for start in range(0, len(data), 100_000):
+            response = fresh_connection_patch(two_workers.url, location, data[start : start + 100_000], start)
+            assert response.status_code == 202, response.text
+            location = response.headers["location"]
+        digest = digest_of(data)
+        assert client.finish(location, digest).status_code == 201
+        assert client.get_blob("workers/chunked", digest).content == data
+
+
+def test_metrics_add_up_over_all_workers(two_workers: DockyardServer) -> None:
+    before = request_count(two_workers.url, "GET", "base")
+    for _ in range(40):
+        with httpx.Client(base_url=two_workers.url) as http:
+            assert http.get("/v2/").status_code == 200
+    assert request_count(two_workers.url, "GET", "base") - before == 40
+
+
+def test_sigterm_lets_an_upload_in_flight_finish(fresh_server: DockyardServer) -> None:
+    fresh_server.start()
+    client = RegistryClient(fresh_server.url)
+    location = client.open_session("workers/graceful")
+    data = os.urandom(1 << 20)
+    first_part_sent = threading.Event()
+
+    def slow_body() -> Iterator[bytes]:
+        for start in range(0, len(data), 128 * 1024):
+            yield data[start : start + 128 * 1024]
+            first_part_sent.set()
+            time.sleep(0.1)
+
+    outcome: list[httpx.Response] = []
+    sender = threading.Thread(target=lambda: outcome.append(client.patch(location, slow_body())))
+    sender.start()
+    assert first_part_sent.wait(10)
+    assert fresh_server.proc is not None
+    fresh_server.proc.send_signal(signal.SIGTERM)
+    sender.join(30)
+    assert outcome, "the PATCH in flight got no answer"
+    assert outcome[0].status_code == 202
+    assert outcome[0].headers["range"] == f"0-{len(data) - 1}"
+    assert fresh_server.proc.wait(30) == 0
+
+    # The session survives the restart, and completing it re-hashes the stored bytes.
+    fresh_server.start()
+    client = RegistryClient(fresh_server.url)
+    assert client.finish(location, digest_of(data)).status_code == 201
+    assert client.get_blob("workers/graceful", digest_of(data)).content == data
