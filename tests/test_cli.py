@@ -17,6 +17,7 @@ def dockyard(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
         env={**clean, **(env or {})},
     )
 
