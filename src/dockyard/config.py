@@ -28,7 +28,7 @@ class Limits(BaseModel):
 
 
 class Uploads(BaseModel):
-    stale_after_seconds: int = Field(default=24 * 3600, ge=60)
+    stale_after_seconds: int = Field(default=24 * 3600, ge=1)
     """Upload sessions untouched for this long are purged with their bytes."""
 
 

@@ -121,3 +121,41 @@ def test_parallel_uploads_of_different_blobs_do_not_mix(registry: Registry) -> N
     with RegistryClient(registry.url) as client:
         for data in blobs:
             assert client.get_blob(repo, digest_of(data)).content == data
+
+
+def test_deletes_racing_pushes_leave_every_tag_resolvable(registry: Registry) -> None:
+    """Pushers re-tag and deleters untag or delete manifests at once; afterwards every listed tag
+    points at a manifest that is served byte-exact, and nothing answered with a 5xx."""
+    repo = "concurrency/delete-race"
+    with RegistryClient(registry.url) as client:
+        base = client.push_image(repo, "base")
+    template = base.body.decode()
+    bodies = [
+        template.replace('"schemaVersion": 2', f'"schemaVersion": 2, "annotations": {{"r": "{n}"}}', 1).encode()
+        for n in range(8)
+    ]
+
+    def work(index: int) -> httpx.Response:
+        with RegistryClient(registry.url) as client:
+            body = bodies[index % len(bodies)]
+            last = client.put_manifest(repo, f"tag{index % 4}", body)
+            for round_number in range(6):
+                if index % 2:
+                    last = client.delete(f"/v2/{repo}/manifests/{digest_of(bodies[(index + round_number) % 8])}")
+                else:
+                    last = client.delete(f"/v2/{repo}/manifests/tag{(index + round_number) % 4}")
+                assert last.status_code in (202, 404), last.text
+                last = client.put_manifest(repo, f"tag{(index + round_number) % 4}", body)
+                assert last.status_code == 201, last.text
+            return last
+
+    for response in run_together(CLIENTS, work):
+        assert response.status_code == 201
+    with RegistryClient(registry.url) as client:
+        tags = client.tags(repo).json()["tags"]
+        assert "base" in tags
+        for tag in tags:
+            served = client.get_manifest(repo, tag)
+            assert served.status_code == 200, f"{tag}: {served.text}"
+            assert served.content in [*bodies, base.body]
+            assert served.headers["docker-content-digest"] == digest_of(served.content)

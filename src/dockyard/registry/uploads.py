@@ -53,8 +53,9 @@ class UploadService:
 
     async def start(self, repository: str) -> UploadStatus:
         upload_id = str(uuid.uuid4())
-        await self._store.start_upload(upload_id)
+        # The session row comes first: bytes on disk always have a row by which they get purged.
         await self._meta.create_upload(upload_id, repository)
+        await self._store.start_upload(upload_id)
         self._hashers[upload_id] = (0, new_hasher(_RUNNING_ALGORITHM))
         return UploadStatus(upload_id, 0)
 

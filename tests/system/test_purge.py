@@ -1,0 +1,35 @@
+"""Abandoned upload sessions are purged with their bytes; active ones are not."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from tests.http.ocitest import RegistryClient, assert_error, digest_of
+from tests.support.server import DockyardServer
+
+
+def test_abandoned_uploads_are_purged_with_their_bytes(tmp_path: Path) -> None:
+    server = DockyardServer(tmp_path / "data", env={"DOCKYARD_UPLOADS__STALE_AFTER_SECONDS": "2"}).start()
+    try:
+        client = RegistryClient(server.url)
+        abandoned = client.open_session("purge/test")
+        assert client.patch(abandoned, os.urandom(4096)).status_code == 202
+        assert len(list((tmp_path / "data" / "uploads").iterdir())) == 1
+
+        kept_alive = client.open_session("purge/test")
+        data = b""
+        deadline = time.monotonic() + 30
+        while client.upload_status(abandoned).status_code == 204 and time.monotonic() < deadline:
+            chunk = os.urandom(100)
+            response = client.patch(kept_alive, chunk)  # touching a session keeps it
+            assert response.status_code == 202
+            kept_alive, data = response.headers["location"], data + chunk
+            time.sleep(0.3)
+
+        assert_error(client.upload_status(abandoned), 404, "BLOB_UPLOAD_UNKNOWN")
+        assert client.finish(kept_alive, digest_of(data)).status_code == 201
+        assert list((tmp_path / "data" / "uploads").iterdir()) == []
+    finally:
+        server.stop()
