@@ -1,6 +1,8 @@
 """Prometheus metrics. With several worker processes, prometheus_client's multiprocess mode
 (PROMETHEUS_MULTIPROC_DIR, set up by the CLI before workers start) aggregates them."""
 
+from functools import cache
+
 from prometheus_client import Counter, Histogram
 
 HTTP_REQUESTS = Counter("dockyard_http_requests", "HTTP requests answered", ["method", "route", "status"])
@@ -15,3 +17,19 @@ BLOB_UPLOAD_BYTES = Counter("dockyard_blob_upload_bytes", "Bytes of completed bl
 BLOB_MOUNTS = Counter("dockyard_blob_mounts", "Blobs mounted from another repository")
 MANIFEST_PUSHES = Counter("dockyard_manifest_pushes", "Manifests stored", ["media_type"])
 UPLOADS_PURGED = Counter("dockyard_uploads_purged", "Abandoned upload sessions purged")
+
+
+@cache
+def _request_series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    # Looking up labelled children costs more than updating them; the label space is small and fixed.
+    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_DURATION.labels(route)
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    # Methods are client input: anything unexpected is one series, so clients cannot grow the label space.
+    counter, histogram = _request_series(method if method in _METHODS else "OTHER", route, status)
+    counter.inc()
+    histogram.observe(seconds)

@@ -90,8 +90,7 @@ class RegistryApp:
             response = _internal_error()
         self._send(protocol, response)
         elapsed = time.perf_counter() - started
-        metrics.HTTP_REQUESTS.labels(scope.method, route_name, str(response.status)).inc()
-        metrics.HTTP_DURATION.labels(route_name).observe(elapsed)
+        metrics.observe_request(scope.method, route_name, response.status, elapsed)
         if self._log_access:
             access_log.info(
                 '%s "%s %s%s" %d %.1fms',
