@@ -36,7 +36,7 @@ py="${1:-python3}"
 if [[ -d "$py" ]]; then
     py="$py/bin/python"
 fi
-"$py" -m pip install -q --disable-pip-version-check "oras>=0.2.25" "python-dxf>=12.1.0"
+"$py" -m pip install -q --disable-pip-version-check "oras>=0.2.43" "python-dxf>=12.1.1" "requests>=2.32"
 
 for tool in skopeo podman buildah umoci ctr containerd; do
     printf 'install-interop: %-10s %s\n' "$tool" "$("$tool" --version 2>&1 | head -n 1)"

@@ -1,19 +1,23 @@
-"""A 256 MiB layer of random data through dockyard, pushed and pulled by skopeo and by oras-py
-(monolithic and chunked), with digests checked end to end and the server's peak memory bounded
-far below the layer size: the bytes must stream, never sit in memory."""
+"""A 256 MiB layer of random data through dockyard, pushed and pulled by skopeo, by oras-py
+(monolithic and chunked) and by python-dxf (three parallel pulls), with digests checked end to
+end and the server's peak memory bounded far below the layer size: the bytes must stream, never
+sit in memory."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import dxf
 import httpx
 import oras.client
 import pytest
@@ -188,3 +192,38 @@ def test_large_layer_oras(
     assert pulled.stat().st_size == big_layer.size
     assert file_digest(pulled) == big_layer.digest
     peak_rss(registry, report, f"oras-py pull after {style} push")
+
+
+def test_large_layer_parallel_pulls(
+    big_layer: BigLayer,
+    target: Target,
+    registry: Registry,
+    repo: Callable[[str], str],
+    report: Callable[[str, str], None],
+) -> None:
+    """python-dxf streams the layer up in one PUT, then three clients pull it at the same time:
+    memory must not grow with the number of readers either."""
+    name = repo("big")
+    pusher = dxf.DXF(target.host, name, insecure=True, timeout=120)
+    started = time.monotonic()
+    with target.meter.measure() as traffic, deadline(300, "dxf push 256 MiB"):
+        assert pusher.push_blob(str(big_layer.path)) == big_layer.digest
+    report("python-dxf push 256 MiB", rate(time.monotonic() - started, big_layer.size))
+    report("python-dxf large push upload style", traffic.describe_style())
+    peak_rss(registry, report, "python-dxf push")
+
+    def pull_digest(_: int) -> tuple[str, int]:
+        h = hashlib.sha256()
+        size = 0
+        puller = dxf.DXF(target.host, name, insecure=True, timeout=120)
+        for chunk in puller.pull_blob(big_layer.digest, chunk_size=MIB):
+            h.update(chunk)
+            size += len(chunk)
+        return "sha256:" + h.hexdigest(), size
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(pull_digest, range(3), timeout=300))
+    report("3 parallel python-dxf pulls of 256 MiB", rate(time.monotonic() - started, 3 * big_layer.size))
+    assert results == [(big_layer.digest, big_layer.size)] * 3
+    peak_rss(registry, report, "3 parallel pulls")
