@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -52,10 +53,17 @@ def _status_kib(pid: int, field: str) -> int:
 class DockyardServer:
     """A dockyard process on a free loopback port with its own data directory."""
 
-    def __init__(self, data_dir: Path, extra_args: list[str] | None = None, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        extra_args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        tls_ca: Path | None = None,
+    ):
         self.data_dir = data_dir
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls_ca else 'http'}://127.0.0.1:{self.port}"
+        self.verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(tls_ca)) if tls_ca else True
         self.extra_args = extra_args or []
         self.env = env or {}
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
@@ -63,9 +71,14 @@ class DockyardServer:
 
     def start(self, timeout: float = 30.0) -> DockyardServer:
         cmd = [
-            sys.executable, "-m", "dockyard", "serve",
-            "--listen", f"127.0.0.1:{self.port}",
-            "--data-dir", str(self.data_dir),
+            sys.executable,
+            "-m",
+            "dockyard",
+            "serve",
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--data-dir",
+            str(self.data_dir),
             *self.extra_args,
         ]
         log = self.log_path.open("ab")
@@ -77,7 +90,7 @@ class DockyardServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"dockyard exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if httpx.get(self.url + "/v2/", timeout=1.0).status_code == 200:
+                if httpx.get(self.url + "/v2/", timeout=1.0, verify=self.verify).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass

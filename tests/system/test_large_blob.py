@@ -74,5 +74,6 @@ def test_one_gib_blob_monolithic_and_chunked(fresh_server: DockyardServer) -> No
         assert ranged.content == b"".join(sliced(seeded_chunks(2, SIZE), SIZE - 100, SIZE))
 
         growth = server.peak_rss_kib() - server_baseline
+        print(f"server peak RSS {server.peak_rss_kib()} KiB, growth {growth} KiB over two 1 GiB pushes and pulls")
         assert growth < RSS_GROWTH_LIMIT_KIB, f"server peak RSS grew by {growth} KiB"
         assert own_peak_rss_kib() - own_baseline < 4 * RSS_GROWTH_LIMIT_KIB, "the test itself buffered the blob"
