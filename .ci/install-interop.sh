@@ -2,8 +2,8 @@
 # Install the registry clients that the interoperability suite (tests/interop) drives.
 #
 # Usage: .ci/install-interop.sh [PYTHON]
-#   PYTHON: a venv directory or a python executable; the oras and python-dxf packages are
-#           installed into it. Defaults to the active python3.
+#   PYTHON: a venv directory or a python executable in which the Python clients (oras,
+#           python-dxf: the `test` extra of pyproject.toml) are installed. Defaults to python3.
 #
 # Idempotent and non-interactive: packages already present are left alone, and apt's
 # package lists are refreshed only when something is missing.
@@ -36,7 +36,6 @@ py="${1:-python3}"
 if [[ -d "$py" ]]; then
     py="$py/bin/python"
 fi
-"$py" -m pip install -q --disable-pip-version-check "oras>=0.2.43" "python-dxf>=12.1.1" "requests>=2.32"
 
 for tool in skopeo podman buildah umoci ctr containerd; do
     printf 'install-interop: %-10s %s\n' "$tool" "$("$tool" --version 2>&1 | head -n 1)"
