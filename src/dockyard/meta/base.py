@@ -80,6 +80,10 @@ class MetadataStore(ABC):
     async def delete_upload(self, upload_id: str) -> bool: ...
 
     @abstractmethod
+    async def finish_upload(self, upload_id: str, repository: str, digest: str, size: int) -> None:
+        """Link the uploaded blob into the repository and end the session, in one transaction."""
+
+    @abstractmethod
     async def stale_uploads(self, updated_before: float) -> list[str]: ...
 
     # Manifests and tags.

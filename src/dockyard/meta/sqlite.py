@@ -56,6 +56,14 @@ def _repository_id(conn: sqlite3.Connection, name: str) -> int:
     return cursor.lastrowid
 
 
+def _link(conn: sqlite3.Connection, repository: str, digest: str, size: int) -> None:
+    now = time.time()
+    conn.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)", (digest, size, now))
+    conn.execute(
+        "INSERT OR IGNORE INTO repository_blobs VALUES (?, ?, ?)", (_repository_id(conn, repository), digest, now)
+    )
+
+
 class SqliteMetadataStore(MetadataStore):
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,15 +107,7 @@ class SqliteMetadataStore(MetadataStore):
         return row[0] if row else None
 
     async def link_blob(self, repository: str, digest: str, size: int) -> None:
-        def link(conn: sqlite3.Connection) -> None:
-            now = time.time()
-            conn.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)", (digest, size, now))
-            conn.execute(
-                "INSERT OR IGNORE INTO repository_blobs VALUES (?, ?, ?)",
-                (_repository_id(conn, repository), digest, now),
-            )
-
-        await self._write(link)
+        await self._write(lambda conn: _link(conn, repository, digest, size))
 
     async def unlink_blob(self, repository: str, digest: str) -> bool:
         def unlink(conn: sqlite3.Connection) -> bool:
@@ -139,6 +139,13 @@ class SqliteMetadataStore(MetadataStore):
     async def delete_upload(self, upload_id: str) -> bool:
         cursor = await self._write(lambda conn: conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,)))
         return cursor.rowcount > 0
+
+    async def finish_upload(self, upload_id: str, repository: str, digest: str, size: int) -> None:
+        def finish(conn: sqlite3.Connection) -> None:
+            _link(conn, repository, digest, size)
+            conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+
+        await self._write(finish)
 
     async def stale_uploads(self, updated_before: float) -> list[str]:
         rows = self._reader.execute("SELECT id FROM uploads WHERE updated_at < ?", (updated_before,))

@@ -123,8 +123,7 @@ class UploadService:
         except UploadConflict:
             raise UploadRangeError(upload_id, size) from None
         # Bytes are durable before the link commits: a visible blob always has its bytes.
-        await self._meta.link_blob(repository, str(digest), size)
-        await self._meta.delete_upload(upload_id)
+        await self._meta.finish_upload(upload_id, repository, str(digest), size)
         self._hashers.pop(upload_id, None)
         metrics.BLOB_UPLOADS.inc()
         metrics.BLOB_UPLOAD_BYTES.inc(size)
