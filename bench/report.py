@@ -58,7 +58,7 @@ SHOWN: dict[str, list[tuple[str, str]]] = {
         ("p50_ms", "p50 ms"),
         ("p99_ms", "p99 ms"),
         ("server_cpu_us_per_req", "server CPU us/req"),
-        ("tool_cpu_s", "hey CPU s"),
+        ("tool_cpu_s", "load tool CPU s"),
     ],
     "blob_get_1": [("mb_s", "MB/s"), ("server_cpu_s_per_gb", "server CPU s/GB")],
     "blob_get_8": [("mb_s", "MB/s"), ("server_cpu_s_per_gb", "server CPU s/GB")],

@@ -143,6 +143,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="registries started here log every request (default: access logs off on both sides)",
     )
+    p.add_argument(
+        "--head-tool",
+        choices=["ab", "hey"],
+        default="ab",
+        help="load tool for HEAD by digest (wrk cannot do HEAD): ab (default: one thread, lean) or hey",
+    )
     p.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(WORKLOADS)}")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="results directory")
     p.add_argument("--name", default="", help="results file name stem (default <date>-<machine>[-smoke])")
@@ -262,7 +268,7 @@ class Runner:
         if workload == "manifest_get_tag":
             return {workload: workloads.manifest_get(reg, s, sizes, work)}
         if workload == "manifest_head_digest":
-            return {workload: workloads.manifest_head(reg, s, sizes, work)}
+            return {workload: workloads.manifest_head(reg, s, sizes, work, self.args.head_tool)}
         if workload == "blob_get_1":
             return {workload: workloads.blob_get(reg, s, sizes, sizes.single_streams)}
         if workload == "blob_get_8":
@@ -303,7 +309,7 @@ def _brief(out: dict[str, Metrics]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     rounds = args.rounds or (1 if args.smoke else 3)
-    for tool in ("wrk", "hey"):
+    for tool in ("wrk", args.head_tool):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found: run bench/install.sh")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="dockyard-bench-"))

@@ -303,11 +303,56 @@ def manifest_get(reg: Registry, s: Seeded, sizes: Sizes, work: Path) -> Metrics:
     return _with_server_cpu(reg, lambda: run_wrk(url, sizes.connections, sizes.duration, script), "requests")
 
 
-def manifest_head(reg: Registry, s: Seeded, sizes: Sizes, work: Path) -> Metrics:  # noqa: ARG001
+def manifest_head(reg: Registry, s: Seeded, sizes: Sizes, work: Path, tool: str = "ab") -> Metrics:
     url = f"{reg.url}/v2/{s.manifest_repo}/manifests/{s.manifest_digest}"
+    if tool == "hey":
+        return _with_server_cpu(
+            reg, lambda: run_hey(url, sizes.connections, sizes.duration, "HEAD", oci.ACCEPT), "requests"
+        )
     return _with_server_cpu(
-        reg, lambda: run_hey(url, sizes.connections, sizes.duration, "HEAD", oci.ACCEPT), "requests"
+        reg, lambda: run_ab_head(url, sizes.connections, sizes.duration, oci.ACCEPT, work), "requests"
     )
+
+
+_AB_FIELD = re.compile(
+    r"^(Complete requests|Failed requests|Non-2xx responses|Keep-Alive requests|Time taken for tests):"
+    r"\s+([\d.]+)",
+    re.M,
+)
+
+
+def run_ab_head(url: str, connections: int, duration: float, accept: str, work: Path) -> Metrics:
+    """HEAD load with ApacheBench: one thread like wrk, keep-alive (HTTP/1.0 style), percentiles from -e."""
+    secs = max(1, round(duration))
+    csv = work / "ab-percentiles.csv"
+    csv.unlink(missing_ok=True)
+    cmd = ["ab", "-i", "-k", "-q", "-r", "-c", str(connections), "-t", str(secs), "-n", "100000000",
+           "-s", "5", "-e", str(csv), "-H", f"Accept: {accept}", url]  # fmt: skip
+    run = run_tool(cmd, timeout=secs + 30)
+    fields = {k.strip(): float(v) for k, v in _AB_FIELD.findall(run.stdout)}
+    if run.returncode != 0 or "Complete requests" not in fields or not csv.exists():
+        raise RuntimeError(f"ab failed ({run.returncode}): {run.stderr.strip()[:400]} {run.stdout[-400:]}")
+    pct: dict[int, float] = {}
+    for line in csv.read_text().splitlines()[1:]:
+        p, _, ms = line.partition(",")
+        pct[int(p)] = float(ms)
+    complete = int(fields["Complete requests"])
+    failed = int(fields.get("Failed requests", 0))
+    non_2xx = int(fields.get("Non-2xx responses", 0))
+    keepalive = int(fields.get("Keep-Alive requests", 0))
+    return {
+        "requests": complete - failed - non_2xx,
+        "rps": (complete - failed - non_2xx) / fields["Time taken for tests"],
+        "p50_ms": pct.get(50),
+        "p90_ms": pct.get(90),
+        "p99_ms": pct.get(99),
+        "max_ms": pct.get(100),
+        "errors": failed + non_2xx,
+        "non_2xx": non_2xx,
+        "keepalive_fraction": keepalive / complete if complete else 0.0,
+        "tool_cpu_s": run.cpu_s,
+        "tool": "ab",
+    }
 
 
 # ---------------------------------------------------------------------------------------------
