@@ -440,13 +440,15 @@ class RssWatch:
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.baseline = 0
         self.reset_ok = False
+        self.pids: list[int] = []
 
     def _loop(self) -> None:
+        # the process tree is walked once (a walk reads all of /proc); a push does not fork
         while not self.stop.wait(0.02):
-            self.sampled_peak = max(self.sampled_peak, sum(status_kib(p, "VmRSS") for p in self.reg.pids()))
+            self.sampled_peak = max(self.sampled_peak, sum(status_kib(p, "VmRSS") for p in self.pids))
 
     def __enter__(self) -> RssWatch:
-        pids = self.reg.pids()
+        pids = self.pids = self.reg.pids()
         if pids:
             self.reset_ok = reset_peak_rss(pids)
             self.baseline = sum(status_kib(p, "VmRSS") for p in pids)
@@ -460,7 +462,7 @@ class RssWatch:
             self.thread.join()
 
     def growth_mb(self) -> float | None:
-        pids = self.reg.pids()
+        pids = self.pids
         if not pids:
             return None
         peak = self.sampled_peak
