@@ -222,7 +222,11 @@ def markdown(data: Json) -> str:
             desc += f", {r['workers']} worker(s)"
         if r.get("version"):
             desc += f", {r['version']}"
+        if r.get("event_loop"):
+            desc += f", {r['event_loop']} event loop"
         lines.append(f"- `{name}`: {desc}" + (f" ({'; '.join(r['notes'])})" if r.get("notes") else ""))
+    if meta.get("packages"):
+        lines.append("- packages: " + ", ".join(f"{k} {v}" for k, v in meta["packages"].items()))
     lim = data["summary"].get("limits", {})
     if lim:
         sha = lim.get("sha256_mb_s_one_core", {}).get("harness")

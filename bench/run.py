@@ -91,6 +91,30 @@ def start(name: str, spec: str, work: Path, access_log: bool) -> Registry:
     raise SystemExit(f"unknown registry spec {spec!r}: use distribution, dockyard[:N] or a URL")
 
 
+def event_loop_of(reg: Registry) -> str:
+    """Which event loop the server's Python processes run, seen from the libraries they mapped."""
+    for pid in reg.pids():
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            continue
+        if "/uvloop/" in maps:
+            return "uvloop"
+    return "asyncio" if reg.kind == "dockyard" else ""
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    out = {}
+    for name in ("dockyard", "granian", "uvloop"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
 def version_of(reg: Registry) -> str:
     if reg.kind == "distribution":
         try:
@@ -112,7 +136,15 @@ def version_of(reg: Registry) -> str:
                 check=False,
                 cwd=Path(__file__).parent,
             )
-            return f"dockyard {version('dockyard')} at {git.stdout.strip()}"
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain", "--", "src"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+                cwd=Path(__file__).parent,
+            ).stdout.strip()
+            return f"dockyard {version('dockyard')} at {git.stdout.strip()}" + (" with local changes" if dirty else "")
         except Exception:
             return "dockyard"
     return ""
@@ -334,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
                 "date": started.strftime("%Y-%m-%d %H:%M UTC"),
                 "machine": machine(),
                 "python": sys.version.split()[0],
+                "packages": package_versions(),
                 "smoke": args.smoke,
                 "rounds": rounds,
                 "command": "python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:]),
@@ -349,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
                     "kind": r.kind,
                     "workers": r.workers,
                     "version": version_of(r),
+                    "event_loop": event_loop_of(r),
                     "notes": r.notes,
                 }
                 for name, r in runner.regs.items()
