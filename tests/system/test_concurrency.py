@@ -36,6 +36,15 @@ def upload_styles(data: bytes) -> list[Callable[[RegistryClient, str], httpx.Res
     return [monolithic, post_put, patch_then_empty_put, ranged_chunks]
 
 
+def annotated_variants(manifest: bytes, count: int) -> list[bytes]:
+    """Distinct manifests with the same references: the given one with an annotation added."""
+    template = manifest.decode()
+    return [
+        template.replace('"schemaVersion": 2', f'"schemaVersion": 2, "annotations": {{"n": "{n}"}}', 1).encode()
+        for n in range(count)
+    ]
+
+
 def run_together(count: int, work: Callable[[int], httpx.Response]) -> list[httpx.Response]:
     barrier = threading.Barrier(count)
 
@@ -75,11 +84,7 @@ def test_racing_pushes_to_one_tag_leave_one_complete_manifest(registry: Registry
     repo = "concurrency/one-tag"
     with RegistryClient(registry.url) as client:
         base = client.push_image(repo, "base")
-    template = base.body.decode()
-    bodies = [
-        template.replace('"schemaVersion": 2', f'"schemaVersion": 2, "annotations": {{"n": "{n}"}}', 1).encode()
-        for n in range(CLIENTS)
-    ]
+    bodies = annotated_variants(base.body, CLIENTS)
     assert len({digest_of(body) for body in bodies}) == CLIENTS
 
     def push(index: int) -> httpx.Response:
@@ -129,11 +134,7 @@ def test_deletes_racing_pushes_leave_every_tag_resolvable(registry: Registry) ->
     repo = "concurrency/delete-race"
     with RegistryClient(registry.url) as client:
         base = client.push_image(repo, "base")
-    template = base.body.decode()
-    bodies = [
-        template.replace('"schemaVersion": 2', f'"schemaVersion": 2, "annotations": {{"r": "{n}"}}', 1).encode()
-        for n in range(8)
-    ]
+    bodies = annotated_variants(base.body, 8)
 
     def work(index: int) -> httpx.Response:
         with RegistryClient(registry.url) as client:

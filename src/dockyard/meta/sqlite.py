@@ -37,6 +37,14 @@ _MANIFEST_BY_DIGEST = """
     SELECT m.digest, m.media_type, m.size FROM repositories r
     JOIN manifests m ON m.repository_id = r.id WHERE r.name = ? AND m.digest = ?"""
 
+_DELETE_BLOB_LINK = """DELETE FROM repository_blobs WHERE digest = ?
+    AND repository_id = (SELECT id FROM repositories WHERE name = ?)"""
+# Tags on the manifest and its reference rows go with it (ON DELETE CASCADE).
+_DELETE_MANIFEST = """DELETE FROM manifests WHERE digest = ?
+    AND repository_id = (SELECT id FROM repositories WHERE name = ?)"""
+_DELETE_TAG = """DELETE FROM tags WHERE name = ?
+    AND repository_id = (SELECT id FROM repositories WHERE name = ?)"""
+
 
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
@@ -110,15 +118,10 @@ class SqliteMetadataStore(MetadataStore):
         await self._write(lambda conn: _link(conn, repository, digest, size))
 
     async def unlink_blob(self, repository: str, digest: str) -> bool:
-        def unlink(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                """DELETE FROM repository_blobs WHERE digest = ?
-                   AND repository_id = (SELECT id FROM repositories WHERE name = ?)""",
-                (digest, repository),
-            )
-            return cursor.rowcount > 0
+        return await self._delete(_DELETE_BLOB_LINK, digest, repository)
 
-        return await self._write(unlink)
+    async def _delete(self, statement: str, key: str, repository: str) -> bool:
+        return await self._write(lambda conn: conn.execute(statement, (key, repository)).rowcount > 0)
 
     # Upload sessions.
     async def create_upload(self, upload_id: str, repository: str) -> None:
@@ -214,26 +217,10 @@ class SqliteMetadataStore(MetadataStore):
         return row[0] if row else None
 
     async def delete_manifest(self, repository: str, digest: str) -> bool:
-        def delete(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                """DELETE FROM manifests WHERE digest = ?
-                   AND repository_id = (SELECT id FROM repositories WHERE name = ?)""",
-                (digest, repository),
-            )
-            return cursor.rowcount > 0
-
-        return await self._write(delete)
+        return await self._delete(_DELETE_MANIFEST, digest, repository)
 
     async def delete_tag(self, repository: str, tag: str) -> bool:
-        def delete(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                """DELETE FROM tags WHERE name = ?
-                   AND repository_id = (SELECT id FROM repositories WHERE name = ?)""",
-                (tag, repository),
-            )
-            return cursor.rowcount > 0
-
-        return await self._write(delete)
+        return await self._delete(_DELETE_TAG, tag, repository)
 
     async def list_tags(self, repository: str, limit: int, after: str | None) -> list[str] | None:
         row = self._read_one("SELECT id FROM repositories WHERE name = ?", repository)
