@@ -66,11 +66,13 @@ SHOWN: dict[str, list[tuple[str, str]]] = {
         ("mb_s", "MB/s"),
         ("server_cpu_s_per_gb", "server CPU s/GB"),
         ("peak_rss_growth_mb", "peak RSS growth MB"),
+        ("peak_rss_mb", "peak RSS MB"),
     ],
     "push_patch": [
         ("mb_s", "MB/s"),
         ("server_cpu_s_per_gb", "server CPU s/GB"),
         ("peak_rss_growth_mb", "peak RSS growth MB"),
+        ("peak_rss_mb", "peak RSS MB"),
     ],
     "small_push": [("images_s", "images/s"), ("server_cpu_ms_per_image", "server CPU ms/image")],
     "small_pull": [("images_s", "images/s"), ("server_cpu_ms_per_image", "server CPU ms/image")],

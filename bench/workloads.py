@@ -470,6 +470,10 @@ class RssWatch:
             peak = max(peak, sum(status_kib(p, "VmHWM") for p in pids))
         return (peak - self.baseline) * 1024 / MB
 
+    def peak_mb(self) -> float | None:
+        growth = self.growth_mb()
+        return None if growth is None else growth + self.baseline * 1024 / MB
+
 
 def blob_push(reg: Registry, big: BigData, stamp: str, mode: str) -> Metrics:
     blob = big.blob(stamp)
@@ -482,6 +486,7 @@ def blob_push(reg: Registry, big: BigData, stamp: str, mode: str) -> Metrics:
             push(conn, repo, blob)
             t1, c1 = time.monotonic(), reg.cpu()
         growth = rss.growth_mb()
+        peak = rss.peak_mb()
         # the blob is not needed any more; registries that support it drop the repository link
         conn.request("DELETE", f"/v2/{repo}/blobs/{blob.digest}")
     out: Metrics = {
@@ -490,6 +495,7 @@ def blob_push(reg: Registry, big: BigData, stamp: str, mode: str) -> Metrics:
         "seconds": t1 - t0,
         "mb_s": blob.size / MB / (t1 - t0),
         "peak_rss_growth_mb": growth,
+        "peak_rss_mb": peak,
     }
     if c0 is not None and c1 is not None:
         out["server_cpu_s_per_gb"] = (c1 - c0) / (blob.size / GB)
