@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.http.ocitest import RegistryClient, digest_of
+from tests.http.ocitest import OCI_MANIFEST, RegistryClient, digest_of
 from tests.support.server import DockyardServer
 
 pytestmark = pytest.mark.slow
@@ -95,3 +95,23 @@ def test_sigterm_lets_an_upload_in_flight_finish(fresh_server: DockyardServer) -
     client = RegistryClient(fresh_server.url)
     assert client.finish(location, digest_of(data)).status_code == 201
     assert client.get_blob("workers/graceful", digest_of(data)).content == data
+
+
+def test_a_tag_moved_by_one_worker_is_seen_at_once_by_the_other(two_workers: DockyardServer) -> None:
+    """Workers answer manifest lookups from memory; a push through either must invalidate both."""
+    client = RegistryClient(two_workers.url)
+    base = client.push_image("workers/moving", "base")
+    for round_number in range(30):
+        body = base.body.replace(b'"schemaVersion": 2', f'"schemaVersion": 2, "n": {round_number}'.encode(), 1)
+        with httpx.Client(base_url=two_workers.url) as pusher:
+            pushed = pusher.put(
+                "/v2/workers/moving/manifests/moving", content=body, headers={"Content-Type": OCI_MANIFEST}
+            )
+            assert pushed.status_code == 201, pushed.text
+        for _ in range(2):  # new connections: both workers get asked
+            with httpx.Client(base_url=two_workers.url) as reader:
+                assert reader.get("/v2/workers/moving/manifests/moving").content == body
+        with httpx.Client(base_url=two_workers.url) as deleter:
+            assert deleter.delete(f"/v2/workers/moving/manifests/{digest_of(body)}").status_code == 202
+        with httpx.Client(base_url=two_workers.url) as reader:
+            assert reader.head("/v2/workers/moving/manifests/moving").status_code == 404

@@ -40,6 +40,18 @@ def _internal_error() -> Response:
     return Response(500, [("content-type", "application/json")], body)
 
 
+@functools.lru_cache(maxsize=8192)
+def _route_for(path: str) -> tuple[routes.Route, dict[str, str]]:
+    """The route of a path, with a valid repository name; pulls repeat the same few paths."""
+    found = routes.match(path)
+    if found is None:
+        raise HTTPError(404, ErrorCode.UNSUPPORTED, "no such API endpoint")
+    route, params = found
+    if "name" in params:
+        validate_name(params["name"])
+    return route, params
+
+
 class RegistryApp:
     """One instance per worker process."""
 
@@ -108,10 +120,7 @@ class RegistryApp:
             return "metrics", self._metrics_response
         if len(req.path) > _MAX_PATH:
             raise HTTPError(414, ErrorCode.NAME_INVALID, "request path too long")
-        found = routes.match(req.path)
-        if found is None:
-            raise HTTPError(404, ErrorCode.UNSUPPORTED, "no such API endpoint")
-        route, params = found
+        route, params = _route_for(req.path)
         handler = route.methods.get(req.method)
         if handler is None:
             raise HTTPError(
@@ -120,8 +129,6 @@ class RegistryApp:
                 f"{req.method} is not supported here",
                 [("allow", ", ".join(route.methods))],
             )
-        if "name" in params:
-            validate_name(params["name"])
         return route.name, functools.partial(handler, self._context, req, **params)
 
     async def _metrics_response(self) -> Response:

@@ -4,6 +4,10 @@ Reads run inline: they are indexed lookups that finish in microseconds and never
 writers under WAL. Writes go to one thread per process that owns the write connection; every
 write is a single IMMEDIATE transaction committed with a full fsync, so an acknowledged
 write survives a crash.
+
+Manifest lookups, the hot path of every pull, are answered from memory while the shared
+generation token says no process has written since; most of a query's cost is the read
+transaction it opens, not the lookup.
 """
 
 from __future__ import annotations
@@ -24,9 +28,15 @@ from dockyard.meta.base import (
     Referrer,
     UploadSession,
 )
+from dockyard.meta.generation import Generation
 from dockyard.meta.migrate import apply_migrations
 
 T = TypeVar("T")
+
+# A writer that dies between its commit and advancing the generation leaves the cache stale;
+# entries are dropped after this long whatever the token says.
+_CACHE_SECONDS = 1.0
+_CACHE_ENTRIES = 50_000
 
 _MANIFEST_BY_TAG = """
     SELECT m.digest, m.media_type, m.size FROM repositories r
@@ -79,14 +89,31 @@ class SqliteMetadataStore(MetadataStore):
         self._reader = _connect(path)
         self._writer_conn = _connect(path)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dockyard-sqlite")
+        self._generation = Generation(path.with_name(path.name + ".generation"))
+        self._refs: dict[tuple[str, str, str], ManifestRef | None] = {}
+        self._refs_token = self._generation.current()
+        self._refs_expire = 0.0
 
     async def close(self) -> None:
         self._writer.shutdown(wait=True)
         self._writer_conn.close()
         self._reader.close()
+        self._generation.close()
 
     def _read_one(self, sql: str, *params: Any) -> Any:
         return self._reader.execute(sql, params).fetchone()
+
+    def _manifest_ref(self, sql: str, repository: str, key: str) -> ManifestRef | None:
+        token, now = self._generation.current(), time.monotonic()
+        if token != self._refs_token or now > self._refs_expire or len(self._refs) > _CACHE_ENTRIES:
+            # The token is read before the query: a write that lands meanwhile changes it again.
+            self._refs.clear()
+            self._refs_token, self._refs_expire = token, now + _CACHE_SECONDS
+        cache_key = (sql, repository, key)
+        if cache_key not in self._refs:
+            row = self._read_one(sql, repository, key)
+            self._refs[cache_key] = ManifestRef(*row) if row else None
+        return self._refs[cache_key]
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, self._transaction, work)
@@ -100,6 +127,7 @@ class SqliteMetadataStore(MetadataStore):
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        self._generation.advance()
         return result
 
     # Blobs.
@@ -200,12 +228,10 @@ class SqliteMetadataStore(MetadataStore):
         await self._write(put)
 
     async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRef | None:
-        row = self._read_one(_MANIFEST_BY_DIGEST, repository, digest)
-        return ManifestRef(*row) if row else None
+        return self._manifest_ref(_MANIFEST_BY_DIGEST, repository, digest)
 
     async def manifest_by_tag(self, repository: str, tag: str) -> ManifestRef | None:
-        row = self._read_one(_MANIFEST_BY_TAG, repository, tag)
-        return ManifestRef(*row) if row else None
+        return self._manifest_ref(_MANIFEST_BY_TAG, repository, tag)
 
     async def manifest_body(self, repository: str, digest: str) -> bytes | None:
         row = self._read_one(
