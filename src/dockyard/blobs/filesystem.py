@@ -19,6 +19,7 @@ from dockyard.blobs.base import BlobSource, BlobStore, LocalFile, UnknownUpload,
 from dockyard.core.digest import Digest, Hasher
 
 _BATCH_BYTES = 1 << 20
+_BATCH_CHUNKS = 512  # below IOV_MAX, the most buffers one pwritev takes
 _WRITEBACK_BYTES = 32 << 20
 _READ_BYTES = 1 << 20
 
@@ -50,38 +51,48 @@ class _UploadWriter:
         self.hasher = hasher
         self.unflushed_from = offset
 
-    def write(self, data: bytearray) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.pwrite(self.fd, view, self.offset)
-            view = view[written:]
-            self.offset += written
+    def write(self, chunks: list[bytes]) -> None:
+        # One vectored write straight from the received buffers: no copy into a batch buffer.
+        size = sum(map(len, chunks))
+        written = os.pwritev(self.fd, chunks, self.offset)
+        if written < size:
+            self._write_rest(memoryview(b"".join(chunks))[written:], self.offset + written)
+        # The offset and the digest advance only over bytes that are surely in the file.
+        self.offset += size
         if self.hasher is not None:
-            self.hasher.update(data)
+            for chunk in chunks:
+                self.hasher.update(chunk)
         if self.offset - self.unflushed_from >= _WRITEBACK_BYTES:
             # Starts asynchronous writeback of the range without waiting for it.
             os.posix_fadvise(self.fd, self.unflushed_from, self.offset - self.unflushed_from, os.POSIX_FADV_DONTNEED)
             self.unflushed_from = self.offset
 
+    def _write_rest(self, view: memoryview, position: int) -> None:
+        while view:
+            written = os.pwrite(self.fd, view, position)
+            view, position = view[written:], position + written
 
-async def _pump(chunks: AsyncIterable[bytes], write: Callable[[bytearray], None]) -> None:
+
+async def _pump(chunks: AsyncIterable[bytes], write: Callable[[list[bytes]], None]) -> None:
     """Feed chunks to `write` in batches, one batch in a thread while the next one is received."""
     loop = asyncio.get_running_loop()
     pending: asyncio.Future[None] | None = None
-    batch = bytearray()
+    batch: list[bytes] = []
+    batch_bytes = 0
     try:
         async for chunk in chunks:
-            batch += chunk
-            if len(batch) >= _BATCH_BYTES:
+            batch.append(chunk)
+            batch_bytes += len(chunk)
+            if batch_bytes >= _BATCH_BYTES or len(batch) >= _BATCH_CHUNKS:
                 if pending is not None:
                     await pending
                 pending = loop.run_in_executor(None, write, batch)
-                batch = bytearray()
+                batch, batch_bytes = [], 0
     finally:
         # Bytes that arrived are kept even if the body broke off: the client may resume.
         if pending is not None:
             await pending
-        if batch:
+        if batch_bytes:
             await loop.run_in_executor(None, write, batch)
 
 
