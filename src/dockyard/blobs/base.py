@@ -55,7 +55,8 @@ class BlobStore(ABC):
     ) -> int:
         """Write chunks at `offset`, which must be the upload's current size; return the new size.
 
-        The hasher, if given, sees exactly the bytes written, in order.
+        The hasher, if given, sees exactly the bytes written, in order, when this returns; after an
+        exception its state is undefined and it must be dropped.
         Raises UploadConflict or UnknownUpload.
         """
 

@@ -45,10 +45,9 @@ def _make_dirs_durably(path: Path) -> None:
 class _UploadWriter:
     """Writes one upload's batches at consecutive offsets; runs in worker threads, one batch at a time."""
 
-    def __init__(self, fd: int, offset: int, hasher: Hasher | None):
+    def __init__(self, fd: int, offset: int):
         self.fd = fd
         self.offset = offset
-        self.hasher = hasher
         self.unflushed_from = offset
 
     def write(self, chunks: list[bytes]) -> None:
@@ -57,11 +56,7 @@ class _UploadWriter:
         written = os.pwritev(self.fd, chunks, self.offset)
         if written < size:
             self._write_rest(memoryview(b"".join(chunks))[written:], self.offset + written)
-        # The offset and the digest advance only over bytes that are surely in the file.
         self.offset += size
-        if self.hasher is not None:
-            for chunk in chunks:
-                self.hasher.update(chunk)
         if self.offset - self.unflushed_from >= _WRITEBACK_BYTES:
             # Starts asynchronous writeback of the range without waiting for it.
             os.posix_fadvise(self.fd, self.unflushed_from, self.offset - self.unflushed_from, os.POSIX_FADV_DONTNEED)
@@ -73,10 +68,31 @@ class _UploadWriter:
             view, position = view[written:], position + written
 
 
-async def _pump(chunks: AsyncIterable[bytes], write: Callable[[list[bytes]], None]) -> None:
-    """Feed chunks to `write` in batches, one batch in a thread while the next one is received."""
+def _hash_into(hasher: Hasher) -> Callable[[list[bytes]], None]:
+    def update(chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            hasher.update(chunk)
+
+    return update
+
+
+async def _pump(chunks: AsyncIterable[bytes], sinks: list[Callable[[list[bytes]], None]]) -> None:
+    """Feed chunks in batches to every sink, each in its own thread, while the next batch is received.
+
+    Hashing and writing a batch thus run side by side; both finish before the next batch starts,
+    so a failure leaves no thread behind still using the file.
+    """
     loop = asyncio.get_running_loop()
-    pending: asyncio.Future[None] | None = None
+
+    async def deliver(batch: list[bytes]) -> None:
+        outcomes = await asyncio.gather(
+            *(loop.run_in_executor(None, sink, batch) for sink in sinks), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    pending: asyncio.Task[None] | None = None
     batch: list[bytes] = []
     batch_bytes = 0
     try:
@@ -86,14 +102,14 @@ async def _pump(chunks: AsyncIterable[bytes], write: Callable[[list[bytes]], Non
             if batch_bytes >= _BATCH_BYTES or len(batch) >= _BATCH_CHUNKS:
                 if pending is not None:
                     await pending
-                pending = loop.run_in_executor(None, write, batch)
+                pending = asyncio.ensure_future(deliver(batch))
                 batch, batch_bytes = [], 0
     finally:
         # Bytes that arrived are kept even if the body broke off: the client may resume.
         if pending is not None:
             await pending
         if batch_bytes:
-            await loop.run_in_executor(None, write, batch)
+            await deliver(batch)
 
 
 class FilesystemBlobStore(BlobStore):
@@ -146,8 +162,9 @@ class FilesystemBlobStore(BlobStore):
             size = os.fstat(fd).st_size
             if size != offset:
                 raise UploadConflict(size)
-            writer = _UploadWriter(fd, offset, hasher)
-            await _pump(chunks, writer.write)
+            writer = _UploadWriter(fd, offset)
+            # On failure the caller drops the hasher: it may have seen bytes the file did not get.
+            await _pump(chunks, [writer.write] if hasher is None else [writer.write, _hash_into(hasher)])
             return writer.offset
         finally:
             os.close(fd)
