@@ -11,6 +11,7 @@ import logging
 import re
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 _UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _RUNNING_ALGORITHM = "sha256"
+_MAX_RUNNING_HASHES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +51,16 @@ class UploadService:
         self._meta = meta
         self._store = store
         # upload id -> (bytes hashed, running hasher), for sessions this process is receiving.
-        self._hashers: dict[str, tuple[int, Hasher]] = {}
+        # Sessions abandoned or finished elsewhere leave entries behind; the oldest are evicted,
+        # which costs at most one re-read of the stored bytes if such a session does go on.
+        self._hashers: OrderedDict[str, tuple[int, Hasher]] = OrderedDict()
 
     async def start(self, repository: str) -> UploadStatus:
         upload_id = str(uuid.uuid4())
         # The session row comes first: bytes on disk always have a row by which they get purged.
         await self._meta.create_upload(upload_id, repository)
         await self._store.start_upload(upload_id)
-        self._hashers[upload_id] = (0, new_hasher(_RUNNING_ALGORITHM))
+        self._remember(upload_id, 0, new_hasher(_RUNNING_ALGORITHM))
         return UploadStatus(upload_id, 0)
 
     async def status(self, repository: str, upload_id: str) -> UploadStatus:
@@ -95,8 +99,13 @@ class UploadService:
         except UnknownUpload:
             raise _unknown_upload(current.id) from None
         if hasher is not None:
-            self._hashers[current.id] = (size, hasher)
+            self._remember(current.id, size, hasher)
         return size
+
+    def _remember(self, upload_id: str, size: int, hasher: Hasher) -> None:
+        self._hashers[upload_id] = (size, hasher)
+        if len(self._hashers) > _MAX_RUNNING_HASHES:
+            self._hashers.popitem(last=False)
 
     async def complete(
         self,
