@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     listen: str = "127.0.0.1:5000"
     data_dir: Path = Path("dockyard-data")
     workers: int = Field(default=1, ge=1, le=64)
+    io_threads: int = Field(default=2, ge=1, le=64)
+    """Threads per worker that move bytes on the network (granian's runtime threads). With one,
+    large downloads delay small requests; two halved the manifest p99 during downloads."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = True
     tls_cert: Path | None = None
