@@ -44,6 +44,13 @@ def read_rootfs(tool: StorageTool, image: str, paths: list[str]) -> dict[str, by
         tool("rm", container)
 
 
+def push_reporting_digest(tool: StorageTool, digestfile: Path, *args: str) -> str:
+    """`<tool> push` (or `manifest push`) with --digestfile: the digest the tool says it pushed."""
+    *command, source, destination = args
+    tool(*command, NO_TLS, "--digestfile", str(digestfile), source, f"docker://{destination}")
+    return digestfile.read_text().strip()
+
+
 def check_registry_copy(http: httpx.Client, name: str, tag: str, digest: str) -> dict[str, object]:
     resp = http.get(f"/v2/{name}/manifests/{tag}", headers={"Accept": MANIFEST_ACCEPT})
     assert resp.status_code == 200
@@ -74,18 +81,11 @@ def test_buildah_push_podman_pull(
     buildah("rm", container)
 
     name = repo("buildah")
-    digestfile = scratch / "buildah.digest"
     with target.meter.measure() as traffic:
-        buildah(
-            "push",
-            NO_TLS,
-            "--digestfile",
-            str(digestfile),
-            "localhost/dockyard-buildah:latest",
-            f"docker://{target.ref(name, 'v1')}",
+        pushed = push_reporting_digest(
+            buildah, scratch / "buildah.digest", "push", "localhost/dockyard-buildah:latest", target.ref(name, "v1")
         )
     report("buildah push upload style", traffic.describe_style())
-    pushed = digestfile.read_text().strip()
     manifest = check_registry_copy(http, name, "v1", pushed)
     assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
     if target.meter.available:
@@ -121,18 +121,11 @@ def test_podman_push_buildah_pull(
     podman("build", "--pull=never", "--format", "docker", "-t", "localhost/dockyard-podman:latest", str(ctx))
 
     name = repo("podman")
-    digestfile = scratch / "podman.digest"
     with target.meter.measure() as traffic:
-        podman(
-            "push",
-            NO_TLS,
-            "--digestfile",
-            str(digestfile),
-            "localhost/dockyard-podman:latest",
-            f"docker://{target.ref(name, 'v1')}",
+        pushed = push_reporting_digest(
+            podman, scratch / "podman.digest", "push", "localhost/dockyard-podman:latest", target.ref(name, "v1")
         )
     report("podman push upload style", traffic.describe_style())
-    pushed = digestfile.read_text().strip()
     manifest = check_registry_copy(http, name, "v1", pushed)
     assert manifest["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
     if target.meter.available:
@@ -150,26 +143,20 @@ def test_podman_push_buildah_pull(
     # podman would reuse the gzip layer it knows the registry has; forget that first.
     for cache in podman.conf.root.rglob("blob-info-cache-v1.boltdb"):
         cache.unlink()
-    zstd_digestfile = scratch / "zstd.digest"
-    podman(
-        "push",
-        NO_TLS,
-        "--format",
-        "oci",
-        "--compression-format",
-        "zstd",
-        "--digestfile",
-        str(zstd_digestfile),
+    zstd_pushed = push_reporting_digest(
+        podman,
+        scratch / "zstd.digest",
+        *("push", "--format", "oci", "--compression-format", "zstd"),
         "localhost/dockyard-podman:latest",
-        f"docker://{target.ref(name, 'zstd')}",
+        target.ref(name, "zstd"),
     )
-    zstd_manifest = check_registry_copy(http, name, "zstd", zstd_digestfile.read_text().strip())
+    zstd_manifest = check_registry_copy(http, name, "zstd", zstd_pushed)
     layers = zstd_manifest["layers"]
     assert isinstance(layers, list)
     assert [layer["mediaType"] for layer in layers] == ["application/vnd.oci.image.layer.v1.tar+zstd"]
 
     other = StorageTool("buildah", ContainersConfig(scratch / "buildah", target.host))
-    for tag, digest in (("v1", pushed), ("zstd", zstd_digestfile.read_text().strip())):
+    for tag, digest in (("v1", pushed), ("zstd", zstd_pushed)):
         other("pull", NO_TLS, target.ref(name, tag))
         assert image_digest(other, target.ref(name, tag)) == digest
         files = read_rootfs(other, target.ref(name, tag), ["greeting"])
@@ -197,18 +184,13 @@ def test_podman_manifest_list_push(
         podman("manifest", "add", "--arch", arch, "localhost/dockyard-list:latest", f"containers-storage:{ref}")
 
     name = repo("list")
-    digestfile = scratch / "list.digest"
-    podman(
-        "manifest",
-        "push",
-        "--all",
-        NO_TLS,
-        "--digestfile",
-        str(digestfile),
+    pushed = push_reporting_digest(
+        podman,
+        scratch / "list.digest",
+        *("manifest", "push", "--all"),
         "localhost/dockyard-list:latest",
-        f"docker://{target.ref(name, 'multi')}",
+        target.ref(name, "multi"),
     )
-    pushed = digestfile.read_text().strip()
     index = check_registry_copy(http, name, "multi", pushed)
     children = index["manifests"]
     assert isinstance(children, list)
