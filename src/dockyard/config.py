@@ -38,9 +38,10 @@ class Settings(BaseSettings):
     listen: str = "127.0.0.1:5000"
     data_dir: Path = Path("dockyard-data")
     workers: int = Field(default=1, ge=1, le=64)
-    io_threads: int = Field(default=2, ge=1, le=64)
-    """Threads per worker that move bytes on the network (granian's runtime threads). With one,
-    large downloads delay small requests; two halved the manifest p99 during downloads."""
+    io_threads: int | None = Field(default=None, ge=1, le=64)
+    """Threads per worker that move bytes on the network (granian's runtime threads); by default
+    the cores divided among the workers. With one thread, large downloads delay small requests;
+    with more threads than cores, context switches cost every request."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = True
     tls_cert: Path | None = None
@@ -55,6 +56,10 @@ class Settings(BaseSettings):
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("listen must be HOST:PORT, e.g. 0.0.0.0:5000")
         return value
+
+    @property
+    def io_threads_per_worker(self) -> int:
+        return self.io_threads or max(1, (os.cpu_count() or 1) // self.workers)
 
     @property
     def host(self) -> str:

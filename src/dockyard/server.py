@@ -106,7 +106,7 @@ def serve(settings: Settings, data_dir: Path) -> None:
             address=settings.host,
             port=settings.port,
             workers=settings.workers,
-            runtime_threads=settings.io_threads,
+            runtime_threads=settings.io_threads_per_worker,
             http1_settings=HTTP1Settings(keep_alive=True),
             log_level=settings.log_level,
             log_dictconfig=logging_config(settings.log_level),
