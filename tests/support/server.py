@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -12,42 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def process_tree(pid: int) -> list[int]:
-    """The pid and all its descendants, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo.extend(children.get(current, []))
-    return tree
-
-
-def _status_kib(pid: int, field: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+from bench.procs import free_port, process_tree, status_kib
 
 
 class DockyardServer:
@@ -125,10 +89,10 @@ class DockyardServer:
 
     def peak_rss_kib(self) -> int:
         """Sum of VmHWM (peak resident set) over the server's process tree."""
-        return sum(_status_kib(pid, "VmHWM") for pid in self.pids())
+        return sum(status_kib(pid, "VmHWM") for pid in self.pids())
 
     def rss_kib(self) -> int:
-        return sum(_status_kib(pid, "VmRSS") for pid in self.pids())
+        return sum(status_kib(pid, "VmRSS") for pid in self.pids())
 
     def __enter__(self) -> DockyardServer:
         return self.start()
