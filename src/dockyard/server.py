@@ -10,6 +10,7 @@ from typing import Any
 
 from granian.constants import Interfaces
 from granian.http import HTTP1Settings
+from granian.log import LogLevels
 from granian.server import Server
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
@@ -42,7 +43,7 @@ def logging_config(level: str) -> dict[str, Any]:
 
 def render_metrics() -> bytes:
     collectors = CollectorRegistry()
-    multiprocess.MultiProcessCollector(collectors)
+    multiprocess.MultiProcessCollector(collectors)  # type: ignore[no-untyped-call]
     return generate_latest(collectors)
 
 
@@ -108,7 +109,7 @@ def serve(settings: Settings, data_dir: Path) -> None:
             workers=settings.workers,
             runtime_threads=settings.io_threads_per_worker,
             http1_settings=HTTP1Settings(keep_alive=True),
-            log_level=settings.log_level,
+            log_level=LogLevels(settings.log_level),
             log_dictconfig=logging_config(settings.log_level),
             ssl_cert=settings.tls_cert,
             ssl_key=settings.tls_key,

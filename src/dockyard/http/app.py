@@ -7,10 +7,13 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from granian.rsgi import HTTPProtocol, ProtocolClosed, ProtocolError, Scope
+from granian._granian import RSGIHTTPProtocol as HTTPProtocol
+from granian._granian import RSGIProtocolClosed as ProtocolClosed
+from granian._granian import RSGIProtocolError as ProtocolError
+from granian.rsgi import Scope
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from dockyard import metrics
@@ -60,7 +63,7 @@ class RegistryApp:
         context: Context,
         render_metrics: Callable[[], bytes],
         on_close: Callable[[], Awaitable[None]],
-        background: Callable[[], Awaitable[None]] | None = None,
+        background: Callable[[], Coroutine[Any, Any, None]] | None = None,
         log_access: bool = True,
     ):
         self._context = context

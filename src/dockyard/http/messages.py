@@ -23,7 +23,8 @@ class Request:
         self._query: dict[str, list[str]] | None = None
 
     def header(self, name: str) -> str | None:
-        return self.headers.get(name)
+        value: str | None = self.headers.get(name)
+        return value
 
     def query_all(self, name: str) -> list[str]:
         if self._query is None:
@@ -44,7 +45,8 @@ class Request:
 
     def body(self) -> AsyncIterable[bytes]:
         """The request body as it arrives, chunked transfer encoding included. Read it once."""
-        return self._protocol
+        body: AsyncIterable[bytes] = self._protocol
+        return body
 
     async def read_body(self, limit: int) -> bytes:
         """The whole body, refused with 413 beyond `limit` bytes (before reading, when declared)."""

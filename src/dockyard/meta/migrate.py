@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from yoyo import get_backend, read_migrations
+from yoyo import get_backend, read_migrations  # type: ignore[import-untyped]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 

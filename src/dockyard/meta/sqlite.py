@@ -68,7 +68,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 def _repository_id(conn: sqlite3.Connection, name: str) -> int:
     row = conn.execute("SELECT id FROM repositories WHERE name = ?", (name,)).fetchone()
     if row:
-        return row[0]
+        return int(row[0])
     cursor = conn.execute("INSERT INTO repositories (name, created_at) VALUES (?, ?)", (name, time.time()))
     assert cursor.lastrowid is not None
     return cursor.lastrowid
