@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -40,6 +40,26 @@ class Manifests(BaseModel):
     """Accept image manifests whose config or layers this repository does not hold (sparse mirrors)."""
 
 
+class S3Storage(BaseModel):
+    """Blobs in an S3 bucket instead of data_dir/blobs (uploads in progress live there too)."""
+
+    endpoint: str | None = None
+    """e.g. http://127.0.0.1:7480 for Ceph RGW (path-style addressing); unset: AWS for the region."""
+    bucket: str = Field(min_length=3, max_length=63)
+    region: str = "us-east-1"
+    access_key: str | None = None
+    """Unset (with secret_key): the standard AWS environment and credential chain."""
+    secret_key: SecretStr | None = None
+    prefix: str = ""
+    """Key prefix inside the bucket, so several registries can share one."""
+    redirect: bool = False
+    """Answer blob GETs with 307 to a presigned URL instead of relaying the bytes."""
+
+
+class Storage(BaseModel):
+    s3: S3Storage | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCKYARD_", env_nested_delimiter="__", extra="forbid")
 
@@ -57,6 +77,7 @@ class Settings(BaseSettings):
     limits: Limits = Limits()
     uploads: Uploads = Uploads()
     manifests: Manifests = Manifests()
+    storage: Storage = Storage()
 
     @field_validator("listen")
     @classmethod

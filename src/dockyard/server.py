@@ -14,7 +14,7 @@ from granian.log import LogLevels
 from granian.server import Server
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
-from dockyard.blobs.filesystem import FilesystemBlobStore
+from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
 from dockyard.config import Settings, load_settings
 from dockyard.http.app import RegistryApp
 from dockyard.http.context import Context
@@ -61,7 +61,7 @@ def build_app() -> RegistryApp:
     _lighten_logging()
     data_dir = settings.data_dir
     meta = SqliteMetadataStore(data_dir / "metadata.db")
-    store = FilesystemBlobStore(data_dir)
+    store = open_blob_store(settings)
     registry = Registry(
         blobs=BlobService(meta, store, settings.uploads.automatic_mount),
         uploads=UploadService(meta, store),
@@ -94,11 +94,16 @@ def build_app() -> RegistryApp:
 def serve(settings: Settings, data_dir: Path) -> None:
     """Run the server in the foreground until SIGINT or SIGTERM."""
     scheme = "https" if settings.tls_cert else "http"
+    try:
+        blobs = check_blob_store(settings)
+    except BlobStoreUnavailable as error:
+        sys.exit(f"dockyard: cannot use the blob store: {error}")
     print(
         f"dockyard listening on {scheme}://{settings.listen} with {settings.workers} worker(s); data in {data_dir}",
         file=sys.stderr,
         flush=True,
     )
+    print(f"dockyard: blobs in {blobs}", file=sys.stderr, flush=True)
     try:
         Server(
             "dockyard.server:build_app",

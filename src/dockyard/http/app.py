@@ -22,7 +22,7 @@ from dockyard.core.names import validate_name
 from dockyard.http import routes
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError, error_body, status_of
-from dockyard.http.messages import FileResponse, Request, Response
+from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
 
 log = logging.getLogger("dockyard.http")
 access_log = logging.getLogger("dockyard.access")
@@ -53,6 +53,23 @@ def _route_for(path: str) -> tuple[routes.Route, dict[str, str]]:
     if "name" in params:
         validate_name(params["name"])
     return route, params
+
+
+async def _relay(protocol: Any, response: StreamResponse) -> None:
+    """Send a streamed body; if its source fails midway the connection ends short of Content-Length,
+    which is how the client learns the body is incomplete."""
+    transport = protocol.response_stream(response.status, [_API_VERSION, *response.headers])
+    try:
+        async for chunk in response.chunks:
+            await transport.send_bytes(chunk)
+    except ProtocolClosed:
+        pass  # the client went away
+    except Exception:
+        log.exception("relaying a response body failed midway")
+    finally:
+        close = getattr(response.chunks, "aclose", None)
+        if close is not None:
+            await close()  # releases the source's connection at once, also when the client left
 
 
 class RegistryApp:
@@ -103,7 +120,10 @@ class RegistryApp:
         except Exception:
             log.exception("internal error answering %s %s", scope.method, path)
             response = _internal_error()
-        self._send(protocol, response)
+        if isinstance(response, StreamResponse):
+            await _relay(protocol, response)
+        else:
+            self._send(protocol, response)
         elapsed = time.perf_counter() - started
         metrics.observe_request(scope.method, route_name, response.status, elapsed)
         if self._log_access:
@@ -117,7 +137,7 @@ class RegistryApp:
                 elapsed * 1000,
             )
 
-    def _resolve(self, req: Request) -> tuple[str, Callable[[], Awaitable[Response | FileResponse]]]:
+    def _resolve(self, req: Request) -> tuple[str, Callable[[], Awaitable[Response | FileResponse | StreamResponse]]]:
         """The route's name (for metrics) and the call that answers the request."""
         if req.path == "/metrics" and req.method == "GET":
             return "metrics", self._metrics_response

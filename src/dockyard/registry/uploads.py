@@ -126,7 +126,7 @@ class UploadService:
                 {"expected": str(digest), "actual": str(actual)},
             )
         try:
-            await self._store.commit_upload(upload_id, digest)
+            await self._store.commit_upload(upload_id, digest, size)
         except UnknownUpload:
             raise _unknown_upload(upload_id) from None
         except UploadConflict:
@@ -166,11 +166,15 @@ class UploadService:
         await self._meta.delete_upload(upload_id)
 
     async def purge_stale(self, max_age_seconds: float) -> int:
-        """Remove sessions nobody touched for a while, with their bytes."""
-        stale = await self._meta.stale_uploads(time.time() - max_age_seconds)
+        """Remove sessions nobody touched for a while, with their bytes, and the store's leftovers."""
+        cutoff = time.time() - max_age_seconds
+        stale = await self._meta.stale_uploads(cutoff)
         for upload_id in stale:
             await self._discard(upload_id)
         if stale:
             metrics.UPLOADS_PURGED.inc(len(stale))
             log.info("purged %d abandoned upload sessions", len(stale))
+        leftovers = await self._store.purge_stale(cutoff)
+        if leftovers:
+            log.info("removed %d unfinished multipart uploads of the blob store", leftovers)
         return len(stale)
