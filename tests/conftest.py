@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.support.s3 import s3_bucket, s3_endpoint  # noqa: F401 - session fixtures for every test package
 from tests.support.server import DockyardServer
+
+_EXTERNAL = os.environ.get("DOCKYARD_TEST_URL")
+# Backend name -> the session fixture that makes a fresh resource for one server (none: defaults).
+BACKENDS: dict[str, str | None] = {"sqlite-fs": None, "sqlite-s3": "s3_bucket"}
 
 
 @dataclass
@@ -22,13 +27,14 @@ class Registry:
     server: DockyardServer | None
 
 
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    external = os.environ.get("DOCKYARD_TEST_URL")
-    if external:
-        yield Registry(url=external.rstrip("/"), server=None)
+@pytest.fixture(scope="session", params=["external"] if _EXTERNAL else list(BACKENDS))
+def registry(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    if _EXTERNAL:
+        yield Registry(url=_EXTERNAL.rstrip("/"), server=None)
         return
-    server = DockyardServer(tmp_path_factory.mktemp("registry") / "data").start()
+    resource = BACKENDS[request.param]
+    env = request.getfixturevalue(resource)() if resource else {}
+    server = DockyardServer(tmp_path_factory.mktemp(f"registry-{request.param}") / "data", env=env).start()
     try:
         yield Registry(url=server.url, server=server)
     finally:

@@ -56,6 +56,8 @@ class S3BlobStore(BlobStore):
         return StreamedBlob(head["ContentLength"], functools.partial(self._open, key))
 
     async def _open(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        if end <= start:
+            return _nothing()  # S3 has no way to ask for zero bytes
         return await self._s3.read_object(key, f"bytes={start}-{end - 1}")
 
     async def read(self, digest: Digest) -> AsyncIterator[bytes]:
@@ -122,6 +124,11 @@ class S3BlobStore(BlobStore):
         # Multipart uploads left by a process that died mid-chunk or mid-commit: S3 keeps (and
         # bills) their parts until aborted. Sessions that are purged take theirs with them.
         return await self._uploads.abort_multipart(self._keys.root, older_than)
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield
 
 
 def _digest_of_key(name: str) -> Digest | None:
