@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 
 import pytest
+
 from dockyard.blobs.base import BlobStore, LocalFile, StreamedBlob, UnknownUpload, UploadConflict
 from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.blobs.s3 import S3BlobStore
