@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from dockyard.core.digest import Hasher
 
@@ -52,8 +52,7 @@ class SegmentWriter:
 
     def __init__(self, client: S3Client, bucket: str, key: str, part_bytes: int):
         self._client, self._bucket, self.key, self._part_bytes = client, bucket, key, part_bytes
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
+        self._filling = bytearray()
         self._multipart_id: str | None = None
         self._parts: list[CompletedPartTypeDef] = []
         self._in_flight: asyncio.Task[None] | None = None
@@ -61,16 +60,18 @@ class SegmentWriter:
         self.size = 0
 
     async def write(self, data: bytes) -> None:
-        self._pending.append(data)
-        self._pending_bytes += len(data)
-        self.size += len(data)
-        while self._pending_bytes >= self._part_bytes:
-            joined = b"".join(self._pending)
-            part, rest = joined[: self._part_bytes], joined[self._part_bytes :]
-            self._pending, self._pending_bytes = ([rest] if rest else []), len(rest)
-            await self._send_part(part)
+        # Chunks are copied once, into the part being filled; a full part is sent as it is.
+        view = memoryview(data)
+        self.size += len(view)
+        while view:
+            room = self._part_bytes - len(self._filling)
+            self._filling += view[:room]
+            view = view[room:]
+            if len(self._filling) == self._part_bytes:
+                part, self._filling = self._filling, bytearray()
+                await self._send_part(part)
 
-    async def _send_part(self, body: bytes) -> None:
+    async def _send_part(self, body: bytearray) -> None:
         if self._multipart_id is None:
             created = await self._client.create_multipart_upload(Bucket=self._bucket, Key=self.key)
             self._multipart_id = created["UploadId"]
@@ -79,18 +80,17 @@ class SegmentWriter:
         self._in_flight = asyncio.ensure_future(self._upload_part(self._next_part, body))
         self._next_part += 1
 
-    async def _upload_part(self, number: int, body: bytes) -> None:
+    async def _upload_part(self, number: int, body: bytearray) -> None:
         assert self._multipart_id is not None
         answer = await self._client.upload_part(
-            Bucket=self._bucket, Key=self.key, UploadId=self._multipart_id, PartNumber=number, Body=body
+            Bucket=self._bucket, Key=self.key, UploadId=self._multipart_id, PartNumber=number, Body=_blob(body)
         )
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
 
     async def finish(self) -> Segment:
-        rest = b"".join(self._pending)
-        self._pending, self._pending_bytes = [], 0
+        rest, self._filling = self._filling, bytearray()
         if self._multipart_id is None:
-            await self._client.put_object(Bucket=self._bucket, Key=self.key, Body=rest)
+            await self._client.put_object(Bucket=self._bucket, Key=self.key, Body=_blob(rest))
             return Segment(self.key, self.size)
         if rest:
             await self._send_part(rest)
@@ -113,6 +113,11 @@ class SegmentWriter:
             await asyncio.gather(self._in_flight, return_exceptions=True)
         if self._multipart_id is not None:
             await self._client.abort_multipart_upload(Bucket=self._bucket, Key=self.key, UploadId=self._multipart_id)
+
+
+def _blob(buffer: bytearray) -> bytes:
+    """botocore sends a bytearray as it is (the stubs only name bytes): no copy of a whole part."""
+    return cast(bytes, buffer)
 
 
 class HashBatches:

@@ -23,6 +23,7 @@ from dockyard.http import routes
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError, error_body, status_of
 from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
+from dockyard.http.relay import relay
 
 log = logging.getLogger("dockyard.http")
 access_log = logging.getLogger("dockyard.access")
@@ -53,23 +54,6 @@ def _route_for(path: str) -> tuple[routes.Route, dict[str, str]]:
     if "name" in params:
         validate_name(params["name"])
     return route, params
-
-
-async def _relay(protocol: Any, response: StreamResponse) -> None:
-    """Send a streamed body; if its source fails midway the connection ends short of Content-Length,
-    which is how the client learns the body is incomplete."""
-    transport = protocol.response_stream(response.status, [_API_VERSION, *response.headers])
-    try:
-        async for chunk in response.chunks:
-            await transport.send_bytes(chunk)
-    except ProtocolClosed:
-        pass  # the client went away
-    except Exception:
-        log.exception("relaying a response body failed midway")
-    finally:
-        close = getattr(response.chunks, "aclose", None)
-        if close is not None:
-            await close()  # releases the source's connection at once, also when the client left
 
 
 class RegistryApp:
@@ -121,7 +105,7 @@ class RegistryApp:
             log.exception("internal error answering %s %s", scope.method, path)
             response = _internal_error()
         if isinstance(response, StreamResponse):
-            await _relay(protocol, response)
+            await relay(protocol, response.status, [_API_VERSION, *response.headers], response.chunks)
         else:
             self._send(protocol, response)
         elapsed = time.perf_counter() - started
