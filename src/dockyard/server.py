@@ -18,7 +18,8 @@ from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_
 from dockyard.config import Settings, load_settings
 from dockyard.http.app import RegistryApp
 from dockyard.http.context import Context
-from dockyard.meta.sqlite import SqliteMetadataStore
+from dockyard.meta.base import MetadataUnavailable
+from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.registry import BlobService, ListingService, ManifestService, Registry, UploadService
 
 log = logging.getLogger("dockyard")
@@ -59,8 +60,7 @@ def build_app() -> RegistryApp:
     """The granian factory: runs in every worker process, configured by the environment."""
     settings = load_settings()
     _lighten_logging()
-    data_dir = settings.data_dir
-    meta = SqliteMetadataStore(data_dir / "metadata.db")
+    meta = open_metadata_store(settings)
     store = open_blob_store(settings)
     registry = Registry(
         blobs=BlobService(meta, store, settings.uploads.automatic_mount),
@@ -88,6 +88,7 @@ def build_app() -> RegistryApp:
         close,
         purge_abandoned_uploads,
         settings.access_log,
+        on_start=meta.start,
     )
 
 
@@ -95,15 +96,20 @@ def serve(settings: Settings, data_dir: Path) -> None:
     """Run the server in the foreground until SIGINT or SIGTERM."""
     scheme = "https" if settings.tls_cert else "http"
     try:
+        metadata = prepare_metadata_store(settings)
+    except MetadataUnavailable as error:
+        sys.exit(f"dockyard: {error}")
+    print(f"dockyard metadata: {metadata}", file=sys.stderr, flush=True)
+    try:
         blobs = check_blob_store(settings)
     except BlobStoreUnavailable as error:
         sys.exit(f"dockyard: cannot use the blob store: {error}")
+    print(f"dockyard blobs: {blobs}", file=sys.stderr, flush=True)
     print(
         f"dockyard listening on {scheme}://{settings.listen} with {settings.workers} worker(s); data in {data_dir}",
         file=sys.stderr,
         flush=True,
     )
-    print(f"dockyard: blobs in {blobs}", file=sys.stderr, flush=True)
     try:
         Server(
             "dockyard.server:build_app",

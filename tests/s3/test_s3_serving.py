@@ -119,7 +119,7 @@ def test_serve_fails_fast_and_says_why_without_the_secret(
 
 def test_the_start_up_line_names_the_bucket(s3_server: ServerFactory, s3_env: dict[str, str]) -> None:
     server = s3_server()
-    assert f"blobs in S3 bucket '{s3_env['DOCKYARD_STORAGE__S3__BUCKET']}'" in server.log()
+    assert f"blobs: S3 bucket '{s3_env['DOCKYARD_STORAGE__S3__BUCKET']}'" in server.log()
     assert s3_env["DOCKYARD_STORAGE__S3__SECRET_KEY"] not in server.log()
 
 
