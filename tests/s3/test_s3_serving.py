@@ -33,7 +33,7 @@ def test_redirect_mode_answers_307_with_a_presigned_url_the_client_follows(s3_se
         assert "X-Amz-Signature=" in location
         assert not location.startswith(server.url)
 
-        followed = httpx.get(location, timeout=30)
+        followed = client.get_blob(REPO, digest, follow_redirects=True)
         assert followed.status_code == 200
         assert digest_of(followed.content) == digest
 
@@ -165,3 +165,14 @@ def _kill_mid_patch(server: DockyardServer, location: str, send_bytes: int) -> N
 
     with contextlib.suppress(httpx.TransportError):
         httpx.patch(url, content=body(), headers={"Content-Type": "application/octet-stream"}, timeout=60)  # type: ignore[arg-type]
+
+
+def test_dockyard_config_shows_the_s3_settings_but_not_the_secret(tmp_path: Path) -> None:
+    secret = "a-secret-that-must-not-show-" + "y" * 12
+    env = {**os.environ, **server_env(S3Endpoint("http://127.0.0.1:7480", "key", secret), "some-bucket")}
+    shown = subprocess.run(
+        [sys.executable, "-m", "dockyard", "config", "--data-dir", str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert '"bucket": "some-bucket"' in shown.stdout
+    assert secret not in shown.stdout

@@ -98,6 +98,9 @@ osd_memory_target = 939524096
 rgw_frontends = beast endpoint=127.0.0.1:{rgw_port} tcp_nodelay=1
 rgw_data = {data}/rgw.a
 rgw_enable_usage_log = false
+# reclaim deleted objects' space after a minute, not two hours: a test session writes many GiB
+rgw_gc_obj_min_wait = 60
+rgw_gc_processor_period = 60
 """
 
 
