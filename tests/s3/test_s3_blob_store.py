@@ -230,3 +230,34 @@ def test_the_empty_blob(open_store: StoreFactory) -> None:
         assert await blob_bytes(store, digest) == b""
 
     run(open_store, scenario)
+
+
+def _needs_maintenance_methods(store: BlobStore) -> None:
+    if not hasattr(store, "list_blobs"):
+        pytest.skip("this store gains delete/list_blobs/read/quarantine with the gc room's change")
+
+
+async def _stored(store: BlobStore, data: bytes) -> Digest:
+    digest = Digest.of(data)
+    await store.commit_upload(await upload(store, [data]), digest, len(data))
+    return digest
+
+
+def test_read_list_delete_and_quarantine(open_store: StoreFactory) -> None:
+    async def scenario(store: BlobStore) -> None:
+        _needs_maintenance_methods(store)
+        kept = await _stored(store, b"kept" * 1000)
+        dropped = await _stored(store, b"dropped")
+        odd = await _stored(store, b"odd one")
+        listed = {blob.digest: blob.size async for blob in store.list_blobs()}
+        assert listed == {kept: 4000, dropped: 7, odd: 7}
+        assert await collect(store.read(kept)) == b"kept" * 1000
+        await store.delete(dropped)
+        await store.delete(dropped)  # idempotent
+        await store.quarantine(odd)
+        assert {blob.digest async for blob in store.list_blobs()} == {kept}
+        assert await store.source(odd) is None
+        with pytest.raises(FileNotFoundError):
+            await collect(store.read(dropped))
+
+    run(open_store, scenario)

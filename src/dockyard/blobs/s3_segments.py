@@ -52,7 +52,10 @@ class SegmentWriter:
 
     def __init__(self, client: S3Client, bucket: str, key: str, part_bytes: int):
         self._client, self._bucket, self.key, self._part_bytes = client, bucket, key, part_bytes
-        self._filling = bytearray()
+        # Allocated whole (its pages become resident only as they fill): growing a bytearray by
+        # appends reallocates it, briefly holding two copies of the part.
+        self._filling = bytearray(part_bytes)
+        self._filled = 0
         self._multipart_id: str | None = None
         self._parts: list[CompletedPartTypeDef] = []
         self._in_flight: asyncio.Task[None] | None = None
@@ -64,11 +67,12 @@ class SegmentWriter:
         view = memoryview(data)
         self.size += len(view)
         while view:
-            room = self._part_bytes - len(self._filling)
-            self._filling += view[:room]
-            view = view[room:]
-            if len(self._filling) == self._part_bytes:
-                part, self._filling = self._filling, bytearray()
+            taken = min(len(view), self._part_bytes - self._filled)
+            self._filling[self._filled : self._filled + taken] = view[:taken]
+            self._filled += taken
+            view = view[taken:]
+            if self._filled == self._part_bytes:
+                part, self._filling, self._filled = self._filling, bytearray(self._part_bytes), 0
                 await self._send_part(part)
 
     async def _send_part(self, body: bytearray) -> None:
@@ -88,7 +92,8 @@ class SegmentWriter:
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
 
     async def finish(self) -> Segment:
-        rest, self._filling = self._filling, bytearray()
+        rest = self._filling[: self._filled]
+        self._filling, self._filled = bytearray(), 0
         if self._multipart_id is None:
             await self._client.put_object(Bucket=self._bucket, Key=self.key, Body=_blob(rest))
             return Segment(self.key, self.size)
