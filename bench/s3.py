@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import time
 import uuid
@@ -320,6 +321,7 @@ def main() -> None:
     finally:
         if gateway is not None:
             gateway.stop()
+            shutil.rmtree(gateway.data, ignore_errors=True)  # its OSD file holds every byte pushed
     text = report(data)
     print(text)
     stem = RESULTS / f"{time.strftime('%Y-%m-%d-%H%M')}-s3"
