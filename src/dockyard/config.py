@@ -32,6 +32,13 @@ class Uploads(BaseModel):
     """Upload sessions untouched for this long are purged with their bytes."""
 
 
+class Health(BaseModel):
+    timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    """How long /readyz waits for each store to answer."""
+    log_requests: bool = False
+    """Whether /healthz and /readyz appear in the access log (probes every few seconds would flood it)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCKYARD_", env_nested_delimiter="__", extra="forbid")
 
@@ -43,11 +50,17 @@ class Settings(BaseSettings):
     the cores divided among the workers. With one thread, large downloads delay small requests;
     with more threads than cores, context switches cost every request."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
     access_log: bool = True
+    access_log_file: Path | None = None
+    """Append the access log here instead of standard error; reopened on SIGHUP (logrotate)."""
+    read_only: bool = False
+    """Refuse every write; `dockyard admin read-only on|off` switches it at runtime too."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
     limits: Limits = Limits()
     uploads: Uploads = Uploads()
+    health: Health = Health()
 
     @field_validator("listen")
     @classmethod

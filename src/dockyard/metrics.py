@@ -17,6 +17,9 @@ BLOB_UPLOAD_BYTES = Counter("dockyard_blob_upload_bytes", "Bytes of completed bl
 BLOB_MOUNTS = Counter("dockyard_blob_mounts", "Blobs mounted from another repository")
 MANIFEST_PUSHES = Counter("dockyard_manifest_pushes", "Manifests stored", ["media_type"])
 UPLOADS_PURGED = Counter("dockyard_uploads_purged", "Abandoned upload sessions purged")
+ACCESS_LOG_DROPPED = Counter(
+    "dockyard_access_log_dropped_lines", "Access log lines dropped because the sink could not keep up"
+)
 
 
 @cache

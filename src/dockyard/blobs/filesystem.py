@@ -122,6 +122,16 @@ class FilesystemBlobStore(BlobStore):
     async def close(self) -> None:
         return None
 
+    async def ping(self) -> None:
+        # In a thread: on a hung network file system the caller's timeout still answers.
+        await asyncio.get_running_loop().run_in_executor(None, self._check_directories)
+
+    def _check_directories(self) -> None:
+        for directory in (self._blobs, self._uploads):
+            os.close(os.open(directory, os.O_RDONLY | os.O_DIRECTORY))
+        if not os.access(self._uploads, os.W_OK):
+            raise PermissionError(f"{self._uploads} is not writable")
+
     def _blob_path(self, digest: Digest) -> Path:
         # Digest.parse admits only hex encodings, so these parts cannot leave the data directory.
         return self._blobs / digest.algorithm / digest.encoded[:2] / digest.encoded

@@ -26,6 +26,7 @@ from dockyard.meta.base import (
     MissingBlobs,
     NewManifest,
     Referrer,
+    RepositoryUsage,
     UploadSession,
 )
 from dockyard.meta.generation import Generation
@@ -46,6 +47,27 @@ _MANIFEST_BY_TAG = """
 _MANIFEST_BY_DIGEST = """
     SELECT m.digest, m.media_type, m.size FROM repositories r
     JOIN manifests m ON m.repository_id = r.id WHERE r.name = ? AND m.digest = ?"""
+
+# Another process's switch of read-only mode is seen within this long.
+_SETTINGS_CACHE_SECONDS = 1.0
+_READ_ONLY = "read_only"
+_SETTING = "SELECT value FROM settings WHERE name = ?"
+_SET_SETTING = """INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)
+    ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"""
+# One row per repository of the page; each linked blob counted once, and as shared when another
+# repository links it too.
+_REPOSITORY_USAGE = """
+    SELECT r.name,
+        (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id),
+        (SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id),
+        COUNT(b.digest),
+        COALESCE(SUM(b.size), 0),
+        COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM repository_blobs other
+            WHERE other.digest = rb.digest AND other.repository_id <> r.id) THEN b.size ELSE 0 END), 0)
+    FROM (SELECT id, name FROM repositories WHERE name > ? ORDER BY name LIMIT ?) r
+    LEFT JOIN repository_blobs rb ON rb.repository_id = r.id
+    LEFT JOIN blobs b ON b.digest = rb.digest
+    GROUP BY r.id, r.name ORDER BY r.name"""
 
 _DELETE_BLOB_LINK = """DELETE FROM repository_blobs WHERE digest = ?
     AND repository_id = (SELECT id FROM repositories WHERE name = ?)"""
@@ -93,12 +115,34 @@ class SqliteMetadataStore(MetadataStore):
         self._refs: dict[tuple[str, str, str], ManifestRef | None] = {}
         self._refs_token = self._generation.current()
         self._refs_expire = 0.0
+        self._read_only = False
+        self._read_only_expire = 0.0
 
     async def close(self) -> None:
         self._writer.shutdown(wait=True)
         self._writer_conn.close()
         self._reader.close()
         self._generation.close()
+
+    async def ping(self) -> None:
+        self._read_one("SELECT 1 FROM repositories LIMIT 1")
+
+    async def read_only(self) -> bool:
+        now = time.monotonic()
+        if now > self._read_only_expire:
+            row = self._read_one(_SETTING, _READ_ONLY)
+            self._read_only = row is not None and row[0] == "on"
+            self._read_only_expire = now + _SETTINGS_CACHE_SECONDS
+        return self._read_only
+
+    async def set_read_only(self, enabled: bool) -> None:
+        value = "on" if enabled else "off"
+        await self._write(lambda conn: conn.execute(_SET_SETTING, (_READ_ONLY, value, time.time())))
+        self._read_only, self._read_only_expire = enabled, time.monotonic() + _SETTINGS_CACHE_SECONDS
+
+    async def repository_usage(self, limit: int, after: str | None) -> list[RepositoryUsage]:
+        rows = self._reader.execute(_REPOSITORY_USAGE, (after or "", limit))
+        return [RepositoryUsage(*row) for row in rows]
 
     def _read_one(self, sql: str, *params: Any) -> Any:
         return self._reader.execute(sql, params).fetchone()
