@@ -160,6 +160,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--rounds", type=int, default=None, help="rounds (default 3; 1 with --smoke)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes and short runs: seconds, for CI")
+    p.add_argument("--duration", type=float, default=None, help="seconds of each manifest and mixed load")
     p.add_argument(
         "--peer",
         default="distribution",
@@ -210,6 +211,8 @@ class Runner:
         self.args = args
         self.work = work
         self.sizes = Sizes.smoke() if args.smoke else Sizes()
+        if args.duration:
+            self.sizes.duration = args.duration
         self.failures: list[Json] = []
         self.regs: dict[str, Registry] = {}
         self.seeded: dict[str, Seeded] = {}
