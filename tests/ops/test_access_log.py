@@ -3,6 +3,7 @@ probes left out, and the file reopened on SIGHUP."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -100,10 +101,8 @@ def test_the_file_is_reopened_after_logrotate(start_server: StartServer, tmp_pat
     issued: list[str] = []
 
     def logged_in_new_file() -> bool:
-        try:
+        with contextlib.suppress(httpx.TransportError):  # the workers are being respawned
             issued.append(httpx.get(server.url + "/v2/", timeout=2).headers["x-request-id"])
-        except httpx.TransportError:
-            pass  # the workers are being respawned
         logged = {entry["request_id"] for entry in json_lines(access)}
         return bool(logged.intersection(issued))
 
