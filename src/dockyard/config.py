@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,18 +21,24 @@ from pydantic_settings import (
 CONFIG_FILE_ENV = "DOCKYARD_CONFIG"
 
 
-class Limits(BaseModel):
+class Section(BaseModel):
+    """A group of settings; an unknown key in it is refused like one at the top level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Limits(Section):
     manifest_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     page_max_entries: int = Field(default=10_000, ge=1)
     """The largest `n` a tags or catalog page may ask for; larger asks are capped."""
 
 
-class Uploads(BaseModel):
+class Uploads(Section):
     stale_after_seconds: int = Field(default=24 * 3600, ge=1)
     """Upload sessions untouched for this long are purged with their bytes."""
 
 
-class Health(BaseModel):
+class Health(Section):
     timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     """How long /readyz waits for each store to answer."""
     log_requests: bool = False

@@ -78,12 +78,23 @@ def unknown_environment(environ: dict[str, str] | None = None) -> list[str]:
     return unknown
 
 
+def _unknown_file_keys(document: object, path: tuple[str, ...] = ()) -> Iterator[Problem]:
+    """Every key of the file that names no setting, at any depth, even in sections that would
+    silently ignore it."""
+    model = _model_at(Settings, path)
+    if model is None or not isinstance(document, dict):
+        return
+    for key, value in document.items():
+        if str(key) in model.model_fields:
+            yield from _unknown_file_keys(value, (*path, str(key)))
+        else:
+            yield _unknown_key((*path, str(key)), "in the file")
+
+
 def _validation_problems(error: ValidationError) -> Iterator[Problem]:
     for detail in error.errors():
         path = tuple(str(part) for part in detail["loc"])
-        if detail["type"] == "extra_forbidden":
-            yield _unknown_key(path, "in the file")
-        else:
+        if detail["type"] != "extra_forbidden":  # unknown keys are reported from the file itself
             yield Problem(".".join(path) or "(top level)", _described(detail), _fix_for(path))
 
 
@@ -124,6 +135,8 @@ def _file_problems(config_file: Path) -> Iterator[Problem]:
         return
     if document is not None and not isinstance(document, dict):
         yield Problem("(file)", "the top level is not a mapping of keys", "write `key: value` lines")
+        return
+    yield from _unknown_file_keys(document)
 
 
 def check(config_file: Path | None) -> tuple[Settings | None, list[Problem]]:

@@ -38,5 +38,8 @@ class OperationsService:
         """Read-only by configuration, or switched so at runtime (`dockyard admin read-only on`)."""
         return self._configured_read_only or await self._meta.read_only()
 
-    async def usage(self, limit: int | None, after: str | None) -> list[RepositoryUsage]:
-        return await self._meta.repository_usage(min(limit or self._max_page, self._max_page), after)
+    def page_limit(self, n: int | None) -> int:
+        return self._max_page if n is None else min(n, self._max_page)
+
+    async def usage(self, limit: int, after: str | None) -> list[RepositoryUsage]:
+        return await self._meta.repository_usage(limit, after)
