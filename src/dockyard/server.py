@@ -74,9 +74,9 @@ def build_app() -> RegistryApp:
     meta = SqliteMetadataStore(data_dir / "metadata.db")
     store = FilesystemBlobStore(data_dir)
     registry = Registry(
-        blobs=BlobService(meta, store),
+        blobs=BlobService(meta, store, settings.uploads.automatic_mount),
         uploads=UploadService(meta, store),
-        manifests=ManifestService(meta),
+        manifests=ManifestService(meta, settings.manifests.allow_missing_blobs),
         listing=ListingService(meta, settings.limits.page_max_entries),
         operations=OperationsService(
             meta, store, settings.read_only, settings.health.timeout_seconds, settings.limits.page_max_entries
