@@ -15,6 +15,7 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
 
+from dockyard import metrics
 from dockyard.blobs.base import BlobSource, BlobStore, LocalFile, UnknownUpload, UploadConflict
 from dockyard.core.digest import Digest, Hasher
 
@@ -163,6 +164,7 @@ class FilesystemBlobStore(BlobStore):
         except FileNotFoundError:
             return None
 
+    @metrics.timed("blobs", "append")
     async def append_upload(
         self, upload_id: str, offset: int, chunks: AsyncIterable[bytes], hasher: Hasher | None
     ) -> int:
@@ -193,6 +195,7 @@ class FilesystemBlobStore(BlobStore):
             while chunk := await loop.run_in_executor(None, file.read, _READ_BYTES):
                 yield chunk
 
+    @metrics.timed("blobs", "commit")
     async def commit_upload(self, upload_id: str, digest: Digest) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self._commit, upload_id, digest)
 

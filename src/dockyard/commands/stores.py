@@ -1,17 +1,26 @@
-"""The stores maintenance commands open: the same ones the servers of these settings use."""
+"""The stores maintenance commands open: the same ones the servers of these settings use.
+
+The store modules are imported when a command runs, not when the command line is parsed: they
+load prometheus_client, which must first see the metrics directory `serve` sets up.
+"""
 
 from __future__ import annotations
 
-from dockyard.blobs.base import BlobStore
-from dockyard.blobs.filesystem import FilesystemBlobStore
-from dockyard.config import Settings
-from dockyard.meta.base import MetadataStore
-from dockyard.meta.sqlite import SqliteMetadataStore
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dockyard.blobs.base import BlobStore
+    from dockyard.config import Settings
+    from dockyard.meta.base import MetadataStore
 
 
 def open_metadata(settings: Settings) -> MetadataStore:
+    from dockyard.meta.sqlite import SqliteMetadataStore  # noqa: PLC0415 - see above
+
     return SqliteMetadataStore(settings.data_dir / "metadata.db")
 
 
 def open_blobs(settings: Settings) -> BlobStore:
+    from dockyard.blobs.filesystem import FilesystemBlobStore  # noqa: PLC0415 - see above
+
     return FilesystemBlobStore(settings.data_dir)

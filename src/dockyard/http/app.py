@@ -25,6 +25,7 @@ from dockyard.http.accesslog import REQUEST_ID_HEADER, AccessLog, RequestIds
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError, error_body, status_of
 from dockyard.http.messages import FileResponse, Request, Response
+from dockyard.http.monitor import Monitor
 from dockyard.registry.operations import READ_ONLY_MESSAGE
 
 log = logging.getLogger("dockyard.http")
@@ -49,6 +50,11 @@ def _internal_error() -> Response:
 
 def _body_size(response: Response | FileResponse) -> int:
     return response.end - response.start if isinstance(response, FileResponse) else len(response.body)
+
+
+def _declared_length(req: Request) -> int:
+    value = req.header("content-length")
+    return int(value) if value is not None and value.isdigit() else 0
 
 
 def _user_of(req: Request) -> str | None:
@@ -85,15 +91,16 @@ class RegistryApp:
         self._context = context
         self._render_metrics = render_metrics
         self._on_close = on_close
-        self._background = background
-        self._background_task: asyncio.Task[None] | None = None
+        self._background = [background] if background is not None else []
+        self._tasks: list[asyncio.Task[None]] = []
         self._access_log = access_log
         self._unlogged = frozenset() if log_probes else _PROBES
         self._request_ids = RequestIds()
+        self._monitor = Monitor(context.registry.operations.open_uploads)
+        self._background.append(self._monitor.run)
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._background is not None:
-            self._background_task = loop.create_task(self._background())
+        self._tasks = [loop.create_task(work()) for work in self._background]
         if self._access_log is not None:
             # A SIGHUP to the main process respawns the workers (granian), which opens the file
             # anew; one sent to a worker makes it reopen the file in place.
@@ -101,10 +108,10 @@ class RegistryApp:
                 loop.add_signal_handler(signal.SIGHUP, self._access_log.reopen)
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._background_task is not None:
-            self._background_task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                loop.run_until_complete(self._background_task)
+                loop.run_until_complete(task)
         loop.run_until_complete(self._on_close())
         if self._access_log is not None:
             self._access_log.close()
@@ -116,6 +123,8 @@ class RegistryApp:
         request_id = self._request_ids.for_request(headers.get(REQUEST_ID_HEADER))
         req = Request(scope.method, path, scope.query_string, headers, protocol)
         route_name = "unknown"
+        monitor = self._monitor
+        monitor.in_flight += 1
         try:
             route_name, answer = self._resolve(req)
             if req.method not in _READ_METHODS and await self._context.registry.operations.read_only():
@@ -132,13 +141,14 @@ class RegistryApp:
         except Exception:
             log.exception("internal error answering %s %s", scope.method, path, extra={"request_id": request_id})
             response = _internal_error()
+        monitor.in_flight -= 1
         self._send(protocol, response, request_id)
         elapsed = time.perf_counter() - started
         metrics.observe_request(scope.method, route_name, response.status, elapsed)
+        sent = _body_size(response)
+        monitor.answered(route_name, 0 if req.method in _READ_METHODS else _declared_length(req), sent)
         if self._access_log is not None and route_name not in self._unlogged:
-            self._access_log.record(
-                request_id, scope, response.status, _body_size(response), elapsed, user=_user_of(req)
-            )
+            self._access_log.record(request_id, scope, response.status, sent, elapsed, user=_user_of(req))
 
     def _resolve(self, req: Request) -> tuple[str, Callable[[], Awaitable[Response | FileResponse]]]:
         """The route's name (for metrics) and the call that answers the request."""

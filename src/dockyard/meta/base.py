@@ -117,6 +117,10 @@ class MetadataStore(ABC):
         """Link the uploaded blob into the repository and end the session, in one transaction."""
 
     @abstractmethod
+    async def count_uploads(self) -> int:
+        """Upload sessions started and neither finished nor cancelled (for a metric)."""
+
+    @abstractmethod
     async def stale_uploads(self, updated_before: float) -> list[str]: ...
 
     # Manifests and tags.

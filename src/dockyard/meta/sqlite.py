@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from dockyard import metrics
 from dockyard.meta.base import (
     ManifestRef,
     MetadataStore,
@@ -159,6 +160,7 @@ class SqliteMetadataStore(MetadataStore):
             self._refs[cache_key] = ManifestRef(*row) if row else None
         return self._refs[cache_key]
 
+    @metrics.timed("metadata", "transaction")
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, self._transaction, work)
 
@@ -231,6 +233,9 @@ class SqliteMetadataStore(MetadataStore):
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
 
         await self._write(finish)
+
+    async def count_uploads(self) -> int:
+        return int(self._read_one("SELECT COUNT(*) FROM uploads")[0])
 
     async def stale_uploads(self, updated_before: float) -> list[str]:
         rows = self._reader.execute("SELECT id FROM uploads WHERE updated_at < ?", (updated_before,))

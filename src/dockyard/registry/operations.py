@@ -38,6 +38,9 @@ class OperationsService:
         """Read-only by configuration, or switched so at runtime (`dockyard admin read-only on`)."""
         return self._configured_read_only or await self._meta.read_only()
 
+    async def open_uploads(self) -> int:
+        return await self._meta.count_uploads()
+
     def page_limit(self, n: int | None) -> int:
         return self._max_page if n is None else min(n, self._max_page)
 
