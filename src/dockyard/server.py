@@ -21,7 +21,8 @@ from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
 from dockyard.http.context import Context
 from dockyard.linewriter import LineWriter
-from dockyard.meta.sqlite import SqliteMetadataStore
+from dockyard.meta.base import MetadataUnavailable
+from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.registry import (
     BlobService,
     ListingService,
@@ -71,7 +72,7 @@ def build_app() -> RegistryApp:
     settings = load_settings()
     _lighten_logging()
     data_dir = settings.data_dir
-    meta = SqliteMetadataStore(data_dir / "metadata.db")
+    meta = open_metadata_store(settings)
     store = FilesystemBlobStore(data_dir)
     registry = Registry(
         blobs=BlobService(meta, store, settings.uploads.automatic_mount),
@@ -101,6 +102,7 @@ def build_app() -> RegistryApp:
         render_metrics,
         close,
         purge_abandoned_uploads,
+        on_start=meta.start,
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
     )
@@ -116,6 +118,11 @@ def _access_log(settings: Settings) -> AccessLog | None:
 def serve(settings: Settings, data_dir: Path) -> None:
     """Run the server in the foreground until SIGINT or SIGTERM."""
     scheme = "https" if settings.tls_cert else "http"
+    try:
+        metadata = prepare_metadata_store(settings)
+    except MetadataUnavailable as error:
+        sys.exit(f"dockyard: {error}")
+    print(f"dockyard metadata: {metadata}", file=sys.stderr, flush=True)
     print(
         f"dockyard listening on {scheme}://{settings.listen} with {settings.workers} worker(s); data in {data_dir}",
         file=sys.stderr,

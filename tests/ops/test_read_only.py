@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from tests.http.ocitest import RegistryClient, assert_error
-from tests.ops.conftest import StartServer, wait_for
+from tests.ops.conftest import Servers, wait_for
+from tests.support.backends import every_backend
 from tests.support.server import DockyardServer
 
 
-def admin(data_dir: Path, state: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "dockyard", "admin", "read-only", state, "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return result.stdout.strip()
+def admin(servers: Servers, data_dir: Path, state: str) -> str:
+    return servers.dockyard("admin", "read-only", state, "--data-dir", data_dir).stdout.strip()
 
 
 def refused(response: httpx.Response) -> bool:
@@ -38,7 +30,9 @@ def fresh_connection_post(server: DockyardServer, repo: str) -> httpx.Response:
         return http.post(f"/v2/{repo}/blobs/uploads/")
 
 
-def test_configured_read_only_refuses_writes_and_serves_pulls(start_server: StartServer, tmp_path: Path) -> None:
+@every_backend
+def test_configured_read_only_refuses_writes_and_serves_pulls(servers: Servers, tmp_path: Path) -> None:
+    start_server = servers.start
     data = tmp_path / "data"
     writable = start_server(data_dir=data)
     with RegistryClient(writable.url) as client:
@@ -51,23 +45,25 @@ def test_configured_read_only_refuses_writes_and_serves_pulls(start_server: Star
         assert refused(client.delete(f"/v2/ro/config/manifests/{pushed.digest}"))
         assert refused(client.put_manifest("ro/config", "v2", pushed.body))
     # Switching it off at runtime does not override the configuration.
-    assert admin(data, "off") == "read-only mode is off"
+    assert admin(servers, data, "off") == "read-only mode is off"
     assert refused(fresh_connection_post(server, "ro/config"))
 
 
-def test_switched_at_runtime_across_two_workers(start_server: StartServer, tmp_path: Path) -> None:
+@every_backend
+def test_switched_at_runtime_across_two_workers(servers: Servers, tmp_path: Path) -> None:
+    start_server = servers.start
     data = tmp_path / "data"
     server = start_server("--workers", "2", data_dir=data)
     assert len(server.pids()) >= 3  # the supervisor and two workers
     with RegistryClient(server.url) as client:
         pushed = client.push_image("ro/runtime", "v1")
-    assert admin(data, "on") == "read-only mode is on"
+    assert admin(servers, data, "on") == "read-only mode is on"
     wait_for(lambda: every_worker_answers(server, "ro/runtime", refused), "both workers to refuse writes")
     for _ in range(10):  # pulls keep working
         with RegistryClient(server.url) as client:
             assert client.get_manifest("ro/runtime", "v1").content == pushed.body
-    assert admin(data, "status") == "read-only mode is on"
-    assert admin(data, "off") == "read-only mode is off"
+    assert admin(servers, data, "status") == "read-only mode is on"
+    assert admin(servers, data, "off") == "read-only mode is off"
     wait_for(lambda: every_worker_answers(server, "ro/runtime", accepted), "both workers to accept writes again")
 
 

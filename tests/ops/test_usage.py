@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 from tests.http.ocitest import RegistryClient
-from tests.ops.conftest import StartServer
+from tests.ops.conftest import Servers
+from tests.support.backends import every_backend
 
 
-def test_usage_counts_and_shares(start_server: StartServer, tmp_path: Path) -> None:
+@every_backend
+def test_usage_counts_and_shares(servers: Servers, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    server = start_server(data_dir=data)
+    server = servers.start(data_dir=data)
     shared_layer = b"a layer both repositories hold" * 100
     own_layer = b"a layer only one holds" * 10
     with RegistryClient(server.url) as client:
@@ -35,11 +35,5 @@ def test_usage_counts_and_shares(start_server: StartServer, tmp_path: Path) -> N
     assert [row["repository"] for row in first.json()["repositories"]] == ["usage/a"]
     assert "last=usage%2Fa" in first.headers["link"]
 
-    printed = subprocess.run(
-        [sys.executable, "-m", "dockyard", "usage", "--json", "--data-dir", str(data)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    printed = servers.dockyard("usage", "--json", "--data-dir", data)
     assert json.loads(printed.stdout)["repositories"] == [a, b]

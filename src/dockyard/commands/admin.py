@@ -36,7 +36,7 @@ def _read_only(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _switch(settings: Settings, state: str) -> str:
-    meta = open_metadata(settings)
+    meta = await open_metadata(settings)
     try:
         if state != "status":
             await meta.set_read_only(state == "on")

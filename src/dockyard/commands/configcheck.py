@@ -7,7 +7,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from dockyard.blobs.base import BlobStore
@@ -63,14 +63,14 @@ def _check(args: argparse.Namespace) -> int:
 
 async def _connect(settings: Settings) -> list[Problem]:
     """Open the stores a server of these settings would use and ask each to answer."""
-    openers: dict[str, Callable[[Settings], MetadataStore | BlobStore]] = {
+    openers: dict[str, Callable[[Settings], Awaitable[MetadataStore | BlobStore]]] = {
         "metadata store": open_metadata,
         "blob store": open_blobs,
     }
     problems = []
     for part, open_store in openers.items():
         try:
-            store = open_store(settings)
+            store = await asyncio.wait_for(open_store(settings), _CONNECT_TIMEOUT)
             try:
                 await asyncio.wait_for(store.ping(), _CONNECT_TIMEOUT)
             finally:

@@ -14,13 +14,16 @@ if TYPE_CHECKING:
     from dockyard.meta.base import MetadataStore
 
 
-def open_metadata(settings: Settings) -> MetadataStore:
-    from dockyard.meta.sqlite import SqliteMetadataStore  # noqa: PLC0415 - see above
+async def open_metadata(settings: Settings) -> MetadataStore:
+    """The metadata store, started on the running event loop."""
+    from dockyard.meta.factory import open_metadata_store  # noqa: PLC0415 - see above
 
-    return SqliteMetadataStore(settings.data_dir / "metadata.db")
+    store = open_metadata_store(settings)
+    await store.start()
+    return store
 
 
-def open_blobs(settings: Settings) -> BlobStore:
+async def open_blobs(settings: Settings) -> BlobStore:
     from dockyard.blobs.filesystem import FilesystemBlobStore  # noqa: PLC0415 - see above
 
     return FilesystemBlobStore(settings.data_dir)

@@ -46,7 +46,7 @@ def usage_json(row: RepositoryUsage) -> dict[str, object]:
 
 
 async def _collect(settings: Settings) -> list[RepositoryUsage]:
-    meta = open_metadata(settings)
+    meta = await open_metadata(settings)
     rows: list[RepositoryUsage] = []
     try:
         while page := await meta.repository_usage(_PAGE, rows[-1].repository if rows else None):

@@ -85,12 +85,14 @@ class RegistryApp:
         on_close: Callable[[], Awaitable[None]],
         background: Callable[[], Coroutine[Any, Any, None]] | None = None,
         *,
+        on_start: Callable[[], Awaitable[None]] | None = None,
         access_log: AccessLog | None = None,
         log_probes: bool = False,
     ):
         self._context = context
         self._render_metrics = render_metrics
         self._on_close = on_close
+        self._on_start = on_start
         self._background = [background] if background is not None else []
         self._tasks: list[asyncio.Task[None]] = []
         self._access_log = access_log
@@ -100,6 +102,8 @@ class RegistryApp:
         self._background.append(self._monitor.run)
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._on_start is not None:
+            loop.run_until_complete(self._on_start())
         self._tasks = [loop.create_task(work()) for work in self._background]
         if self._access_log is not None:
             # A SIGHUP to the main process respawns the workers (granian), which opens the file

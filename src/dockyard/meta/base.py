@@ -63,8 +63,15 @@ class MissingBlobs(Exception):
         self.digests = list(digests)
 
 
+class MetadataUnavailable(Exception):
+    """The metadata database cannot be reached or refused us; the message says which and why."""
+
+
 class MetadataStore(ABC):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""
+
+    async def start(self) -> None:  # noqa: B027 - optional: only some engines connect late
+        """Connect; called once on the event loop that serves requests, before the first one."""
 
     @abstractmethod
     async def close(self) -> None: ...
@@ -121,7 +128,9 @@ class MetadataStore(ABC):
         """Upload sessions started and neither finished nor cancelled (for a metric)."""
 
     @abstractmethod
-    async def stale_uploads(self, updated_before: float) -> list[str]: ...
+    async def claim_stale_uploads(self, updated_before: float, limit: int) -> list[str]:
+        """Sessions untouched since `updated_before`, at most `limit`, each handed to one caller
+        across all instances; the caller discards them (a claim not discarded comes back later)."""
 
     # Manifests and tags.
     @abstractmethod
