@@ -1,4 +1,5 @@
-# dockyard: a container registry. Build: `podman build -t dockyard .` (or docker/buildah).
+# dockyard: a container registry. Build: `docker build -t dockyard .`, or `podman build --format docker
+# -t dockyard .` (podman's default OCI image format drops HEALTHCHECK).
 # Run:   podman run -p 5000:5000 -v dockyard-data:/var/lib/dockyard dockyard
 # Configure with DOCKYARD_* variables or a mounted file and DOCKYARD_CONFIG=/path/in/container.
 ARG PYTHON_IMAGE=docker.io/library/python:3.11-slim-bookworm
@@ -8,7 +9,7 @@ FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN python -m venv /opt/dockyard \
+RUN python3 -m venv /opt/dockyard \
     && /opt/dockyard/bin/pip install --no-cache-dir . \
     && /opt/dockyard/bin/pip uninstall --yes pip
 
