@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -38,13 +40,18 @@ class Podman:
 
 
 @pytest.fixture
-def podman(tmp_path: Path) -> Podman:
+def podman() -> Iterator[Podman]:
     for tool in ("podman", "runc"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (.ci/install-interop.sh, .ci/install-ops.sh)")
     if not BASE_ROOTFS.is_file():
         pytest.skip(f"no base image root filesystem at {BASE_ROOTFS}: run .ci/install-ops.sh")
-    return Podman(tmp_path / "containers")
+    # podman wants short storage paths (the runroot under 50 characters): not pytest's tmp_path.
+    root = Path(tempfile.mkdtemp(prefix="dyc-", dir="/tmp"))
+    try:
+        yield Podman(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_the_image_builds_and_serves(podman: Podman) -> None:
