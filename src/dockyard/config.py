@@ -77,6 +77,15 @@ class Database(Section):
         return None if value is None else redact_password(value)
 
 
+class Tracing(Section):
+    endpoint: str | None = None
+    """OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; unset: no tracing. Needs the
+    `tracing` extra (pip install 'dockyard[tracing]')."""
+    service_name: str = "dockyard"
+    sample_ratio: float = Field(default=1.0, ge=0, le=1)
+    """Share of requests traced when the client sent no sampling decision of its own."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCKYARD_", env_nested_delimiter="__", extra="forbid")
 
@@ -101,6 +110,7 @@ class Settings(BaseSettings):
     manifests: Manifests = Manifests()
     database: Database = Database()
     health: Health = Health()
+    tracing: Tracing = Tracing()
 
     @field_validator("listen")
     @classmethod

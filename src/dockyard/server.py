@@ -20,6 +20,7 @@ from dockyard.config import Settings, load_settings
 from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
 from dockyard.http.context import Context
+from dockyard.http.tracing import request_tracer
 from dockyard.linewriter import LineWriter
 from dockyard.meta.base import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
@@ -105,6 +106,7 @@ def build_app() -> RegistryApp:
         on_start=meta.start,
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
+        tracer=request_tracer(settings.tracing),
     )
 
 

@@ -26,6 +26,7 @@ from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError, error_body, status_of
 from dockyard.http.messages import FileResponse, Request, Response
 from dockyard.http.monitor import Monitor
+from dockyard.http.tracing import RequestTracer
 from dockyard.registry.operations import READ_ONLY_MESSAGE
 
 log = logging.getLogger("dockyard.http")
@@ -88,6 +89,7 @@ class RegistryApp:
         on_start: Callable[[], Awaitable[None]] | None = None,
         access_log: AccessLog | None = None,
         log_probes: bool = False,
+        tracer: RequestTracer | None = None,
     ):
         self._context = context
         self._render_metrics = render_metrics
@@ -98,6 +100,7 @@ class RegistryApp:
         self._access_log = access_log
         self._unlogged = frozenset() if log_probes else _PROBES
         self._request_ids = RequestIds()
+        self._tracer = tracer
         self._monitor = Monitor(context.registry.operations.open_uploads)
         self._background.append(self._monitor.run)
 
@@ -119,6 +122,8 @@ class RegistryApp:
         loop.run_until_complete(self._on_close())
         if self._access_log is not None:
             self._access_log.close()
+        if self._tracer is not None:
+            self._tracer.close()
 
     async def __rsgi__(self, scope: Scope, protocol: HTTPProtocol) -> None:
         started = time.perf_counter()
@@ -127,6 +132,8 @@ class RegistryApp:
         request_id = self._request_ids.for_request(headers.get(REQUEST_ID_HEADER))
         req = Request(scope.method, path, scope.query_string, headers, protocol)
         route_name = "unknown"
+        tracer = self._tracer
+        span = None if tracer is None else tracer.start(scope.method, path, headers)
         monitor = self._monitor
         monitor.in_flight += 1
         try:
@@ -151,6 +158,8 @@ class RegistryApp:
         metrics.observe_request(scope.method, route_name, response.status, elapsed)
         sent = _body_size(response)
         monitor.answered(route_name, 0 if req.method in _READ_METHODS else _declared_length(req), sent)
+        if tracer is not None:
+            tracer.finish(span, route_name, response.status, request_id)
         if self._access_log is not None and route_name not in self._unlogged:
             self._access_log.record(request_id, scope, response.status, sent, elapsed, user=_user_of(req))
 
