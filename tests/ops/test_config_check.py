@@ -4,25 +4,11 @@ and `--version`."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tests.ops.conftest import StartServer
-
-
-def dockyard(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
-    return subprocess.run(
-        [sys.executable, "-m", "dockyard", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**clean, **env},
-    )
+from tests.test_cli import dockyard
 
 
 def config_file(tmp_path: Path, text: str) -> str:
@@ -72,7 +58,7 @@ def test_a_missing_file_fails(tmp_path: Path) -> None:
 
 
 def test_unknown_environment_variables_are_errors_in_check() -> None:
-    result = dockyard("config", "check", DOCKYARD_LIMITS__PAGE_MAX_ENTRYS="5", DOCKYARD_WORKRES="2")
+    result = dockyard("config", "check", env={"DOCKYARD_LIMITS__PAGE_MAX_ENTRYS": "5", "DOCKYARD_WORKRES": "2"})
     assert result.returncode == 1
     assert "limits.page_max_entrys: unknown key (DOCKYARD_LIMITS__PAGE_MAX_ENTRYS in the environment)" in result.stderr
     assert "workres: unknown key (DOCKYARD_WORKRES in the environment); did you mean workers?" in result.stderr

@@ -32,7 +32,12 @@ def register(config_parser: argparse.ArgumentParser) -> None:
     )
     checker.add_argument("file", nargs="?", metavar="FILE", help=f"YAML file (default --config or ${CONFIG_FILE_ENV})")
     add_setting_flags(checker)
-    checker.add_argument("--connect", action="store_true", help="also open the metadata and blob stores")
+    checker.add_argument(
+        "--connect",
+        action="store_true",
+        help="also open the metadata and blob stores as a server would (an empty SQLite database and blob "
+        "directories are created in data_dir if none are there)",
+    )
     checker.set_defaults(run_unloaded=_check)
     schema = actions.add_parser(
         "schema", help="print the JSON Schema of the configuration", description="For editors and CI."
