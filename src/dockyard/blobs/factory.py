@@ -44,8 +44,7 @@ def describe_blob_store(settings: Settings) -> str:
 
 async def _reach(store: BlobStore) -> None:
     try:
-        if isinstance(store, S3BlobStore):
-            await asyncio.wait_for(store.ping(), _CHECK_SECONDS)
+        await asyncio.wait_for(store.ping(), _CHECK_SECONDS)
     finally:
         await store.close()
 

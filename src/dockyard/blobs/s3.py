@@ -13,6 +13,7 @@ from datetime import datetime
 
 from botocore.exceptions import ClientError
 
+from dockyard import metrics
 from dockyard.blobs.base import BlobSource, BlobStore, RedirectBlob, StoredBlob, StreamedBlob, UnknownUpload
 from dockyard.blobs.s3_client import Keys, S3Connection, S3Location, is_missing
 from dockyard.blobs.s3_segments import PART_BYTES
@@ -106,6 +107,7 @@ class S3BlobStore(BlobStore):
             return None
         return state.size
 
+    @metrics.timed("blobs", "append")
     async def append_upload(
         self, upload_id: str, offset: int, chunks: AsyncIterable[bytes], hasher: Hasher | None
     ) -> int:
@@ -114,6 +116,7 @@ class S3BlobStore(BlobStore):
     def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
         return self._uploads.read(upload_id)
 
+    @metrics.timed("blobs", "commit")
     async def commit_upload(self, upload_id: str, digest: Digest, size: int) -> None:
         await self._uploads.commit(upload_id, size, self._keys.blob(digest))
 

@@ -89,3 +89,4 @@ class StreamResponse:
     status: int
     headers: list[tuple[str, str]]
     chunks: AsyncIterator[bytes]
+    size: int

@@ -56,7 +56,7 @@ async def get_blob(ctx: Context, req: Request, name: str, digest: str) -> Respon
     headers.append(("content-length", str(end - start)))
     if isinstance(source, LocalFile):
         return FileResponse(status, headers, source.path, start, end)
-    return StreamResponse(status, headers, await source.open(start, end))
+    return StreamResponse(status, headers, await source.open(start, end), end - start)
 
 
 async def delete_blob(ctx: Context, req: Request, name: str, digest: str) -> Response:  # noqa: ARG001
