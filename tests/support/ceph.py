@@ -132,6 +132,12 @@ class CephGateway:
         return env
 
     def _ceph(self, *args: str, timeout: float = 30) -> str:
+        # Without cephx a client may send its command before it has the monmap and be refused
+        # ('problem getting command descriptions', EPERM). The commands used here are idempotent.
+        for _ in range(2):
+            with contextlib.suppress(CephStartError):
+                return self._run("ceph", "-c", str(self.conf), *args, timeout=timeout)
+            time.sleep(0.5)
         return self._run("ceph", "-c", str(self.conf), *args, timeout=timeout)
 
     def start(self, timeout: float = 180) -> CephGateway:
