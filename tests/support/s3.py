@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -78,6 +79,7 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint
         yield gateway.endpoint
     finally:
         gateway.stop()
+        shutil.rmtree(gateway.data, ignore_errors=True)  # the OSD's file holds every byte the tests wrote
 
 
 @pytest.fixture(scope="session")
