@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from bench.postgres import PostgresCluster
 from tests.support.backends import BACKENDS, backend_env
-from tests.support.postgres import PostgresCluster
 from tests.support.server import DockyardServer
 
 _EXTERNAL = os.environ.get("DOCKYARD_TEST_URL")

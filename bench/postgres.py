@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster for the tests, in the manner of
+"""A throwaway PostgreSQL cluster for the tests and the benchmark, in the manner of
 shared/reference/services/start-postgres.sh: initdb into a temporary directory, listening on
 127.0.0.1 on a free port, fsync off; run as the `postgres` user when the tests run as root (the
 server refuses root), so the directory must be one that user can enter."""
@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import psycopg
+
 from bench.procs import free_port
 
 _USER = "dockyard"
