@@ -32,6 +32,14 @@ class Limits(BaseModel):
 class Uploads(BaseModel):
     stale_after_seconds: int = Field(default=24 * 3600, ge=1)
     """Upload sessions untouched for this long are purged with their bytes."""
+    automatic_mount: bool = True
+    """A mount without `from` (or from a repository lacking the blob) links the blob from any
+    repository the caller may pull that holds it; false opens an upload session instead."""
+
+
+class Manifests(BaseModel):
+    allow_missing_blobs: bool = False
+    """Accept image manifests whose config or layers this repository does not hold (sparse mirrors)."""
 
 
 class Database(BaseModel):
@@ -72,6 +80,7 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
     limits: Limits = Limits()
     uploads: Uploads = Uploads()
+    manifests: Manifests = Manifests()
     database: Database = Database()
 
     @field_validator("listen")

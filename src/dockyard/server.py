@@ -64,9 +64,9 @@ def build_app() -> RegistryApp:
     meta = open_metadata_store(settings)
     store = FilesystemBlobStore(data_dir)
     registry = Registry(
-        blobs=BlobService(meta, store),
+        blobs=BlobService(meta, store, settings.uploads.automatic_mount),
         uploads=UploadService(meta, store),
-        manifests=ManifestService(meta),
+        manifests=ManifestService(meta, settings.manifests.allow_missing_blobs),
         listing=ListingService(meta, settings.limits.page_max_entries),
     )
 

@@ -21,6 +21,17 @@ class BlobQueries(SqlCore):
         )
         return row[0] if row else None
 
+    async def repositories_with_blob(self, digest: str, limit: int) -> list[tuple[str, int]]:
+        rows = await self._read_all(
+            """SELECT r.name, b.size FROM repository_blobs rb
+               JOIN repositories r ON r.id = rb.repository_id
+               JOIN blobs b ON b.digest = rb.digest
+               WHERE rb.digest = ? ORDER BY r.name LIMIT ?""",
+            digest,
+            limit,
+        )
+        return [(name, size) for name, size in rows]
+
     async def link_blob(self, repository: str, digest: str, size: int) -> None:
         async def run(tx: Transaction) -> None:
             await link(tx, repository, digest, size)

@@ -64,10 +64,12 @@ async def _insert_manifest(tx: Transaction, repository_id: int, manifest: NewMan
 
 
 class ManifestQueries(SqlCore):
-    async def put_manifest(self, repository: str, manifest: NewManifest, tags: Sequence[str]) -> None:
+    async def put_manifest(
+        self, repository: str, manifest: NewManifest, tags: Sequence[str], require_blobs: bool = True
+    ) -> None:
         async def run(tx: Transaction) -> None:
             repo_id = await repository_id(tx, repository)
-            missing = await _missing_blobs(tx, repo_id, manifest.blob_digests)
+            missing = await _missing_blobs(tx, repo_id, manifest.blob_digests) if require_blobs else []
             if missing:
                 raise MissingBlobs(missing)
             now = time.time()
