@@ -102,10 +102,12 @@ class PostgresDriver:
             open=False,
             kwargs={"autocommit": True, "connect_timeout": _CONNECT_TIMEOUT},
             configure=_serializable,
+            timeout=_CONNECT_TIMEOUT,
             name="dockyard-metadata",
         )
         self._token = 0
         self._listening = False
+        self._listened_before = False
         self._listener: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -121,14 +123,31 @@ class PostgresDriver:
         await self._pool.close()
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(_native(sql), params)
-            return await cursor.fetchone()
+        rows = await self._read(sql, params, one=True)
+        return rows[0] if rows else None
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(_native(sql), params)
-            return await cursor.fetchall()
+        return await self._read(sql, params, one=False)
+
+    async def _read(self, sql: str, params: Params, one: bool) -> list[Row]:
+        for attempt in (1, 2):
+            try:
+                async with self._pool.connection() as conn:
+                    cursor = await conn.execute(_native(sql), params)
+                    if one:
+                        row = await cursor.fetchone()
+                        return [row] if row is not None else []
+                    return await cursor.fetchall()
+            except psycopg.OperationalError:
+                if attempt == 2:
+                    raise
+                await self._drop_lost_connections()
+        raise AssertionError("unreachable")
+
+    async def _drop_lost_connections(self) -> None:
+        """After a connection turned out dead (the server restarted, say), let the pool test
+        its idle ones and replace those that are gone too, so the retry gets a live one."""
+        await self._pool.check()
 
     def change_token(self) -> int:
         if not self._listening:
@@ -136,9 +155,12 @@ class PostgresDriver:
         return self._token
 
     async def transact(self, work: Work[T], invalidates: bool = True) -> T:
+        reconnected = False
         for attempt in range(1, _MAX_ATTEMPTS + 1):
+            begun = False
             try:
                 async with self._pool.connection() as conn, conn.transaction():
+                    begun = True
                     result = await work(_PostgresTransaction(conn))
                     if invalidates:
                         await conn.execute("NOTIFY " + _CHANNEL)  # delivered at commit, to every listener
@@ -146,6 +168,14 @@ class PostgresDriver:
                 if attempt == _MAX_ATTEMPTS:
                     raise
                 await asyncio.sleep(random.uniform(0, min(0.001 * 2**attempt, 0.1)))
+                continue
+            except psycopg.OperationalError:
+                # Only a transaction that never began is safe to repeat: a later loss may have
+                # come after PostgreSQL committed.
+                if begun or reconnected:
+                    raise
+                reconnected = True
+                await self._drop_lost_connections()
                 continue
             if invalidates:
                 self._token += 1  # this process sees its own write at once, before the notification
@@ -159,7 +189,9 @@ class PostgresDriver:
                     self._url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT
                 ) as conn:
                     await conn.execute("LISTEN " + _CHANNEL)
-                    self._listening = True
+                    if self._listened_before:  # a reconnection: pooled connections may be dead too
+                        await self._drop_lost_connections()
+                    self._listening = self._listened_before = True
                     self._token += 1  # whatever was written while nobody listened
                     async for _ in conn.notifies():
                         self._token += 1
