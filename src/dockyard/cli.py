@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from dockyard import __version__
+from dockyard.commands import migrate
 from dockyard.config import CONFIG_FILE_ENV, Settings, load_settings
 
 
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         "config", help="print the effective configuration", description="Print the effective configuration as JSON."
     )
     _add_setting_flags(show)
+    migrate.register(commands)
     return parser
 
 
@@ -51,7 +53,7 @@ def _apply_flags(args: argparse.Namespace) -> None:
     if args.config:
         os.environ[CONFIG_FILE_ENV] = os.path.abspath(args.config)
     for flag, variable in (("listen", "LISTEN"), ("data_dir", "DATA_DIR"), ("workers", "WORKERS")):
-        value = getattr(args, flag)
+        value = getattr(args, flag, None)  # subcommands take only the flags they need
         if value is not None:
             os.environ[f"DOCKYARD_{variable}"] = str(value)
 
@@ -83,5 +85,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(f"dockyard: invalid configuration: {error}")
     if args.command == "config":
         print(settings.model_dump_json(indent=2))
+        return
+    if hasattr(args, "run"):  # a subcommand module's (dockyard/commands/)
+        args.run(settings, args)
         return
     _serve(settings)
