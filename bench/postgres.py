@@ -77,6 +77,12 @@ class PostgresCluster:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def __enter__(self) -> PostgresCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             self._as_server_user(self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")

@@ -19,11 +19,8 @@ from tests.support.server import DockyardServer
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """Started on first use, once per session."""
-    cluster = PostgresCluster().start()
-    try:
+    with PostgresCluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -91,11 +91,8 @@ def test_instances_starting_together_migrate_an_empty_database_once(
 @pytest.fixture
 def private_cluster() -> Iterator[PostgresCluster]:
     """A cluster of the test's own, since the test restarts it."""
-    cluster = PostgresCluster().start()
-    try:
+    with PostgresCluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def test_a_postgres_restart_costs_no_failed_request(private_cluster: PostgresCluster, tmp_path: Path) -> None:
