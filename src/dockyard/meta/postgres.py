@@ -12,6 +12,7 @@ Migrations run at start under an advisory lock, so instances starting at once do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import random
@@ -46,9 +47,12 @@ def _native(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+def _one_line(error: psycopg.Error) -> str:
+    return " ".join(str(error).split())  # libpq's messages span lines
+
+
 def _unavailable(url: str, error: psycopg.Error) -> MetadataUnavailable:
-    reason = " ".join(str(error).split())  # libpq's messages span lines
-    return MetadataUnavailable(f"cannot use PostgreSQL at {redact_password(url)}: {reason}")
+    return MetadataUnavailable(f"cannot use PostgreSQL at {redact_password(url)}: {_one_line(error)}")
 
 
 def prepare_database(url: str) -> None:
@@ -120,6 +124,8 @@ class PostgresDriver:
     async def close(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
         await self._pool.close()
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
@@ -196,7 +202,7 @@ class PostgresDriver:
                     async for _ in conn.notifies():
                         self._token += 1
             except psycopg.Error as error:
-                log.warning("metadata change notifications interrupted (%s); lookups uncached meanwhile", error)
+                log.warning("change notifications interrupted (%s); lookups uncached meanwhile", _one_line(error))
             finally:
                 self._listening = False
             await asyncio.sleep(_RELISTEN_SECONDS)
