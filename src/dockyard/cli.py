@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from dockyard import __version__
-from dockyard.commands import migrate
+from dockyard.commands import admin, configcheck, migrate, usage
 from dockyard.config import CONFIG_FILE_ENV, Settings, load_settings
+from dockyard.settings_check import unknown_environment
+from dockyard.versions import versions
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
         description="dockyard: a container registry implementing the OCI Distribution Specification v1.1.",
         epilog="Every setting can also come from a YAML file (--config) or a DOCKYARD_* environment variable.",
     )
-    parser.add_argument("--version", action="version", version=f"dockyard {__version__}")
+    parser.add_argument("--version", action="version", version=versions())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
@@ -30,17 +31,20 @@ def _parser() -> argparse.ArgumentParser:
         help="run the registry",
         description="Run the registry in the foreground. SIGTERM or Ctrl-C stops it gracefully.",
     )
-    _add_setting_flags(serve)
+    add_setting_flags(serve)
 
     show = commands.add_parser(
         "config", help="print the effective configuration", description="Print the effective configuration as JSON."
     )
-    _add_setting_flags(show)
+    add_setting_flags(show)
+    configcheck.register(show)
+    admin.register(commands)
+    usage.register(commands)
     migrate.register(commands)
     return parser
 
 
-def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help=f"YAML configuration file (or ${CONFIG_FILE_ENV})")
     parser.add_argument("--listen", metavar="HOST:PORT", help="address to listen on (default 127.0.0.1:5000)")
     parser.add_argument("--data-dir", metavar="DIR", help="where metadata and blobs live (default ./dockyard-data)")
@@ -53,7 +57,7 @@ def _apply_flags(args: argparse.Namespace) -> None:
     if args.config:
         os.environ[CONFIG_FILE_ENV] = os.path.abspath(args.config)
     for flag, variable in (("listen", "LISTEN"), ("data_dir", "DATA_DIR"), ("workers", "WORKERS")):
-        value = getattr(args, flag, None)  # subcommands take only the flags they need
+        value = getattr(args, flag)
         if value is not None:
             os.environ[f"DOCKYARD_{variable}"] = str(value)
 
@@ -79,6 +83,8 @@ def _serve(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     _apply_flags(args)
+    if hasattr(args, "run_unloaded"):  # commands that judge the configuration themselves
+        sys.exit(args.run_unloaded(args))
     try:
         settings = load_settings()
     except (ValidationError, FileNotFoundError, ValueError) as error:
@@ -86,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "config":
         print(settings.model_dump_json(indent=2))
         return
-    if hasattr(args, "run"):  # a subcommand module's (dockyard/commands/)
-        args.run(settings, args)
-        return
+    if hasattr(args, "run"):
+        sys.exit(args.run(settings, args))
+    for variable in unknown_environment():
+        print(f"dockyard: warning: unknown setting {variable} in the environment (ignored)", file=sys.stderr)
     _serve(settings)

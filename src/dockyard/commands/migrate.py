@@ -17,17 +17,18 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from dockyard.blobs.base import BlobStore
-from dockyard.blobs.filesystem import FilesystemBlobStore
+from dockyard.commands.stores import open_blobs, open_metadata
 from dockyard.config import Settings
 from dockyard.core.digest import Digest, new_hasher
-from dockyard.meta.base import MetadataStore, MetadataUnavailable
-from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
-from dockyard.meta.snapshot import SqliteSnapshot
+
+if TYPE_CHECKING:
+    from dockyard.blobs.base import BlobStore
+    from dockyard.meta.base import MetadataStore
+    from dockyard.meta.snapshot import SqliteSnapshot
 
 _CHUNK = 1 << 20
 _SESSION_REPOSITORY = "dockyard-migrate"  # upload sessions of the copy; purged like any if it dies
@@ -44,30 +45,40 @@ class Tally:
     bad_manifests: int = 0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from dockyard.cli import add_setting_flags  # noqa: PLC0415 - cli imports this module
+
     parser = subparsers.add_parser(
         "migrate",
         help="copy an embedded registry into the configured stores (PostgreSQL, ...)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_setting_flags(parser)  # the target's settings, as for serve
     parser.add_argument("--from", dest="source", metavar="DIR", required=True, help="the embedded registry's data dir")
-    parser.add_argument("--config", metavar="FILE", help="YAML configuration file naming the target")
-    parser.add_argument("--data-dir", metavar="DIR", help="the target's data dir (its filesystem blobs)")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=_run)
 
 
-def run(settings: Settings, args: argparse.Namespace) -> None:
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    # Store modules load only now (see commands/stores.py).
+    from dockyard.blobs.filesystem import FilesystemBlobStore  # noqa: PLC0415
+    from dockyard.meta.base import MetadataUnavailable  # noqa: PLC0415
+    from dockyard.meta.factory import prepare_metadata_store  # noqa: PLC0415
+    from dockyard.meta.snapshot import SqliteSnapshot  # noqa: PLC0415
+
     if settings.database.url is None:
-        sys.exit("dockyard migrate: set database.url (e.g. DOCKYARD_DATABASE__URL) to the target PostgreSQL")
+        print("dockyard migrate: set database.url (e.g. DOCKYARD_DATABASE__URL) to the target", file=sys.stderr)
+        return 2
     source = Path(args.source).resolve()
     if source == settings.data_dir.resolve():
-        sys.exit("dockyard migrate: the source and the target data dir must differ")
+        print("dockyard migrate: the source and the target data dir must differ", file=sys.stderr)
+        return 2
     try:
         target = prepare_metadata_store(settings)
         snapshot = SqliteSnapshot(source / "metadata.db")
     except (MetadataUnavailable, FileNotFoundError) as error:
-        sys.exit(f"dockyard migrate: {error}")
+        print(f"dockyard migrate: {error}", file=sys.stderr)
+        return 2
     started = time.monotonic()
     tally = asyncio.run(_migrate(snapshot, FilesystemBlobStore(source), settings))
     snapshot.close()
@@ -77,14 +88,12 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         f"({tally.bad_manifests} failed verification) into {target} in {time.monotonic() - started:.1f} s",
         file=sys.stderr,
     )
-    if tally.corrupt or tally.bad_manifests:
-        sys.exit(1)
+    return 1 if tally.corrupt or tally.bad_manifests else 0
 
 
 async def _migrate(snapshot: SqliteSnapshot, source: BlobStore, settings: Settings) -> Tally:
-    meta = open_metadata_store(settings)
-    await meta.start()
-    target = FilesystemBlobStore(settings.data_dir)
+    meta = await open_metadata(settings)
+    target = await open_blobs(settings)
     tally = Tally()
     try:
         verified = await _copy_blobs(snapshot, source, target, meta, tally)
