@@ -71,8 +71,12 @@ class BlobStore(ABC):
         """Raise unless the store can be read and written (for readiness checks)."""
 
     @abstractmethod
-    async def source(self, digest: Digest) -> BlobSource | None:
-        """Where to read a stored blob from, or None if its bytes are not here."""
+    async def source(self, digest: Digest, vouched: bool = False) -> BlobSource | None:
+        """Where to read a stored blob from, or None if its bytes are not here.
+
+        `vouched`: the metadata store says the blob is complete here, so a store for which looking
+        costs a request may answer without looking (a redirect to an object store's URL).
+        """
 
     @abstractmethod
     async def start_upload(self, upload_id: str) -> None: ...
