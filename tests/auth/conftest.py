@@ -74,7 +74,7 @@ def _scope_of_path(path: str) -> str:
 @pytest.fixture(scope="session")
 def basic_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
     directory = tmp_path_factory.mktemp("basic-auth")
-    server = start_server(directory, token=False)
+    server = start_server(directory, token_mode=False)
     try:
         yield AuthServer(server, directory, token_mode=False)
     finally:
@@ -84,7 +84,7 @@ def basic_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServe
 @pytest.fixture(scope="session")
 def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
     directory = tmp_path_factory.mktemp("token-auth")
-    server = start_server(directory, token=True)
+    server = start_server(directory, token_mode=True)
     try:
         yield AuthServer(server, directory, token_mode=True)
     finally:
