@@ -56,6 +56,9 @@ class TokenFlow(httpx.Auth):
         challenge = response.headers.get("www-authenticate", "")
         wanted = challenge.split('scope="', 1)[1].split('"', 1)[0] if 'scope="' in challenge else None
         params = [("service", "dockyard")] + ([("scope", wanted)] if wanted else [])
+        source = request.url.params.get("from")
+        if source and request.url.params.get("mount"):  # docker asks for the mount's source too
+            params.append(("scope", f"repository:{source}:pull"))
         answer = httpx.get(f"{self._url}/auth/token", params=params, headers=basic(self._user))
         answer.raise_for_status()
         self._tokens[scope] = answer.json()["token"]
