@@ -76,7 +76,7 @@ def _serve_fails(tmp_path: Path, htpasswd_text: str) -> str:
     htpasswd.write_text(htpasswd_text)
     env = {**os.environ, "DOCKYARD_AUTH__HTPASSWD": str(htpasswd)}
     command = [sys.executable, "-m", "dockyard", "serve", "--data-dir", str(tmp_path / "data"), "--listen"]
-    result = subprocess.run([*command, "127.0.0.1:1"], env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([*command, "127.0.0.1:1"], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode != 0
     return result.stderr
 
@@ -112,6 +112,7 @@ def _user_command(htpasswd: Path, *args: str, password: str = "") -> subprocess.
     env = {**os.environ, "DOCKYARD_AUTH__HTPASSWD": str(htpasswd)}
     return subprocess.run(
         [sys.executable, "-m", "dockyard", "user", *args],
+        check=False,
         env=env,
         input=password + "\n",
         capture_output=True,
