@@ -10,8 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.auth.conftest import AuthServer
-from tests.auth.support import PASSWORDS, TEST_COST, basic, bearer, fetch_token, start_server
+from tests.auth.support import PASSWORDS, TEST_COST, AuthServer, basic, bearer, fetch_token, start_server
 from tests.http.ocitest import error_codes
 from tests.support.server import DockyardServer
 from tests.system.test_tls import self_signed

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from tests.auth.conftest import AuthServer
-from tests.auth.support import PASSWORDS, basic, bearer, fetch_token
+from tests.auth.support import PASSWORDS, AuthServer, basic, bearer, fetch_token
 from tests.http.ocitest import RegistryClient, error_codes
 
 
