@@ -75,10 +75,13 @@ def auth_config(directory: Path, token_mode: bool, **overrides: Any) -> Path:
     return config
 
 
-def start_server(directory: Path, token_mode: bool, **overrides: Any) -> DockyardServer:
+def start_server(
+    directory: Path, token_mode: bool, env: dict[str, str] | None = None, **overrides: Any
+) -> DockyardServer:
+    """`env`: more DOCKYARD_* settings, such as a backend's (tests/support/backends.py)."""
     directory.mkdir(parents=True, exist_ok=True)
     config = auth_config(directory, token_mode, **overrides)
-    return DockyardServer(directory / "data", ["--config", str(config)]).start()
+    return DockyardServer(directory / "data", ["--config", str(config)], env=env).start()
 
 
 def basic(user: str, password: str | None = None) -> dict[str, str]:
@@ -206,8 +209,10 @@ def _scope_of_path(path: str) -> str:
 
 
 @contextlib.contextmanager
-def running(directory: Path, token_mode: bool, **overrides: Any) -> Iterator[AuthServer]:
-    server = start_server(directory, token_mode, **overrides)
+def running(
+    directory: Path, token_mode: bool, env: dict[str, str] | None = None, **overrides: Any
+) -> Iterator[AuthServer]:
+    server = start_server(directory, token_mode, env, **overrides)
     try:
         yield AuthServer(server, directory, token_mode)
     finally:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
-from tests.auth.support import PASSWORDS, AuthServer, basic, bearer, fetch_token
+import pytest
+from tests.auth.support import PASSWORDS, AuthServer, basic, bearer, fetch_token, running
 from tests.http.ocitest import RegistryClient, error_codes
+from tests.support.backends import backend_env, every_backend
 
 
 def _as(server: AuthServer, user: str) -> RegistryClient:
@@ -55,7 +59,13 @@ def _push_two_images(client: RegistryClient, repository: str) -> tuple[bytes, by
     return first.body, second.body
 
 
-def test_overwrite_is_separate_from_push(basic_server: AuthServer) -> None:
+@every_backend
+def test_overwrite_is_separate_from_push(tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> None:
+    with running(tmp_path, token_mode=False, env=backend_env(request, backend)) as server:
+        _overwrite_needs_its_own_right(server)
+
+
+def _overwrite_needs_its_own_right(basic_server: AuthServer) -> None:
     repository = "team/overwrite"
     with basic_server.admin() as admin:
         first, second = _push_two_images(admin, repository)
