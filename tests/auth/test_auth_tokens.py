@@ -61,6 +61,11 @@ def test_get_answers_a_token_with_requested_intersected_with_allowed(token_serve
     assert response.headers["cache-control"] == "no-store"
 
 
+def test_space_separated_scopes_in_one_parameter(token_server: AuthServer) -> None:
+    token = fetch_token(token_server.url, "reader", "repository:team/a:pull repository:team/b:pull")
+    assert _access(token) == {"team/a": ["pull"], "team/b": ["pull"]}
+
+
 def test_anonymous_tokens_carry_anonymous_pulls_only(token_server: AuthServer) -> None:
     token = fetch_token(token_server.url, None, "repository:public/base:pull,push", "repository:team/app:pull")
     assert _access(token) == {"public/base": ["pull"], "team/app": []}
