@@ -65,8 +65,8 @@ def test_token_principals_have_exactly_their_grants() -> None:
     assert not policy.allows(token, Action.PUSH, "team/app")
     assert not policy.allows(token, Action.PULL, "team/other")
     # The catalog of one of dockyard's own tokens shows what its user may pull.
-    assert policy.visible(token, "team/other")
+    assert policy.may_read(token, "team/other")
     external = Principal("alice", access={"team/app": frozenset({Action.PULL})}, local=False)
-    assert not policy.visible(external, "team/other")
+    assert not policy.may_read(external, "team/other")
     anonymous_token = Principal("", access={})
-    assert not policy.visible(anonymous_token, "team/other")
+    assert not policy.may_read(anonymous_token, "team/other")

@@ -151,9 +151,10 @@ class Policy:
             return self.has_anonymous_access
         return principal.access is None or principal.catalog
 
-    def visible(self, principal: Principal | None, repository: str) -> bool:
-        """Whether the repository shows in the principal's catalog: dockyard's own tokens list
-        what their user may pull, an external token only what it grants."""
+    def may_read(self, principal: Principal | None, repository: str) -> bool:
+        """Whether the caller could pull the repository, asked inside an operation on another one (its
+        catalog, a mount's source): for dockyard's own tokens their user's rights count, since the
+        user could get a token for it; for an external token only what it grants."""
         return self.allows(self._by_name(principal), Action.PULL, repository)
 
     def overwrite_grant(self, principal: Principal | None, repository: str) -> Grant:
