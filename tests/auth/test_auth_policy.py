@@ -58,6 +58,20 @@ def test_overwrite_needs_an_explicit_rule_once_rules_exist() -> None:
     assert Policy([], [], {}).overwrite_grant(Principal("alice"), "r") is Grant.IMPLICIT
 
 
+def test_admins_are_granted_everything_everywhere() -> None:
+    policy = Policy(
+        [rule(["**"], ["root"], [], ["pull", "push", "delete", "overwrite"]), rule(["**"], ["ci"], [], ["pull"])],
+        [],
+        {},
+    )
+    assert policy.is_admin(Principal("root"))
+    assert not policy.is_admin(Principal("ci"))
+    assert not policy.is_admin(None)
+    assert policy.is_admin(Principal("root", access={}))
+    assert not policy.is_admin(Principal("root", access={}, local=False))
+    assert Policy([], [], {}).is_admin(Principal("anyone"))
+
+
 def test_token_principals_have_exactly_their_grants() -> None:
     policy = Policy([], [], {})
     token = Principal("alice", access={"team/app": frozenset({Action.PULL})})

@@ -157,6 +157,21 @@ class Policy:
         user could get a token for it; for an external token only what it grants."""
         return self.allows(self._by_name(principal), Action.PULL, repository)
 
+    def is_admin(self, principal: Principal | None) -> bool:
+        """May do everything everywhere (registry-wide reports such as usage): with no rules, every
+        authenticated user; else a user a `**` rule grants all four actions. Never an external token."""
+        caller = self._by_name(principal)
+        if caller is None or caller.access is not None:
+            return False
+        if not self._rules:
+            return True
+        return any(
+            candidate.actions == frozenset(Action)
+            and any(pattern.pattern == ".*" for pattern in candidate.repositories)
+            and (caller.name in candidate.users or bool(caller.groups & candidate.groups))
+            for candidate in self._rules
+        )
+
     def overwrite_grant(self, principal: Principal | None, repository: str) -> Grant:
         """Clients never ask a token for `overwrite`, so for dockyard's own tokens the policy decides
         by the user's name; an external issuer's push grant carries the right to move tags."""
