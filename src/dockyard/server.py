@@ -15,10 +15,12 @@ from granian.server import Server
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
 from dockyard import metrics
+from dockyard.auth.service import build_authenticator
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
 from dockyard.config import Settings, load_settings
 from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
+from dockyard.http.auth import Guard
 from dockyard.http.context import Context
 from dockyard.http.tracing import request_tracer
 from dockyard.linewriter import LineWriter, check_writable
@@ -32,6 +34,7 @@ from dockyard.registry import (
     Registry,
     UploadService,
 )
+from dockyard.registry.access import Access
 
 log = logging.getLogger("dockyard")
 
@@ -97,8 +100,16 @@ def build_app() -> RegistryApp:
             except Exception:
                 log.exception("purging abandoned uploads failed; will retry")
 
+    auth = build_authenticator(settings.auth, settings.data_dir)
+    access = Access(auth.policy if auth else None)
     return RegistryApp(
-        Context(registry, settings.limits.manifest_max_bytes),
+        Context(
+            registry,
+            settings.limits.manifest_max_bytes,
+            pull_permission=lambda req: access.pull_predicate(req.principal),
+            access=access,
+            auth=auth,
+        ),
         render_metrics,
         close,
         purge_abandoned_uploads,
@@ -106,6 +117,7 @@ def build_app() -> RegistryApp:
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
         tracer=request_tracer(settings.tracing),
+        guard=Guard(auth, secure=settings.tls_cert is not None) if auth else None,
     )
 
 

@@ -22,6 +22,7 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.names import validate_name
 from dockyard.http import health, routes
 from dockyard.http.accesslog import REQUEST_ID_HEADER, AccessLog, RequestIds
+from dockyard.http.auth import Guard
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError, error_body, status_of
 from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
@@ -93,6 +94,7 @@ class RegistryApp:
         access_log: AccessLog | None = None,
         log_probes: bool = False,
         tracer: RequestTracer | None = None,
+        guard: Guard | None = None,
     ):
         self._context = context
         self._render_metrics = render_metrics
@@ -104,6 +106,7 @@ class RegistryApp:
         self._unlogged = frozenset() if log_probes else _PROBES
         self._request_ids = RequestIds()
         self._tracer = tracer
+        self._guard = guard
         self._monitor = Monitor(context.registry.operations.open_uploads)
         self._background.append(self._monitor.run)
 
@@ -133,7 +136,7 @@ class RegistryApp:
         path = scope.path
         headers = scope.headers
         request_id = self._request_ids.for_request(headers.get(REQUEST_ID_HEADER))
-        req = Request(scope.method, path, scope.query_string, headers, protocol)
+        req = Request(scope.method, path, scope.query_string, headers, protocol, client=scope.client)
         route_name = "unknown"
         tracer = self._tracer
         span = None if tracer is None else tracer.start(scope.method, path, headers)
@@ -190,7 +193,10 @@ class RegistryApp:
                 f"{req.method} is not supported here",
                 [("allow", ", ".join(route.methods))],
             )
-        return route.name, functools.partial(handler, self._context, req, **params)
+        answer = functools.partial(handler, self._context, req, **params)
+        if self._guard is None:  # auth off: not one call more
+            return route.name, answer
+        return route.name, self._guard.wrap(route.name, params, req, answer)
 
     async def _metrics_response(self) -> Response:
         return Response(200, [("content-type", CONTENT_TYPE_LATEST)], self._render_metrics())

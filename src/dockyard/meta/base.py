@@ -63,6 +63,14 @@ class MissingBlobs(Exception):
         self.digests = list(digests)
 
 
+class TagMoveRefused(Exception):
+    """A push would have moved tags that already point at another digest, and may not."""
+
+    def __init__(self, tags: Sequence[str]):
+        super().__init__(", ".join(tags))
+        self.tags = list(tags)
+
+
 class MetadataUnavailable(Exception):
     """The metadata database cannot be reached or refused us; the message says which and why."""
 
@@ -135,10 +143,17 @@ class MetadataStore(ABC):
     # Manifests and tags.
     @abstractmethod
     async def put_manifest(
-        self, repository: str, manifest: NewManifest, tags: Sequence[str], require_blobs: bool = True
+        self,
+        repository: str,
+        manifest: NewManifest,
+        tags: Sequence[str],
+        require_blobs: bool = True,
+        *,
+        may_move_tags: bool = True,
     ) -> None:
         """Store a manifest and point tags at it, atomically; with `require_blobs`, raise MissingBlobs
-        first when the repository lacks a blob the manifest references."""
+        first when the repository lacks a blob the manifest references; without `may_move_tags`,
+        raise TagMoveRefused when a tag already points at another digest."""
 
     @abstractmethod
     async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRef | None: ...
