@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from dockyard import __version__
+from dockyard.commands import gc
 from dockyard.config import CONFIG_FILE_ENV, Settings, load_settings
 
 
@@ -29,16 +30,17 @@ def _parser() -> argparse.ArgumentParser:
         help="run the registry",
         description="Run the registry in the foreground. SIGTERM or Ctrl-C stops it gracefully.",
     )
-    _add_setting_flags(serve)
+    add_setting_flags(serve)
 
     show = commands.add_parser(
         "config", help="print the effective configuration", description="Print the effective configuration as JSON."
     )
-    _add_setting_flags(show)
+    add_setting_flags(show)
+    gc.register(commands)
     return parser
 
 
-def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help=f"YAML configuration file (or ${CONFIG_FILE_ENV})")
     parser.add_argument("--listen", metavar="HOST:PORT", help="address to listen on (default 127.0.0.1:5000)")
     parser.add_argument("--data-dir", metavar="DIR", help="where metadata and blobs live (default ./dockyard-data)")
@@ -84,4 +86,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "config":
         print(settings.model_dump_json(indent=2))
         return
+    if hasattr(args, "run"):
+        sys.exit(args.run(settings, args))
     _serve(settings)

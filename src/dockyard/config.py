@@ -32,6 +32,24 @@ class Uploads(BaseModel):
     """Upload sessions untouched for this long are purged with their bytes."""
 
 
+class Gc(BaseModel):
+    """Online garbage collection (see README, "Garbage collection")."""
+
+    enabled: bool = True
+    """Run review workers in every server process."""
+    review_delay_seconds: float = Field(default=86400, ge=0)
+    """How long after the event that may have orphaned something its review waits: the grace
+    period within which a push may still reference it."""
+    untagged_manifests: bool = True
+    """Collect manifests no tag and no index references; false keeps them as Distribution does."""
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    """Reviews per transaction: larger is faster, smaller keeps other writers' waits short."""
+    idle_seconds: float = Field(default=5.0, gt=0)
+    """How long a worker sleeps when nothing is due."""
+    orphan_sweep_seconds: float = Field(default=6 * 3600, gt=0)
+    """How often the blob store is listed for bytes without metadata (left by crashes)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCKYARD_", env_nested_delimiter="__", extra="forbid")
 
@@ -48,6 +66,7 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
     limits: Limits = Limits()
     uploads: Uploads = Uploads()
+    gc: Gc = Gc()
 
     @field_validator("listen")
     @classmethod

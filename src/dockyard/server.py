@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
 from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.config import Settings, load_settings
+from dockyard.gc.worker import run_gc_worker
 from dockyard.http.app import RegistryApp
 from dockyard.http.context import Context
 from dockyard.meta.sqlite import SqliteMetadataStore
@@ -82,11 +83,14 @@ def build_app() -> RegistryApp:
             except Exception:
                 log.exception("purging abandoned uploads failed; will retry")
 
+    async def background() -> None:
+        await asyncio.gather(purge_abandoned_uploads(), run_gc_worker(meta, store, settings.gc))
+
     return RegistryApp(
         Context(registry, settings.limits.manifest_max_bytes),
         render_metrics,
         close,
-        purge_abandoned_uploads,
+        background,
         settings.access_log,
     )
 

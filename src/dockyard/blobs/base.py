@@ -20,6 +20,15 @@ class LocalFile:
 BlobSource = LocalFile
 
 
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """A blob as the store holds it, whatever the metadata says."""
+
+    digest: Digest
+    size: int
+    modified: float
+
+
 class UploadConflict(Exception):
     """The upload's bytes are not where the caller expected: another write is running or the offset is off."""
 
@@ -70,3 +79,20 @@ class BlobStore(ABC):
 
     @abstractmethod
     async def abort_upload(self, upload_id: str) -> None: ...
+
+    # Maintenance: garbage collection, fsck and scrubbing.
+    @abstractmethod
+    async def delete(self, digest: Digest) -> None:
+        """Remove the blob's bytes; nothing happens if they are not here."""
+
+    @abstractmethod
+    def list_blobs(self) -> AsyncIterator[StoredBlob]:
+        """Every blob the store holds, in no particular order."""
+
+    @abstractmethod
+    def read(self, digest: Digest) -> AsyncIterator[bytes]:
+        """The whole blob, in chunks; FileNotFoundError if it is not here."""
+
+    @abstractmethod
+    async def quarantine(self, digest: Digest) -> None:
+        """Move the blob aside where it is kept for inspection but no longer served."""

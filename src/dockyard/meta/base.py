@@ -42,6 +42,40 @@ class UploadSession:
     updated_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """Something garbage collection deleted (or, in a dry run, would delete)."""
+
+    kind: str  # "manifest" or "blob"
+    repository: str
+    """The manifest's repository; for a blob, a repository whose link went with it ("" if none)."""
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewOutcome:
+    reviewed: int
+    collected: list[Collected]
+
+
+@dataclass(frozen=True, slots=True)
+class BlobDeletion:
+    """A blob whose metadata is gone and whose bytes must now leave the blob store."""
+
+    digest: str
+    size: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class GcQueue:
+    manifest_reviews: int
+    blob_reviews: int
+    oldest_enqueued_at: float | None
+    pending_deletions: int
+
+
 class MissingBlobs(Exception):
     """A manifest referenced blobs the repository does not hold."""
 
@@ -61,7 +95,8 @@ class MetadataStore(ABC):
     async def repository_blob_size(self, repository: str, digest: str) -> int | None: ...
 
     @abstractmethod
-    async def link_blob(self, repository: str, digest: str, size: int) -> None: ...
+    async def link_blob(self, repository: str, digest: str) -> bool:
+        """Link a blob the registry holds into the repository; False when it holds no such blob."""
 
     @abstractmethod
     async def unlink_blob(self, repository: str, digest: str) -> bool: ...
@@ -116,3 +151,50 @@ class MetadataStore(ABC):
 
     @abstractmethod
     async def referrers(self, repository: str, subject: str, artifact_type: str | None) -> list[Referrer]: ...
+
+    # Garbage collection. Reviews are enqueued by the schema's triggers; these methods take due
+    # ones, re-check reachability inside the same transaction and delete what nothing holds.
+    @abstractmethod
+    async def review_garbage(
+        self, cutoff: float, delete_untagged: bool, max_reviews: int, dry_run: bool = False
+    ) -> ReviewOutcome:
+        """Work through up to `max_reviews` reviews enqueued at or before `cutoff`, in one transaction.
+
+        Manifests: deleted when untagged (and `delete_untagged`), no index in their repository lists
+        them, their subject (if any) is gone and they were created at or before `cutoff`. Blobs: links
+        older than `cutoff` that no manifest of their repository references are dropped; a blob with
+        no link left, no manifest referencing it, no upload session claiming it and created at or
+        before `cutoff` is deleted and queued for byte deletion. A dry run rolls everything back.
+        """
+
+    @abstractmethod
+    async def take_blob_deletions(self, limit: int, lease_seconds: float) -> list[BlobDeletion]:
+        """Due byte deletions, leased to the caller so no other worker takes them meanwhile."""
+
+    @abstractmethod
+    async def finish_blob_deletion(self, digest: str) -> None:
+        """The bytes are gone from the blob store."""
+
+    @abstractmethod
+    async def retry_blob_deletion(self, digest: str, at: float) -> None: ...
+
+    @abstractmethod
+    async def claim_upload_digest(self, upload_id: str, digest: str) -> bool:
+        """Mark the session as about to make `digest` visible, so GC leaves that blob alone.
+
+        Returns True while bytes of `digest` are still being deleted: the caller must wait
+        (see `blob_deletion_pending`) before putting its own bytes in place."""
+
+    @abstractmethod
+    async def blob_deletion_pending(self, digest: str) -> bool: ...
+
+    @abstractmethod
+    async def orphaned_blobs(self, digests: Sequence[str]) -> list[str]:
+        """Those of `digests` without a blob row, an upload claim or a pending deletion."""
+
+    @abstractmethod
+    async def delete_orphans(self, blobs: Sequence[tuple[str, int]]) -> list[str]:
+        """Queue byte deletion of those (digest, size) that are still orphaned; return their digests."""
+
+    @abstractmethod
+    async def gc_queue(self) -> GcQueue: ...

@@ -21,17 +21,24 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dockyard.meta.base import (
+    BlobDeletion,
+    GcQueue,
     ManifestRef,
     MetadataStore,
     MissingBlobs,
     NewManifest,
     Referrer,
+    ReviewOutcome,
     UploadSession,
 )
+from dockyard.meta.gc_queries import GcQueries
 from dockyard.meta.generation import Generation
 from dockyard.meta.migrate import apply_migrations
 
 T = TypeVar("T")
+
+# The single writer serializes GC with every other write: no row locks needed.
+_GC = GcQueries()
 
 # A writer that dies between its commit and advancing the generation leaves the cache stale;
 # entries are dropped after this long whatever the token says.
@@ -118,7 +125,7 @@ class SqliteMetadataStore(MetadataStore):
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, self._transaction, work)
 
-    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _transaction(self, work: Callable[[sqlite3.Connection], T], commit: bool = True) -> T:
         conn = self._writer_conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -126,6 +133,9 @@ class SqliteMetadataStore(MetadataStore):
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        if not commit:
+            conn.execute("ROLLBACK")
+            return result
         conn.execute("COMMIT")
         self._generation.advance()
         return result
@@ -142,8 +152,14 @@ class SqliteMetadataStore(MetadataStore):
         )
         return row[0] if row else None
 
-    async def link_blob(self, repository: str, digest: str, size: int) -> None:
-        await self._write(lambda conn: _link(conn, repository, digest, size))
+    async def link_blob(self, repository: str, digest: str) -> bool:
+        def link(conn: sqlite3.Connection) -> bool:
+            found = conn.execute("SELECT size FROM blobs WHERE digest = ?", (digest,)).fetchone()
+            if found:
+                _link(conn, repository, digest, found[0])
+            return found is not None
+
+        return await self._write(link)
 
     async def unlink_blob(self, repository: str, digest: str) -> bool:
         return await self._delete(_DELETE_BLOB_LINK, digest, repository)
@@ -274,3 +290,36 @@ class SqliteMetadataStore(MetadataStore):
             params += (artifact_type,)
         rows = self._reader.execute(sql + " ORDER BY m.digest", params)
         return [Referrer(*row) for row in rows]
+
+    # Garbage collection.
+    async def review_garbage(
+        self, cutoff: float, delete_untagged: bool, max_reviews: int, dry_run: bool = False
+    ) -> ReviewOutcome:
+        def review(conn: sqlite3.Connection) -> ReviewOutcome:
+            return _GC.review(conn, cutoff, delete_untagged, max_reviews)
+
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self._transaction, review, not dry_run)
+
+    async def take_blob_deletions(self, limit: int, lease_seconds: float) -> list[BlobDeletion]:
+        return await self._write(lambda conn: _GC.take_deletions(conn, limit, lease_seconds))
+
+    async def finish_blob_deletion(self, digest: str) -> None:
+        await self._write(lambda conn: conn.execute("DELETE FROM gc_blob_deletions WHERE digest = ?", (digest,)))
+
+    async def retry_blob_deletion(self, digest: str, at: float) -> None:
+        await self._write(lambda conn: _GC.retry_deletion(conn, digest, at))
+
+    async def claim_upload_digest(self, upload_id: str, digest: str) -> bool:
+        return await self._write(lambda conn: _GC.claim_upload_digest(conn, upload_id, digest))
+
+    async def blob_deletion_pending(self, digest: str) -> bool:
+        return self._read_one("SELECT 1 FROM gc_blob_deletions WHERE digest = ?", digest) is not None
+
+    async def orphaned_blobs(self, digests: Sequence[str]) -> list[str]:
+        return [digest for digest in digests if _GC.is_orphaned(self._reader, digest)]
+
+    async def delete_orphans(self, blobs: Sequence[tuple[str, int]]) -> list[str]:
+        return await self._write(lambda conn: _GC.delete_orphans(conn, blobs))
+
+    async def gc_queue(self) -> GcQueue:
+        return _GC.queue(self._reader)

@@ -46,6 +46,8 @@ class BlobService:
         size = await self._meta.repository_blob_size(source_repository, str(digest))
         if size is None:
             return False
-        await self._meta.link_blob(repository, str(digest), size)
+        # The blob may have been collected since: linking then fails and the client uploads it.
+        if not await self._meta.link_blob(repository, str(digest)):
+            return False
         metrics.BLOB_MOUNTS.inc()
         return True

@@ -7,6 +7,7 @@ re-reads the stored bytes at completion instead: hash state is never serialized.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 _UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _RUNNING_ALGORITHM = "sha256"
 _MAX_RUNNING_HASHES = 10_000
+# A byte deletion normally takes milliseconds; one stuck on a failing blob store makes pushes
+# of that digest retry rather than hang.
+_DELETION_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +129,7 @@ class UploadService:
                 "the uploaded content does not match the digest",
                 {"expected": str(digest), "actual": str(actual)},
             )
+        await self._claim(upload_id, digest)
         try:
             await self._store.commit_upload(upload_id, digest)
         except UnknownUpload:
@@ -137,6 +142,19 @@ class UploadService:
         metrics.BLOB_UPLOADS.inc()
         metrics.BLOB_UPLOAD_BYTES.inc(size)
         return size
+
+    async def _claim(self, upload_id: str, digest: Digest) -> None:
+        """From here on GC leaves this digest alone; bytes of it that GC is still deleting must be
+        gone before ours take their place, or the deletion would take ours."""
+        pending = await self._meta.claim_upload_digest(upload_id, str(digest))
+        deadline = time.monotonic() + _DELETION_WAIT_SECONDS
+        while pending:
+            if time.monotonic() > deadline:
+                raise RegistryError(
+                    ErrorCode.TOO_MANY_REQUESTS, "an older copy of this blob is still being deleted; retry shortly"
+                )
+            await asyncio.sleep(0.05)
+            pending = await self._meta.blob_deletion_pending(str(digest))
 
     async def upload_whole(self, repository: str, digest: Digest, chunks: AsyncIterable[bytes]) -> int:
         """A monolithic upload in one request (POST with ?digest=)."""
