@@ -7,13 +7,22 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.http.ocitest import (
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_LAYER,
+    OCI_MANIFEST,
+    descriptor,
+    image_manifest,
+    index_manifest,
+)
+
 from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.config import Gc
 from dockyard.core.digest import Digest
 from dockyard.gc.collector import Collector
 from dockyard.meta.sqlite import SqliteMetadataStore
 from dockyard.registry import BlobService, ListingService, ManifestService, Registry, UploadService
-from tests.http.ocitest import OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, descriptor, image_manifest, index_manifest
 
 
 @dataclass
