@@ -46,6 +46,9 @@ class Gc(BaseModel):
     """Reviews per transaction: larger is faster, smaller keeps other writers' waits short."""
     idle_seconds: float = Field(default=5.0, gt=0)
     """How long a worker sleeps when nothing is due."""
+    deletion_lease_seconds: float = Field(default=30.0, gt=0)
+    """A byte deletion taken by a worker that died is retaken after this long; it must exceed
+    the time deleting one blob from the blob store can take."""
     orphan_sweep_seconds: float = Field(default=6 * 3600, gt=0)
     """How often the blob store is listed for bytes without metadata (left by crashes)."""
 

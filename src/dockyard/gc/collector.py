@@ -22,11 +22,9 @@ from dockyard.meta.base import Collected, MetadataStore
 
 log = logging.getLogger(__name__)
 
-# A leased deletion is retaken by another worker after this long: far more than deleting a
-# file or an object takes, so two workers never race on the same deletion.
-_LEASE_SECONDS = 120.0
 _MAX_BACKOFF_SECONDS = 600.0
-_DELETIONS_PER_BATCH = 100
+# Small batches: the last deletion of a batch must still finish within the lease.
+_DELETIONS_PER_BATCH = 20
 _ORPHAN_BATCH = 500
 # A dry run works in one transaction so that it sees cascades; this bounds it.
 _DRY_RUN_MAX_REVIEWS = 1_000_000
@@ -56,7 +54,9 @@ class Collector:
     async def delete_bytes(self) -> int:
         """Delete the bytes of blobs whose metadata is gone; failures are retried with backoff."""
         deleted = 0
-        while batch := await self._meta.take_blob_deletions(_DELETIONS_PER_BATCH, _LEASE_SECONDS):
+        while batch := await self._meta.take_blob_deletions(
+            _DELETIONS_PER_BATCH, self._settings.deletion_lease_seconds
+        ):
             for deletion in batch:
                 try:
                     await self._store.delete(Digest.parse(deletion.digest))
