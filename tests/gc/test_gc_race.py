@@ -29,7 +29,7 @@ from tests.support.server import DockyardServer
 REPOSITORIES = ["race/a", "race/b", "race/c"]
 TAGS = ["t0", "t1", "t2"]
 CLIENTS = 4
-ROUNDS = 25
+ROUNDS = 50
 GARBAGE = 500
 SHORT_LEASE = {"DOCKYARD_GC__DELETION_LEASE_SECONDS": "1"}
 
