@@ -53,6 +53,14 @@ class Gc(BaseModel):
     """How often the blob store is listed for bytes without metadata (left by crashes)."""
 
 
+class ImmutableTags(BaseModel):
+    """Tags matching `tags` in repositories matching `repository` (both globs) never move: pushing
+    one with a different digest is refused; only an explicit `overwrite` grant overrides it."""
+
+    repository: str
+    tags: str = "*"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCKYARD_", env_nested_delimiter="__", extra="forbid")
 
@@ -70,6 +78,7 @@ class Settings(BaseSettings):
     limits: Limits = Limits()
     uploads: Uploads = Uploads()
     gc: Gc = Gc()
+    immutable_tags: list[ImmutableTags] = []
 
     @field_validator("listen")
     @classmethod

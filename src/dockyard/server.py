@@ -20,7 +20,7 @@ from dockyard.gc.worker import run_gc_worker
 from dockyard.http.app import RegistryApp
 from dockyard.http.context import Context
 from dockyard.meta.sqlite import SqliteMetadataStore
-from dockyard.registry import BlobService, ListingService, ManifestService, Registry, UploadService
+from dockyard.registry import BlobService, ImmutableTagRule, ListingService, ManifestService, Registry, UploadService
 
 log = logging.getLogger("dockyard")
 
@@ -66,7 +66,9 @@ def build_app() -> RegistryApp:
     registry = Registry(
         blobs=BlobService(meta, store),
         uploads=UploadService(meta, store),
-        manifests=ManifestService(meta),
+        manifests=ManifestService(
+            meta, immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags]
+        ),
         listing=ListingService(meta, settings.limits.page_max_entries),
     )
 

@@ -107,9 +107,12 @@ class Stores:
         await self.meta.close()
         await self.blob_store.close()
 
+    async def push_blob(self, repository: str, blob: bytes) -> None:
+        await self.registry.uploads.upload_whole(repository, Digest.of(blob), _chunks(blob))
+
     async def push(self, repository: str, manifest: ModelManifest, tag: str | None) -> None:
         for blob in manifest.blobs:
-            await self.registry.uploads.upload_whole(repository, Digest.of(blob), _chunks(blob))
+            await self.push_blob(repository, blob)
         await self.registry.manifests.put(repository, tag or manifest.digest, manifest.body, manifest.media_type, [])
 
     async def stored_blobs(self) -> set[str]:

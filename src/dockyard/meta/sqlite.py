@@ -29,6 +29,7 @@ from dockyard.meta.base import (
     NewManifest,
     Referrer,
     ReviewOutcome,
+    TagMoveRefused,
     UploadSession,
 )
 from dockyard.meta.gc_queries import GcQueries
@@ -87,6 +88,18 @@ def _link(conn: sqlite3.Connection, repository: str, digest: str, size: int) -> 
     conn.execute(
         "INSERT OR IGNORE INTO repository_blobs VALUES (?, ?, ?)", (_repository_id(conn, repository), digest, now)
     )
+
+
+def _refuse_tag_moves(conn: sqlite3.Connection, repository_id: int, tags: Sequence[str], digest: str) -> None:
+    moved = [
+        tag
+        for tag in tags
+        if conn.execute(
+            "SELECT 1 FROM tags WHERE repository_id = ? AND name = ? AND digest <> ?", (repository_id, tag, digest)
+        ).fetchone()
+    ]
+    if moved:
+        raise TagMoveRefused(moved)
 
 
 class SqliteMetadataStore(MetadataStore):
@@ -199,9 +212,13 @@ class SqliteMetadataStore(MetadataStore):
         return [row[0] for row in rows]
 
     # Manifests and tags.
-    async def put_manifest(self, repository: str, manifest: NewManifest, tags: Sequence[str]) -> None:
+    async def put_manifest(
+        self, repository: str, manifest: NewManifest, tags: Sequence[str], may_move_tags: bool = True
+    ) -> None:
         def put(conn: sqlite3.Connection) -> None:
             repository_id = _repository_id(conn, repository)
+            if not may_move_tags:
+                _refuse_tag_moves(conn, repository_id, tags, manifest.digest)
             missing = [
                 digest
                 for digest in dict.fromkeys(manifest.blob_digests)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.listing import ListingService
-from dockyard.registry.manifests import ManifestService
+from dockyard.registry.manifests import ImmutableTagRule, ManifestService, TagMoves
 from dockyard.registry.uploads import UploadService
 
 
@@ -19,4 +19,12 @@ class Registry:
     listing: ListingService
 
 
-__all__ = ["BlobService", "ListingService", "ManifestService", "Registry", "UploadService"]
+__all__ = [
+    "BlobService",
+    "ImmutableTagRule",
+    "ListingService",
+    "ManifestService",
+    "Registry",
+    "TagMoves",
+    "UploadService",
+]

@@ -6,13 +6,35 @@ import json
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
+from fnmatch import fnmatchcase
 
 from dockyard import metrics
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import parse_manifest
 from dockyard.core.names import parse_reference, validate_tag
-from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest
+from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest, TagMoveRefused
+
+
+class TagMoves(Enum):
+    """What the caller may do to tags that already point at another manifest."""
+
+    ALLOWED = "allowed"
+    """Move them unless an immutable-tags rule covers them (auth off, or no explicit rule)."""
+    REFUSED = "refused"
+    """Never: the policy denies `overwrite`."""
+    FORCED = "forced"
+    """Always: an explicit rule grants `overwrite`, the one thing that beats immutability."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImmutableTagRule:
+    repository: str
+    tags: str
+
+    def covers(self, repository: str, tag: str) -> bool:
+        return fnmatchcase(repository, self.repository) and fnmatchcase(tag, self.tags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +74,27 @@ def _unknown(reference: str) -> RegistryError:
 
 
 class ManifestService:
-    def __init__(self, meta: MetadataStore, cache_bytes: int = 64 << 20):
+    def __init__(
+        self, meta: MetadataStore, cache_bytes: int = 64 << 20, immutable_tags: Sequence[ImmutableTagRule] = ()
+    ):
         self._meta = meta
         self._cache = _BodyCache(cache_bytes)
+        self._immutable_tags = tuple(immutable_tags)
+
+    def _may_move(self, repository: str, tags: Sequence[str], tag_moves: TagMoves) -> bool:
+        if tag_moves is not TagMoves.ALLOWED:
+            return tag_moves is TagMoves.FORCED
+        return not any(rule.covers(repository, tag) for rule in self._immutable_tags for tag in tags)
 
     async def put(
-        self, repository: str, reference: str, body: bytes, content_type: str | None, extra_tags: Sequence[str]
+        self,
+        repository: str,
+        reference: str,
+        body: bytes,
+        content_type: str | None,
+        extra_tags: Sequence[str],
+        *,
+        tag_moves: TagMoves = TagMoves.ALLOWED,
     ) -> StoredManifest:
         target = parse_reference(reference)
         tags = [validate_tag(tag) for tag in extra_tags]
@@ -85,7 +122,16 @@ class ManifestService:
         )
         unique_tags = tuple(dict.fromkeys(tags))
         try:
-            await self._meta.put_manifest(repository, record, unique_tags)
+            await self._meta.put_manifest(
+                repository, record, unique_tags, may_move_tags=self._may_move(repository, unique_tags, tag_moves)
+            )
+        except TagMoveRefused as refused:
+            raise RegistryError(
+                ErrorCode.DENIED,
+                f"tag {refused.tags[0]!r} already points at another manifest and may not be moved: it is immutable "
+                "here, or you lack the overwrite permission (pushing the same digest again is fine)",
+                {"tags": refused.tags},
+            ) from None
         except MissingBlobs as missing:
             raise RegistryError(
                 ErrorCode.MANIFEST_BLOB_UNKNOWN,
