@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import TYPE_CHECKING
 
-from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.config import Settings
-from dockyard.gc.collector import Collector
-from dockyard.gc.report import Report
-from dockyard.meta.sqlite import SqliteMetadataStore
+
+if TYPE_CHECKING:
+    from dockyard.gc.report import Report
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,6 +43,12 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _collect(settings: Settings, now: bool, dry_run: bool) -> Report:
+    # Imported here, not by the CLI at start-up: prometheus_client must not be imported before
+    # `serve` has set up its multiprocess directory.
+    from dockyard.blobs.filesystem import FilesystemBlobStore  # noqa: PLC0415
+    from dockyard.gc.collector import Collector  # noqa: PLC0415
+    from dockyard.meta.sqlite import SqliteMetadataStore  # noqa: PLC0415
+
     meta = SqliteMetadataStore(settings.data_dir / "metadata.db")
     store = FilesystemBlobStore(settings.data_dir)
     try:
