@@ -10,13 +10,15 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_serializer, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from dockyard.core.urls import redact_password
 
 CONFIG_FILE_ENV = "DOCKYARD_CONFIG"
 
@@ -30,6 +32,36 @@ class Limits(BaseModel):
 class Uploads(BaseModel):
     stale_after_seconds: int = Field(default=24 * 3600, ge=1)
     """Upload sessions untouched for this long are purged with their bytes."""
+    automatic_mount: bool = True
+    """A mount without `from` (or from a repository lacking the blob) links the blob from any
+    repository the caller may pull that holds it; false opens an upload session instead."""
+
+
+class Manifests(BaseModel):
+    allow_missing_blobs: bool = False
+    """Accept image manifests whose config or layers this repository does not hold (sparse mirrors)."""
+
+
+class Database(BaseModel):
+    url: str | None = None
+    """postgresql://USER:PASSWORD@HOST:PORT/DATABASE for metadata in PostgreSQL (several instances
+    may share it); unset: an embedded SQLite database in data_dir."""
+    pool_size: int = Field(default=10, ge=1, le=1000)
+    """Connections to PostgreSQL per worker process (one more listens for changes)."""
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in ("postgresql", "postgres"):
+            raise ValueError("database.url must be a postgresql:// URL")
+        return "postgresql://" + rest
+
+    @field_serializer("url", when_used="json")
+    def _hide_password(self, value: str | None) -> str | None:
+        return None if value is None else redact_password(value)
 
 
 class Gc(BaseModel):
@@ -77,6 +109,8 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
     limits: Limits = Limits()
     uploads: Uploads = Uploads()
+    manifests: Manifests = Manifests()
+    database: Database = Database()
     gc: Gc = Gc()
     immutable_tags: list[ImmutableTags] = []
 

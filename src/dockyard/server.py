@@ -19,7 +19,8 @@ from dockyard.config import Settings, load_settings
 from dockyard.gc.worker import run_gc_worker
 from dockyard.http.app import RegistryApp
 from dockyard.http.context import Context
-from dockyard.meta.sqlite import SqliteMetadataStore
+from dockyard.meta.base import MetadataUnavailable
+from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.registry import BlobService, ImmutableTagRule, ListingService, ManifestService, Registry, UploadService
 
 log = logging.getLogger("dockyard")
@@ -61,13 +62,15 @@ def build_app() -> RegistryApp:
     settings = load_settings()
     _lighten_logging()
     data_dir = settings.data_dir
-    meta = SqliteMetadataStore(data_dir / "metadata.db")
+    meta = open_metadata_store(settings)
     store = FilesystemBlobStore(data_dir)
     registry = Registry(
-        blobs=BlobService(meta, store),
+        blobs=BlobService(meta, store, settings.uploads.automatic_mount),
         uploads=UploadService(meta, store),
         manifests=ManifestService(
-            meta, immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags]
+            meta,
+            settings.manifests.allow_missing_blobs,
+            immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags],
         ),
         listing=ListingService(meta, settings.limits.page_max_entries),
     )
@@ -94,12 +97,18 @@ def build_app() -> RegistryApp:
         close,
         background,
         settings.access_log,
+        on_start=meta.start,
     )
 
 
 def serve(settings: Settings, data_dir: Path) -> None:
     """Run the server in the foreground until SIGINT or SIGTERM."""
     scheme = "https" if settings.tls_cert else "http"
+    try:
+        metadata = prepare_metadata_store(settings)
+    except MetadataUnavailable as error:
+        sys.exit(f"dockyard: {error}")
+    print(f"dockyard metadata: {metadata}", file=sys.stderr, flush=True)
     print(
         f"dockyard listening on {scheme}://{settings.listen} with {settings.workers} worker(s); data in {data_dir}",
         file=sys.stderr,

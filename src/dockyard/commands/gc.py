@@ -47,9 +47,10 @@ async def _collect(settings: Settings, now: bool, dry_run: bool) -> Report:
     # `serve` has set up its multiprocess directory.
     from dockyard.blobs.filesystem import FilesystemBlobStore  # noqa: PLC0415
     from dockyard.gc.collector import Collector  # noqa: PLC0415
-    from dockyard.meta.sqlite import SqliteMetadataStore  # noqa: PLC0415
+    from dockyard.meta.factory import open_metadata_store  # noqa: PLC0415
 
-    meta = SqliteMetadataStore(settings.data_dir / "metadata.db")
+    meta = open_metadata_store(settings)
+    await meta.start()
     store = FilesystemBlobStore(settings.data_dir)
     try:
         return await Collector(meta, store, settings.gc).collect(now=now, dry_run=dry_run)

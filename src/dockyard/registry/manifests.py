@@ -75,9 +75,14 @@ def _unknown(reference: str) -> RegistryError:
 
 class ManifestService:
     def __init__(
-        self, meta: MetadataStore, cache_bytes: int = 64 << 20, immutable_tags: Sequence[ImmutableTagRule] = ()
+        self,
+        meta: MetadataStore,
+        allow_missing_blobs: bool = False,
+        cache_bytes: int = 64 << 20,
+        immutable_tags: Sequence[ImmutableTagRule] = (),
     ):
         self._meta = meta
+        self._allow_missing_blobs = allow_missing_blobs
         self._cache = _BodyCache(cache_bytes)
         self._immutable_tags = tuple(immutable_tags)
 
@@ -123,7 +128,11 @@ class ManifestService:
         unique_tags = tuple(dict.fromkeys(tags))
         try:
             await self._meta.put_manifest(
-                repository, record, unique_tags, may_move_tags=self._may_move(repository, unique_tags, tag_moves)
+                repository,
+                record,
+                unique_tags,
+                require_blobs=not self._allow_missing_blobs,
+                may_move_tags=self._may_move(repository, unique_tags, tag_moves),
             )
         except TagMoveRefused as refused:
             raise RegistryError(
@@ -142,7 +151,12 @@ class ManifestService:
         return StoredManifest(record.digest, record.subject, unique_tags)
 
     async def resolve(self, repository: str, reference: str) -> ManifestRef:
-        target = parse_reference(reference)
+        try:
+            target = parse_reference(reference)
+        except RegistryError:
+            # Nothing can be stored under a reference that is neither a tag nor a digest: to a
+            # read it is simply unknown (the conformance suite asks for 404 here).
+            raise _unknown(reference) from None
         if isinstance(target, Digest):
             found = await self._meta.manifest_by_digest(repository, str(target))
         else:
