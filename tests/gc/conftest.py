@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.support.backends import backend_env
 from tests.support.server import DockyardServer
 
 FAST_GC = {"DOCKYARD_GC__REVIEW_DELAY_SECONDS": "0.5", "DOCKYARD_GC__IDLE_SECONDS": "0.1"}
+INSTANCES = 3
 
 
-def run_gc(data_dir: Path, *flags: str, env: dict[str, str] | None = None) -> str:
-    """`dockyard gc` against a data directory; its output."""
+def run_gc(server: DockyardServer, *flags: str, env: dict[str, str] | None = None) -> str:
+    """`dockyard gc` on the stores of `server` (its data directory and database); its output."""
     result = subprocess.run(
-        [sys.executable, "-m", "dockyard", "gc", "--data-dir", str(data_dir), *flags],
+        [sys.executable, "-m", "dockyard", "gc", "--data-dir", str(server.data_dir), *flags],
         capture_output=True,
         text=True,
         timeout=300,
-        env=env,
+        env={**os.environ, **server.env, **(env or {})},
         check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -35,9 +38,15 @@ def stored_blobs(data_dir: Path) -> set[str]:
 
 
 @pytest.fixture
-def gc_server(tmp_path: Path) -> Iterator[DockyardServer]:
-    """A server whose workers review everything half a second after it happened."""
-    server = DockyardServer(tmp_path / "data", env=FAST_GC).start()
+def storage_env(request: pytest.FixtureRequest, backend: str) -> dict[str, str]:
+    """The environment pointing servers at fresh stores of the test's backend."""
+    return backend_env(request, backend)
+
+
+@pytest.fixture
+def idle_server(tmp_path: Path, storage_env: dict[str, str]) -> Iterator[DockyardServer]:
+    """A server whose workers never find anything due: collection happens only by `dockyard gc`."""
+    server = DockyardServer(tmp_path / "data", env=storage_env).start()
     try:
         yield server
     finally:
@@ -45,10 +54,15 @@ def gc_server(tmp_path: Path) -> Iterator[DockyardServer]:
 
 
 @pytest.fixture
-def idle_server(tmp_path: Path) -> Iterator[DockyardServer]:
-    """A server whose workers never find anything due: collection happens only by `dockyard gc`."""
-    server = DockyardServer(tmp_path / "data").start()
+def gc_cluster(tmp_path: Path, storage_env: dict[str, str]) -> Iterator[list[DockyardServer]]:
+    """Instances sharing one set of stores, whose workers review everything half a second after it happened."""
+    servers = [DockyardServer(tmp_path / "data", env={**storage_env, **FAST_GC}) for _ in range(INSTANCES)]
+    for number, server in enumerate(servers):
+        server.log_path = tmp_path / f"instance-{number}.log"
     try:
-        yield server
+        for server in servers:
+            server.start()
+        yield servers
     finally:
-        server.kill()
+        for server in servers:
+            server.kill()

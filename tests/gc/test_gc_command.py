@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from tests.gc.conftest import run_gc, stored_blobs
 from tests.http.ocitest import RegistryClient, digest_of
+from tests.support.backends import every_backend
 from tests.support.server import DockyardServer
 
 
+@every_backend
 def test_gc_now_frees_a_deleted_image_and_keeps_a_tagged_one(idle_server: DockyardServer) -> None:
     with RegistryClient(idle_server.url) as client:
         kept = client.push_image("team/app", "stable", layers=2, seed="kept")
@@ -14,12 +16,12 @@ def test_gc_now_frees_a_deleted_image_and_keeps_a_tagged_one(idle_server: Dockya
         assert client.delete(f"/v2/team/app/manifests/{dropped.digest}").status_code == 202
         before = stored_blobs(idle_server.data_dir)
 
-        assert "freed 0 manifests, 0 blobs" in run_gc(idle_server.data_dir)
-        dry = run_gc(idle_server.data_dir, "--now", "--dry-run")
+        assert "freed 0 manifests, 0 blobs" in run_gc(idle_server)
+        dry = run_gc(idle_server, "--now", "--dry-run")
         assert "would free 0 manifests, 3 blobs" in dry
         assert stored_blobs(idle_server.data_dir) == before
 
-        real = run_gc(idle_server.data_dir, "--now")
+        real = run_gc(idle_server, "--now")
         assert "team/app" in real
         assert "freed 0 manifests, 3 blobs" in real
         assert dry.splitlines()[1:-1] == real.splitlines()[1:-1]
@@ -31,10 +33,11 @@ def test_gc_now_frees_a_deleted_image_and_keeps_a_tagged_one(idle_server: Dockya
         assert client.get_manifest("team/app", dropped.digest).status_code == 404
 
 
+@every_backend
 def test_gc_now_collects_an_untagged_image_and_its_layers(idle_server: DockyardServer) -> None:
     with RegistryClient(idle_server.url) as client:
         client.push_image("team/app", "moving", layers=1, seed="first")
         client.push_image("team/app", "moving", layers=1, seed="second")
-        output = run_gc(idle_server.data_dir, "--now")
+        output = run_gc(idle_server, "--now")
         assert "freed 1 manifests, 2 blobs" in output
         assert client.get_manifest("team/app", "moving").status_code == 200

@@ -24,6 +24,7 @@ import pytest
 from tests.gc.conftest import FAST_GC, run_gc, stored_blobs
 from tests.gc.racing import SHARED_LAYERS, Audit, Ledger, Pusher, audit
 from tests.http.ocitest import RegistryClient
+from tests.support.backends import every_backend
 from tests.support.server import DockyardServer
 
 REPOSITORIES = ["race/a", "race/b", "race/c"]
@@ -68,16 +69,16 @@ def _churn(url: str, ledger: Ledger, number: int) -> tuple[str, str, str]:
         return pinned
 
 
-def _collect_repeatedly(data_dir: Path, stop: threading.Event) -> int:
+def _collect_repeatedly(server: DockyardServer, stop: threading.Event) -> int:
     runs = 0
     while not stop.is_set():
-        run_gc(data_dir, "--now")
+        run_gc(server, "--now")
         runs += 1
     return runs
 
 
 def _assert_exactly_reachable_is_kept(client: RegistryClient, server: DockyardServer, ledger: Ledger) -> Audit:
-    run_gc(server.data_dir, "--now")
+    run_gc(server, "--now")
     reached = audit(client)
     for repository, digest in sorted(ledger.pushed):
         exists = client.head(f"/v2/{repository}/manifests/{digest}").status_code == 200
@@ -87,30 +88,36 @@ def _assert_exactly_reachable_is_kept(client: RegistryClient, server: DockyardSe
 
 
 @pytest.mark.slow
-def test_collection_racing_clients_keeps_everything_reachable(gc_server: DockyardServer) -> None:
+@every_backend
+def test_collection_racing_clients_keeps_everything_reachable(gc_cluster: list[DockyardServer]) -> None:
     ledger = Ledger()
     stop = threading.Event()
     with ThreadPoolExecutor(CLIENTS + 1) as pool:
-        collector = pool.submit(_collect_repeatedly, gc_server.data_dir, stop)
-        churners = [pool.submit(_churn, gc_server.url, ledger, number) for number in range(CLIENTS)]
+        collector = pool.submit(_collect_repeatedly, gc_cluster[0], stop)
+        churners = [
+            pool.submit(_churn, gc_cluster[number % len(gc_cluster)].url, ledger, number) for number in range(CLIENTS)
+        ]
         try:
             pinned = [churner.result() for churner in churners]
         finally:
             stop.set()
         assert collector.result() > 0
     assert ledger.server_errors == []
-    with RegistryClient(gc_server.url) as client:
-        reached = _assert_exactly_reachable_is_kept(client, gc_server, ledger)
+    with RegistryClient(gc_cluster[1].url) as client:
+        reached = _assert_exactly_reachable_is_kept(client, gc_cluster[0], ledger)
     for image, signature, countersignature in pinned:
         assert reached.referrers[("race/pinned", image)] == {signature}
         assert reached.referrers[("race/pinned", signature)] == {countersignature}
 
 
 @pytest.mark.slow
+@every_backend
 @pytest.mark.parametrize("deleter", ["server", "command"])
-def test_sigkill_in_the_middle_of_deletions_loses_nothing_reachable(tmp_path: Path, deleter: str) -> None:
+def test_sigkill_in_the_middle_of_deletions_loses_nothing_reachable(
+    tmp_path: Path, storage_env: dict[str, str], deleter: str
+) -> None:
     # Garbage is made while the workers idle; then the deleter starts on it and is killed.
-    server = DockyardServer(tmp_path / "data", env=SHORT_LEASE)
+    server = DockyardServer(tmp_path / "data", env={**storage_env, **SHORT_LEASE})
     ledger = Ledger()
     try:
         with RegistryClient(server.start().url) as client:
@@ -123,19 +130,19 @@ def test_sigkill_in_the_middle_of_deletions_loses_nothing_reachable(tmp_path: Pa
         garbage = stored_blobs(server.data_dir) - kept
         assert len(garbage) == GARBAGE
         if deleter == "command":
-            _kill_gc_command_after_first_deletions(server.data_dir, garbage)
+            _kill_gc_command_after_first_deletions(server, garbage)
         else:
             server.stop()
-            server.env = {**SHORT_LEASE, **FAST_GC}
+            server.env = {**storage_env, **SHORT_LEASE, **FAST_GC}
             server.start()
             _wait_for_first_deletions(server.data_dir, garbage, lambda: server.proc and server.proc.poll())
         server.kill()
         assert stored_blobs(server.data_dir) & garbage, "the kill came after every deletion"
 
-        server.env = SHORT_LEASE
+        server.env = {**storage_env, **SHORT_LEASE}
         server.start()
         time.sleep(float(SHORT_LEASE["DOCKYARD_GC__DELETION_LEASE_SECONDS"]))  # the dead deleter's lease
-        run_gc(server.data_dir, "--now", env={**os.environ, **SHORT_LEASE})
+        run_gc(server, "--now")
         with RegistryClient(server.url) as client:
             _assert_exactly_reachable_is_kept(client, server, ledger)
         assert not stored_blobs(server.data_dir) & garbage
@@ -148,15 +155,15 @@ def _wait_for_first_deletions(data_dir: Path, garbage: set[str], exited: Callabl
         time.sleep(0.002)
 
 
-def _kill_gc_command_after_first_deletions(data_dir: Path, garbage: set[str]) -> None:
+def _kill_gc_command_after_first_deletions(server: DockyardServer, garbage: set[str]) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "dockyard", "gc", "--now", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "dockyard", "gc", "--now", "--data-dir", str(server.data_dir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, **SHORT_LEASE},
+        env={**os.environ, **server.env},
     )
     try:
-        _wait_for_first_deletions(data_dir, garbage, process.poll)
+        _wait_for_first_deletions(server.data_dir, garbage, process.poll)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()

@@ -16,23 +16,21 @@ from dockyard.meta.base import BlobDeletion, Collected, GcQueue, ReviewOutcome
 from dockyard.meta.driver import Transaction
 from dockyard.meta.sql.core import SqlCore
 
-# Untagged, listed by no index of its repository, no live subject, old enough.
-_COLLECTABLE_MANIFEST = """SELECT r.name, m.size FROM manifests m JOIN repositories r ON r.id = m.repository_id
-    WHERE m.repository_id = ? AND m.digest = ? AND m.created_at <= ?
+# Untagged, listed by no index of its repository, no live subject: collectable once old enough.
+_UNHELD_MANIFEST = """SELECT r.name, m.size, m.created_at FROM manifests m JOIN repositories r ON r.id = m.repository_id
+    WHERE m.repository_id = ? AND m.digest = ?
     AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)
     AND NOT EXISTS (SELECT 1 FROM manifest_children c
                     WHERE c.repository_id = m.repository_id AND c.child_digest = m.digest)
     AND NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository_id = m.repository_id AND s.digest = m.subject)"""
-# A link holds a blob while a manifest of its repository references the blob, or while it is
-# young: a push links its blobs before it sends the manifest that references them.
-_UNHELD_LINKS = """SELECT rb.repository_id, r.name FROM repository_blobs rb
-    JOIN repositories r ON r.id = rb.repository_id WHERE rb.digest = ? AND rb.linked_at <= ?
-    AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb
-                    WHERE mb.repository_id = rb.repository_id AND mb.blob_digest = rb.digest)"""
-_BLOB_HELD = """SELECT 1 FROM blobs WHERE digest = ? AND (
-    EXISTS (SELECT 1 FROM repository_blobs WHERE digest = ?)
-    OR EXISTS (SELECT 1 FROM manifest_blobs WHERE blob_digest = ?)
-    OR EXISTS (SELECT 1 FROM gc_upload_claims WHERE digest = ?))"""
+# Held for as long as a manifest references it or an upload session claims it; what ends either
+# enqueues a review.
+_BLOB_HELD = """SELECT 1 WHERE EXISTS (SELECT 1 FROM manifest_blobs WHERE blob_digest = ?)
+    OR EXISTS (SELECT 1 FROM gc_upload_claims WHERE digest = ?)"""
+_REVIEW_MANIFEST_AT = """INSERT INTO gc_manifest_reviews (repository_id, digest, enqueued_at) VALUES (?, ?, ?)
+    ON CONFLICT (repository_id, digest) DO UPDATE SET enqueued_at = excluded.enqueued_at"""
+_REVIEW_BLOB_AT = """INSERT INTO gc_blob_reviews (digest, enqueued_at) VALUES (?, ?)
+    ON CONFLICT (digest) DO UPDATE SET enqueued_at = excluded.enqueued_at"""
 _QUEUE_DELETION = """INSERT INTO gc_blob_deletions (digest, size, attempts, next_attempt_at) VALUES (?, ?, 0, 0)
     ON CONFLICT (digest) DO NOTHING"""
 _ORPHANED = """SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE digest = ?)
@@ -75,11 +73,11 @@ class GcQueries(SqlCore):
                 (cutoff, max_reviews - reviewed),
             )
             for repository_id, digest in manifests:
-                if delete_untagged:
-                    collected.extend(await _review_manifest(tx, repository_id, digest, cutoff))
                 await tx.execute(
                     "DELETE FROM gc_manifest_reviews WHERE repository_id = ? AND digest = ?", (repository_id, digest)
                 )
+                if delete_untagged:
+                    collected.extend(await _review_manifest(tx, repository_id, digest, cutoff))
             reviewed += len(manifests)
             blobs = await tx.fetch_all(
                 f"""SELECT digest FROM gc_blob_reviews WHERE enqueued_at <= ?
@@ -87,9 +85,8 @@ class GcQueries(SqlCore):
                 (cutoff, max(0, max_reviews - reviewed)),
             )
             for (digest,) in blobs:
-                collected.extend(await _review_blob(tx, digest, cutoff))
-                # Triggers re-enqueued the blob as its links went; this review has just seen them go.
                 await tx.execute("DELETE FROM gc_blob_reviews WHERE digest = ?", (digest,))
+                collected.extend(await _review_blob(tx, digest, cutoff))
             reviewed += len(blobs)
             if not manifests and not blobs:
                 break
@@ -162,23 +159,37 @@ class GcQueries(SqlCore):
 
 
 async def _review_manifest(tx: Transaction, repository_id: int, digest: str, cutoff: float) -> list[Collected]:
-    row = await tx.fetch_one(_COLLECTABLE_MANIFEST, (repository_id, digest, cutoff))
+    row = await tx.fetch_one(_UNHELD_MANIFEST, (repository_id, digest))
     if row is None:
+        return []  # gone, or held: whatever releases it enqueues a new review
+    name, size, created_at = row
+    if created_at > cutoff:
+        # Too young (the review was due by another clock): look again once it is not.
+        await tx.execute(_REVIEW_MANIFEST_AT, (repository_id, digest, created_at))
         return []
     # Its references and children go with it, and triggers enqueue reviews of them and of its referrers.
     await tx.execute("DELETE FROM manifests WHERE repository_id = ? AND digest = ?", (repository_id, digest))
-    return [Collected("manifest", row[0], digest, int(row[1]))]
+    return [Collected("manifest", name, digest, int(size))]
 
 
 async def _review_blob(tx: Transaction, digest: str, cutoff: float) -> list[Collected]:
     found = await tx.fetch_one("SELECT size, created_at FROM blobs WHERE digest = ?", (digest,))
-    if found is None:
+    if found is None or await tx.fetch_one(_BLOB_HELD, (digest, digest)):
         return []
     size, created_at = int(found[0]), float(found[1])
-    dropped = await tx.fetch_all(_UNHELD_LINKS, (digest, cutoff))
+    # No manifest references the blob, so every link left is one without a manifest behind it.
+    links = await tx.fetch_all(
+        """SELECT rb.repository_id, r.name, rb.linked_at FROM repository_blobs rb
+           JOIN repositories r ON r.id = rb.repository_id WHERE rb.digest = ?""",
+        (digest,),
+    )
+    dropped = [(repository_id, name) for repository_id, name, linked_at in links if linked_at <= cutoff]
     for repository_id, _ in dropped:
         await tx.execute("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?", (repository_id, digest))
-    if created_at > cutoff or await tx.fetch_one(_BLOB_HELD, (digest, digest, digest, digest)):
+    youngest = max([created_at, *(float(linked_at) for _, _, linked_at in links)])
+    if youngest > cutoff:
+        # A young link holds it (a push in progress), or it is young itself: look again when not.
+        await tx.execute(_REVIEW_BLOB_AT, (digest, youngest))
         return []
     await tx.execute("DELETE FROM blobs WHERE digest = ?", (digest,))
     await tx.execute(_QUEUE_DELETION, (digest, size))

@@ -98,3 +98,6 @@ BEGIN
     RETURN NULL;
 END $$;
 CREATE TRIGGER gc_subject_deleted AFTER DELETE ON manifests FOR EACH ROW EXECUTE FUNCTION gc_subject_deleted();
+
+-- An upload that claimed a digest and then ended (cancelled, purged) no longer holds its blob.
+CREATE TRIGGER gc_claim_released AFTER DELETE ON gc_upload_claims FOR EACH ROW EXECUTE FUNCTION gc_blob_unlinked();

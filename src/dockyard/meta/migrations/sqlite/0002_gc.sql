@@ -84,3 +84,9 @@ CREATE TRIGGER gc_subject_deleted AFTER DELETE ON manifests BEGIN
         WHERE repository_id = OLD.repository_id AND subject = OLD.digest
     ON CONFLICT (repository_id, digest) DO UPDATE SET enqueued_at = excluded.enqueued_at;
 END;
+
+-- An upload that claimed a digest and then ended (cancelled, purged) no longer holds its blob.
+CREATE TRIGGER gc_claim_released AFTER DELETE ON gc_upload_claims BEGIN
+    INSERT INTO gc_blob_reviews VALUES (OLD.digest, (julianday('now') - 2440587.5) * 86400.0)
+    ON CONFLICT (digest) DO UPDATE SET enqueued_at = excluded.enqueued_at;
+END;
