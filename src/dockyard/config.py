@@ -93,6 +93,13 @@ class ImmutableTags(BaseModel):
     tags: str = "*"
 
 
+class Quota(BaseModel):
+    """Repositories matching `repository` (a glob) may link at most `max_bytes` of blobs."""
+
+    repository: str
+    max_bytes: int = Field(ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCKYARD_", env_nested_delimiter="__", extra="forbid")
 
@@ -113,6 +120,8 @@ class Settings(BaseSettings):
     database: Database = Database()
     gc: Gc = Gc()
     immutable_tags: list[ImmutableTags] = []
+    quotas: list[Quota] = []
+    """The first rule matching a repository applies."""
 
     @field_validator("listen")
     @classmethod

@@ -22,6 +22,7 @@ from dockyard.http.context import Context
 from dockyard.meta.base import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.registry import BlobService, ImmutableTagRule, ListingService, ManifestService, Registry, UploadService
+from dockyard.registry.quotas import QuotaRule, Quotas
 
 log = logging.getLogger("dockyard")
 
@@ -66,7 +67,9 @@ def build_app() -> RegistryApp:
     store = FilesystemBlobStore(data_dir)
     registry = Registry(
         blobs=BlobService(meta, store, settings.uploads.automatic_mount),
-        uploads=UploadService(meta, store),
+        uploads=UploadService(
+            meta, store, Quotas(meta, [QuotaRule(rule.repository, rule.max_bytes) for rule in settings.quotas])
+        ),
         manifests=ManifestService(
             meta,
             settings.manifests.allow_missing_blobs,

@@ -229,3 +229,7 @@ class MetadataStore(ABC):
 
     @abstractmethod
     async def gc_queue(self) -> GcQueue: ...
+
+    @abstractmethod
+    async def repository_usage(self, repository: str) -> int:
+        """Bytes of the blobs the repository links, each counted once (0 for an unknown repository)."""

@@ -21,6 +21,7 @@ from dockyard.blobs.base import BlobStore, UnknownUpload, UploadConflict
 from dockyard.core.digest import Digest, Hasher, new_hasher
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.meta.base import MetadataStore
+from dockyard.registry.quotas import Quotas
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,10 @@ def _unknown_upload(upload_id: str) -> RegistryError:
 
 
 class UploadService:
-    def __init__(self, meta: MetadataStore, store: BlobStore):
+    def __init__(self, meta: MetadataStore, store: BlobStore, quotas: Quotas | None = None):
         self._meta = meta
         self._store = store
+        self._quotas = quotas or Quotas(meta)
         # upload id -> (bytes hashed, running hasher), for sessions this process is receiving.
         # Sessions abandoned or finished elsewhere leave entries behind; the oldest are evicted,
         # which costs at most one re-read of the stored bytes if such a session does go on.
@@ -80,10 +82,19 @@ class UploadService:
         return UploadStatus(upload_id, size)
 
     async def append(
-        self, repository: str, upload_id: str, chunks: AsyncIterable[bytes], start: int | None = None
+        self,
+        repository: str,
+        upload_id: str,
+        chunks: AsyncIterable[bytes],
+        start: int | None = None,
+        *,
+        length: int | None = None,
     ) -> UploadStatus:
-        """Add a chunk; `start` is where the client says it begins (from Content-Range), if it said."""
+        """Add a chunk; `start` is where the client says it begins (from Content-Range), `length`
+        how long it says it is (Content-Length), if it said."""
         current = await self._status_at(repository, upload_id, start)
+        if length is not None:
+            await self._quotas.admit(repository, current.size + length)
         size = await self._write(current, chunks)
         await self._meta.touch_upload(upload_id)
         return UploadStatus(upload_id, size)
@@ -119,9 +130,13 @@ class UploadService:
         digest: Digest,
         chunks: AsyncIterable[bytes],
         start: int | None = None,
+        *,
+        length: int | None = None,
     ) -> int:
         """Take the last chunk (possibly empty), verify the digest and make the blob visible."""
         current = await self._status_at(repository, upload_id, start)
+        if length is not None:
+            await self._quotas.admit(repository, current.size + length, str(digest))
         size = await self._write(current, chunks)
         actual = await self._digest_of(upload_id, size, digest.algorithm)
         if actual != digest:
@@ -130,6 +145,7 @@ class UploadService:
                 "the uploaded content does not match the digest",
                 {"expected": str(digest), "actual": str(actual)},
             )
+        await self._quotas.admit(repository, size, str(digest))
         await self._claim(upload_id, digest)
         try:
             await self._store.commit_upload(upload_id, digest)
@@ -157,8 +173,12 @@ class UploadService:
             await asyncio.sleep(0.05)
             pending = await self._meta.blob_deletion_pending(str(digest))
 
-    async def upload_whole(self, repository: str, digest: Digest, chunks: AsyncIterable[bytes]) -> int:
+    async def upload_whole(
+        self, repository: str, digest: Digest, chunks: AsyncIterable[bytes], length: int | None = None
+    ) -> int:
         """A monolithic upload in one request (POST with ?digest=)."""
+        if length is not None:
+            await self._quotas.admit(repository, length, str(digest))
         session = await self.start(repository)
         try:
             return await self.complete(repository, session.id, digest, chunks)

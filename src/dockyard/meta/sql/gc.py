@@ -145,6 +145,15 @@ class GcQueries(SqlCore):
 
         return await self._write(run, invalidates=False)
 
+    async def repository_usage(self, repository: str) -> int:
+        row = await self._read_one(
+            """SELECT COALESCE(SUM(b.size), 0) FROM repositories r
+               JOIN repository_blobs rb ON rb.repository_id = r.id JOIN blobs b ON b.digest = rb.digest
+               WHERE r.name = ?""",
+            repository,
+        )
+        return int(row[0]) if row else 0
+
     async def gc_queue(self) -> GcQueue:
         row = await self._read_one(
             """SELECT (SELECT count(*) FROM gc_manifest_reviews), (SELECT count(*) FROM gc_blob_reviews),
