@@ -83,6 +83,10 @@ class Gc(BaseModel):
     the time deleting one blob from the blob store can take."""
     orphan_sweep_seconds: float = Field(default=6 * 3600, gt=0)
     """How often the blob store is listed for bytes without metadata (left by crashes)."""
+    retention_interval_seconds: float = Field(default=3600, gt=0)
+    """How often the retention rules are applied."""
+    pull_flush_seconds: float = Field(default=30, gt=0)
+    """How often the last-pull times each process noted are written, in one batch."""
 
 
 class ImmutableTags(BaseModel):
@@ -98,6 +102,23 @@ class Quota(BaseModel):
 
     repository: str
     max_bytes: int = Field(ge=0)
+
+
+class RetentionRule(BaseModel):
+    """What to keep in repositories matching `repository` (a glob); the first matching rule applies.
+
+    Tags are deleted only when the rule sets at least one `keep_*` criterion, and then exactly
+    those tags that no criterion keeps. Manifests deleted this way are collected by GC later."""
+
+    repository: str
+    keep_last: int | None = Field(default=None, ge=0)
+    """Keep the N most recently pushed tags."""
+    keep_tags: str | None = None
+    """Keep tags matching this regular expression (whole name)."""
+    keep_pulled_within_days: float | None = Field(default=None, gt=0)
+    """Keep tags pulled within this many days."""
+    untagged_older_than_days: float | None = Field(default=None, ge=0)
+    """Delete manifests no tag, index or live subject holds, created more than this many days ago."""
 
 
 class Settings(BaseSettings):
@@ -120,6 +141,7 @@ class Settings(BaseSettings):
     database: Database = Database()
     gc: Gc = Gc()
     immutable_tags: list[ImmutableTags] = []
+    retention: list[RetentionRule] = []
     quotas: list[Quota] = []
     """The first rule matching a repository applies."""
 

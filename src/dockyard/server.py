@@ -16,12 +16,13 @@ from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
 from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.config import Settings, load_settings
-from dockyard.gc.worker import run_gc_worker
+from dockyard.gc.worker import run_maintenance
 from dockyard.http.app import RegistryApp
 from dockyard.http.context import Context
 from dockyard.meta.base import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.registry import BlobService, ImmutableTagRule, ListingService, ManifestService, Registry, UploadService
+from dockyard.registry.pulls import PullLog
 from dockyard.registry.quotas import QuotaRule, Quotas
 
 log = logging.getLogger("dockyard")
@@ -64,6 +65,7 @@ def build_app() -> RegistryApp:
     _lighten_logging()
     data_dir = settings.data_dir
     meta = open_metadata_store(settings)
+    pulls = PullLog(meta)
     store = FilesystemBlobStore(data_dir)
     registry = Registry(
         blobs=BlobService(meta, store, settings.uploads.automatic_mount),
@@ -74,11 +76,16 @@ def build_app() -> RegistryApp:
             meta,
             settings.manifests.allow_missing_blobs,
             immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags],
+            pulls=pulls,
         ),
         listing=ListingService(meta, settings.limits.page_max_entries),
     )
 
     async def close() -> None:
+        try:
+            await pulls.flush()
+        except Exception:
+            log.exception("recording the last pull times failed")
         await meta.close()
         await store.close()
 
@@ -92,7 +99,7 @@ def build_app() -> RegistryApp:
                 log.exception("purging abandoned uploads failed; will retry")
 
     async def background() -> None:
-        await asyncio.gather(purge_abandoned_uploads(), run_gc_worker(meta, store, settings.gc))
+        await asyncio.gather(purge_abandoned_uploads(), run_maintenance(meta, store, settings, pulls))
 
     return RegistryApp(
         Context(registry, settings.limits.manifest_max_bytes),

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 from typing import TYPE_CHECKING
 
+from dockyard.commands.stores import open_stores
 from dockyard.config import Settings
 
 if TYPE_CHECKING:
@@ -43,17 +44,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _collect(settings: Settings, now: bool, dry_run: bool) -> Report:
-    # Imported here, not by the CLI at start-up: prometheus_client must not be imported before
-    # `serve` has set up its multiprocess directory.
-    from dockyard.blobs.filesystem import FilesystemBlobStore  # noqa: PLC0415
-    from dockyard.gc.collector import Collector  # noqa: PLC0415
-    from dockyard.meta.factory import open_metadata_store  # noqa: PLC0415
+    from dockyard.gc.collector import Collector  # noqa: PLC0415 - see commands/stores.py
 
-    meta = open_metadata_store(settings)
-    await meta.start()
-    store = FilesystemBlobStore(settings.data_dir)
-    try:
+    async with open_stores(settings) as (meta, store):
         return await Collector(meta, store, settings.gc).collect(now=now, dry_run=dry_run)
-    finally:
-        await meta.close()
-        await store.close()

@@ -10,16 +10,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from dockyard.blobs.base import BlobStore
-from dockyard.config import Gc
+from dockyard.config import Gc, Settings
 from dockyard.gc import metrics
 from dockyard.gc.collector import Collector
+from dockyard.gc.retention import Retention
 from dockyard.meta.base import MetadataStore
+from dockyard.registry.pulls import PullLog
 
 log = logging.getLogger(__name__)
 
 _ERROR_PAUSE_SECONDS = 5.0
+
+
+async def run_maintenance(meta: MetadataStore, store: BlobStore, settings: Settings, pulls: PullLog) -> None:
+    """Everything a server process does in the background for GC, retention and pull times."""
+    retention = Retention(meta, settings.retention)
+    await asyncio.gather(
+        run_gc_worker(meta, store, settings.gc),
+        _every(settings.gc.pull_flush_seconds, "recording pull times", pulls.flush),
+        _every(settings.gc.retention_interval_seconds, "applying retention rules", retention.apply),
+    )
+
+
+async def _every(seconds: float, what: str, work: Callable[[], Awaitable[object]]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await work()
+        except Exception:
+            log.exception("%s failed; will retry", what)
 
 
 async def run_gc_worker(meta: MetadataStore, store: BlobStore, settings: Gc) -> None:

@@ -15,6 +15,7 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import parse_manifest
 from dockyard.core.names import parse_reference, validate_tag
 from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest, TagMoveRefused
+from dockyard.registry.pulls import PullLog
 
 
 class TagMoves(Enum):
@@ -80,8 +81,10 @@ class ManifestService:
         allow_missing_blobs: bool = False,
         cache_bytes: int = 64 << 20,
         immutable_tags: Sequence[ImmutableTagRule] = (),
+        pulls: PullLog | None = None,
     ):
         self._meta = meta
+        self._pulls = pulls
         self._allow_missing_blobs = allow_missing_blobs
         self._cache = _BodyCache(cache_bytes)
         self._immutable_tags = tuple(immutable_tags)
@@ -161,6 +164,8 @@ class ManifestService:
             found = await self._meta.manifest_by_digest(repository, str(target))
         else:
             found = await self._meta.manifest_by_tag(repository, target)
+            if found is not None and self._pulls is not None:
+                self._pulls.note(repository, target)
         if found is None:
             raise _unknown(reference)
         return found

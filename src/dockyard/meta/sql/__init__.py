@@ -12,9 +12,10 @@ from dockyard.meta.sql.blobs import BlobQueries
 from dockyard.meta.sql.gc import GcQueries
 from dockyard.meta.sql.listing import ListingQueries
 from dockyard.meta.sql.manifests import ManifestQueries
+from dockyard.meta.sql.retention import RetentionQueries
 
 
-class SqlMetadataStore(BlobQueries, ManifestQueries, ListingQueries, GcQueries, MetadataStore):
+class SqlMetadataStore(BlobQueries, ManifestQueries, ListingQueries, GcQueries, RetentionQueries, MetadataStore):
     pass
 
 

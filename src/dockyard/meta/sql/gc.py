@@ -17,7 +17,7 @@ from dockyard.meta.driver import Transaction
 from dockyard.meta.sql.core import SqlCore
 
 # Untagged, listed by no index of its repository, no live subject: collectable once old enough.
-_UNHELD_MANIFEST = """SELECT r.name, m.size, m.created_at FROM manifests m JOIN repositories r ON r.id = m.repository_id
+UNHELD_MANIFEST = """SELECT r.name, m.size, m.created_at FROM manifests m JOIN repositories r ON r.id = m.repository_id
     WHERE m.repository_id = ? AND m.digest = ?
     AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)
     AND NOT EXISTS (SELECT 1 FROM manifest_children c
@@ -168,7 +168,7 @@ class GcQueries(SqlCore):
 
 
 async def _review_manifest(tx: Transaction, repository_id: int, digest: str, cutoff: float) -> list[Collected]:
-    row = await tx.fetch_one(_UNHELD_MANIFEST, (repository_id, digest))
+    row = await tx.fetch_one(UNHELD_MANIFEST, (repository_id, digest))
     if row is None:
         return []  # gone, or held: whatever releases it enqueues a new review
     name, size, created_at = row

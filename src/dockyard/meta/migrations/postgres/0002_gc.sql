@@ -101,3 +101,11 @@ CREATE TRIGGER gc_subject_deleted AFTER DELETE ON manifests FOR EACH ROW EXECUTE
 
 -- An upload that claimed a digest and then ended (cancelled, purged) no longer holds its blob.
 CREATE TRIGGER gc_claim_released AFTER DELETE ON gc_upload_claims FOR EACH ROW EXECUTE FUNCTION gc_blob_unlinked();
+
+-- When each tag was last pulled, for retention rules; written in batches, not per pull.
+CREATE TABLE tag_pulls (
+    repository_id BIGINT NOT NULL,
+    name          TEXT COLLATE "C" NOT NULL,
+    pulled_at     DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (repository_id, name)
+);

@@ -90,3 +90,11 @@ CREATE TRIGGER gc_claim_released AFTER DELETE ON gc_upload_claims BEGIN
     INSERT INTO gc_blob_reviews VALUES (OLD.digest, (julianday('now') - 2440587.5) * 86400.0)
     ON CONFLICT (digest) DO UPDATE SET enqueued_at = excluded.enqueued_at;
 END;
+
+-- When each tag was last pulled, for retention rules; written in batches, not per pull.
+CREATE TABLE tag_pulls (
+    repository_id INTEGER NOT NULL,
+    name          TEXT NOT NULL,
+    pulled_at     REAL NOT NULL,
+    PRIMARY KEY (repository_id, name)
+) WITHOUT ROWID;
