@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from dockyard import __version__
-from dockyard.commands import gc, retention
+from dockyard.commands import fsck, gc, retention
 from dockyard.config import CONFIG_FILE_ENV, Settings, load_settings
 
 
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_setting_flags(show)
     gc.register(commands)
+    fsck.register(commands)
     retention.register(commands)
     return parser
 

@@ -83,6 +83,8 @@ class Gc(BaseModel):
     the time deleting one blob from the blob store can take."""
     orphan_sweep_seconds: float = Field(default=6 * 3600, gt=0)
     """How often the blob store is listed for bytes without metadata (left by crashes)."""
+    scrub_bytes_per_second: int = Field(default=0, ge=0)
+    """Re-hash every stored blob in the background at this rate, over and over; 0 turns it off."""
     retention_interval_seconds: float = Field(default=3600, gt=0)
     """How often the retention rules are applied."""
     pull_flush_seconds: float = Field(default=30, gt=0)

@@ -13,6 +13,9 @@ REVIEWS = Counter("dockyard_gc_reviews", "GC reviews processed")
 DELETED = Counter("dockyard_gc_deleted", "Objects garbage collection deleted", ["kind"])
 BYTES_FREED = Counter("dockyard_gc_bytes_freed", "Bytes of blobs garbage collection deleted")
 DELETE_FAILURES = Counter("dockyard_gc_delete_failures", "Blob byte deletions that failed and will be retried")
+SCRUBBED_BYTES = Counter("dockyard_scrub_bytes", "Bytes of blobs re-hashed by fsck or the scrubber")
+SCRUB_FAILURES = Counter("dockyard_scrub_failures", "Blobs found corrupt, missing or dangling", ["kind"])
+SCRUB_PASSES = Counter("dockyard_scrub_passes", "Complete background scrub passes")
 QUEUE_DEPTH = Gauge("dockyard_gc_queue_depth", "Reviews queued", ["kind"], multiprocess_mode="mostrecent")
 QUEUE_LAG = Gauge(
     "dockyard_gc_queue_lag_seconds",

@@ -16,6 +16,7 @@ from dockyard.blobs.base import BlobStore
 from dockyard.config import Gc, Settings
 from dockyard.gc import metrics
 from dockyard.gc.collector import Collector
+from dockyard.gc.fsck import scrub_forever
 from dockyard.gc.retention import Retention
 from dockyard.meta.base import MetadataStore
 from dockyard.registry.pulls import PullLog
@@ -30,6 +31,7 @@ async def run_maintenance(meta: MetadataStore, store: BlobStore, settings: Setti
     retention = Retention(meta, settings.retention)
     await asyncio.gather(
         run_gc_worker(meta, store, settings.gc),
+        scrub_forever(meta, store, settings.gc.scrub_bytes_per_second),
         _every(settings.gc.pull_flush_seconds, "recording pull times", pulls.flush),
         _every(settings.gc.retention_interval_seconds, "applying retention rules", retention.apply),
     )

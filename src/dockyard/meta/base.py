@@ -265,3 +265,17 @@ class MetadataStore(ABC):
         self, repository: str, digests: Sequence[str], created_before: float
     ) -> list[str]:
         """Delete those of `digests` that are still stale and untagged; the digests deleted."""
+
+    # Integrity checks.
+    @abstractmethod
+    async def blob_page(self, after: str | None, limit: int) -> list[tuple[str, int]]:
+        """(digest, size) of the blobs the registry holds, in digest order after `after`."""
+
+    @abstractmethod
+    async def dangling_references(self, limit: int) -> list[tuple[str, str, str]]:
+        """(repository, manifest, blob) where a manifest references a blob the registry does not hold."""
+
+    @abstractmethod
+    async def forget_blob(self, digest: str) -> bool:
+        """Drop the blob's links and row so it reads as unknown and can be pushed again; False if it
+        is claimed by an upload in progress (which is about to put good bytes in place)."""
