@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.gc.conftest import run_gc, stored_blobs
+import time
+from pathlib import Path
+
+import httpx
+from tests.gc.conftest import FAST_GC, run_gc, stored_blobs
 from tests.http.ocitest import RegistryClient, digest_of
 from tests.support.backends import every_backend
 from tests.support.server import DockyardServer
@@ -41,3 +45,17 @@ def test_gc_now_collects_an_untagged_image_and_its_layers(idle_server: DockyardS
         output = run_gc(idle_server, "--now")
         assert "freed 1 manifests, 2 blobs" in output
         assert client.get_manifest("team/app", "moving").status_code == 200
+
+
+def test_workers_collect_on_their_own_and_report_it_in_metrics(tmp_path: Path) -> None:
+    with DockyardServer(tmp_path / "data", env=FAST_GC) as server, RegistryClient(server.url) as client:
+        dropped = client.push_image("team/app", None, layers=2, seed="dropped")
+        assert client.delete(f"/v2/team/app/manifests/{dropped.digest}").status_code == 202
+        deadline = time.monotonic() + 60
+        while stored_blobs(server.data_dir) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert stored_blobs(server.data_dir) == set()
+        metrics = httpx.get(server.url + "/metrics").text
+        assert 'dockyard_gc_deleted_total{kind="blob"} 3.0' in metrics
+        assert "dockyard_gc_bytes_freed_total" in metrics
+        assert 'dockyard_gc_queue_depth{kind="deletion"}' in metrics
