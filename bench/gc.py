@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.gc [--blobs 10000] [--seconds 5]
 
-Starts one dockyard (workers idle: the default review delay), pushes a tagged image and `--blobs`
+Starts one dockyard (its workers idle: the default review delay), pushes a tagged image and `--blobs`
 unreferenced blobs, measures manifest GET latency by tag from two client threads for `--seconds`
 idle, then again while `dockyard gc --now` collects every blob; prints p50/p99 of both and the
 reviews per second of the one collector process.
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.http import Conn
-from bench.procs import free_port
+from bench.procs import start_dockyard
 
 _ACCEPT = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
 
@@ -96,52 +95,28 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dockyard-bench-gc-") as root:
-        data_dir, port = Path(root) / "data", free_port()
-        serve = [
-            sys.executable,
-            "-m",
-            "dockyard",
-            "serve",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--data-dir",
-            str(data_dir),
-        ]
-        env = {**os.environ, "DOCKYARD_ACCESS_LOG": "false"}
-        server = subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = start_dockyard("dockyard", Path(root), workers=1)
+        assert server.data_dir is not None
+        port = server.host_port[1]
         try:
-            _wait_for(port)
             _seed(port, args.blobs)
             idle = _latencies(port, time.monotonic() + args.seconds)
             done = threading.Event()
             started = time.monotonic()
             collector = subprocess.Popen(
-                [sys.executable, "-m", "dockyard", "gc", "--now", "--data-dir", str(data_dir)],
-                env=env, stdout=subprocess.PIPE, text=True,
+                [sys.executable, "-m", "dockyard", "gc", "--now", "--data-dir", str(server.data_dir)],
+                stdout=subprocess.PIPE, text=True,
             )  # fmt: skip
             threading.Thread(target=lambda: (collector.wait(), done.set())).start()
             during = _latencies(port, done)
             elapsed = time.monotonic() - started
             output = collector.stdout.read() if collector.stdout else ""
         finally:
-            server.terminate()
-            server.wait(30)
+            server.stop()
     print(f"manifest GET idle:       {_summary(idle)}")
     print(f"manifest GET during GC:  {_summary(during)}")
     print(f"dockyard gc --now: {output.strip().splitlines()[-1]} in {elapsed:.1f} s "
           f"({args.blobs / elapsed:.0f} blob reviews/s, process start and byte deletions included)")  # fmt: skip
-
-
-def _wait_for(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with Conn("127.0.0.1", port, timeout=1) as conn:
-                if conn.request("GET", "/v2/").status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("dockyard did not start")
 
 
 if __name__ == "__main__":

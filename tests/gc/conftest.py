@@ -16,16 +16,21 @@ FAST_GC = {"DOCKYARD_GC__REVIEW_DELAY_SECONDS": "0.5", "DOCKYARD_GC__IDLE_SECOND
 INSTANCES = 3
 
 
-def run_gc(server: DockyardServer, *flags: str, env: dict[str, str] | None = None) -> str:
-    """`dockyard gc` on the stores of `server` (its data directory and database); its output."""
-    result = subprocess.run(
-        [sys.executable, "-m", "dockyard", "gc", "--data-dir", str(server.data_dir), *flags],
+def run_command(server: DockyardServer, command: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    """A maintenance command on the stores of `server` (its data directory and database)."""
+    return subprocess.run(
+        [sys.executable, "-m", "dockyard", command, "--data-dir", str(server.data_dir), *flags],
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, **server.env, **(env or {})},
+        env={**os.environ, **server.env},
         check=False,
     )
+
+
+def run_gc(server: DockyardServer, *flags: str) -> str:
+    """`dockyard gc`, which must succeed; its output."""
+    result = run_command(server, "gc", *flags)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
+from tests.gc.conftest import run_command
 from tests.http.ocitest import RegistryClient, digest_of
 from tests.support.backends import every_backend
 from tests.support.server import DockyardServer
 
 
 def _fsck(server: DockyardServer, *flags: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dockyard", "fsck", "--data-dir", str(server.data_dir), *flags],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **server.env},
-        check=False,
-    )
+    return run_command(server, "fsck", *flags)
 
 
 def _blob_file(server: DockyardServer, digest: str) -> str:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from tests.gc.conftest import run_command
 from tests.gc.graphs import Stores, config_blob, image, index
 from tests.http.ocitest import RegistryClient
 from tests.support.server import DockyardServer
@@ -118,12 +116,6 @@ def test_the_retention_command_deletes_what_its_dry_run_printed(tmp_path: Path) 
 
 
 def _retention(server: DockyardServer, *flags: str) -> list[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "dockyard", "retention", "--data-dir", str(server.data_dir), *flags],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **server.env},
-        check=True,
-    )
+    result = run_command(server, "retention", *flags)
+    assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
