@@ -36,6 +36,10 @@ class Ledger:
         with self.lock:
             self.pushed.add((repository, digest))
 
+    def digests_in(self, repository: str) -> list[str]:
+        with self.lock:
+            return sorted(digest for name, digest in self.pushed if name == repository)
+
     def check(self, status: int, what: str) -> None:
         if status >= 500:
             with self.lock:

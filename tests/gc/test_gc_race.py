@@ -52,7 +52,7 @@ def _churn(url: str, ledger: Ledger, number: int) -> tuple[str, str, str]:
             repository = rng.choice(REPOSITORIES)
             tag = rng.choice(TAGS)
             seed = f"{number}-{round_number}"
-            known = sorted(digest for name, digest in ledger.pushed if name == repository)
+            known = ledger.digests_in(repository)
             action = rng.choice(["image", "image", "index", "referrer", "untag", "delete"])
             if action == "image":
                 layers = [*rng.sample(SHARED_LAYERS, rng.randint(1, 2)), f"own layer {seed}".encode()]
