@@ -66,12 +66,11 @@ def build_app() -> RegistryApp:
     data_dir = settings.data_dir
     meta = open_metadata_store(settings)
     pulls = PullLog(meta)
+    quotas = Quotas(meta, [QuotaRule(rule.repository, rule.max_bytes) for rule in settings.quotas])
     store = FilesystemBlobStore(data_dir)
     registry = Registry(
-        blobs=BlobService(meta, store, settings.uploads.automatic_mount),
-        uploads=UploadService(
-            meta, store, Quotas(meta, [QuotaRule(rule.repository, rule.max_bytes) for rule in settings.quotas])
-        ),
+        blobs=BlobService(meta, store, settings.uploads.automatic_mount, quotas),
+        uploads=UploadService(meta, store, quotas),
         manifests=ManifestService(
             meta,
             settings.manifests.allow_missing_blobs,

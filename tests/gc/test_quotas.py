@@ -57,3 +57,15 @@ def test_a_streamed_push_over_quota_is_refused_at_completion(quota_server: Docky
         response = client.http.put(patched.headers["location"], params={"digest": digest_of(data)})
         assert_error(response, 403, "DENIED")
         assert client.head(f"/v2/small/stream/blobs/{digest_of(data)}").status_code == 404
+
+
+def test_a_mount_over_quota_is_refused(quota_server: DockyardServer) -> None:
+    data = b"m" * 800
+    with RegistryClient(quota_server.url) as client:
+        client.push_blob("large/source", data)
+        client.push_blob("small/mounted", b"n" * 300)
+        response = client.http.post(
+            "/v2/small/mounted/blobs/uploads/", params={"mount": digest_of(data), "from": "large/source"}
+        )
+        assert_error(response, 403, "DENIED")
+        assert client.head(f"/v2/small/mounted/blobs/{digest_of(data)}").status_code == 404
