@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -59,3 +60,25 @@ def test_workers_collect_on_their_own_and_report_it_in_metrics(tmp_path: Path) -
         assert 'dockyard_gc_deleted_total{kind="blob"} 3.0' in metrics
         assert "dockyard_gc_bytes_freed_total" in metrics
         assert 'dockyard_gc_queue_depth{kind="deletion"}' in metrics
+
+
+@every_backend
+def test_orphaned_bytes_older_than_the_delay_are_swept(idle_server: DockyardServer) -> None:
+    """Bytes renamed into place by an upload killed before its link committed have no metadata row."""
+    old, young = b"orphan of a crash two days ago", b"orphan of a crash just now"
+    for data in (old, young):
+        encoded = digest_of(data).split(":")[1]
+        path = idle_server.data_dir / "blobs" / "sha256" / encoded[:2] / encoded
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(idle_server.data_dir / "blobs" / "sha256" / digest_of(old)[7:9] / digest_of(old)[7:], (two_days_ago,) * 2)
+    with RegistryClient(idle_server.url) as client:
+        kept = client.push_image("team/app", "stable", seed="kept")
+        assert "freed 0 manifests, 1 blobs" in run_gc(idle_server)
+        assert stored_blobs(idle_server.data_dir) == {digest_of(young), *_blobs_of(client, "team/app", kept.digest)}
+
+
+def _blobs_of(client: RegistryClient, repository: str, digest: str) -> set[str]:
+    document = client.get_manifest(repository, digest).json()
+    return {blob["digest"] for blob in [document["config"], *document["layers"]]}
