@@ -21,6 +21,8 @@ from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.config import Gc
 from dockyard.core.digest import Digest
 from dockyard.gc.collector import Collector
+from dockyard.meta.base import MetadataStore
+from dockyard.meta.postgres import PostgresMetadataStore
 from dockyard.meta.sqlite import SqliteMetadataStore
 from dockyard.registry import BlobService, ListingService, ManifestService, Registry, UploadService
 
@@ -92,8 +94,10 @@ def index(children: list[ModelManifest]) -> ModelManifest:
 class Stores:
     """The registry layer over real stores in a directory, with a collector beside it."""
 
-    def __init__(self, root: Path, settings: Gc | None = None):
-        self.meta = SqliteMetadataStore(root / "metadata.db")
+    def __init__(self, root: Path, settings: Gc | None = None, database_url: str | None = None):
+        self.meta: MetadataStore = (
+            PostgresMetadataStore(database_url, 4) if database_url else SqliteMetadataStore(root / "metadata.db")
+        )
         self.blob_store = FilesystemBlobStore(root)
         self.registry = Registry(
             blobs=BlobService(self.meta, self.blob_store),
@@ -102,6 +106,10 @@ class Stores:
             listing=ListingService(self.meta, 1000),
         )
         self.collector = Collector(self.meta, self.blob_store, settings or Gc())
+
+    async def start(self) -> Stores:
+        await self.meta.start()
+        return self
 
     async def close(self) -> None:
         await self.meta.close()

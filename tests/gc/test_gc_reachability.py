@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.gc.graphs import Model, ModelManifest, Stores, config_blob, image, index
+from tests.support.backends import every_backend
 
 from dockyard.config import Gc
 from dockyard.core.digest import Digest
@@ -83,11 +84,23 @@ async def _check_survivors(model: Model, stores: Stores) -> None:
     assert await stores.stored_blobs() == model.live_blobs()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.fixture
+def new_database(request: pytest.FixtureRequest, backend: str) -> Callable[[], str | None]:
+    """A fresh metadata database per call: None for SQLite (a file in each example's directory)."""
+    if backend == "sqlite-fs":
+        return lambda: None
+    make = request.getfixturevalue("postgres_database")
+    return lambda: make()["DOCKYARD_DATABASE__URL"]
+
+
+@every_backend
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_exactly_what_a_tag_reaches_survives(data: st.DataObject, loop: asyncio.AbstractEventLoop) -> None:
+def test_exactly_what_a_tag_reaches_survives(
+    data: st.DataObject, loop: asyncio.AbstractEventLoop, new_database: Callable[[], str | None]
+) -> None:
     with tempfile.TemporaryDirectory(prefix="dockyard-gc-") as root:
-        stores = Stores(Path(root))
+        stores = loop.run_until_complete(Stores(Path(root), database_url=new_database()).start())
         try:
             model = Model()
             for _ in range(data.draw(st.integers(1, 25))):
