@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 _PAGE = 500
 _DANGLING_SHOWN = 1000
+# Uploads of a blob being repaired wait this long at most for its bad bytes to be moved aside.
+_REPAIR_HOLD_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +111,12 @@ class Checker:
         return bool(await self._meta.orphaned_blobs([digest])) or await self._meta.blob_deletion_pending(digest)
 
     async def _repair(self, finding: Finding) -> bool:
-        if not await self._meta.forget_blob(finding.digest):
+        if not await self._meta.forget_blob(finding.digest, _REPAIR_HOLD_SECONDS):
             log.warning("not repairing %s: an upload of it is in progress", finding.digest)
             return False
         if finding.kind == "corrupt":
             await self._store.quarantine(Digest.parse(finding.digest))
+        await self._meta.finish_blob_deletion(finding.digest)
         log.warning(
             "repaired %s blob %s: it now reads as unknown and may be pushed again", finding.kind, finding.digest
         )

@@ -276,6 +276,7 @@ class MetadataStore(ABC):
         """(repository, manifest, blob) where a manifest references a blob the registry does not hold."""
 
     @abstractmethod
-    async def forget_blob(self, digest: str) -> bool:
-        """Drop the blob's links and row so it reads as unknown and can be pushed again; False if it
-        is claimed by an upload in progress (which is about to put good bytes in place)."""
+    async def forget_blob(self, digest: str, hold_seconds: float) -> bool:
+        """Drop the blob's links and row so it reads as unknown and can be pushed again, and queue
+        its bytes for deletion leased to the caller for `hold_seconds` (who moves them aside, then
+        calls `finish_blob_deletion`); False if an upload in progress claims it."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from dockyard.meta.driver import Transaction
 from dockyard.meta.sql.core import SqlCore
 
@@ -23,12 +25,20 @@ class IntegrityQueries(SqlCore):
         )
         return [(name, manifest, blob) for name, manifest, blob in rows]
 
-    async def forget_blob(self, digest: str) -> bool:
+    async def forget_blob(self, digest: str, hold_seconds: float) -> bool:
         async def run(tx: Transaction) -> bool:
             if await tx.fetch_one("SELECT 1 FROM gc_upload_claims WHERE digest = ?", (digest,)):
                 return False
+            row = await tx.fetch_one("SELECT size FROM blobs WHERE digest = ?", (digest,))
             await tx.execute("DELETE FROM repository_blobs WHERE digest = ?", (digest,))
             await tx.execute("DELETE FROM blobs WHERE digest = ?", (digest,))
+            # As a pending deletion, leased to the caller: uploads of the digest wait until the bad
+            # bytes are out of the way, and if the caller dies, GC deletes them.
+            await tx.execute(
+                """INSERT INTO gc_blob_deletions (digest, size, attempts, next_attempt_at) VALUES (?, ?, 0, ?)
+                   ON CONFLICT (digest) DO NOTHING""",
+                (digest, row[0] if row else 0, time.time() + hold_seconds),
+            )
             return True
 
         return await self._write(run)
