@@ -116,7 +116,7 @@ class Stores:
         await self.blob_store.close()
 
     async def push_blob(self, repository: str, blob: bytes) -> None:
-        await self.registry.uploads.upload_whole(repository, Digest.of(blob), _chunks(blob))
+        await self.registry.uploads.upload_whole(repository, Digest.of(blob), chunks_of(blob))
 
     async def push(self, repository: str, manifest: ModelManifest, tag: str | None) -> None:
         for blob in manifest.blobs:
@@ -130,7 +130,7 @@ class Stores:
         return await self.meta.manifest_by_digest(repository, digest) is not None
 
 
-async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+async def chunks_of(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
