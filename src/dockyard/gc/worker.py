@@ -24,6 +24,7 @@ from dockyard.registry.pulls import PullLog
 log = logging.getLogger(__name__)
 
 _ERROR_PAUSE_SECONDS = 5.0
+_QUEUE_COUNT_SECONDS = 30.0
 
 
 async def run_maintenance(meta: MetadataStore, store: BlobStore, settings: Settings, pulls: PullLog) -> None:
@@ -52,10 +53,14 @@ async def run_gc_worker(meta: MetadataStore, store: BlobStore, settings: Gc) -> 
         return
     collector = Collector(meta, store, settings)
     next_sweep = time.monotonic() + settings.orphan_sweep_seconds
+    next_count = 0.0
     while True:
         try:
             busy = await _step(collector)
-            metrics.observe_queue(await meta.gc_queue())
+            if time.monotonic() >= next_count:
+                # Counting a day's queue is not free on a big registry: now and then is enough.
+                next_count = time.monotonic() + _QUEUE_COUNT_SECONDS
+                metrics.observe_queue(await meta.gc_queue())
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + settings.orphan_sweep_seconds
                 orphans = await collector.sweep_orphans(collector.cutoff())
