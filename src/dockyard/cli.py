@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from dockyard import __version__
-from dockyard.commands import fsck, gc, retention
+from dockyard.commands import admin, configcheck, fsck, gc, retention, usage
 from dockyard.config import CONFIG_FILE_ENV, Settings, load_settings
+from dockyard.settings_check import unknown_environment
+from dockyard.versions import versions
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
         description="dockyard: a container registry implementing the OCI Distribution Specification v1.1.",
         epilog="Every setting can also come from a YAML file (--config) or a DOCKYARD_* environment variable.",
     )
-    parser.add_argument("--version", action="version", version=f"dockyard {__version__}")
+    parser.add_argument("--version", action="version", version=versions())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
@@ -36,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
         "config", help="print the effective configuration", description="Print the effective configuration as JSON."
     )
     add_setting_flags(show)
+    configcheck.register(show)
+    admin.register(commands)
+    usage.register(commands)
     gc.register(commands)
     fsck.register(commands)
     retention.register(commands)
@@ -81,6 +85,8 @@ def _serve(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     _apply_flags(args)
+    if hasattr(args, "run_unloaded"):  # commands that judge the configuration themselves
+        sys.exit(args.run_unloaded(args))
     try:
         settings = load_settings()
     except (ValidationError, FileNotFoundError, ValueError) as error:
@@ -90,4 +96,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if hasattr(args, "run"):
         sys.exit(args.run(settings, args))
+    for variable in unknown_environment():
+        print(f"dockyard: warning: unknown setting {variable} in the environment (ignored)", file=sys.stderr)
     _serve(settings)

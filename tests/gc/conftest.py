@@ -17,9 +17,9 @@ INSTANCES = 3
 
 
 def run_command(server: DockyardServer, command: str, *flags: str) -> subprocess.CompletedProcess[str]:
-    """A maintenance command on the stores of `server` (its data directory and database)."""
+    """A maintenance command (`admin read-only` has two words) on the stores of `server`."""
     return subprocess.run(
-        [sys.executable, "-m", "dockyard", command, "--data-dir", str(server.data_dir), *flags],
+        [sys.executable, "-m", "dockyard", *command.split(), "--data-dir", str(server.data_dir), *flags],
         capture_output=True,
         text=True,
         timeout=300,

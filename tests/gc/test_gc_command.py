@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
-from tests.gc.conftest import FAST_GC, run_gc, stored_blobs
+from tests.gc.conftest import FAST_GC, run_command, run_gc, stored_blobs
 from tests.http.ocitest import RegistryClient, digest_of
 from tests.support.backends import every_backend
 from tests.support.server import DockyardServer
@@ -82,3 +82,16 @@ def test_orphaned_bytes_older_than_the_delay_are_swept(idle_server: DockyardServ
 def _blobs_of(client: RegistryClient, repository: str, digest: str) -> set[str]:
     document = client.get_manifest(repository, digest).json()
     return {blob["digest"] for blob in [document["config"], *document["layers"]]}
+
+
+def test_gc_deletes_nothing_in_read_only_mode(idle_server: DockyardServer) -> None:
+    with RegistryClient(idle_server.url) as client:
+        dropped = client.push_image("team/app", None, seed="dropped")
+        assert client.delete(f"/v2/team/app/manifests/{dropped.digest}").status_code == 202
+    assert run_command(idle_server, "admin read-only", "on").returncode == 0
+    refused = run_command(idle_server, "gc", "--now")
+    assert refused.returncode == 1
+    assert "read-only" in refused.stdout
+    assert len(stored_blobs(idle_server.data_dir)) == 2
+    assert run_command(idle_server, "admin read-only", "off").returncode == 0
+    assert "freed 0 manifests, 2 blobs" in run_gc(idle_server, "--now")

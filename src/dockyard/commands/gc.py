@@ -39,12 +39,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     report = asyncio.run(_collect(settings, now=args.now, dry_run=args.dry_run))
+    if report is None:
+        print("dockyard: the registry is in read-only mode; nothing was collected (--dry-run still works)")
+        return 1
     print("\n".join(report.lines()))
     return 0
 
 
-async def _collect(settings: Settings, now: bool, dry_run: bool) -> Report:
+async def _collect(settings: Settings, now: bool, dry_run: bool) -> Report | None:
     from dockyard.gc.collector import Collector  # noqa: PLC0415 - see commands/stores.py
 
     async with open_stores(settings) as (meta, store):
+        if not dry_run and (settings.read_only or await meta.read_only()):
+            return None
         return await Collector(meta, store, settings.gc).collect(now=now, dry_run=dry_run)

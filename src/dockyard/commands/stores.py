@@ -1,4 +1,8 @@
-"""The stores a maintenance command works on: the ones `serve` would open with the same settings."""
+"""The stores maintenance commands open: the same ones the servers of these settings use.
+
+The store modules are imported when a command runs, not when the command line is parsed: they
+load prometheus_client, which must first see the metrics directory `serve` sets up.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,34 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from dockyard.config import Settings
-
 if TYPE_CHECKING:
     from dockyard.blobs.base import BlobStore
+    from dockyard.config import Settings
     from dockyard.meta.base import MetadataStore
+
+
+async def open_metadata(settings: Settings) -> MetadataStore:
+    """The metadata store, started on the running event loop."""
+    from dockyard.meta.factory import open_metadata_store  # noqa: PLC0415 - see above
+
+    store = open_metadata_store(settings)
+    await store.start()
+    return store
+
+
+async def open_blobs(settings: Settings) -> BlobStore:
+    from dockyard.blobs.filesystem import FilesystemBlobStore  # noqa: PLC0415 - see above
+
+    return FilesystemBlobStore(settings.data_dir)
 
 
 @asynccontextmanager
 async def open_stores(settings: Settings) -> AsyncIterator[tuple[MetadataStore, BlobStore]]:
-    # Imported here, not when the CLI starts: prometheus_client (which the stores' users import)
-    # must not be loaded before `serve` has set up its multiprocess directory.
-    from dockyard.blobs.filesystem import FilesystemBlobStore  # noqa: PLC0415
-    from dockyard.meta.factory import open_metadata_store  # noqa: PLC0415
-
-    meta = open_metadata_store(settings)
-    await meta.start()
-    store = FilesystemBlobStore(settings.data_dir)
+    """Both stores, closed when the block ends."""
+    meta = await open_metadata(settings)
+    blobs = await open_blobs(settings)
     try:
-        yield meta, store
+        yield meta, blobs
     finally:
         await meta.close()
-        await store.close()
+        await blobs.close()

@@ -30,25 +30,35 @@ _QUEUE_COUNT_SECONDS = 30.0
 async def run_maintenance(meta: MetadataStore, store: BlobStore, settings: Settings, pulls: PullLog) -> None:
     """Everything a server process does in the background for GC, retention and pull times."""
     retention = Retention(meta, settings.retention)
+
+    async def paused() -> bool:
+        """Read-only mode (configured or switched on at run time) stops every writer here."""
+        return settings.read_only or await meta.read_only()
+
     await asyncio.gather(
-        run_gc_worker(meta, store, settings.gc),
+        run_gc_worker(meta, store, settings.gc, paused),
         scrub_forever(meta, store, settings.gc.scrub_bytes_per_second),
-        _every(settings.gc.pull_flush_seconds, "recording pull times", pulls.flush),
-        _every(settings.gc.retention_interval_seconds, "applying retention rules", retention.apply),
+        _every(settings.gc.pull_flush_seconds, "recording pull times", pulls.flush, paused),
+        _every(settings.gc.retention_interval_seconds, "applying retention rules", retention.apply, paused),
     )
 
 
-async def _every(seconds: float, what: str, work: Callable[[], Awaitable[object]]) -> None:
+async def _every(
+    seconds: float, what: str, work: Callable[[], Awaitable[object]], paused: Callable[[], Awaitable[bool]]
+) -> None:
     while True:
         await asyncio.sleep(seconds)
         try:
-            await work()
+            if not await paused():
+                await work()
         except Exception:
             log.exception("%s failed; will retry", what)
 
 
-async def run_gc_worker(meta: MetadataStore, store: BlobStore, settings: Gc) -> None:
-    """Collect garbage until cancelled; errors are logged and the work retried."""
+async def run_gc_worker(
+    meta: MetadataStore, store: BlobStore, settings: Gc, paused: Callable[[], Awaitable[bool]]
+) -> None:
+    """Collect garbage until cancelled, idling while `paused`; errors are logged and the work retried."""
     if not settings.enabled:
         return
     collector = Collector(meta, store, settings)
@@ -56,6 +66,9 @@ async def run_gc_worker(meta: MetadataStore, store: BlobStore, settings: Gc) -> 
     next_count = 0.0
     while True:
         try:
+            if await paused():
+                await asyncio.sleep(settings.idle_seconds)
+                continue
             busy = await _step(collector)
             if time.monotonic() >= next_count:
                 # Counting a day's queue is not free on a big registry: now and then is enough.

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.listing import ListingService
 from dockyard.registry.manifests import ImmutableTagRule, ManifestService, TagMoves
+from dockyard.registry.operations import OperationsService
 from dockyard.registry.uploads import UploadService
 
 
@@ -17,6 +18,7 @@ class Registry:
     uploads: UploadService
     manifests: ManifestService
     listing: ListingService
+    operations: OperationsService
 
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "ImmutableTagRule",
     "ListingService",
     "ManifestService",
+    "OperationsService",
     "Registry",
     "TagMoves",
     "UploadService",

@@ -38,7 +38,7 @@ class Quotas:
             return
         if digest is not None and await self._meta.repository_blob_size(repository, digest) is not None:
             return
-        used = await self._meta.repository_usage(repository)
+        used = await self._meta.repository_blob_bytes(repository)
         if used + new_bytes > limit:
             raise RegistryError(
                 ErrorCode.DENIED,

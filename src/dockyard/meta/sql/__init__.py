@@ -13,11 +13,19 @@ from dockyard.meta.sql.gc import GcQueries
 from dockyard.meta.sql.integrity import IntegrityQueries
 from dockyard.meta.sql.listing import ListingQueries
 from dockyard.meta.sql.manifests import ManifestQueries
+from dockyard.meta.sql.operations import OperationsQueries
 from dockyard.meta.sql.retention import RetentionQueries
 
 
 class SqlMetadataStore(
-    BlobQueries, ManifestQueries, ListingQueries, GcQueries, RetentionQueries, IntegrityQueries, MetadataStore
+    BlobQueries,
+    ManifestQueries,
+    ListingQueries,
+    OperationsQueries,
+    GcQueries,
+    RetentionQueries,
+    IntegrityQueries,
+    MetadataStore,
 ):
     pass
 

@@ -145,7 +145,7 @@ class GcQueries(SqlCore):
 
         return await self._write(run, invalidates=False)
 
-    async def repository_usage(self, repository: str) -> int:
+    async def repository_blob_bytes(self, repository: str) -> int:
         row = await self._read_one(
             """SELECT COALESCE(SUM(b.size), 0) FROM repositories r
                JOIN repository_blobs rb ON rb.repository_id = r.id JOIN blobs b ON b.digest = rb.digest
