@@ -24,7 +24,14 @@ from dockyard.gc.collector import Collector
 from dockyard.meta.base import MetadataStore
 from dockyard.meta.postgres import PostgresMetadataStore
 from dockyard.meta.sqlite import SqliteMetadataStore
-from dockyard.registry import BlobService, ListingService, ManifestService, Registry, UploadService
+from dockyard.registry import (
+    BlobService,
+    ListingService,
+    ManifestService,
+    OperationsService,
+    Registry,
+    UploadService,
+)
 
 
 @dataclass
@@ -104,6 +111,7 @@ class Stores:
             uploads=UploadService(self.meta, self.blob_store),
             manifests=ManifestService(self.meta),
             listing=ListingService(self.meta, 1000),
+            operations=OperationsService(self.meta, self.blob_store, False, 2.0, 1000),
         )
         self.collector = Collector(self.meta, self.blob_store, settings or Gc())
 
