@@ -153,9 +153,12 @@ class MetadataStore(ABC):
         """Up to `limit` repositories linking the blob, by name, each with the blob's size."""
 
     @abstractmethod
-    async def link_blob(self, repository: str, digest: str, size: int) -> bool:
-        """Link a blob the registry holds into the repository; False when it no longer holds it
-        (garbage collection took it since the caller looked)."""
+    async def link_blob(self, repository: str, digest: str, size: int) -> None: ...
+
+    @abstractmethod
+    async def link_held_blob(self, repository: str, digest: str) -> bool:
+        """Link a blob the registry holds into the repository (a mount); False when it no longer
+        holds it (garbage collection took it since the caller looked)."""
 
     @abstractmethod
     async def unlink_blob(self, repository: str, digest: str) -> bool: ...

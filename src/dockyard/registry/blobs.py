@@ -62,7 +62,7 @@ class BlobService:
             return False
         await self._quotas.admit(repository, size, str(digest))
         # The blob may have been collected since: linking then fails and the client uploads it.
-        if not await self._meta.link_blob(repository, str(digest), size):
+        if not await self._meta.link_held_blob(repository, str(digest)):
             return False
         metrics.BLOB_MOUNTS.inc()
         return True

@@ -32,13 +32,19 @@ class BlobQueries(SqlCore):
         )
         return [(name, size) for name, size in rows]
 
-    async def link_blob(self, repository: str, digest: str, size: int) -> bool:
+    async def link_blob(self, repository: str, digest: str, size: int) -> None:
+        async def run(tx: Transaction) -> None:
+            await link(tx, repository, digest, size)
+
+        await self._write(run)
+
+    async def link_held_blob(self, repository: str, digest: str) -> bool:
         async def run(tx: Transaction) -> bool:
             # Only a blob still held: garbage collection may have taken it since the caller looked.
-            if await tx.fetch_one("SELECT 1 FROM blobs WHERE digest = ?", (digest,)) is None:
-                return False
-            await link(tx, repository, digest, size)
-            return True
+            row = await tx.fetch_one("SELECT size FROM blobs WHERE digest = ?", (digest,))
+            if row is not None:
+                await link(tx, repository, digest, int(row[0]))
+            return row is not None
 
         return await self._write(run)
 
