@@ -18,6 +18,7 @@ from dockyard import metrics
 from dockyard.auth.service import build_authenticator
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
 from dockyard.config import Settings, load_settings
+from dockyard.gc.worker import run_maintenance
 from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
 from dockyard.http.auth import Guard
@@ -28,6 +29,7 @@ from dockyard.meta.base import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.registry import (
     BlobService,
+    ImmutableTagRule,
     ListingService,
     ManifestService,
     OperationsService,
@@ -35,6 +37,8 @@ from dockyard.registry import (
     UploadService,
 )
 from dockyard.registry.access import Access
+from dockyard.registry.pulls import PullLog
+from dockyard.registry.quotas import QuotaRule, Quotas
 
 log = logging.getLogger("dockyard")
 
@@ -77,10 +81,17 @@ def build_app() -> RegistryApp:
     _lighten_logging()
     meta = open_metadata_store(settings)
     store = open_blob_store(settings)
+    pulls = PullLog(meta)
+    quotas = Quotas(meta, [QuotaRule(rule.repository, rule.max_bytes) for rule in settings.quotas])
     registry = Registry(
-        blobs=BlobService(meta, store, settings.uploads.automatic_mount),
-        uploads=UploadService(meta, store),
-        manifests=ManifestService(meta, settings.manifests.allow_missing_blobs),
+        blobs=BlobService(meta, store, settings.uploads.automatic_mount, quotas),
+        uploads=UploadService(meta, store, quotas),
+        manifests=ManifestService(
+            meta,
+            settings.manifests.allow_missing_blobs,
+            immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags],
+            pulls=pulls,
+        ),
         listing=ListingService(meta, settings.limits.page_max_entries),
         operations=OperationsService(
             meta, store, settings.read_only, settings.health.timeout_seconds, settings.limits.page_max_entries
@@ -88,6 +99,10 @@ def build_app() -> RegistryApp:
     )
 
     async def close() -> None:
+        try:
+            await pulls.flush()
+        except Exception:
+            log.exception("recording the last pull times failed")
         await meta.close()
         await store.close()
 
@@ -102,6 +117,10 @@ def build_app() -> RegistryApp:
 
     auth = build_authenticator(settings.auth, settings.data_dir)
     access = Access(auth.policy if auth else None)
+
+    async def background() -> None:
+        await asyncio.gather(purge_abandoned_uploads(), run_maintenance(meta, store, settings, pulls))
+
     return RegistryApp(
         Context(
             registry,
@@ -112,7 +131,7 @@ def build_app() -> RegistryApp:
         ),
         render_metrics,
         close,
-        purge_abandoned_uploads,
+        background,
         on_start=meta.start,
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
