@@ -269,6 +269,13 @@ HOST_PATHS = (
     "/opt/containerd",
     "/etc/cni",
     "/var/lib/cni",
+    "/etc/docker",
+    "/var/lib/docker",
+    "/run/docker",
+    "/run/docker.sock",
+    "/run/docker.pid",
+    "/var/run/docker.sock",
+    str(Path.home() / ".docker"),
 )
 
 HostState = dict[str, tuple[tuple[str, int, int], ...] | None]

@@ -32,12 +32,13 @@ from tests.interop.clients import (
     can_private_mount,
     host_state,
 )
+from tests.interop.docker import DockerClient, DockerDaemon
 from tests.interop.harness import TrafficMeter, log
 
 if TYPE_CHECKING:
     from tests.conftest import Registry
 
-TOOLS = ("skopeo", "podman", "buildah", "umoci", "ctr", "containerd")
+TOOLS = ("skopeo", "podman", "buildah", "umoci", "ctr", "containerd", "docker", "dockerd")
 
 _REPORT: list[tuple[str, str, str]] = []
 
@@ -155,6 +156,30 @@ def containerd(tools_present: None) -> Iterator[Containerd]:
         # The native snapshotter leaves read-only dirs; make sure they go.
         subprocess.run(["chmod", "-R", "u+w", str(root)], capture_output=True, check=False)
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- docker
+
+
+@pytest.fixture(scope="session")
+def docker_daemon(tools_present: None) -> Iterator[DockerDaemon]:
+    """One private dockerd for the session (its containerd too), stopped by PID at the end."""
+    if not can_private_mount():
+        pytest.fail("dockerd needs a private mount namespace (unshare --mount) to keep off /run", pytrace=False)
+    root = _short_tmp("dk")
+    daemon = DockerDaemon(root)
+    try:
+        yield daemon.start()
+    finally:
+        daemon.stop()
+        subprocess.run(["chmod", "-R", "u+w", str(root)], capture_output=True, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def docker(docker_daemon: DockerDaemon, scratch: Path) -> DockerClient:
+    """The docker CLI with a DOCKER_CONFIG (logins, certs.d) of this test's own."""
+    return docker_daemon.client(scratch / "docker-config")
 
 
 # --------------------------------------------------------------------------- plain HTTP

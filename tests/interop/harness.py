@@ -88,15 +88,16 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     check: bool = True,
+    stdin: str | None = None,
 ) -> Result:
-    """Run one client command with a hard timeout and captured output.
+    """Run one client command with a hard timeout and captured output (and `stdin` fed to it).
 
     On timeout the whole process group is killed and the test fails with what it printed.
     """
     started = time.monotonic()
     proc = subprocess.Popen(
         cmd,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=dict(env) if env is not None else None,
@@ -106,7 +107,7 @@ def run(
         start_new_session=True,
     )
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

@@ -1,0 +1,151 @@
+"""A private Docker engine for the interoperability suite, and the docker CLI talking to it.
+
+dockerd runs with every path of its own in a temp dir: --data-root, --exec-root, --pidfile, its
+API socket, its daemon.json (which moves the trust key out of /etc/docker) and a containerd of
+its own (tests/interop/clients.Containerd), so it never needs or sees the machine's containerd.
+The one path dockerd 20.10 hard-codes, /run/docker/plugins, is kept off the machine by running
+the daemon in a private mount namespace with a fresh tmpfs on /run. Networking is off
+(--bridge=none, no iptables, no forwarding): the suite only pushes and pulls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+from tests.interop.clients import Containerd
+from tests.interop.harness import Result, run, untar
+
+
+class DockerDaemon:
+    """dockerd with private state, stopped by PID."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.socket = root / "docker.sock"
+        self.pidfile = root / "dockerd.pid"
+        self.log_path = root / "dockerd.log"
+        self.containerd = Containerd(root / "ctrd")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> DockerDaemon:
+        (self.root / "ctrd").mkdir(parents=True, exist_ok=True)
+        self.containerd.start()
+        config = self.root / "daemon.json"
+        # Without this, dockerd 20.10 writes its libtrust key to /etc/docker/key.json.
+        config.write_text(json.dumps({"deprecated-key-path": str(self.root / "key.json")}))
+        cmd = [
+            "dockerd",
+            "--config-file", str(config),
+            "--data-root", str(self.root / "data"),
+            "--exec-root", str(self.root / "exec"),
+            "--pidfile", str(self.pidfile),
+            "-H", f"unix://{self.socket}",
+            "--containerd", str(self.containerd.socket),
+            "--storage-driver=vfs",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--bridge=none",
+            "--ip-forward=false",
+            "--ip-masq=false",
+            "--userland-proxy=false",
+        ]  # fmt: skip
+        # unshare and sh exec in place: the process we start is dockerd itself, same PID.
+        private_run = ["sh", "-c", 'mount -t tmpfs -o mode=0755 dockyard-run /run && exec "$@"', "dockerd-launch"]
+        with self.log_path.open("ab") as logf:
+            self.proc = subprocess.Popen(
+                ["unshare", "--mount", "--propagation", "private", "--", *private_run, *cmd],
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.containerd.stop()
+                raise RuntimeError(f"dockerd exited {self.proc.returncode}:\n{self.log()}")
+            if self.socket.exists() and self.client(self.root / "probe").version_ok():
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"dockerd did not come up within {timeout}s:\n{self.log()}")
+
+    @property
+    def pid(self) -> int:
+        """dockerd's PID as it wrote it: the same process we started."""
+        return int(self.pidfile.read_text().strip())
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
+
+    def client(self, config_dir: Path) -> DockerClient:
+        return DockerClient(self.socket, config_dir)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.pid if self.pidfile.exists() else self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.containerd.stop()
+
+
+class DockerClient:
+    """The docker CLI with a private DOCKER_CONFIG (logins, certs.d) against one daemon."""
+
+    def __init__(self, socket: Path, config_dir: Path):
+        self.config_dir = config_dir
+        config_dir.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            "HOME": str(config_dir),
+            "DOCKER_HOST": f"unix://{socket}",
+            "DOCKER_CONFIG": str(config_dir),
+        }
+
+    def __call__(self, *args: str, timeout: float = 120.0, check: bool = True, stdin: str | None = None) -> Result:
+        return run(["docker", *args], timeout=timeout, env=self.env, check=check, stdin=stdin)
+
+    def version_ok(self) -> bool:
+        probe = subprocess.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"],
+            env=self.env,
+            capture_output=True,
+            check=False,
+            timeout=10,
+        )
+        return probe.returncode == 0
+
+    def inspect(self, ref: str, field: str) -> str:
+        return self("image", "inspect", "--format", "{{json ." + field + "}}", ref).stdout.strip()
+
+    def saved_files(self, ref: str, dest: Path) -> dict[str, bytes]:
+        """The files of an image's layers, as `docker save` writes them (later layers win)."""
+        archive = dest / "saved.tar"
+        with archive.open("wb") as out:
+            proc = subprocess.run(
+                ["docker", "save", ref], env=self.env, stdout=out, stderr=subprocess.PIPE, check=False, timeout=120
+            )
+        assert proc.returncode == 0, f"docker save {ref}: {proc.stderr.decode(errors='replace')}"
+        files: dict[str, bytes] = {}
+        with tarfile.open(archive) as tar:
+            manifest = json.loads(_member(tar, "manifest.json"))
+            for layer in manifest[0]["Layers"]:
+                files.update(untar(_member(tar, layer)))
+        return files
+
+
+def _member(tar: tarfile.TarFile, name: str) -> bytes:
+    extracted = tar.extractfile(name)
+    assert extracted is not None, f"{name} missing from the saved image"
+    with contextlib.closing(extracted):
+        return extracted.read()
