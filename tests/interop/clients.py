@@ -36,6 +36,7 @@ class ContainersConfig:
 
     root: Path
     registry_host: str
+    insecure: bool = True  # plain HTTP, or TLS without verification, allowed for registry_host
     env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -47,7 +48,7 @@ class ContainersConfig:
         (r / "registries.conf").write_text(
             "unqualified-search-registries = []\n"
             'short-name-mode = "disabled"\n\n'
-            f'[[registry]]\nlocation = "{self.registry_host}"\ninsecure = true\n'
+            f'[[registry]]\nlocation = "{self.registry_host}"\ninsecure = {str(self.insecure).lower()}\n'
         )
         (r / "storage.conf").write_text(
             f'[storage]\ndriver = "vfs"\ngraphroot = "{r / "storage"}"\nrunroot = "{r / "rr"}"\n'
@@ -85,7 +86,7 @@ class ContainersConfig:
     def policy(self) -> str:
         return str(self.root / "policy.json")
 
-    def run(self, cmd: list[str], *, timeout: float, check: bool) -> Result:
+    def run(self, cmd: list[str], *, timeout: float, check: bool, stdin: str | None = None) -> Result:
         """Run a containers/image tool with this configuration.
 
         Running as root, these tools keep their blob info cache (which blob was seen in which
@@ -109,7 +110,7 @@ class ContainersConfig:
                 str(self.root / "tmp"),
                 *cmd,
             ]
-        return run(cmd, timeout=timeout, env=self.env, check=check)
+        return run(cmd, timeout=timeout, env=self.env, check=check, stdin=stdin)
 
     def storage_flags(self) -> list[str]:
         return [
@@ -155,7 +156,7 @@ class StorageTool:
         self.name = name
         self.conf = conf
 
-    def __call__(self, *args: str, timeout: float = 120.0, check: bool = True) -> Result:
+    def __call__(self, *args: str, timeout: float = 120.0, check: bool = True, stdin: str | None = None) -> Result:
         cmd = [self.name, *self.conf.storage_flags()]
         if self.name == "podman":
             cmd += [
@@ -168,7 +169,7 @@ class StorageTool:
                 "--runtime",
                 "crun",
             ]
-        return self.conf.run([*cmd, *args], timeout=timeout, check=check)
+        return self.conf.run([*cmd, *args], timeout=timeout, check=check, stdin=stdin)
 
 
 class Containerd:

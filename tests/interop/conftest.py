@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from tests.interop.auth import MODES, SecuredRegistry, make_tls, start_secured
 from tests.interop.clients import (
     Containerd,
     ContainersConfig,
@@ -180,6 +181,32 @@ def docker_daemon(tools_present: None) -> Iterator[DockerDaemon]:
 def docker(docker_daemon: DockerDaemon, scratch: Path) -> DockerClient:
     """The docker CLI with a DOCKER_CONFIG (logins, certs.d) of this test's own."""
     return docker_daemon.client(scratch / "docker-config")
+
+
+# --------------------------------------------------------------------------- authentication
+
+
+def _secured(name: str, mode: str, tls: bool) -> Iterator[SecuredRegistry]:
+    root = _short_tmp(name)
+    secured = start_secured(root, mode, make_tls(root / "tls") if tls else None)
+    log(f"{name}: dockyard with auth in {mode} mode at {secured.target.url}")
+    try:
+        yield secured
+    finally:
+        secured.server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=MODES)
+def secured(request: pytest.FixtureRequest, tools_present: None) -> Iterator[SecuredRegistry]:
+    """dockyard with authentication on, once in Basic mode and once in token mode."""
+    yield from _secured(f"auth-{request.param}", request.param, tls=False)
+
+
+@pytest.fixture(scope="module", params=MODES)
+def secured_tls(request: pytest.FixtureRequest, tools_present: None) -> Iterator[SecuredRegistry]:
+    """The same over HTTPS, with a server certificate from a CA made for the test."""
+    yield from _secured(f"tls-{request.param}", request.param, tls=True)
 
 
 # --------------------------------------------------------------------------- plain HTTP

@@ -10,17 +10,23 @@ the daemon in a private mount namespace with a fresh tmpfs on /run. Networking i
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import tarfile
 import time
 from pathlib import Path
 
+import httpx
+from tests.interop.auth import Credentials
 from tests.interop.clients import Containerd
-from tests.interop.harness import Result, run, untar
+from tests.interop.harness import DOCKER_MANIFEST, MANIFEST_ACCEPT, Result, run, sha256_digest, tar_bytes, untar
+
+PUSHED = re.compile(r"digest: (sha256:[0-9a-f]{64}) size: (\d+)")
 
 
 class DockerDaemon:
@@ -125,6 +131,34 @@ class DockerClient:
         )
         return probe.returncode == 0
 
+    def login(self, host: str, who: Credentials, check: bool = True) -> Result:
+        """`docker login --password-stdin`; when it succeeds, the private config holds exactly `who`."""
+        result = self("login", "--username", who.user, "--password-stdin", host, stdin=who.password, check=check)
+        if result.returncode == 0:
+            assert "Login Succeeded" in result.stdout, result.describe()
+            assert base64.b64decode(self.auths()[host]["auth"]).decode() == who.joined
+        return result
+
+    def auths(self) -> dict[str, dict[str, str]]:
+        """The `auths` of the private config.json: what docker login stored."""
+        config = self.config_dir / "config.json"
+        auths: dict[str, dict[str, str]] = json.loads(config.read_text()).get("auths", {}) if config.exists() else {}
+        return auths
+
+    def import_files(self, files: dict[str, bytes], tarball: Path, ref: str) -> str:
+        """`docker import` of a tarball of `files` built here: the new image's ID."""
+        tarball.write_bytes(tar_bytes(files))
+        image_id = self("import", "--change", 'CMD ["/hello"]', str(tarball), ref).stdout.strip()
+        assert image_id.startswith("sha256:"), image_id
+        return image_id
+
+    def push(self, ref: str) -> tuple[str, int]:
+        """`docker push`: the manifest digest and size it reports."""
+        out = self("push", ref).stdout
+        found = PUSHED.search(out)
+        assert found, f"no digest in docker push output:\n{out}"
+        return found.group(1), int(found.group(2))
+
     def inspect(self, ref: str, field: str) -> str:
         return self("image", "inspect", "--format", "{{json ." + field + "}}", ref).stdout.strip()
 
@@ -142,6 +176,32 @@ class DockerClient:
             for layer in manifest[0]["Layers"]:
                 files.update(untar(_member(tar, layer)))
         return files
+
+
+def small_image(docker: DockerClient, scratch: Path, ref: str, label: str) -> tuple[str, dict[str, bytes]]:
+    """A small image made with `docker import`: (image ID, files in it)."""
+    files = {
+        "hello": f"imported by docker for {label}\n".encode(),
+        "etc/os-release": b"ID=dockyard\n",
+        "bin/data": bytes(range(256)) * 64,
+    }
+    return docker.import_files(files, scratch / f"{label}.tar", ref), files
+
+
+def check_stored(http: httpx.Client, name: str, tag: str, digest: str, image_id: str, files: dict[str, bytes]) -> None:
+    """What docker pushed is in dockyard as docker described it, byte for byte."""
+    resp = http.get(f"/v2/{name}/manifests/{tag}", headers={"Accept": MANIFEST_ACCEPT})
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == DOCKER_MANIFEST
+    assert resp.headers["docker-content-digest"] == digest
+    assert sha256_digest(resp.content) == digest
+    manifest = resp.json()
+    assert manifest["config"]["digest"] == image_id
+    [layer] = manifest["layers"]
+    blob = http.get(f"/v2/{name}/blobs/{layer['digest']}")
+    assert blob.status_code == 200
+    assert sha256_digest(blob.content) == layer["digest"]
+    assert untar(blob.content) == files
 
 
 def _member(tar: tarfile.TarFile, name: str) -> bytes:

@@ -301,6 +301,13 @@ class Layout:
         self.tag(tag, desc)
         return desc
 
+    def archive(self, dest: Path) -> Path:
+        """The layout as a tar archive, as `ctr images import` takes it."""
+        with tarfile.open(dest, "w") as tar:
+            for entry in sorted(self.path.rglob("*")):
+                tar.add(entry, arcname=str(entry.relative_to(self.path)), recursive=False)
+        return dest
+
     def tag(self, name: str, desc: Descriptor) -> None:
         self.refs[name] = desc
         self._write_index()
@@ -313,6 +320,13 @@ class Layout:
             manifests.append(entry.to_json())
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
         (self.path / "index.json").write_text(json.dumps(index))
+
+
+def small_layout(path: Path, label: str) -> tuple[Layout, str]:
+    """A layout with one single-layer image tagged v1: (layout, manifest digest)."""
+    layout = Layout(path)
+    image = layout.add_image([{"hello": f"pushed with credentials by {label}\n".encode()}], tag="v1")
+    return layout, image.manifest.digest
 
 
 def read_layout_ref(path: Path, tag: str | None = None) -> dict[str, object]:

@@ -5,57 +5,16 @@ repository; and an OCI image pushed by skopeo, pulled by docker."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from tests.interop.clients import Skopeo, Target
-from tests.interop.docker import DockerClient
-from tests.interop.harness import DOCKER_MANIFEST, MANIFEST_ACCEPT, Layout, sha256_digest, tar_bytes, untar
+from tests.interop.docker import DockerClient, check_stored, small_image
+from tests.interop.harness import Layout
 
 pytestmark = pytest.mark.interop
-
-PUSHED = re.compile(r"digest: (sha256:[0-9a-f]{64}) size: (\d+)")
-
-
-def imported_image(docker: DockerClient, scratch: Path, ref: str, label: str) -> tuple[str, dict[str, bytes]]:
-    """`docker import` of a small tarball built here: (image ID, files in it)."""
-    files = {
-        "hello": f"imported by docker for {label}\n".encode(),
-        "etc/os-release": b"ID=dockyard\n",
-        "bin/data": bytes(range(256)) * 64,
-    }
-    tarball = scratch / f"{label}.tar"
-    tarball.write_bytes(tar_bytes(files))
-    image_id = docker("import", "--change", 'CMD ["/hello"]', str(tarball), ref).stdout.strip()
-    assert image_id.startswith("sha256:"), image_id
-    return image_id, files
-
-
-def push(docker: DockerClient, ref: str) -> tuple[str, int]:
-    """`docker push`: the manifest digest and size it reports."""
-    out = docker("push", ref).stdout
-    found = PUSHED.search(out)
-    assert found, f"no digest in docker push output:\n{out}"
-    return found.group(1), int(found.group(2))
-
-
-def check_stored(http: httpx.Client, name: str, tag: str, digest: str, image_id: str, files: dict[str, bytes]) -> None:
-    """What docker pushed is in dockyard as docker described it, byte for byte."""
-    resp = http.get(f"/v2/{name}/manifests/{tag}", headers={"Accept": MANIFEST_ACCEPT})
-    assert resp.status_code == 200, resp.text
-    assert resp.headers["content-type"] == DOCKER_MANIFEST
-    assert resp.headers["docker-content-digest"] == digest
-    assert sha256_digest(resp.content) == digest
-    manifest = resp.json()
-    assert manifest["config"]["digest"] == image_id
-    [layer] = manifest["layers"]
-    blob = http.get(f"/v2/{name}/blobs/{layer['digest']}")
-    assert blob.status_code == 200
-    assert sha256_digest(blob.content) == layer["digest"]
-    assert untar(blob.content) == files
 
 
 def test_docker_push_pull(
@@ -68,10 +27,10 @@ def test_docker_push_pull(
 ) -> None:
     name = repo("docker")
     ref = target.ref(name, "v1")
-    image_id, files = imported_image(docker, scratch, ref, "push-pull")
+    image_id, files = small_image(docker, scratch, ref, "push-pull")
 
     with target.meter.measure() as traffic:
-        digest, size = push(docker, ref)
+        digest, size = docker.push(ref)
     report("docker push upload style", traffic.describe_style())
     if target.meter.available:
         assert traffic.uploads == 2, traffic.describe_style()  # the layer and the config
@@ -105,11 +64,11 @@ def test_docker_push_to_second_repository_mounts(
     report: Callable[[str, str], None],
 ) -> None:
     first, second = repo("src"), repo("copy")
-    image_id, files = imported_image(docker, scratch, target.ref(first, "v1"), "mount")
-    digest, _ = push(docker, target.ref(first, "v1"))
+    image_id, files = small_image(docker, scratch, target.ref(first, "v1"), "mount")
+    digest, _ = docker.push(target.ref(first, "v1"))
     docker("tag", target.ref(first, "v1"), target.ref(second, "v1"))
     with target.meter.measure() as traffic:
-        assert push(docker, target.ref(second, "v1"))[0] == digest
+        assert docker.push(target.ref(second, "v1"))[0] == digest
     report("docker push to a second repository", traffic.describe_style())
     if target.meter.available:
         # docker remembers where the layer came from and mounts it; the config is uploaded again.

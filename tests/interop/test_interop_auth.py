@@ -1,0 +1,163 @@
+"""Login flows of real clients against dockyard with authentication on, each run once in Basic
+mode and once in token mode (the `secured` fixture): docker login/push/pull/logout, skopeo
+--creds, podman login with a private auth file, oras-py with credentials, containerd's ctr --user.
+
+Every registry has two users: a writer allowed everything and a reader allowed only pull."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import oras.client
+import pytest
+from tests.interop.auth import Credentials, SecuredRegistry, refused
+from tests.interop.clients import Containerd, ContainersConfig, Skopeo, StorageTool
+from tests.interop.docker import DockerClient, check_stored, small_image
+from tests.interop.harness import Layout, deadline, sha256_digest, small_layout, tar_bytes, untar
+
+pytestmark = pytest.mark.interop
+
+NO_TLS = "--tls-verify=false"
+DEST_NO_TLS = "--dest-tls-verify=false"
+SRC_NO_TLS = "--src-tls-verify=false"
+
+
+def test_docker_login_push_pull_logout(
+    secured: SecuredRegistry, docker: DockerClient, repo: Callable[[str], str], scratch: Path
+) -> None:
+    host = secured.target.host
+    name = repo("docker")
+    ref = secured.target.ref(name, "v1")
+    image_id, files = small_image(docker, scratch, ref, "login")
+
+    refused(docker("push", ref, check=False))
+    wrong = Credentials(secured.writer.user, "not-" + secured.writer.password)
+    refused(docker.login(host, wrong, check=False))
+    assert host not in docker.auths()
+
+    docker.login(host, secured.writer)
+    digest, _ = docker.push(ref)
+    with secured.http() as http:
+        check_stored(http, name, "v1", digest, image_id, files)
+
+    docker("rmi", ref)
+    docker("pull", ref)
+    assert json.loads(docker.inspect(ref, "Id")) == image_id
+    docker("rmi", ref)
+    by_digest = secured.target.ref(name, digest)
+    docker("pull", by_digest)
+    assert docker.saved_files(by_digest, scratch) == files
+
+    docker("logout", host)
+    assert host not in docker.auths()
+    docker("rmi", by_digest)
+    refused(docker("pull", ref, check=False))
+
+    # The reader pulls, but may not push.
+    docker.login(host, secured.reader)
+    docker("pull", ref)
+    docker("tag", ref, secured.target.ref(name, "by-reader"))
+    refused(docker("push", secured.target.ref(name, "by-reader"), check=False))
+    docker("logout", host)
+
+
+def test_skopeo_creds(secured: SecuredRegistry, repo: Callable[[str], str], scratch: Path) -> None:
+    skopeo = Skopeo(ContainersConfig(scratch / "c", secured.target.host))
+    layout, digest = small_layout(scratch / "layout", "skopeo")
+    dest = f"docker://{secured.target.ref(repo('skopeo'), 'v1')}"
+    source = f"oci:{layout.path}:v1"
+
+    refused(skopeo("copy", DEST_NO_TLS, source, dest, check=False))
+    wrong = f"{secured.writer.user}:wrong"
+    refused(skopeo("copy", DEST_NO_TLS, "--dest-creds", wrong, source, dest, check=False))
+    refused(skopeo("copy", DEST_NO_TLS, "--dest-creds", secured.reader.joined, source, dest, check=False))
+
+    digestfile = scratch / "digest"
+    skopeo("copy", DEST_NO_TLS, "--dest-creds", secured.writer.joined, "--digestfile", str(digestfile),
+           source, dest)  # fmt: skip
+    assert digestfile.read_text().strip() == digest
+
+    refused(skopeo("inspect", "--raw", NO_TLS, dest, check=False))
+    raw = skopeo("inspect", "--raw", NO_TLS, "--creds", secured.reader.joined, dest).stdout
+    assert sha256_digest(raw.encode()) == digest
+    copy = scratch / "copy"
+    skopeo("copy", SRC_NO_TLS, "--src-creds", secured.reader.joined, dest, f"oci:{copy}:v1")
+    assert (copy / "blobs" / "sha256" / digest.removeprefix("sha256:")).exists()
+
+
+def test_podman_login_push_pull(secured: SecuredRegistry, repo: Callable[[str], str], scratch: Path) -> None:
+    host = secured.target.host
+    name = repo("podman")
+    ref = secured.target.ref(name, "v1")
+    pusher = StorageTool("podman", ContainersConfig(scratch / "push", host))
+    files = {"hello": b"imported by podman\n"}
+    (scratch / "rootfs.tar").write_bytes(tar_bytes(files))
+    pusher("import", str(scratch / "rootfs.tar"), "localhost/dockyard-auth:latest")
+
+    refused(pusher("push", NO_TLS, "localhost/dockyard-auth:latest", f"docker://{ref}", check=False))
+    pusher("login", NO_TLS, "-u", secured.writer.user, "--password-stdin", host, stdin=secured.writer.password)
+    auth_file = json.loads((pusher.conf.root / "auth.json").read_text())
+    assert host in auth_file["auths"], "podman login must write the private auth file"
+    digestfile = scratch / "digest"
+    pusher("push", NO_TLS, "--digestfile", str(digestfile), "localhost/dockyard-auth:latest", f"docker://{ref}")
+    assert secured.digest_of(name, "v1") == digestfile.read_text().strip()
+    pusher("logout", host)
+    assert host not in json.loads((pusher.conf.root / "auth.json").read_text()).get("auths", {})
+
+    # A storage that never saw the image: refused anonymously, pulled once the reader logged in.
+    puller = StorageTool("podman", ContainersConfig(scratch / "pull", host))
+    refused(puller("pull", NO_TLS, ref, check=False))
+    puller("login", NO_TLS, "-u", secured.reader.user, "--password-stdin", host, stdin=secured.reader.password)
+    puller("pull", NO_TLS, ref)
+    saved = scratch / "saved.tar"
+    puller("save", "--format", "docker-archive", "-o", str(saved), ref)
+    assert b"imported by podman" in saved.read_bytes()
+
+
+def test_oras_with_credentials(secured: SecuredRegistry, repo: Callable[[str], str], scratch: Path) -> None:
+    name = repo("oras")
+    ref = secured.target.ref(name, "v1")
+    payload = scratch / "model.bin"
+    payload.write_bytes(bytes(range(251)) * 400)
+
+    def client(who: Credentials) -> oras.client.OrasClient:
+        backend = "basic" if secured.mode == "basic" else "token"
+        made = oras.client.OrasClient(hostname=secured.target.host, insecure=True, auth_backend=backend)
+        made.auth.set_basic_auth(who.user, who.password)
+        return made
+
+    with deadline(60, "oras push with credentials"):
+        resp = client(secured.writer).push(
+            target=ref, files=[f"{payload}:application/vnd.dockyard.test.blob"], disable_path_validation=True
+        )
+    assert resp.status_code == 201, resp.text
+    assert secured.digest_of(name, "v1") == resp.headers["Docker-Content-Digest"]
+    out = scratch / "out"
+    with deadline(60, "oras pull with credentials"):
+        pulled = client(secured.reader).pull(target=ref, outdir=str(out))
+    assert [Path(p).name for p in pulled] == ["model.bin"]
+    assert (out / "model.bin").read_bytes() == payload.read_bytes()
+
+
+def test_ctr_user(secured: SecuredRegistry, containerd: Containerd, repo: Callable[[str], str], scratch: Path) -> None:
+    name = repo("ctr")
+    ref = secured.target.ref(name, "v1")
+    layout = Layout(scratch / "layout")
+    image = layout.add_image([{"hello": b"pushed by ctr with --user\n"}], tag=ref)
+    containerd.ctr("images", "import", "--no-unpack", str(layout.archive(scratch / "img.tar")))
+
+    refused(containerd.ctr("images", "push", "--plain-http", ref, check=False))
+    refused(containerd.ctr("images", "push", "--plain-http", "--user", secured.reader.joined, ref, check=False))
+    containerd.ctr("images", "push", "--plain-http", "--user", secured.writer.joined, ref)
+    assert secured.digest_of(name, "v1") == image.manifest.digest
+
+    containerd.ctr("images", "rm", "--sync", ref)
+    refused(containerd.ctr("images", "pull", "--plain-http", ref, check=False))
+    pull = containerd.ctr(
+        "images", "pull", "--plain-http", "--user", secured.reader.joined, "--snapshotter", "native", ref
+    )
+    assert image.manifest.digest in pull.stdout
+    [layer] = image.layers
+    assert untar(containerd.content_get(layer.digest, scratch / "layer")) == image.files
