@@ -14,12 +14,15 @@ from granian.log import LogLevels
 from granian.server import Server
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
+from dockyard.auth.service import build_authenticator
 from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.config import Settings, load_settings
 from dockyard.http.app import RegistryApp
+from dockyard.http.auth import Guard
 from dockyard.http.context import Context
 from dockyard.meta.sqlite import SqliteMetadataStore
 from dockyard.registry import BlobService, ListingService, ManifestService, Registry, UploadService
+from dockyard.registry.access import Access
 
 log = logging.getLogger("dockyard")
 
@@ -82,12 +85,15 @@ def build_app() -> RegistryApp:
             except Exception:
                 log.exception("purging abandoned uploads failed; will retry")
 
+    auth = build_authenticator(settings.auth, data_dir)
+    access = Access(auth.policy if auth else None)
     return RegistryApp(
-        Context(registry, settings.limits.manifest_max_bytes),
+        Context(registry, settings.limits.manifest_max_bytes, access, auth),
         render_metrics,
         close,
         purge_abandoned_uploads,
         settings.access_log,
+        guard=Guard(auth, secure=settings.tls_cert is not None) if auth else None,
     )
 
 

@@ -50,6 +50,14 @@ class MissingBlobs(Exception):
         self.digests = list(digests)
 
 
+class TagMoveRefused(Exception):
+    """A push would have moved tags that already point at another digest, and may not."""
+
+    def __init__(self, tags: Sequence[str]):
+        super().__init__(", ".join(tags))
+        self.tags = list(tags)
+
+
 class MetadataStore(ABC):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""
 
@@ -88,8 +96,11 @@ class MetadataStore(ABC):
 
     # Manifests and tags.
     @abstractmethod
-    async def put_manifest(self, repository: str, manifest: NewManifest, tags: Sequence[str]) -> None:
-        """Store a manifest and point tags at it, atomically; raise MissingBlobs first if need be."""
+    async def put_manifest(
+        self, repository: str, manifest: NewManifest, tags: Sequence[str], may_move_tags: bool = True
+    ) -> None:
+        """Store a manifest and point tags at it, atomically; raise MissingBlobs first if need be, and
+        TagMoveRefused when a tag points at another digest and `may_move_tags` is false."""
 
     @abstractmethod
     async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRef | None: ...
