@@ -61,8 +61,7 @@ class AuthVariant:
                 oci.put_manifest(conn, REPO, TAG, oci.image_manifest(config, [layer]))
         finally:
             seeding.stop()
-        env = self._auth_env()
-        self.reg = start_dockyard(self.name, self.work, 1, env=env)
+        self.reg = start_dockyard(self.name, self.work, 1, env=self._auth_env())
         return self.reg
 
     def _auth_env(self) -> dict[str, str]:
@@ -71,14 +70,11 @@ class AuthVariant:
         htpasswd, config = self.work / "htpasswd", self.work / "dockyard.yaml"
         token = {"enabled": True, "service": SERVICE, "expiry_seconds": 3600} if self.name == "bearer" else {}
         config.write_text(json.dumps({"auth": {"htpasswd": str(htpasswd), "token": token}}))
-        env = {"DOCKYARD_CONFIG": str(config)}
         subprocess.run(
-            [sys.executable, "-m", "dockyard", "user", "add", USER, "--password-stdin", "--data-dir",
-             str(self.work / "data")],
-            input=self.password + "\n", text=True, env={**os.environ, **env}, check=True, capture_output=True,
-            timeout=60,
+            [sys.executable, "-m", "dockyard", "user", "--config", str(config), "add", USER, "--password-stdin"],
+            input=self.password + "\n", text=True, check=True, capture_output=True, timeout=60,
         )  # fmt: skip
-        return env
+        return {"DOCKYARD_CONFIG": str(config)}
 
     @property
     def basic(self) -> str:

@@ -6,7 +6,7 @@ with a certificate from a CA made here; and an httpx auth flow the tests check t
 from __future__ import annotations
 
 import base64
-import os
+import json
 import secrets
 import subprocess
 import sys
@@ -17,10 +17,12 @@ from pathlib import Path
 import httpx
 import yaml
 from tests.interop.clients import Target
-from tests.interop.harness import MANIFEST_ACCEPT, Result, TrafficMeter, run, sha256_digest
+from tests.interop.harness import MANIFEST_ACCEPT, OCI_MANIFEST, Result, TrafficMeter, run, sha256_digest
 from tests.support.server import DockyardServer
 
 MODES = ("basic", "token")
+TITLE = "org.opencontainers.image.title"
+EMPTY_JSON = "application/vnd.oci.empty.v1+json"
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,34 @@ class SecuredRegistry:
         assert resp.status_code == 200, resp.text
         return sha256_digest(resp.content)
 
+    def push_artifact(self, name: str, tag: str, files: dict[str, bytes]) -> str:
+        """An artifact of titled files, pushed over plain HTTP as the writer: its manifest digest."""
+        with self.http() as http:
+            layers = [
+                self._push_blob(http, name, data) | {"annotations": {TITLE: title}} for title, data in files.items()
+            ]
+            manifest = json.dumps({
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "artifactType": "application/vnd.dockyard.test.artifact",
+                "config": self._push_blob(http, name, b"{}", EMPTY_JSON),
+                "layers": layers,
+            }).encode()  # fmt: skip
+            resp = http.put(f"/v2/{name}/manifests/{tag}", content=manifest, headers={"Content-Type": OCI_MANIFEST})
+        assert resp.status_code == 201, resp.text
+        return sha256_digest(manifest)
+
+    @staticmethod
+    def _push_blob(
+        http: httpx.Client, name: str, data: bytes, media_type: str = "application/octet-stream"
+    ) -> dict[str, object]:
+        started = http.post(f"/v2/{name}/blobs/uploads/")
+        assert started.status_code == 202, started.text
+        digest = sha256_digest(data)
+        done = http.put(started.headers["location"], params={"digest": digest}, content=data)
+        assert done.status_code == 201, done.text
+        return {"mediaType": media_type, "digest": digest, "size": len(data)}
+
 
 def start_secured(root: Path, mode: str, tls: TlsFiles | None = None) -> SecuredRegistry:
     """dockyard with an htpasswd file of two users, a rule for each, in `mode` (basic|token)."""
@@ -128,7 +158,7 @@ def start_secured(root: Path, mode: str, tls: TlsFiles | None = None) -> Secured
     config = root / "dockyard.yaml"
     config.write_text(yaml.safe_dump(settings))
     for who in (writer, reader):
-        add_user(config, root / "data", who)
+        add_user(config, who)
     server = DockyardServer(
         root / "data", extra_args=["--config", str(config)], tls_ca=tls.ca_cert if tls else None
     ).start()
@@ -137,39 +167,42 @@ def start_secured(root: Path, mode: str, tls: TlsFiles | None = None) -> Secured
     return SecuredRegistry(mode, server, target, writer, reader, tls)
 
 
-def add_user(config: Path, data_dir: Path, who: Credentials) -> None:
-    """`dockyard user add NAME --password-stdin`, with the configuration serve is given."""
-    env = {**os.environ, "DOCKYARD_CONFIG": str(config)}
-    cmd = [sys.executable, "-m", "dockyard", "user", "add", who.user, "--password-stdin", "--data-dir", str(data_dir)]
-    run(cmd, env=env, stdin=who.password + "\n", timeout=60)
+def add_user(config: Path, who: Credentials) -> None:
+    """`dockyard user --config FILE add NAME --password-stdin`, with the configuration serve is given."""
+    cmd = [sys.executable, "-m", "dockyard", "user", "--config", str(config), "add", who.user, "--password-stdin"]
+    run(cmd, stdin=who.password + "\n", timeout=60)
 
 
 class ChallengeAuth(httpx.Auth):
-    """Answers a 401 the way registry clients do: Basic credentials, or a token from the realm."""
+    """Answers a 401 the way registry clients do (Basic credentials, or a token from the realm) and,
+    like them, sends the last answer with the next request instead of waiting for a challenge."""
 
     requires_response_body = True
 
     def __init__(self, who: Credentials):
         self.who = who
+        self.authorization: str | None = None
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self.authorization:
+            request.headers["Authorization"] = self.authorization
         response = yield request
         if response.status_code != 401:
             return
         scheme, params = parse_challenge(response.headers.get("www-authenticate", ""))
         if scheme == "basic":
-            request.headers["Authorization"] = self.who.basic_header
+            self.authorization = self.who.basic_header
         else:
             query = {"service": params.get("service", "")}
             if "scope" in params:
                 query["scope"] = params["scope"]
-            token_request = httpx.Request(
+            token_response = yield httpx.Request(
                 "GET", params["realm"], params=query, headers={"Authorization": self.who.basic_header}
             )
-            token_response = yield token_request
             if token_response.status_code != 200:
                 return
-            request.headers["Authorization"] = "Bearer " + token_response.json()["token"]
+            self.authorization = "Bearer " + token_response.json()["token"]
+        request.headers["Authorization"] = self.authorization
         yield request
 
 
@@ -201,4 +234,4 @@ def refused(result: Result) -> None:
     """The client failed, and said it was because of authentication or authorization."""
     assert result.returncode != 0, result.describe()
     said = (result.stdout + result.stderr).lower()
-    assert "auth" in said or "denied" in said, result.describe()
+    assert any(word in said for word in ("auth", "denied", "forbidden")), result.describe()

@@ -132,11 +132,15 @@ class DockerClient:
         return probe.returncode == 0
 
     def login(self, host: str, who: Credentials, check: bool = True) -> Result:
-        """`docker login --password-stdin`; when it succeeds, the private config holds exactly `who`."""
+        """`docker login --password-stdin`. When it succeeds the private config holds `who`: the password,
+        or, where the registry's token endpoint gave dockerd a refresh token, that instead."""
         result = self("login", "--username", who.user, "--password-stdin", host, stdin=who.password, check=check)
         if result.returncode == 0:
             assert "Login Succeeded" in result.stdout, result.describe()
-            assert base64.b64decode(self.auths()[host]["auth"]).decode() == who.joined
+            stored = self.auths()[host]
+            user, _, password = base64.b64decode(stored["auth"]).decode().partition(":")
+            assert user == who.user
+            assert password == who.password or (not password and stored.get("identitytoken")), stored.keys()
         return result
 
     def auths(self) -> dict[str, dict[str, str]]:

@@ -116,29 +116,47 @@ def test_podman_login_push_pull(secured: SecuredRegistry, repo: Callable[[str], 
     assert b"imported by podman" in saved.read_bytes()
 
 
-def test_oras_with_credentials(secured: SecuredRegistry, repo: Callable[[str], str], scratch: Path) -> None:
-    name = repo("oras")
+def oras_client(secured: SecuredRegistry, who: Credentials) -> oras.client.OrasClient:
+    """oras-py with the auth backend each mode calls for and `who`'s credentials.
+
+    (Without credentials oras-py 0.2.43 fails on its own side, not on the registry's answer: its
+    basic backend raises AttributeError, its token backend retries until the call's deadline.)"""
+    backend = "basic" if secured.mode == "basic" else "token"
+    client = oras.client.OrasClient(hostname=secured.target.host, insecure=True, auth_backend=backend)
+    client.auth.set_basic_auth(who.user, who.password)
+    return client
+
+
+def test_oras_pull_with_credentials(secured: SecuredRegistry, repo: Callable[[str], str], scratch: Path) -> None:
+    name = repo("oras-pull")
+    payload = bytes(range(251)) * 400
+    secured.push_artifact(name, "v1", {"model.bin": payload})
+    ref = secured.target.ref(name, "v1")
+
+    out = scratch / "out"
+    with deadline(60, "oras pull with credentials"):
+        pulled = oras_client(secured, secured.reader).pull(target=ref, outdir=str(out))
+    assert [Path(p).name for p in pulled] == ["model.bin"]
+    assert (out / "model.bin").read_bytes() == payload
+
+
+def test_oras_push_with_credentials(secured: SecuredRegistry, repo: Callable[[str], str], scratch: Path) -> None:
+    name = repo("oras-push")
     ref = secured.target.ref(name, "v1")
     payload = scratch / "model.bin"
     payload.write_bytes(bytes(range(251)) * 400)
-
-    def client(who: Credentials) -> oras.client.OrasClient:
-        backend = "basic" if secured.mode == "basic" else "token"
-        made = oras.client.OrasClient(hostname=secured.target.host, insecure=True, auth_backend=backend)
-        made.auth.set_basic_auth(who.user, who.password)
-        return made
-
+    files = [f"{payload}:application/vnd.dockyard.test.blob"]
+    client = oras_client(secured, secured.writer)
+    if secured.mode == "token":
+        # oras-py's first request of a push is HEAD on the blob; it keeps the pull token that
+        # challenge gets it, and on the POST's 401 insufficient_scope sends that same token again.
+        with deadline(60, "oras push in token mode"), pytest.raises(ValueError, match="does not grant"):
+            client.push(target=ref, files=files, disable_path_validation=True)
+        pytest.xfail("oras-py 0.2.43 never asks for a push token after it holds a pull token")
     with deadline(60, "oras push with credentials"):
-        resp = client(secured.writer).push(
-            target=ref, files=[f"{payload}:application/vnd.dockyard.test.blob"], disable_path_validation=True
-        )
+        resp = client.push(target=ref, files=files, disable_path_validation=True)
     assert resp.status_code == 201, resp.text
     assert secured.digest_of(name, "v1") == resp.headers["Docker-Content-Digest"]
-    out = scratch / "out"
-    with deadline(60, "oras pull with credentials"):
-        pulled = client(secured.reader).pull(target=ref, outdir=str(out))
-    assert [Path(p).name for p in pulled] == ["model.bin"]
-    assert (out / "model.bin").read_bytes() == payload.read_bytes()
 
 
 def test_ctr_user(secured: SecuredRegistry, containerd: Containerd, repo: Callable[[str], str], scratch: Path) -> None:
