@@ -188,12 +188,14 @@ def docker(docker_daemon: DockerDaemon, scratch: Path) -> DockerClient:
 
 def _secured(name: str, mode: str, tls: bool) -> Iterator[SecuredRegistry]:
     root = _short_tmp(name)
-    secured = start_secured(root, mode, make_tls(root / "tls") if tls else None)
-    log(f"{name}: dockyard with auth in {mode} mode at {secured.target.url}")
     try:
-        yield secured
+        secured = start_secured(root, mode, make_tls(root / "tls") if tls else None)
+        log(f"{name}: dockyard with auth in {mode} mode at {secured.target.url}")
+        try:
+            yield secured
+        finally:
+            secured.server.stop()
     finally:
-        secured.server.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
