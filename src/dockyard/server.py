@@ -66,9 +66,9 @@ def build_app() -> RegistryApp:
     meta = SqliteMetadataStore(data_dir / "metadata.db")
     store = FilesystemBlobStore(data_dir)
     registry = Registry(
-        blobs=BlobService(meta, store),
+        blobs=BlobService(meta, store, settings.uploads.automatic_mount),
         uploads=UploadService(meta, store),
-        manifests=ManifestService(meta),
+        manifests=ManifestService(meta, settings.manifests.allow_missing_blobs),
         listing=ListingService(meta, settings.limits.page_max_entries),
     )
 
@@ -88,7 +88,13 @@ def build_app() -> RegistryApp:
     auth = build_authenticator(settings.auth, data_dir)
     access = Access(auth.policy if auth else None)
     return RegistryApp(
-        Context(registry, settings.limits.manifest_max_bytes, access, auth),
+        Context(
+            registry,
+            settings.limits.manifest_max_bytes,
+            pull_permission=lambda req: access.pull_predicate(req.principal),
+            access=access,
+            auth=auth,
+        ),
         render_metrics,
         close,
         purge_abandoned_uploads,

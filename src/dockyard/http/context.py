@@ -1,16 +1,25 @@
 """What every handler is given besides the request."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dockyard.auth.service import Authenticator
+from dockyard.http.messages import Request
 from dockyard.registry import Registry
 from dockyard.registry.access import ALLOW_ALL, Access
+from dockyard.registry.blobs import MayPull
+
+
+def _everyone_may_pull(_request: Request) -> MayPull:
+    return lambda _repository: True
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
     registry: Registry
     manifest_max_bytes: int
+    pull_permission: Callable[[Request], MayPull] = _everyone_may_pull
+    """For a request, whether its caller may pull a given repository (mount sources, discovery)."""
     access: Access = ALLOW_ALL
     """What the caller may do inside an operation; allows everything when auth is off."""
     auth: Authenticator | None = None

@@ -61,12 +61,19 @@ class TagMoveRefused(Exception):
 class MetadataStore(ABC):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""
 
+    async def start(self) -> None:  # noqa: B027 - optional: only some engines connect late
+        """Connect; called once on the event loop that serves requests, before the first one."""
+
     @abstractmethod
     async def close(self) -> None: ...
 
     # Blobs: content is global, a repository links the blobs it may serve.
     @abstractmethod
     async def repository_blob_size(self, repository: str, digest: str) -> int | None: ...
+
+    @abstractmethod
+    async def repositories_with_blob(self, digest: str, limit: int) -> list[tuple[str, int]]:
+        """Up to `limit` repositories linking the blob, by name, each with the blob's size."""
 
     @abstractmethod
     async def link_blob(self, repository: str, digest: str, size: int) -> None: ...
@@ -92,15 +99,24 @@ class MetadataStore(ABC):
         """Link the uploaded blob into the repository and end the session, in one transaction."""
 
     @abstractmethod
-    async def stale_uploads(self, updated_before: float) -> list[str]: ...
+    async def claim_stale_uploads(self, updated_before: float, limit: int) -> list[str]:
+        """Sessions untouched since `updated_before`, at most `limit`, each handed to one caller
+        across all instances; the caller discards them (a claim not discarded comes back later)."""
 
     # Manifests and tags.
     @abstractmethod
     async def put_manifest(
-        self, repository: str, manifest: NewManifest, tags: Sequence[str], may_move_tags: bool = True
+        self,
+        repository: str,
+        manifest: NewManifest,
+        tags: Sequence[str],
+        require_blobs: bool = True,
+        *,
+        may_move_tags: bool = True,
     ) -> None:
-        """Store a manifest and point tags at it, atomically; raise MissingBlobs first if need be, and
-        TagMoveRefused when a tag points at another digest and `may_move_tags` is false."""
+        """Store a manifest and point tags at it, atomically; with `require_blobs`, raise MissingBlobs
+        first when the repository lacks a blob the manifest references; without `may_move_tags`,
+        raise TagMoveRefused when a tag already points at another digest."""
 
     @abstractmethod
     async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRef | None: ...

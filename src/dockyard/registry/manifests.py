@@ -64,8 +64,9 @@ def _unknown(reference: str) -> RegistryError:
 
 
 class ManifestService:
-    def __init__(self, meta: MetadataStore, cache_bytes: int = 64 << 20):
+    def __init__(self, meta: MetadataStore, allow_missing_blobs: bool = False, cache_bytes: int = 64 << 20):
         self._meta = meta
+        self._allow_missing_blobs = allow_missing_blobs
         self._cache = _BodyCache(cache_bytes)
 
     async def put(
@@ -104,7 +105,13 @@ class ManifestService:
         )
         unique_tags = tuple(dict.fromkeys(tags))
         try:
-            await self._meta.put_manifest(repository, record, unique_tags, tag_moves is not TagMoves.REFUSED)
+            await self._meta.put_manifest(
+                repository,
+                record,
+                unique_tags,
+                not self._allow_missing_blobs,
+                may_move_tags=tag_moves is not TagMoves.REFUSED,
+            )
         except TagMoveRefused as refused:
             raise RegistryError(
                 ErrorCode.DENIED,
@@ -121,7 +128,12 @@ class ManifestService:
         return StoredManifest(record.digest, record.subject, unique_tags)
 
     async def resolve(self, repository: str, reference: str) -> ManifestRef:
-        target = parse_reference(reference)
+        try:
+            target = parse_reference(reference)
+        except RegistryError:
+            # Nothing can be stored under a reference that is neither a tag nor a digest: to a
+            # read it is simply unknown (the conformance suite asks for 404 here).
+            raise _unknown(reference) from None
         if isinstance(target, Digest):
             found = await self._meta.manifest_by_digest(repository, str(target))
         else:

@@ -55,13 +55,9 @@ async def start_upload(ctx: Context, req: Request, name: str) -> Response:
     if mount is not None:
         digest = Digest.parse(mount)
         source = req.query("from")
-        # Without `from`, dockyard does not search other repositories: it opens a session instead;
-        # so it does when the caller may not pull from `from` (nothing tells it the blob is there).
-        if (
-            source is not None
-            and ctx.access.may_pull(req.principal, validate_name(source))
-            and await ctx.registry.blobs.mount(name, digest, source)
-        ):
+        if source is not None:
+            validate_name(source)
+        if await ctx.registry.blobs.mount(name, digest, source, ctx.pull_permission(req)):
             return _created(name, digest)
     elif req.query("digest") is not None:
         digest = _required_digest(req)
