@@ -8,24 +8,12 @@
 # never uses a system Docker daemon (where the package starts one): it starts a private dockerd
 # with its own data root, exec root, socket, pid file and containerd.
 set -euo pipefail
+# shellcheck source=.ci/debs.sh
+source "$(dirname "$0")/debs.sh"
 
 debs=(docker.io containerd runc tini util-linux)
 
-missing=()
-for pkg in "${debs[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
-        missing+=("$pkg")
-    fi
-done
-
-if ((${#missing[@]})); then
-    echo "install-docker: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
-else
-    echo "install-docker: Debian packages already installed"
-fi
+install_debs install-docker "${debs[@]}"
 
 for tool in dockerd docker containerd; do
     printf 'install-docker: %-10s %s\n' "$tool" "$("$tool" --version 2>&1 | head -n 1)"

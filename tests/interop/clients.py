@@ -9,11 +9,10 @@ import json
 import os
 import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.interop.harness import Result, TrafficMeter, run
+from tests.interop.harness import Result, TrafficMeter, run, spawn_daemon, wait_until_ready
 
 
 @dataclass
@@ -201,23 +200,16 @@ class Containerd:
             '[plugins."io.containerd.internal.v1.opt"]\n'
             f'  path = "{r / "opt"}"\n'
         )
-        with self.log_path.open("ab") as logf:
-            self.proc = subprocess.Popen(
-                ["containerd", "--config", str(config)],
-                stdin=subprocess.DEVNULL,
-                stdout=logf,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"containerd exited {self.proc.returncode}:\n{self.log()}")
-            if self.socket.exists() and self.ctr("version", check=False, quiet=True).returncode == 0:
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"containerd did not come up within {timeout}s:\n{self.log()}")
+        self.proc = spawn_daemon(["containerd", "--config", str(config)], self.log_path)
+        try:
+            wait_until_ready(self.proc, self._answers, "containerd", self.log, timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def _answers(self) -> bool:
+        return self.socket.exists() and self.ctr("version", check=False, quiet=True).returncode == 0
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""

@@ -18,13 +18,22 @@ import re
 import signal
 import subprocess
 import tarfile
-import time
 from pathlib import Path
 
 import httpx
 from tests.interop.auth import Credentials
 from tests.interop.clients import Containerd
-from tests.interop.harness import DOCKER_MANIFEST, MANIFEST_ACCEPT, Result, run, sha256_digest, tar_bytes, untar
+from tests.interop.harness import (
+    DOCKER_MANIFEST,
+    MANIFEST_ACCEPT,
+    Result,
+    run,
+    sha256_digest,
+    spawn_daemon,
+    tar_bytes,
+    untar,
+    wait_until_ready,
+)
 
 PUSHED = re.compile(r"digest: (sha256:[0-9a-f]{64}) size: (\d+)")
 
@@ -64,24 +73,18 @@ class DockerDaemon:
         ]  # fmt: skip
         # unshare and sh exec in place: the process we start is dockerd itself, same PID.
         private_run = ["sh", "-c", 'mount -t tmpfs -o mode=0755 dockyard-run /run && exec "$@"', "dockerd-launch"]
-        with self.log_path.open("ab") as logf:
-            self.proc = subprocess.Popen(
-                ["unshare", "--mount", "--propagation", "private", "--", *private_run, *cmd],
-                stdin=subprocess.DEVNULL,
-                stdout=logf,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.containerd.stop()
-                raise RuntimeError(f"dockerd exited {self.proc.returncode}:\n{self.log()}")
-            if self.socket.exists() and self.client(self.root / "probe").version_ok():
-                return self
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"dockerd did not come up within {timeout}s:\n{self.log()}")
+        self.proc = spawn_daemon(
+            ["unshare", "--mount", "--propagation", "private", "--", *private_run, *cmd], self.log_path
+        )
+        try:
+            wait_until_ready(self.proc, self._answers, "dockerd", self.log, timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def _answers(self) -> bool:
+        return self.socket.exists() and self.client(self.root / "probe").version_ok()
 
     @property
     def pid(self) -> int:

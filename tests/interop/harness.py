@@ -20,7 +20,7 @@ import subprocess
 import tarfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -119,6 +119,28 @@ def run(
     if check and result.returncode != 0:
         raise CommandFailedError(result)
     return result
+
+
+def spawn_daemon(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """A daemon in a session of its own, its output appended to log_path."""
+    with log_path.open("ab") as logf:
+        return subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def wait_until_ready(
+    proc: subprocess.Popen[bytes], ready: Callable[[], bool], name: str, log_tail: Callable[[], str], timeout: float
+) -> None:
+    """Returns once ready() holds; RuntimeError with the daemon's log if it exits or times out first."""
+    deadline_at = time.monotonic() + timeout
+    while time.monotonic() < deadline_at:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited {proc.returncode}:\n{log_tail()}")
+        if ready():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not come up within {timeout}s:\n{log_tail()}")
 
 
 class CallTimeoutError(AssertionError):

@@ -11,10 +11,19 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.interop.clients import Skopeo, Target
-from tests.interop.docker import DockerClient, check_stored, small_image
+from tests.interop.docker import DockerClient, DockerDaemon, check_stored, small_image
 from tests.interop.harness import Layout
 
 pytestmark = pytest.mark.interop
+
+
+def test_docker_daemon_is_private(docker: DockerClient, docker_daemon: DockerDaemon) -> None:
+    """The daemon the suite talks to keeps its images where the suite put it, and is the PID it wrote."""
+    info = json.loads(docker("info", "--format", "{{json .}}").stdout)
+    assert info["DockerRootDir"] == str(docker_daemon.root / "data")
+    assert info["Driver"] == "vfs"
+    assert docker_daemon.proc is not None
+    assert docker_daemon.pid == docker_daemon.proc.pid
 
 
 def test_docker_push_pull(
