@@ -1,7 +1,9 @@
 """Fixtures for the interoperability suite: real registry clients against the session's registry.
 
 Every client runs with private configuration and state in a temporary directory of its own:
-nothing here reads or writes /etc/containers, /var/lib/containers or the machine's containerd.
+nothing here reads or writes /etc/containers, /var/lib/containers, /etc/docker, /var/lib/docker or
+the machine's containerd. docker talks to a private dockerd started once per session; the login
+tests run against dockyards of their own with auth on (`secured`, `secured_tls`), once per mode.
 
 Run it with `.ci/install-interop.sh .venv && .venv/bin/python -m pytest tests/interop -m interop`.
 Against another registry: `DOCKYARD_TEST_URL=http://127.0.0.1:PORT`; if that registry writes an
