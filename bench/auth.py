@@ -33,7 +33,7 @@ from typing import Any
 from bench import oci
 from bench.http import Conn
 from bench.procs import Registry, start_dockyard
-from bench.run import log, machine, machine_busy_seconds, machine_slug
+from bench.run import log, machine, machine_busy_seconds, machine_slug, version_of
 from bench.workloads import Metrics, _with_server_cpu, run_wrk, wrk_script
 
 VARIANTS = ("none", "basic", "bearer")
@@ -170,7 +170,8 @@ def markdown(data: dict[str, Any]) -> str:
     lines = [
         f"# dockyard auth cost, {meta['date']}",
         "",
-        f"`{meta['command']}` on {meta['machine']}; {meta['rounds']} round(s) of {meta['duration']} s per row, "
+        f"`{meta['command']}`, {meta['dockyard']}, on {meta['machine']}; "
+        f"{meta['rounds']} round(s) of {meta['duration']} s per row, "
         f"{meta['connections']} connections, one worker each. Machine busy: {meta['busy_cores']:.2f} cores on "
         f"average over the run (load average {meta['loadavg_start']:.2f} -> {meta['loadavg_end']:.2f}); the "
         "machine is shared, so read rates as lower bounds and compare the CPU per request.",
@@ -227,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for variant in variants.values():
             log(f"{variant.name}: dockyard at {variant.start().url}")
+        version = version_of(variants["none"].reg) if variants["none"].reg else ""
         busy0, wall0, load0 = machine_busy_seconds(), time.monotonic(), os.getloadavg()[0]
         rounds = [run_round(variants, rnd, args, work) for rnd in range(1, args.rounds + 1)]
         busy = (machine_busy_seconds() - busy0) / (time.monotonic() - wall0)
@@ -239,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {
             "date": started.strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(),
+            "dockyard": version,
             "command": "python -m bench.auth " + shlex.join(argv if argv is not None else sys.argv[1:]),
             "rounds": args.rounds,
             "duration": args.duration,
