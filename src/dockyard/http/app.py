@@ -20,7 +20,7 @@ from dockyard import metrics
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.names import validate_name
 from dockyard.http import routes
-from dockyard.http.auth import Guard, guard_answer
+from dockyard.http.auth import Guard
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError, error_body, status_of
 from dockyard.http.messages import FileResponse, Request, Response
@@ -68,6 +68,7 @@ class RegistryApp:
         log_access: bool = True,
         *,
         guard: Guard | None = None,
+        on_start: Callable[[], Awaitable[None]] | None = None,
     ):
         self._context = context
         self._render_metrics = render_metrics
@@ -76,8 +77,11 @@ class RegistryApp:
         self._background_task: asyncio.Task[None] | None = None
         self._log_access = log_access
         self._guard = guard
+        self._on_start = on_start
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._on_start is not None:
+            loop.run_until_complete(self._on_start())
         if self._background is not None:
             self._background_task = loop.create_task(self._background())
 
@@ -137,7 +141,9 @@ class RegistryApp:
                 [("allow", ", ".join(route.methods))],
             )
         answer = functools.partial(handler, self._context, req, **params)
-        return route.name, guard_answer(self._guard, route.name, params, req, answer)
+        if self._guard is None:  # auth off: not one call more
+            return route.name, answer
+        return route.name, self._guard.wrap(route.name, params, req, answer)
 
     async def _metrics_response(self) -> Response:
         return Response(200, [("content-type", CONTENT_TYPE_LATEST)], self._render_metrics())

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from dockyard.auth.grants import QUERY_PARAMETER
 from dockyard.auth.policy import Action, Principal
@@ -87,6 +86,12 @@ class Guard:
         scope = _scope(params.get("name"), needed_action(route, req.method), route)
         header = ("www-authenticate", self.challenge(req, scope, error))
         return HTTPError(401, ErrorCode.UNAUTHORIZED, message, [header])
+
+    def wrap(self, route: str, params: dict[str, str], req: Request, answer: Answer) -> Answer:
+        """`answer` behind the guard (the token endpoint authenticates by itself)."""
+        if route in PUBLIC_ROUTES:
+            return answer
+        return lambda: self.guarded(route, params, req, answer)
 
     async def guarded(
         self, route: str, params: dict[str, str], req: Request, answer: Answer
@@ -195,10 +200,3 @@ def client_address(client: str) -> str:
 
 def too_many(limited: TooManyFailures) -> HTTPError:
     return HTTPError(429, ErrorCode.TOO_MANY_REQUESTS, str(limited), [("retry-after", str(limited.retry_after))])
-
-
-def guard_answer(guard: Guard | None, route: str, params: dict[str, str], req: Request, answer: Answer) -> Any:
-    """`answer` as is when auth is off (not one call more on that path), else behind the guard."""
-    if guard is None or route in PUBLIC_ROUTES:
-        return answer
-    return lambda: guard.guarded(route, params, req, answer)
