@@ -18,6 +18,7 @@ import re
 import signal
 import subprocess
 import tarfile
+import uuid
 from pathlib import Path
 
 import httpx
@@ -186,9 +187,10 @@ class DockerClient:
 
 
 def small_image(docker: DockerClient, scratch: Path, ref: str, label: str) -> tuple[str, dict[str, bytes]]:
-    """A small image made with `docker import`: (image ID, files in it)."""
+    """A small image made with `docker import`: (image ID, files in it). Its layer is new to the
+    session's daemon, which keeps the layers of every earlier test."""
     files = {
-        "hello": f"imported by docker for {label}\n".encode(),
+        "hello": f"imported by docker for {label}, {uuid.uuid4()}\n".encode(),
         "etc/os-release": b"ID=dockyard\n",
         "bin/data": bytes(range(256)) * 64,
     }
