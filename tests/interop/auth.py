@@ -21,6 +21,7 @@ from tests.interop.harness import MANIFEST_ACCEPT, OCI_MANIFEST, Result, Traffic
 from tests.support.server import DockyardServer
 
 MODES = ("basic", "token")
+PUBLIC = "public"  # repositories under public/ may be pulled anonymously
 TITLE = "org.opencontainers.image.title"
 EMPTY_JSON = "application/vnd.oci.empty.v1+json"
 
@@ -139,7 +140,8 @@ class SecuredRegistry:
 
 
 def start_secured(root: Path, mode: str, tls: TlsFiles | None = None) -> SecuredRegistry:
-    """dockyard with an htpasswd file of two users, a rule for each, in `mode` (basic|token)."""
+    """dockyard with an htpasswd file of two users, a rule for each, anonymous pulls under public/,
+    in `mode` (basic|token)."""
     assert mode in MODES, mode
     writer = Credentials("alice", secrets.token_urlsafe(12))
     reader = Credentials("bob", secrets.token_urlsafe(12))
@@ -150,6 +152,10 @@ def start_secured(root: Path, mode: str, tls: TlsFiles | None = None) -> Secured
                 {"repositories": ["**"], "users": [writer.user], "actions": ["pull", "push", "delete", "overwrite"]},
                 {"repositories": ["**"], "users": [reader.user], "actions": ["pull"]},
             ],
+            "anonymous": [f"{PUBLIC}/**"],
+            # The tests try wrong and missing credentials on purpose, all from 127.0.0.1: keep the
+            # failed-login limit (tested in tests/auth) out of their way.
+            "failed_logins_per_minute": 10_000,
             "token": {"enabled": mode == "token"},
         },
     }

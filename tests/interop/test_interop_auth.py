@@ -10,12 +10,22 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import oras.client
 import pytest
-from tests.interop.auth import Credentials, SecuredRegistry, refused
+from tests.interop.auth import PUBLIC, Credentials, SecuredRegistry, refused
 from tests.interop.clients import Containerd, ContainersConfig, Skopeo, StorageTool
 from tests.interop.docker import DockerClient, check_stored, small_image
-from tests.interop.harness import Layout, deadline, sha256_digest, small_layout, tar_bytes, untar
+from tests.interop.harness import (
+    MANIFEST_ACCEPT,
+    CommandFailedError,
+    Layout,
+    deadline,
+    sha256_digest,
+    small_layout,
+    tar_bytes,
+    untar,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -38,6 +48,10 @@ def test_docker_login_push_pull_logout(
     assert host not in docker.auths()
 
     docker.login(host, secured.writer)
+    if secured.mode == "token":
+        # dockerd logs in with the OAuth2 password grant and keeps the refresh token it gets back;
+        # every later push and pull trades that for access tokens (grant_type=refresh_token).
+        assert docker.auths()[host].get("identitytoken"), docker.auths()
     digest, _ = docker.push(ref)
     with secured.http() as http:
         check_stored(http, name, "v1", digest, image_id, files)
@@ -61,6 +75,55 @@ def test_docker_login_push_pull_logout(
     docker("tag", ref, secured.target.ref(name, "by-reader"))
     refused(docker("push", secured.target.ref(name, "by-reader"), check=False))
     docker("logout", host)
+
+
+def push_public(secured: SecuredRegistry, skopeo: Skopeo, layout: Layout, name: str) -> str:
+    """The layout's v1 pushed to `name` by the writer (anonymous pushes refused): its reference."""
+    dest = f"docker://{secured.target.ref(name, 'v1')}"
+    refused(skopeo("copy", DEST_NO_TLS, f"oci:{layout.path}:v1", dest, check=False))
+    skopeo("copy", DEST_NO_TLS, "--dest-creds", secured.writer.joined, f"oci:{layout.path}:v1", dest)
+    return secured.target.ref(name, "v1")
+
+
+def test_docker_anonymous_pulls_of_public_repositories(
+    secured: SecuredRegistry, docker: DockerClient, repo: Callable[[str], str], scratch: Path
+) -> None:
+    """auth.anonymous: ["public/**"]. In token mode docker pulls from there without logging in (an
+    anonymous token). In Basic mode it cannot: the Basic challenge of its first request, GET /v2/,
+    makes it demand credentials for everything; anonymous pulls there serve clients that send none."""
+    layout, _ = small_layout(scratch / "layout", "anonymous docker pulls")
+    skopeo = Skopeo(ContainersConfig(scratch / "c", secured.target.host))
+    ref = push_public(secured, skopeo, layout, f"{PUBLIC}/{repo('docker')}")
+    if secured.mode == "basic":
+        denied = docker("pull", ref, check=False)
+        assert denied.returncode != 0
+        assert "no basic auth credentials" in denied.stderr, denied.describe()
+        name, tag = ref.split("/", 1)[1].split(":")
+        resp = httpx.get(f"{secured.target.url}/v2/{name}/manifests/{tag}", headers={"Accept": MANIFEST_ACCEPT})
+        assert resp.status_code == 200, resp.text
+        return
+    docker("pull", ref)
+    assert docker.saved_files(ref, scratch) == layout.images[0].files
+    assert secured.target.host not in docker.auths()
+
+
+def test_skopeo_anonymous_pulls_of_public_repositories(
+    secured: SecuredRegistry, repo: Callable[[str], str], scratch: Path, request: pytest.FixtureRequest
+) -> None:
+    if secured.mode == "basic":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                raises=CommandFailedError,
+                reason="containers/image answers a Basic challenge without credentials with `Basic Og==` "
+                "(empty user and password); dockyard counts that as a failed login, not as anonymous",
+            )
+        )
+    layout, digest = small_layout(scratch / "layout", "anonymous skopeo pulls")
+    skopeo = Skopeo(ContainersConfig(scratch / "c", secured.target.host))
+    ref = push_public(secured, skopeo, layout, f"{PUBLIC}/{repo('skopeo')}")
+    raw = skopeo("inspect", "--raw", NO_TLS, f"docker://{ref}").stdout
+    assert sha256_digest(raw.encode()) == digest
 
 
 def test_skopeo_creds(secured: SecuredRegistry, repo: Callable[[str], str], scratch: Path) -> None:
