@@ -111,7 +111,7 @@ class SecuredRegistry:
         return sha256_digest(resp.content)
 
     def push_artifact(self, name: str, tag: str, files: dict[str, bytes]) -> str:
-        """An artifact of titled files, pushed over plain HTTP as the writer: its manifest digest."""
+        """An artifact of titled files, pushed with plain HTTP requests as the writer: its manifest digest."""
         with self.http() as http:
             layers = [
                 self._push_blob(http, name, data) | {"annotations": {TITLE: title}} for title, data in files.items()
