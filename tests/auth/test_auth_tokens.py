@@ -58,6 +58,7 @@ def test_get_answers_a_token_with_requested_intersected_with_allowed(token_serve
     assert 300 <= claims["exp"] - claims["iat"] <= 301
     assert _access(answer["token"]) == {"team/app": ["pull", "push"], "private/app": []}
     assert jwt.get_unverified_header(answer["token"])["alg"] == "ES256"
+    assert oct((token_server.directory / "token-key.pem").stat().st_mode & 0o777) == "0o600"
     assert response.headers["cache-control"] == "no-store"
 
 

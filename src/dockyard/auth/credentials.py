@@ -87,26 +87,42 @@ class Verifier:
         """The cache key of credentials as the client sent them (e.g. a Basic header's base64)."""
         return hmac.digest(self._cache_key, credentials.encode(), hashlib.sha256)
 
-    def cached(self, key: bytes) -> str | None:
-        """The cached result for the key: a user name, "" (known wrong), or None (not known)."""
+    def cached(self, key: bytes) -> tuple[str | None, bool]:
+        """The cached result for the key: a user name, "" (known wrong), or None (not known); and
+        whether it is fresh. A success stays usable for one more lifetime while it is checked again
+        in the background, so that a busy client never waits for bcrypt once it has logged in (a
+        changed htpasswd file drops every cached result at once)."""
         self._users.refresh()
         if self._generation != self._users.generation:
             self._cache.clear()
             self._generation = self._users.generation
         found = self._cache.get(key)
-        if found is not None and found[1] > time.monotonic():
-            return found[0]
-        return None
+        if found is None:
+            return None, False
+        result, expires = found
+        now = time.monotonic()
+        if now < expires:
+            return result, True
+        if result and now < expires + self._cache_seconds:
+            return result, False
+        return None, False
 
-    async def verify(self, key: bytes, name: str, password: str) -> str:
-        """The user name when the password is right, else ""; remembered under `key`. Concurrent
-        checks of the same credentials share one bcrypt run: a client opening 64 connections at
-        once must not start 64 of them."""
+    def _checking(self, key: bytes, name: str, password: str) -> asyncio.Future[str]:
+        """The bcrypt run for these credentials: concurrent checks share one, so a client opening 64
+        connections at once does not start 64."""
         pending = self._pending.get(key)
         if pending is None:
             pending = self._pending[key] = asyncio.ensure_future(self._check(key, name, password))
             pending.add_done_callback(lambda _: self._pending.pop(key, None))
-        return await asyncio.shield(pending)
+        return pending
+
+    async def verify(self, key: bytes, name: str, password: str) -> str:
+        """The user name when the password is right, else ""; remembered under `key`."""
+        return await asyncio.shield(self._checking(key, name, password))
+
+    def recheck(self, key: bytes, name: str, password: str) -> None:
+        """Verify again in the background; the next request sees the result."""
+        self._checking(key, name, password)
 
     async def _check(self, key: bytes, name: str, password: str) -> str:
         hashed = self._users.hash_of(name)

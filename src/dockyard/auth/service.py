@@ -80,10 +80,12 @@ class Authenticator:
         if wait:
             raise TooManyFailures(wait)
         assert self._verifier is not None
-        user = self._verifier.cached(key)
+        user, fresh = self._verifier.cached(key)
         if user is None:
             parsed = parse()
             user = await self._verifier.verify(key, *parsed) if parsed is not None else ""
+        elif not fresh and (parsed := parse()) is not None:
+            self._verifier.recheck(key, *parsed)
         if not user:
             self._failures.record_failure(client)
             log.info("failed login from %s", client)

@@ -11,9 +11,10 @@ from dockyard.meta.base import MetadataStore
 from dockyard.meta.sql.blobs import BlobQueries
 from dockyard.meta.sql.listing import ListingQueries
 from dockyard.meta.sql.manifests import ManifestQueries
+from dockyard.meta.sql.operations import OperationsQueries
 
 
-class SqlMetadataStore(BlobQueries, ManifestQueries, ListingQueries, MetadataStore):
+class SqlMetadataStore(BlobQueries, ManifestQueries, ListingQueries, OperationsQueries, MetadataStore):
     pass
 
 
