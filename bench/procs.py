@@ -270,7 +270,6 @@ def start_dockyard(
     python: str | None = None,
     env: dict[str, str] | None = None,
 ) -> Registry:
-    """dockyard on a free port; `env` adds DOCKYARD_* settings (e.g. DOCKYARD_CONFIG)."""
     work.mkdir(parents=True, exist_ok=True)
     port = free_port()
     data = work / "data"
@@ -288,11 +287,11 @@ def start_dockyard(
         cmd += ["--workers", str(workers)]
     log_path = work / "server.log"
     with log_path.open("ab") as log:
-        environ = {**os.environ, **(env or {}), "DOCKYARD_ACCESS_LOG": "true" if access_log else "false"}
+        full_env = {**os.environ, "DOCKYARD_ACCESS_LOG": "true" if access_log else "false", **(env or {})}
         if not access_log:
-            environ.setdefault("DOCKYARD_LOG_LEVEL", "warning")
+            full_env.setdefault("DOCKYARD_LOG_LEVEL", "warning")
         proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, stdin=subprocess.DEVNULL, env=environ
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, stdin=subprocess.DEVNULL, env=full_env
         )
     reg = Registry(
         name=name,
