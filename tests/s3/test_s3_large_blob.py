@@ -1,8 +1,12 @@
-"""A 1 GiB blob pushed into S3 and pulled back: the server's memory stays flat."""
+"""A 1 GiB blob pushed into S3 and pulled back: the server's memory stays flat.
+
+It runs on PostgreSQL + S3, the scale-out combination: the metadata store holds no blob bytes, so
+this one run also stands for SQLite + S3 (tests/system has the 1 GiB test on the filesystem)."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import pytest
 from tests.http.ocitest import RegistryClient, seeded_chunks, seeded_digest, sliced
@@ -26,8 +30,10 @@ def pulled_digest(client: RegistryClient, digest: str) -> str:
     return f"sha256:{hasher.hexdigest()}"
 
 
-def test_one_gib_into_s3_in_one_patch_and_in_chunks_with_flat_memory(s3_server: ServerFactory) -> None:
-    server = s3_server()
+def test_one_gib_into_s3_in_one_patch_and_in_chunks_with_flat_memory(
+    s3_server: ServerFactory, postgres_database: Callable[[], dict[str, str]]
+) -> None:
+    server = s3_server(**postgres_database())
     with RegistryClient(server.url, timeout=600) as client:
         warm = b"warm-up" * 200_000  # every code path once, so lazy imports and pools are in the baseline
         assert client.get_blob(REPO, client.push_blob(REPO, warm)).content == warm
