@@ -1,5 +1,6 @@
 """Several dockyard instances share one metadata store and one blob store with no sticky sessions:
-any request may land on any instance, and every instance answers as one registry would."""
+any request may land on any instance, and every instance answers as one registry would. Each test
+runs on every backend (tests/support/backends.py); PostgreSQL + S3 is the scale-out one."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from tests.http.ocitest import OCI_MANIFEST, RegistryClient, assert_error, digest_of
+from tests.http.ocitest import OCI_MANIFEST, RegistryClient, assert_error, digest_of, seeded_chunks, upload_end
 from tests.meta.conftest import Instances
 from tests.support.backends import every_backend
 from tests.support.server import DockyardServer
@@ -21,6 +22,8 @@ from tests.system.test_crash import StalledBody, crash, in_background
 
 pytestmark = [pytest.mark.slow, every_backend]
 REPO = "instances/shared"
+LAYER = "application/vnd.oci.image.layer.v1.tar"
+MIB = 1 << 20
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
@@ -53,7 +56,7 @@ def test_round_robin_pushes_and_pulls_with_every_chunk_on_another_instance(insta
                 "mediaType": OCI_MANIFEST,
                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                            "digest": digest_of(config), "size": len(config)},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "layers": [{"mediaType": LAYER,
                             "digest": digest_of(layer), "size": len(layer)}],
             }
         ).encode()  # fmt: skip
@@ -137,21 +140,55 @@ def test_every_instance_purges_and_no_session_is_purged_twice(instances: Instanc
     assert sum(purged_count(server) for server in servers) == len(abandoned)
 
 
+def resume_upload(client: RegistryClient, location: str, data: bytes, acknowledged: int) -> httpx.Response:
+    """Finish an upload whose instance died, from another one: from where the registry says it
+    stands (never short of what it acknowledged), or afresh if it forgot the session."""
+    status = client.upload_status(location)
+    if status.status_code == 404:
+        assert_error(status, 404, "BLOB_UPLOAD_UNKNOWN")
+        location, end = client.open_session(REPO), -1
+    else:
+        assert status.status_code == 204, status.text
+        location, end = status.headers["location"], upload_end(status)
+        assert acknowledged - 1 <= end < len(data) - 1, f"reported end {end}"
+    rest = client.patch(location, data[end + 1 :], f"{end + 1}-{len(data) - 1}", len(data) - end - 1)
+    assert rest.status_code == 202, rest.text
+    return client.finish(rest.headers["location"], digest_of(data))
+
+
 def test_an_instance_killed_mid_push_leaves_nothing_half_visible(instances: Instances) -> None:
+    """The victim dies with a layer's second chunk and the manifest half received; the client
+    carries the same upload on at another instance, then pushes the manifest there."""
     victim, survivor, reader = instances(3)
     with RegistryClient(survivor.url) as client:
         base = client.push_image(REPO, "base")
-    body = annotated_variants(base.body, 1)[0]
-    stalled = StalledBody(body[: len(body) // 2], body[len(body) // 2 :])
-    headers = {"Content-Type": OCI_MANIFEST, "Content-Length": str(len(body))}
-    thread, _ = in_background(
-        lambda: httpx.put(f"{victim.url}/v2/{REPO}/manifests/retried", content=stalled, headers=headers)
-    )
-    crash(victim, [stalled], [thread])
+    layer = b"".join(seeded_chunks(21, 3 * MIB))
+    document = json.loads(base.body)
+    document["layers"].append({"mediaType": LAYER, "digest": digest_of(layer), "size": len(layer)})
+    body = json.dumps(document).encode()
+    with RegistryClient(victim.url) as client:
+        first = client.patch(client.open_session(REPO), layer[:MIB], f"0-{MIB - 1}", MIB)
+        assert first.status_code == 202, first.text
+    location = first.headers["location"]
+    chunk = StalledBody(layer[MIB : 2 * MIB], layer[2 * MIB :])
+    manifest = StalledBody(body[: len(body) // 2], body[len(body) // 2 :])
+    chunk_headers = {"Content-Range": f"{MIB}-{len(layer) - 1}", "Content-Length": str(len(layer) - MIB)}
+    manifest_headers = {"Content-Type": OCI_MANIFEST, "Content-Length": str(len(body))}
+    threads = [
+        in_background(lambda: httpx.patch(f"{victim.url}{location}", content=chunk, headers=chunk_headers))[0],
+        in_background(
+            lambda: httpx.put(f"{victim.url}/v2/{REPO}/manifests/retried", content=manifest, headers=manifest_headers)
+        )[0],
+    ]
+    crash(victim, [chunk, manifest], threads)
     with RegistryClient(reader.url) as client:
         assert_error(client.get_manifest(REPO, "retried"), 404, "MANIFEST_UNKNOWN")
+        assert_error(client.get_blob(REPO, digest_of(layer)), 404, "BLOB_UNKNOWN")
     with RegistryClient(survivor.url) as client:  # the client retries elsewhere
+        done = resume_upload(client, location, layer, MIB)
+        assert done.status_code == 201, done.text
         assert client.put_manifest(REPO, "retried", body).status_code == 201
     with RegistryClient(reader.url) as client:
         eventually(lambda: client.get_manifest(REPO, "retried").content == body, "the retried push")
+        assert client.get_blob(REPO, digest_of(layer)).content == layer
         assert client.get_manifest(REPO, "base").content == base.body
