@@ -23,6 +23,12 @@ class Target:
     host: str  # host:port, as in image references
     dockyard: bool  # False when DOCKYARD_TEST_URL points elsewhere
     meter: TrafficMeter
+    redirects: bool = False  # blob GETs answer 307 to a presigned S3 URL the client must follow
+
+    @property
+    def blob_get_status(self) -> str:
+        """The status dockyard answers a blob GET with (as the traffic meter counts it)."""
+        return "307" if self.redirects else "200"
 
     def ref(self, repo: str, tag_or_digest: str) -> str:
         sep = "@" if tag_or_digest.startswith("sha256:") else ":"

@@ -4,6 +4,8 @@ Every client runs with private configuration and state in a temporary directory 
 nothing here reads or writes /etc/containers, /var/lib/containers, /etc/docker, /var/lib/docker or
 the machine's containerd. docker talks to a private dockerd started once per session; the login
 tests run against dockyards of their own with auth on (`secured`, `secured_tls`), once per mode.
+The skopeo, oras-py and containerd push/pull cases run once more against PostgreSQL + S3 with
+`redirect: true` (`@also_redirected`), where each blob GET must be followed through a 307.
 
 Run it with `.ci/install-interop.sh .venv && .venv/bin/python -m pytest tests/interop -m interop`.
 Against another registry: `DOCKYARD_TEST_URL=http://127.0.0.1:PORT`; if that registry writes an
@@ -102,7 +104,26 @@ def tools_present(host_before: HostState) -> None:
 
 
 @pytest.fixture(scope="session")
-def target(registry: Registry, tools_present: None) -> Target:
+def redirecting_registry(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Registry]:
+    """dockyard on PostgreSQL + S3 answering blob GETs with 307 to a presigned URL on the gateway."""
+    if registry_params(["pg-s3"]) == ["external"]:
+        pytest.skip("DOCKYARD_TEST_URL points at an external registry: its blob store is not ours to set")
+    yield from session_registry(request, tmp_path_factory, "pg-s3", DOCKYARD_STORAGE__S3__REDIRECT="true")
+
+
+REDIRECTED = "pg-s3-redirect"
+also_redirected = pytest.mark.parametrize("target", ["direct", REDIRECTED], indirect=True)
+"""Runs a test once more against `redirecting_registry`: the clients must follow the 307."""
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest, registry: Registry, tools_present: None) -> Target:
+    """The session's registry, or with `@also_redirected` the redirecting one as well."""
+    redirected = getattr(request, "param", "direct") == REDIRECTED
+    if redirected:
+        registry = request.getfixturevalue("redirecting_registry")
     host = registry.url.removeprefix("http://").rstrip("/")
     access = os.environ.get("DOCKYARD_INTEROP_ACCESS_LOG")
     meter = TrafficMeter(
@@ -110,7 +131,7 @@ def target(registry: Registry, tools_present: None) -> Target:
         dockyard=registry.server is not None,
         access_log=Path(access) if access and registry.server is None else None,
     )
-    return Target(registry.url, host, registry.server is not None, meter)
+    return Target(registry.url, host, registry.server is not None, meter, redirects=redirected)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import oras.client
 import oras.oci
 import pytest
 from tests.interop.clients import Target
+from tests.interop.conftest import also_redirected
 from tests.interop.harness import MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST, deadline, sha256_digest
 
 pytestmark = pytest.mark.interop
@@ -32,6 +33,7 @@ def push(client: oras.client.OrasClient, ref: str, files: list[str], **kwargs: o
     return httpx.Headers(dict(resp.headers))
 
 
+@also_redirected
 def test_oras_push_pull_artifact(
     target: Target,
     repo: Callable[[str], str],
@@ -67,8 +69,10 @@ def test_oras_push_pull_artifact(
     assert titles["model.bin"]["size"] == 251 * 2000
 
     out = scratch / "out"
-    with deadline(BLOB_TIMEOUT, "oras pull"):
+    with deadline(BLOB_TIMEOUT, "oras pull"), target.meter.measure() as pull:
         pulled = client.pull(target=target.ref(name, "v1"), outdir=str(out))
+    if target.meter.available:
+        assert pull.count("GET", "blob", target.blob_get_status) == 2, pull.describe_style()
     assert sorted(Path(p).name for p in pulled) == ["model.bin", "readme.md"]
     for fname in ("readme.md", "model.bin"):
         assert (out / fname).read_bytes() == (src / fname).read_bytes()

@@ -17,10 +17,12 @@ bucket per server).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from tests.support.s3 import bucket_blobs
 from tests.support.server import DockyardServer
 
 BACKENDS: dict[str, tuple[str, ...]] = {
@@ -41,6 +43,17 @@ def backend_env(request: pytest.FixtureRequest, backend: str) -> dict[str, str]:
     return env
 
 
+def stored_blobs(data_dir: Path, env: Mapping[str, str]) -> set[str]:
+    """The digests whose bytes the blob store of a server on `data_dir` and `env` holds, seen from
+    outside: the bucket's blob keys on S3, the files under `data_dir/blobs` otherwise."""
+    if "DOCKYARD_STORAGE__S3__BUCKET" in env:
+        return bucket_blobs(env)
+    root = data_dir / "blobs"
+    if not root.is_dir():
+        return set()
+    return {f"{path.parent.parent.name}:{path.name}" for path in root.glob("*/*/*")}
+
+
 _EXTERNAL = os.environ.get("DOCKYARD_TEST_URL")
 
 
@@ -55,13 +68,20 @@ def registry_params(backends: list[str]) -> list[str]:
     return ["external"] if _EXTERNAL else backends
 
 
-def session_registry(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    """The body of a session `registry` fixture: a server on backend `request.param`, or the external one."""
+def session_registry(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    backend: str | None = None,
+    **settings: str,
+) -> Iterator[Registry]:
+    """The body of a session `registry` fixture: a server on `backend` (default `request.param`)
+    with more DOCKYARD_* `settings`, or the external one."""
     if _EXTERNAL:
         yield Registry(url=_EXTERNAL.rstrip("/"), server=None)
         return
-    env = backend_env(request, request.param)
-    server = DockyardServer(tmp_path_factory.mktemp(f"registry-{request.param}") / "data", env=env).start()
+    backend = backend or request.param
+    env = {**backend_env(request, backend), **settings}
+    server = DockyardServer(tmp_path_factory.mktemp(f"registry-{backend}") / "data", env=env).start()
     try:
         yield Registry(url=server.url, server=server)
     finally:

@@ -9,11 +9,12 @@ than fight over it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -34,6 +35,27 @@ def s3_admin(endpoint: S3Endpoint) -> Any:
         aws_secret_access_key=endpoint.secret_key,
         config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required"),
     )
+
+
+@functools.cache
+def _admin_of(endpoint: S3Endpoint) -> Any:
+    return s3_admin(endpoint)
+
+
+def bucket_blobs(env: Mapping[str, str]) -> set[str]:
+    """The digests of the blobs in the bucket of a server on `env`, listed from outside (the
+    store's own layout: `<prefix>blobs/<algorithm>/<hex>`)."""
+    setting = {key: env.get(f"DOCKYARD_STORAGE__S3__{key}", "") for key in ("ENDPOINT", "ACCESS_KEY", "SECRET_KEY")}
+    endpoint = S3Endpoint(setting["ENDPOINT"], setting["ACCESS_KEY"], setting["SECRET_KEY"],
+                          env.get("DOCKYARD_STORAGE__S3__REGION", "us-east-1"))  # fmt: skip
+    prefix = env.get("DOCKYARD_STORAGE__S3__PREFIX", "").strip("/")
+    prefix = f"{prefix}/blobs/" if prefix else "blobs/"
+    pages = (
+        _admin_of(endpoint)
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=env["DOCKYARD_STORAGE__S3__BUCKET"], Prefix=prefix)
+    )
+    return {item["Key"][len(prefix) :].replace("/", ":", 1) for page in pages for item in page.get("Contents", [])}
 
 
 def server_env(endpoint: S3Endpoint, bucket: str, **extra: str) -> dict[str, str]:
