@@ -1,6 +1,6 @@
-"""`dockyard migrate` copies an embedded registry into PostgreSQL (+ the target's blob store):
-interrupted and resumed, run again to no effect, verified by pulling everything from the target,
-with the source untouched and corrupt blobs refused."""
+"""`dockyard migrate` copies an embedded registry into PostgreSQL and the target's blob store (a
+data directory or an S3 bucket): interrupted and resumed, run again to no effect, verified by
+pulling everything from the target, with the source untouched and corrupt blobs refused."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from tests.http.ocitest import OCI_INDEX, RegistryClient, digest_of, index_manifest, manifest_descriptor, seeded_chunks
+from tests.support.backends import backend_env, stored_blobs
 from tests.support.server import DockyardServer
 
 pytestmark = pytest.mark.slow
@@ -46,10 +47,6 @@ def fingerprint(data_dir: Path) -> dict[str, str]:
     return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for path in files if path.is_file()}
 
 
-def stored_blobs(data_dir: Path) -> list[Path]:
-    return list((data_dir / "blobs").glob("*/*/*"))
-
-
 def migrate_command(source: Path, target: Path, env: dict[str, str]) -> Callable[[], subprocess.Popen[str]]:
     def start() -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -67,21 +64,22 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
     return process.returncode, stderr
 
 
+@pytest.mark.parametrize("backend", ["pg-fs", "pg-s3"])
 def test_migrate_interrupted_resumed_and_verified_by_pulling(
-    postgres_database: Callable[[], dict[str, str]], tmp_path: Path
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path
 ) -> None:
     source, target = tmp_path / "embedded", tmp_path / "target"
     pushed, subject = populate(source)
     before = fingerprint(source)
-    env = postgres_database()
+    env = backend_env(request, backend)
     migrate = migrate_command(source, target, env)
 
     interrupted = migrate()
     deadline = time.monotonic() + 60
-    while interrupted.poll() is None and len(stored_blobs(target)) < 5 and time.monotonic() < deadline:
+    while interrupted.poll() is None and len(stored_blobs(target, env)) < 5 and time.monotonic() < deadline:
         time.sleep(0.002)
     interrupted.send_signal(signal.SIGKILL)
-    interrupted.wait(30)
+    assert interrupted.wait(30) == -signal.SIGKILL, "the first run ended before it was interrupted"
 
     code, summary = finish(migrate())
     assert code == 0, summary
@@ -89,7 +87,7 @@ def test_migrate_interrupted_resumed_and_verified_by_pulling(
     resumed = re.search(r"(\d+) blobs copied .*, (\d+) already there", summary)
     assert resumed, summary
     assert int(resumed[2]) >= 5  # what the interrupted run stored is not copied again
-    assert int(resumed[1]) + int(resumed[2]) == len(stored_blobs(target))
+    assert int(resumed[1]) + int(resumed[2]) == len(stored_blobs(target, env))
     code, again = finish(migrate())
     assert code == 0, again
     assert "dockyard migrate: 0 blobs copied (0 bytes)" in again, again
