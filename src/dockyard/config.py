@@ -32,6 +32,13 @@ class Uploads(BaseModel):
     """Upload sessions untouched for this long are purged with their bytes."""
 
 
+class Ui(BaseModel):
+    enabled: bool = True
+    """Serve the web UI at /ui/ (and redirect / there); its JSON API under /v2/_dockyard/ stays."""
+    session_seconds: int = Field(default=8 * 3600, ge=60)
+    """How long a UI login lasts."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCKYARD_", env_nested_delimiter="__", extra="forbid")
 
@@ -48,6 +55,7 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
     limits: Limits = Limits()
     uploads: Uploads = Uploads()
+    ui: Ui = Ui()
 
     @field_validator("listen")
     @classmethod

@@ -18,8 +18,9 @@ from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.config import Settings, load_settings
 from dockyard.http.app import RegistryApp
 from dockyard.http.context import Context
+from dockyard.http.ui_assets import load_assets
 from dockyard.meta.sqlite import SqliteMetadataStore
-from dockyard.registry import BlobService, ListingService, ManifestService, Registry, UploadService
+from dockyard.registry import BlobService, BrowseService, ListingService, ManifestService, Registry, UploadService
 
 log = logging.getLogger("dockyard")
 
@@ -62,11 +63,13 @@ def build_app() -> RegistryApp:
     data_dir = settings.data_dir
     meta = SqliteMetadataStore(data_dir / "metadata.db")
     store = FilesystemBlobStore(data_dir)
+    blobs, manifests = BlobService(meta, store), ManifestService(meta)
     registry = Registry(
-        blobs=BlobService(meta, store),
+        blobs=blobs,
         uploads=UploadService(meta, store),
-        manifests=ManifestService(meta),
+        manifests=manifests,
         listing=ListingService(meta, settings.limits.page_max_entries),
+        browse=BrowseService(meta, manifests, blobs, settings.limits.page_max_entries),
     )
 
     async def close() -> None:
@@ -83,7 +86,12 @@ def build_app() -> RegistryApp:
                 log.exception("purging abandoned uploads failed; will retry")
 
     return RegistryApp(
-        Context(registry, settings.limits.manifest_max_bytes),
+        Context(
+            registry,
+            settings.limits.manifest_max_bytes,
+            secure=settings.tls_cert is not None,
+            ui_assets=load_assets() if settings.ui.enabled else None,
+        ),
         render_metrics,
         close,
         purge_abandoned_uploads,

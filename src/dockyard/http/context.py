@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from dockyard.http.ui_assets import Asset
 from dockyard.registry import Registry
 
 
@@ -9,3 +10,7 @@ from dockyard.registry import Registry
 class Context:
     registry: Registry
     manifest_max_bytes: int
+    secure: bool = False
+    """Served over TLS: cookies are marked Secure."""
+    ui_assets: dict[str, Asset] | None = None
+    """The web UI's files by name; None when the UI is disabled."""

@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dockyard.meta.browse import Order, Page, RepositorySummary, TagSummary
+
 
 @dataclass(frozen=True, slots=True)
 class ManifestRef:
@@ -116,3 +118,18 @@ class MetadataStore(ABC):
 
     @abstractmethod
     async def referrers(self, repository: str, subject: str, artifact_type: str | None) -> list[Referrer]: ...
+
+    # Browsing (the web UI): filtered by a case-insensitive substring, one page at a time.
+    @abstractmethod
+    async def browse_repositories(
+        self, substring: str, order: Order, limit: int, offset: int
+    ) -> Page[RepositorySummary]: ...
+
+    @abstractmethod
+    async def browse_tags(
+        self, repository: str, substring: str, order: Order, limit: int, offset: int
+    ) -> Page[TagSummary] | None:
+        """None when the repository does not exist."""
+
+    @abstractmethod
+    async def tags_of_manifest(self, repository: str, digest: str, limit: int) -> list[str]: ...

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from dockyard.meta import browse
 from dockyard.meta.base import (
     ManifestRef,
     MetadataStore,
@@ -274,3 +275,27 @@ class SqliteMetadataStore(MetadataStore):
             params += (artifact_type,)
         rows = self._reader.execute(sql + " ORDER BY m.digest", params)
         return [Referrer(*row) for row in rows]
+
+    # Browsing.
+    async def browse_repositories(
+        self, substring: str, order: browse.Order, limit: int, offset: int
+    ) -> browse.Page[browse.RepositorySummary]:
+        pattern = browse.like_pattern(substring)
+        (total,) = self._read_one(browse.COUNT_REPOSITORIES, pattern)
+        rows = self._reader.execute(browse.repositories_page(order), (pattern, limit, offset))
+        return browse.Page(total, [browse.RepositorySummary(*row) for row in rows])
+
+    async def browse_tags(
+        self, repository: str, substring: str, order: browse.Order, limit: int, offset: int
+    ) -> browse.Page[browse.TagSummary] | None:
+        row = self._read_one(browse.REPOSITORY_ID, repository)
+        if row is None:
+            return None
+        pattern = browse.like_pattern(substring)
+        (total,) = self._read_one(browse.COUNT_TAGS, row[0], pattern)
+        rows = self._reader.execute(browse.tags_page(order), (row[0], pattern, limit, offset))
+        return browse.Page(total, [browse.TagSummary(*found) for found in rows])
+
+    async def tags_of_manifest(self, repository: str, digest: str, limit: int) -> list[str]:
+        rows = self._reader.execute(browse.TAGS_OF_MANIFEST, (repository, digest, limit))
+        return [name for (name,) in rows]

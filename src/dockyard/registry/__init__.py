@@ -6,6 +6,7 @@ This layer validates and sequences work on the metadata and blob stores; it know
 from dataclasses import dataclass
 
 from dockyard.registry.blobs import BlobService
+from dockyard.registry.browse import BrowseService
 from dockyard.registry.listing import ListingService
 from dockyard.registry.manifests import ManifestService
 from dockyard.registry.uploads import UploadService
@@ -17,6 +18,7 @@ class Registry:
     uploads: UploadService
     manifests: ManifestService
     listing: ListingService
+    browse: BrowseService
 
 
-__all__ = ["BlobService", "ListingService", "ManifestService", "Registry", "UploadService"]
+__all__ = ["BlobService", "BrowseService", "ListingService", "ManifestService", "Registry", "UploadService"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from pathlib import Path
 
 from dockyard import metrics
 from dockyard.blobs.base import BlobSource, BlobStore
@@ -49,3 +51,14 @@ class BlobService:
         await self._meta.link_blob(repository, str(digest), size)
         metrics.BLOB_MOUNTS.inc()
         return True
+
+    async def read_small(self, repository: str, digest: Digest, limit: int) -> bytes | None:
+        """The whole content of a small blob of the repository (a config), or None if it is larger
+        than `limit` or its bytes are missing."""
+        size = await self._meta.repository_blob_size(repository, str(digest))
+        if size is None or size > limit:
+            return None
+        source = await self._store.source(digest)
+        if source is None:
+            return None
+        return await asyncio.to_thread(Path(source.path).read_bytes)

@@ -1,0 +1,126 @@
+"""`/v2/_dockyard/...`: the JSON API of the web UI.
+
+Repository names contain slashes, so what follows a name is introduced by `/-/`, a path segment
+no repository name can contain.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from dockyard.core.digest import Digest
+from dockyard.core.errors import ErrorCode
+from dockyard.core.names import validate_tag
+from dockyard.http import csrf
+from dockyard.http.context import Context
+from dockyard.http.errors import HTTPError
+from dockyard.http.messages import Request, Response
+from dockyard.meta.browse import Order, Page, RepositorySummary, TagSummary
+
+_DEFAULT_PAGE = 50
+_MAX_SEARCH = 255
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def _bad_parameter(message: str) -> HTTPError:
+    return HTTPError(400, ErrorCode.UNSUPPORTED, message)
+
+
+def json_response(document: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:
+    body = json.dumps(document, separators=(",", ":")).encode()
+    return Response(
+        status, [("content-type", "application/json"), ("cache-control", "no-store"), *(headers or [])], body
+    )
+
+
+def _number(req: Request, name: str, default: int) -> int:
+    value = req.query(name)
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or len(value) > 9:
+        raise _bad_parameter(f"{name} must be a non-negative integer")
+    return int(value)
+
+
+def _listing_query(req: Request) -> tuple[str, Order, int, int]:
+    search = req.query("q") or ""
+    if len(search) > _MAX_SEARCH:
+        raise _bad_parameter(f"q must be at most {_MAX_SEARCH} characters")
+    try:
+        order = Order(req.query("sort") or Order.NAME.value)
+    except ValueError:
+        raise _bad_parameter("sort must be one of " + ", ".join(o.value for o in Order)) from None
+    return search, order, _number(req, "n", _DEFAULT_PAGE) or _DEFAULT_PAGE, _number(req, "offset", 0)
+
+
+def _page(key: str, page: Page[Any], offset: int, rows: list[dict[str, Any]], **extra: Any) -> Response:
+    return json_response({**extra, key: rows, "total": page.total, "offset": offset})
+
+
+def _repository_row(repository: RepositorySummary) -> dict[str, Any]:
+    return {
+        "name": repository.name,
+        "tagCount": repository.tag_count,
+        "size": repository.size,
+        "lastPush": repository.pushed_at or None,
+    }
+
+
+def _tag_row(tag: TagSummary) -> dict[str, Any]:
+    return {
+        "name": tag.name,
+        "digest": tag.digest,
+        "mediaType": tag.media_type,
+        "size": tag.size,
+        "totalSize": tag.total_size,
+        "pushed": tag.pushed_at,
+    }
+
+
+async def repositories(ctx: Context, req: Request) -> Response:
+    search, order, n, offset = _listing_query(req)
+    page = await ctx.registry.browse.repositories(search, order, n, offset)
+    return _page("repositories", page, offset, [_repository_row(row) for row in page.items])
+
+
+async def tags(ctx: Context, req: Request, name: str) -> Response:
+    search, order, n, offset = _listing_query(req)
+    page = await ctx.registry.browse.tags(name, search, order, n, offset)
+    return _page("tags", page, offset, [_tag_row(row) for row in page.items], repository=name)
+
+
+def registry_host(req: Request) -> str:
+    """The host clients reach the registry by, as the request named it, if it looks like a host."""
+    host = req.header("host")
+    return host if host and _HOST.fullmatch(host) else "localhost:5000"
+
+
+async def manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
+    view = await ctx.registry.browse.manifest(name, reference, registry_host(req))
+    return json_response(view)
+
+
+async def rights(ctx: Context, req: Request, name: str) -> Response:  # noqa: ARG001
+    """What the caller may do on the repository, so that the UI offers nothing else."""
+    return json_response({"repository": name, "pull": True, "push": True, "delete": True})
+
+
+async def session(ctx: Context, req: Request) -> Response:
+    token, cookie = csrf.token_for(req, ctx.secure)
+    return json_response({"user": None, "authEnabled": False, "csrf": token}, headers=cookie)
+
+
+async def delete_tag(ctx: Context, req: Request, name: str, tag: str) -> Response:
+    csrf.require_token(req)
+    validate_tag(tag)
+    await ctx.registry.browse.delete(name, tag)
+    return Response(202)
+
+
+async def delete_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
+    """By digest only: deleting by tag is the tag route's business."""
+    csrf.require_token(req)
+    await ctx.registry.browse.delete(name, str(Digest.parse(reference)))
+    return Response(202)
