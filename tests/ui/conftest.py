@@ -82,6 +82,7 @@ def problems() -> PageProblems:
 def page(browser: Browser, populated: Populated, problems: PageProblems) -> Iterator[Page]:
     context = browser.new_context(base_url=populated.url, viewport={"width": 1280, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=populated.url)
+    context.set_default_timeout(10_000)
     tab = context.new_page()
     tab.on("console", lambda message: message.type == "error" and problems.errors.append(f"console: {message.text}"))
     tab.on("pageerror", lambda error: problems.errors.append(f"page error: {error}"))

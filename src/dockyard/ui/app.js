@@ -18,7 +18,7 @@ function h(tag, attrs, ...children) {
     if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -134,7 +134,7 @@ function listToolbar(route, placeholder, sorts) {
     clearTimeout(search.timer);
     search.timer = setTimeout(() => updateQuery({ q: search.value, offset: 0 }), 250);
   });
-  const sort = h("select", { id: "sort", "aria-label": "Sort" },
+  const sort = h("select", { id: "sort" },
     sorts.map(([value, text]) => h("option", { value, selected: (route.params.get("sort") || "name") === value }, text)));
   sort.addEventListener("change", () => updateQuery({ sort: sort.value, offset: 0 }));
   return h("div", { class: "toolbar" }, h("label", {}, "Search", search), h("label", {}, "Sort by", sort));
