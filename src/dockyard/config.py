@@ -30,6 +30,14 @@ class Limits(BaseModel):
 class Uploads(BaseModel):
     stale_after_seconds: int = Field(default=24 * 3600, ge=1)
     """Upload sessions untouched for this long are purged with their bytes."""
+    automatic_mount: bool = True
+    """A mount without `from` (or from a repository lacking the blob) links the blob from any
+    repository the caller may pull that holds it; false opens an upload session instead."""
+
+
+class Manifests(BaseModel):
+    allow_missing_blobs: bool = False
+    """Accept image manifests whose config or layers this repository does not hold (sparse mirrors)."""
 
 
 class Ui(BaseModel):
@@ -55,6 +63,7 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
     limits: Limits = Limits()
     uploads: Uploads = Uploads()
+    manifests: Manifests = Manifests()
     ui: Ui = Ui()
 
     @field_validator("listen")

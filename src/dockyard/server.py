@@ -63,7 +63,8 @@ def build_app() -> RegistryApp:
     data_dir = settings.data_dir
     meta = SqliteMetadataStore(data_dir / "metadata.db")
     store = FilesystemBlobStore(data_dir)
-    blobs, manifests = BlobService(meta, store), ManifestService(meta)
+    blobs = BlobService(meta, store, settings.uploads.automatic_mount)
+    manifests = ManifestService(meta, settings.manifests.allow_missing_blobs)
     registry = Registry(
         blobs=blobs,
         uploads=UploadService(meta, store),

@@ -63,6 +63,10 @@ class MetadataStore(ABC):
     async def repository_blob_size(self, repository: str, digest: str) -> int | None: ...
 
     @abstractmethod
+    async def repositories_with_blob(self, digest: str, limit: int) -> list[tuple[str, int]]:
+        """Up to `limit` repositories linking the blob, by name, each with the blob's size."""
+
+    @abstractmethod
     async def link_blob(self, repository: str, digest: str, size: int) -> None: ...
 
     @abstractmethod
@@ -90,8 +94,11 @@ class MetadataStore(ABC):
 
     # Manifests and tags.
     @abstractmethod
-    async def put_manifest(self, repository: str, manifest: NewManifest, tags: Sequence[str]) -> None:
-        """Store a manifest and point tags at it, atomically; raise MissingBlobs first if need be."""
+    async def put_manifest(
+        self, repository: str, manifest: NewManifest, tags: Sequence[str], require_blobs: bool = True
+    ) -> None:
+        """Store a manifest and point tags at it, atomically; with `require_blobs`, raise MissingBlobs
+        first when the repository lacks a blob the manifest references."""
 
     @abstractmethod
     async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRef | None: ...

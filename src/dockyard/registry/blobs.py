@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from dockyard import metrics
@@ -14,15 +15,23 @@ from dockyard.meta.base import MetadataStore
 
 log = logging.getLogger(__name__)
 
+# Automatic mount looks at this many repositories holding the blob, in name order, for one the
+# caller may pull: one indexed query, however many repositories there are.
+_MOUNT_CANDIDATES = 100
+
+MayPull = Callable[[str], bool]
+"""Whether the caller may pull from the named repository."""
+
 
 def _unknown(digest: Digest) -> RegistryError:
     return RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)})
 
 
 class BlobService:
-    def __init__(self, meta: MetadataStore, store: BlobStore):
+    def __init__(self, meta: MetadataStore, store: BlobStore, automatic_mount: bool = True):
         self._meta = meta
         self._store = store
+        self._automatic_mount = automatic_mount
 
     async def size(self, repository: str, digest: Digest) -> int:
         size = await self._meta.repository_blob_size(repository, str(digest))
@@ -43,14 +52,27 @@ class BlobService:
         if not await self._meta.unlink_blob(repository, str(digest)):
             raise _unknown(digest)
 
-    async def mount(self, repository: str, digest: Digest, source_repository: str) -> bool:
-        """Link a blob the source repository holds into this one, without moving bytes."""
-        size = await self._meta.repository_blob_size(source_repository, str(digest))
+    async def mount(self, repository: str, digest: Digest, source_repository: str | None, may_pull: MayPull) -> bool:
+        """Link a blob into this repository without moving bytes: from the source repository when
+        it holds the blob, otherwise (with automatic mount) from any repository the caller may pull."""
+        size = await self._mountable_size(str(digest), source_repository, may_pull)
         if size is None:
             return False
         await self._meta.link_blob(repository, str(digest), size)
         metrics.BLOB_MOUNTS.inc()
         return True
+
+    async def _mountable_size(self, digest: str, source_repository: str | None, may_pull: MayPull) -> int | None:
+        if source_repository is not None and may_pull(source_repository):
+            size = await self._meta.repository_blob_size(source_repository, digest)
+            if size is not None:
+                return size
+        if not self._automatic_mount:
+            return None
+        for holder, size in await self._meta.repositories_with_blob(digest, _MOUNT_CANDIDATES):
+            if may_pull(holder):
+                return size
+        return None
 
     async def read_small(self, repository: str, digest: Digest, limit: int) -> bytes | None:
         """The whole content of a small blob of the repository (a config), or None if it is larger

@@ -52,8 +52,9 @@ def _unknown(reference: str) -> RegistryError:
 
 
 class ManifestService:
-    def __init__(self, meta: MetadataStore, cache_bytes: int = 64 << 20):
+    def __init__(self, meta: MetadataStore, allow_missing_blobs: bool = False, cache_bytes: int = 64 << 20):
         self._meta = meta
+        self._allow_missing_blobs = allow_missing_blobs
         self._cache = _BodyCache(cache_bytes)
 
     async def put(
@@ -85,7 +86,7 @@ class ManifestService:
         )
         unique_tags = tuple(dict.fromkeys(tags))
         try:
-            await self._meta.put_manifest(repository, record, unique_tags)
+            await self._meta.put_manifest(repository, record, unique_tags, not self._allow_missing_blobs)
         except MissingBlobs as missing:
             raise RegistryError(
                 ErrorCode.MANIFEST_BLOB_UNKNOWN,
@@ -96,7 +97,12 @@ class ManifestService:
         return StoredManifest(record.digest, record.subject, unique_tags)
 
     async def resolve(self, repository: str, reference: str) -> ManifestRef:
-        target = parse_reference(reference)
+        try:
+            target = parse_reference(reference)
+        except RegistryError:
+            # Nothing can be stored under a reference that is neither a tag nor a digest: to a
+            # read it is simply unknown (the conformance suite asks for 404 here).
+            raise _unknown(reference) from None
         if isinstance(target, Digest):
             found = await self._meta.manifest_by_digest(repository, str(target))
         else:
