@@ -89,9 +89,11 @@ def page(browser: Browser, populated: Populated, problems: PageProblems) -> Iter
     tab.on("requestfailed", lambda request: problems.errors.append(f"request failed: {request.url} {request.failure}"))
     tab.on(
         "response",
-        lambda response: response.status >= 400
-        and response.status not in problems.expected_statuses
-        and problems.errors.append(f"HTTP {response.status}: {response.url}"),
+        lambda response: (
+            response.status >= 400
+            and response.status not in problems.expected_statuses
+            and problems.errors.append(f"HTTP {response.status}: {response.url}")
+        ),
     )
     yield tab
     context.close()

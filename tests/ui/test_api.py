@@ -43,7 +43,7 @@ def test_repositories_are_searched_sorted_and_paged(api: RegistryClient) -> None
     assert found["total"] == 10
     assert [repo["name"] for repo in found["repositories"]] == [f"team/service-0{i}" for i in range(4)]
     second = repositories(api, q="service-0", n=4, offset=4)
-    assert [repo["name"] for repo in second["repositories"]][0] == "team/service-04"
+    assert second["repositories"][0]["name"] == "team/service-04"
     backwards = repositories(api, q="service-0", sort="-name", n=1)
     assert backwards["repositories"][0]["name"] == "team/service-09"
 
@@ -121,7 +121,10 @@ def test_image_details_come_from_its_config(api: RegistryClient, populated: Popu
     assert config["platform"] == "linux/amd64"
     assert config["created"] == "2026-11-30T12:00:00Z"
     assert config["labels"] == {"org.opencontainers.image.source": "https://example.com/library/alpine:3.20:amd64"}
-    assert [step["created_by"] for step in config["history"]] == ["ADD rootfs-library/alpine:3.20:amd64.tar /", 'CMD ["/bin/sh"]']
+    assert [step["created_by"] for step in config["history"]] == [
+        "ADD rootfs-library/alpine:3.20:amd64.tar /",
+        'CMD ["/bin/sh"]',
+    ]
     assert image["layers"][0]["mediaType"] == OCI_LAYER
     assert image["layers"][0]["annotations"]["org.opencontainers.image.title"] == "rootfs.tar.gz"
 
@@ -154,7 +157,9 @@ def test_index_lists_platforms_with_presence(api: RegistryClient, populated: Pop
 
 def test_referrers_are_grouped_and_recursive(api: RegistryClient, populated: Populated) -> None:
     content = populated.content
-    assert content.sbom is not None and content.signature is not None and content.sbom_signature is not None
+    assert content.sbom is not None
+    assert content.signature is not None
+    assert content.sbom_signature is not None
     groups = manifest(api, "team/signed", "v1")["referrers"]
     assert [group["artifactType"] for group in groups] == [SBOM, SIGNATURE]
     sbom = groups[0]["manifests"][0]
@@ -162,7 +167,10 @@ def test_referrers_are_grouped_and_recursive(api: RegistryClient, populated: Pop
     assert sbom["referrers"][0]["artifactType"] == SIGNATURE
     assert sbom["referrers"][0]["manifests"][0]["digest"] == content.sbom_signature.digest
     assert groups[1]["manifests"][0]["digest"] == content.signature.digest
-    assert manifest(api, "team/signed", content.sbom.digest)["subject"]["digest"] == content.images["team/signed:v1"].digest
+    assert (
+        manifest(api, "team/signed", content.sbom.digest)["subject"]["digest"]
+        == content.images["team/signed:v1"].digest
+    )
 
 
 def test_session_issues_a_strict_csrf_cookie(api: RegistryClient) -> None:

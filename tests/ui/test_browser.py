@@ -9,6 +9,11 @@ from tests.ui.conftest import Populated, screenshot
 from tests.ui.populate import BULK_REPOSITORY, BULK_TAGS, SBOM, SIGNATURE
 
 
+def shown(first: int, last: int, total: str) -> str:
+    """The pager's text for entries first to last (an en dash between them) of total."""
+    return f"{first}\u2013{last} of {total}"
+
+
 def test_root_redirects_to_the_repository_list(page: Page) -> None:
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/ui/$"))
@@ -20,7 +25,7 @@ def test_root_redirects_to_the_repository_list(page: Page) -> None:
 def test_search_runs_on_the_server_and_lands_in_the_url(page: Page) -> None:
     page.goto("/ui/")
     page.get_by_label("Filter repositories").fill("service-0")
-    expect(page.locator("#range")).to_have_text("1–10 of 10")
+    expect(page.locator("#range")).to_have_text(shown(1, 10, "10"))
     expect(page).to_have_url(re.compile(r"q=service-0"))
     expect(page.locator("#repositories tbody tr")).to_have_count(10)
 
@@ -28,14 +33,14 @@ def test_search_runs_on_the_server_and_lands_in_the_url(page: Page) -> None:
 def test_ten_thousand_tags_page_by_page(page: Page) -> None:
     page.goto(f"/ui/#/r/{BULK_REPOSITORY}")
     total = f"{BULK_TAGS + 1:,}"
-    expect(page.locator("#range")).to_have_text(f"1–50 of {total}")
+    expect(page.locator("#range")).to_have_text(shown(1, 50, total))
     expect(page.locator("#tags tbody tr").first).to_contain_text("build-00000")
     screenshot(page, "tags")
     page.get_by_role("button", name="Next").click()
-    expect(page.locator("#range")).to_have_text(f"51–100 of {total}")
+    expect(page.locator("#range")).to_have_text(shown(51, 100, total))
     expect(page.locator("#tags tbody tr").first).to_contain_text("build-00050")
     page.get_by_role("button", name="Previous").click()
-    expect(page.locator("#range")).to_have_text(f"1–50 of {total}")
+    expect(page.locator("#range")).to_have_text(shown(1, 50, total))
     page.get_by_label("Sort by").select_option("-name")
     expect(page.locator("#tags tbody tr").first).to_contain_text("seed")
 
@@ -87,7 +92,7 @@ def test_keyboard_only(page: Page) -> None:
     page.keyboard.press("/")
     expect(page.locator("#search")).to_be_focused()
     page.keyboard.type("busybox")
-    expect(page.locator("#range")).to_have_text("1–1 of 1")
+    expect(page.locator("#range")).to_have_text(shown(1, 1, "1"))
     expect(page.locator("#search")).to_be_focused()
     link = page.get_by_role("link", name="library/busybox")
     for _ in range(5):
