@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from dockyard import __version__
+from dockyard.auth.setup import check_auth
+from dockyard.commands import user
 from dockyard.config import CONFIG_FILE_ENV, Settings, load_settings
 
 
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         "config", help="print the effective configuration", description="Print the effective configuration as JSON."
     )
     _add_setting_flags(show)
+    user.register(commands)
     return parser
 
 
@@ -48,10 +51,10 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
 def _apply_flags(args: argparse.Namespace) -> None:
     """Flags win over the environment and the file; they are passed on as environment variables
     because every worker process reads its settings from there."""
-    if args.config:
+    if getattr(args, "config", None):
         os.environ[CONFIG_FILE_ENV] = os.path.abspath(args.config)
     for flag, variable in (("listen", "LISTEN"), ("data_dir", "DATA_DIR"), ("workers", "WORKERS")):
-        value = getattr(args, flag)
+        value = getattr(args, flag, None)
         if value is not None:
             os.environ[f"DOCKYARD_{variable}"] = str(value)
 
@@ -59,6 +62,7 @@ def _apply_flags(args: argparse.Namespace) -> None:
 def _serve(settings: Settings) -> None:
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    check_auth(settings.auth, data_dir)
     # Worker processes read their settings from the environment: pass the resolved values on.
     os.environ["DOCKYARD_DATA_DIR"] = str(data_dir)
     os.environ["DOCKYARD_LISTEN"] = settings.listen
@@ -77,6 +81,10 @@ def _serve(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     _apply_flags(args)
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # a subcommand of dockyard.commands
+        handler(args)
+        return
     try:
         settings = load_settings()
     except (ValidationError, FileNotFoundError, ValueError) as error:

@@ -14,13 +14,16 @@ from granian.log import LogLevels
 from granian.server import Server
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
+from dockyard.auth.service import build_authenticator
 from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.config import Settings, load_settings
 from dockyard.http.app import RegistryApp
+from dockyard.http.auth import Guard
 from dockyard.http.context import Context
 from dockyard.http.ui_assets import load_assets
 from dockyard.meta.sqlite import SqliteMetadataStore
 from dockyard.registry import BlobService, BrowseService, ListingService, ManifestService, Registry, UploadService
+from dockyard.registry.access import Access
 
 log = logging.getLogger("dockyard")
 
@@ -86,10 +89,15 @@ def build_app() -> RegistryApp:
             except Exception:
                 log.exception("purging abandoned uploads failed; will retry")
 
+    auth = build_authenticator(settings.auth, data_dir)
+    access = Access(auth.policy if auth else None)
     return RegistryApp(
         Context(
             registry,
             settings.limits.manifest_max_bytes,
+            pull_permission=lambda req: access.pull_predicate(req.principal),
+            access=access,
+            auth=auth,
             secure=settings.tls_cert is not None,
             ui_assets=load_assets() if settings.ui.enabled else None,
         ),
@@ -97,6 +105,7 @@ def build_app() -> RegistryApp:
         close,
         purge_abandoned_uploads,
         settings.access_log,
+        guard=Guard(auth, secure=settings.tls_cert is not None) if auth else None,
     )
 
 

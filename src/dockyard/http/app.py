@@ -20,6 +20,7 @@ from dockyard import metrics
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.names import validate_name
 from dockyard.http import routes
+from dockyard.http.auth import Guard, guard_answer
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError, error_body, status_of
 from dockyard.http.messages import FileResponse, Request, Response
@@ -65,6 +66,8 @@ class RegistryApp:
         on_close: Callable[[], Awaitable[None]],
         background: Callable[[], Coroutine[Any, Any, None]] | None = None,
         log_access: bool = True,
+        *,
+        guard: Guard | None = None,
     ):
         self._context = context
         self._render_metrics = render_metrics
@@ -72,6 +75,7 @@ class RegistryApp:
         self._background = background
         self._background_task: asyncio.Task[None] | None = None
         self._log_access = log_access
+        self._guard = guard
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._background is not None:
@@ -87,7 +91,7 @@ class RegistryApp:
     async def __rsgi__(self, scope: Scope, protocol: HTTPProtocol) -> None:
         started = time.perf_counter()
         path = scope.path
-        req = Request(scope.method, path, scope.query_string, scope.headers, protocol)
+        req = Request(scope.method, path, scope.query_string, scope.headers, protocol, client=scope.client)
         route_name = "unknown"
         try:
             route_name, answer = self._resolve(req)
@@ -132,7 +136,8 @@ class RegistryApp:
                 f"{req.method} is not supported here",
                 [("allow", ", ".join(route.methods))],
             )
-        return route.name, functools.partial(handler, self._context, req, **params)
+        answer = functools.partial(handler, self._context, req, **params)
+        return route.name, guard_answer(self._guard, route.name, params, req, answer)
 
     async def _metrics_response(self) -> Response:
         return Response(200, [("content-type", CONTENT_TYPE_LATEST)], self._render_metrics())

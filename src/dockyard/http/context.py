@@ -3,9 +3,11 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dockyard.auth.service import Authenticator
 from dockyard.http.messages import Request
 from dockyard.http.ui_assets import Asset
 from dockyard.registry import Registry
+from dockyard.registry.access import ALLOW_ALL, Access
 from dockyard.registry.blobs import MayPull
 
 
@@ -19,6 +21,10 @@ class Context:
     manifest_max_bytes: int
     pull_permission: Callable[[Request], MayPull] = _everyone_may_pull
     """For a request, whether its caller may pull a given repository (mount sources, discovery)."""
+    access: Access = ALLOW_ALL
+    """What the caller may do inside an operation; allows everything when auth is off."""
+    auth: Authenticator | None = None
+    """None when auth is off."""
     secure: bool = False
     """Served over TLS: cookies are marked Secure."""
     ui_assets: dict[str, Asset] | None = None

@@ -7,20 +7,25 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from dockyard.auth.policy import Principal
 from dockyard.core.errors import ErrorCode
 from dockyard.http.errors import HTTPError
 
 
 class Request:
-    __slots__ = ("_protocol", "_query", "headers", "method", "path", "query_string")
+    __slots__ = ("_protocol", "_query", "client", "headers", "method", "path", "principal", "query_string")
 
-    def __init__(self, method: str, path: str, query_string: str, headers: Any, protocol: Any):
+    def __init__(self, method: str, path: str, query_string: str, headers: Any, protocol: Any, *, client: str = ""):
         self.method = method
         self.path = path
         self.query_string = query_string
         self.headers = headers
         self._protocol = protocol
         self._query: dict[str, list[str]] | None = None
+        self.client = client
+        """The peer's address, `HOST:PORT`."""
+        self.principal: Principal | None = None
+        """Who the request authenticated as; None when anonymous or when auth is off."""
 
     def header(self, name: str) -> str | None:
         value: str | None = self.headers.get(name)

@@ -52,6 +52,14 @@ class MissingBlobs(Exception):
         self.digests = list(digests)
 
 
+class TagMoveRefused(Exception):
+    """A push would have moved tags that already point at another digest, and may not."""
+
+    def __init__(self, tags: Sequence[str]):
+        super().__init__(", ".join(tags))
+        self.tags = list(tags)
+
+
 class MetadataStore(ABC):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""
 
@@ -95,10 +103,16 @@ class MetadataStore(ABC):
     # Manifests and tags.
     @abstractmethod
     async def put_manifest(
-        self, repository: str, manifest: NewManifest, tags: Sequence[str], require_blobs: bool = True
+        self,
+        repository: str,
+        manifest: NewManifest,
+        tags: Sequence[str],
+        require_blobs: bool = True,
+        may_move_tags: bool = True,
     ) -> None:
         """Store a manifest and point tags at it, atomically; with `require_blobs`, raise MissingBlobs
-        first when the repository lacks a blob the manifest references."""
+        first when the repository lacks a blob the manifest references; raise TagMoveRefused when a
+        tag points at another digest and `may_move_tags` is false."""
 
     @abstractmethod
     async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRef | None: ...

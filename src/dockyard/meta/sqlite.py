@@ -27,6 +27,7 @@ from dockyard.meta.base import (
     MissingBlobs,
     NewManifest,
     Referrer,
+    TagMoveRefused,
     UploadSession,
 )
 from dockyard.meta.generation import Generation
@@ -73,6 +74,19 @@ def _repository_id(conn: sqlite3.Connection, name: str) -> int:
     cursor = conn.execute("INSERT INTO repositories (name, created_at) VALUES (?, ?)", (name, time.time()))
     assert cursor.lastrowid is not None
     return cursor.lastrowid
+
+
+def _refuse_tag_moves(conn: sqlite3.Connection, repository_id: int, digest: str, tags: Sequence[str]) -> None:
+    """Inside the writing transaction: re-pushing the same digest to a tag is never a move."""
+    moved = [
+        tag
+        for tag in tags
+        if conn.execute(
+            "SELECT 1 FROM tags WHERE repository_id = ? AND name = ? AND digest <> ?", (repository_id, tag, digest)
+        ).fetchone()
+    ]
+    if moved:
+        raise TagMoveRefused(moved)
 
 
 def _link(conn: sqlite3.Connection, repository: str, digest: str, size: int) -> None:
@@ -195,7 +209,12 @@ class SqliteMetadataStore(MetadataStore):
 
     # Manifests and tags.
     async def put_manifest(
-        self, repository: str, manifest: NewManifest, tags: Sequence[str], require_blobs: bool = True
+        self,
+        repository: str,
+        manifest: NewManifest,
+        tags: Sequence[str],
+        require_blobs: bool = True,
+        may_move_tags: bool = True,
     ) -> None:
         def put(conn: sqlite3.Connection) -> None:
             repository_id = _repository_id(conn, repository)
@@ -209,6 +228,8 @@ class SqliteMetadataStore(MetadataStore):
             ]
             if missing:
                 raise MissingBlobs(missing)
+            if not may_move_tags:
+                _refuse_tag_moves(conn, repository_id, manifest.digest, tags)
             now = time.time()
             conn.execute(
                 "INSERT OR IGNORE INTO manifests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

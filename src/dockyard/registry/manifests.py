@@ -6,13 +6,25 @@ import json
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 from dockyard import metrics
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import parse_manifest
 from dockyard.core.names import parse_reference, validate_tag
-from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest
+from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest, TagMoveRefused
+
+
+class TagMoves(Enum):
+    """Whether a manifest push may move existing tags to another digest."""
+
+    ALLOWED = "allowed"
+    """Auth is off, or overwrite is allowed without an explicit rule."""
+    REFUSED = "refused"
+    """The policy denies `overwrite`."""
+    FORCED = "forced"
+    """An explicit `auth.rules` entry grants `overwrite`: the only thing that overrides immutable tags."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +70,14 @@ class ManifestService:
         self._cache = _BodyCache(cache_bytes)
 
     async def put(
-        self, repository: str, reference: str, body: bytes, content_type: str | None, extra_tags: Sequence[str]
+        self,
+        repository: str,
+        reference: str,
+        body: bytes,
+        content_type: str | None,
+        extra_tags: Sequence[str],
+        *,
+        tag_moves: TagMoves = TagMoves.ALLOWED,
     ) -> StoredManifest:
         target = parse_reference(reference)
         tags = [validate_tag(tag) for tag in extra_tags]
@@ -86,7 +105,15 @@ class ManifestService:
         )
         unique_tags = tuple(dict.fromkeys(tags))
         try:
-            await self._meta.put_manifest(repository, record, unique_tags, not self._allow_missing_blobs)
+            await self._meta.put_manifest(
+                repository, record, unique_tags, not self._allow_missing_blobs, tag_moves is not TagMoves.REFUSED
+            )
+        except TagMoveRefused as refused:
+            raise RegistryError(
+                ErrorCode.DENIED,
+                f"you may not move existing tags to another manifest (overwrite): {', '.join(refused.tags)}",
+                {"tags": refused.tags},
+            ) from None
         except MissingBlobs as missing:
             raise RegistryError(
                 ErrorCode.MANIFEST_BLOB_UNKNOWN,

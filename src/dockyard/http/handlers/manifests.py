@@ -28,7 +28,10 @@ async def get_manifest(ctx: Context, req: Request, name: str, reference: str) ->
 async def put_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
     body = await req.read_body(ctx.manifest_max_bytes)
     extra_tags = req.query_all("tag")
-    stored = await ctx.registry.manifests.put(name, reference, body, req.header("content-type"), extra_tags)
+    tag_moves = ctx.access.tag_moves(req.principal, name)
+    stored = await ctx.registry.manifests.put(
+        name, reference, body, req.header("content-type"), extra_tags, tag_moves=tag_moves
+    )
     headers = [("location", f"/v2/{name}/manifests/{stored.digest}"), ("docker-content-digest", stored.digest)]
     if stored.subject:
         headers.append(("oci-subject", stored.subject))
