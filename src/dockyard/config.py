@@ -45,6 +45,9 @@ class Ui(BaseModel):
     """Serve the web UI at /ui/ (and redirect / there); its JSON API under /v2/_dockyard/ stays."""
     session_seconds: int = Field(default=8 * 3600, ge=60)
     """How long a UI login lasts."""
+    session_key_file: Path | None = None
+    """The key that signs UI sessions, shared by every instance; by default `<data_dir>/auth/ui-session.key`,
+    generated when absent. Instances that do not share a data directory must be given the same file."""
 
 
 AuthAction = Literal["pull", "push", "delete", "overwrite"]

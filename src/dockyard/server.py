@@ -21,6 +21,7 @@ from dockyard.http.app import RegistryApp
 from dockyard.http.auth import Guard
 from dockyard.http.context import Context
 from dockyard.http.ui_assets import load_assets
+from dockyard.http.ui_session import Sessions, session_key
 from dockyard.meta.sqlite import SqliteMetadataStore
 from dockyard.registry import BlobService, BrowseService, ListingService, ManifestService, Registry, UploadService
 from dockyard.registry.access import Access
@@ -99,6 +100,12 @@ def build_app() -> RegistryApp:
             access=access,
             auth=auth,
             secure=settings.tls_cert is not None,
+            ui_sessions=Sessions(
+                session_key(settings.ui.session_key_file or data_dir / "auth" / "ui-session.key"),
+                settings.ui.session_seconds,
+            )
+            if auth
+            else None,
             ui_assets=load_assets() if settings.ui.enabled else None,
         ),
         render_metrics,

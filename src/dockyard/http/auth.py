@@ -29,7 +29,10 @@ _PULL_ROUTES = frozenset({"tags", "manifest", "blob", "referrers"})
 _UPLOAD_ROUTES = frozenset({"upload_start", "upload"})
 _SCOPE_ACTIONS = {Action.PULL: "pull", Action.PUSH: "pull,push", Action.DELETE: "delete"}
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
-PUBLIC_ROUTES = frozenset({"token"})
+# The web UI's files are public; its API authenticates its own callers (http/ui_session.py).
+PUBLIC_ROUTES = frozenset(
+    {"token", "ui_root", "ui_asset", "ui_session", "ui_repositories", "ui_tags", "ui_tag", "ui_manifest", "ui_rights"}
+)
 
 
 def needed_action(route: str, method: str) -> Action | None:

@@ -32,7 +32,7 @@ ROUTES = (
     _route("ui_root", r"/ui", GET=ui.ui_without_slash),
     _route("ui_asset", r"/ui/", GET=ui.asset, HEAD=ui.asset),
     _route("ui_asset", r"/ui/(?P<file>[A-Za-z0-9][A-Za-z0-9._-]*)", GET=ui.asset, HEAD=ui.asset),
-    _route("ui_session", r"/v2/_dockyard/session", GET=browse.session),
+    _route("ui_session", r"/v2/_dockyard/session", GET=browse.session, POST=browse.log_in, DELETE=browse.log_out),
     _route("ui_repositories", r"/v2/_dockyard/repositories", GET=browse.repositories),
     _route("ui_tags", _UI_REPOSITORY + r"/tags", GET=browse.tags),
     _route("ui_tag", _UI_REPOSITORY + r"/tags/(?P<tag>[^/]+)", DELETE=browse.delete_tag),

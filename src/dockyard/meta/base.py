@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from dockyard.meta.browse import Order, Page, RepositorySummary, TagSummary
+from dockyard.meta.browse import ListQuery, Page, RepositorySummary, TagSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,13 +143,12 @@ class MetadataStore(ABC):
     # Browsing (the web UI): filtered by a case-insensitive substring, one page at a time.
     @abstractmethod
     async def browse_repositories(
-        self, substring: str, order: Order, limit: int, offset: int
-    ) -> Page[RepositorySummary]: ...
+        self, query: ListQuery, visible: Callable[[str], bool] | None = None
+    ) -> Page[RepositorySummary]:
+        """Only repositories whose name `visible` accepts, when it is given."""
 
     @abstractmethod
-    async def browse_tags(
-        self, repository: str, substring: str, order: Order, limit: int, offset: int
-    ) -> Page[TagSummary] | None:
+    async def browse_tags(self, repository: str, query: ListQuery) -> Page[TagSummary] | None:
         """None when the repository does not exist."""
 
     @abstractmethod

@@ -310,25 +310,16 @@ class SqliteMetadataStore(MetadataStore):
         return [Referrer(*row) for row in rows]
 
     # Browsing.
-    async def browse_repositories(
-        self, substring: str, order: browse.Order, limit: int, offset: int
-    ) -> browse.Page[browse.RepositorySummary]:
-        pattern = browse.like_pattern(substring)
-        (total,) = self._read_one(browse.COUNT_REPOSITORIES, pattern)
-        rows = self._reader.execute(browse.repositories_page(order), (pattern, limit, offset))
-        return browse.Page(total, [browse.RepositorySummary(*row) for row in rows])
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return self._reader.execute(sql, params).fetchall()
 
-    async def browse_tags(
-        self, repository: str, substring: str, order: browse.Order, limit: int, offset: int
-    ) -> browse.Page[browse.TagSummary] | None:
-        row = self._read_one(browse.REPOSITORY_ID, repository)
-        if row is None:
-            return None
-        pattern = browse.like_pattern(substring)
-        (total,) = self._read_one(browse.COUNT_TAGS, row[0], pattern)
-        rows = self._reader.execute(browse.tags_page(order), (row[0], pattern, limit, offset))
-        return browse.Page(total, [browse.TagSummary(*found) for found in rows])
+    async def browse_repositories(
+        self, query: browse.ListQuery, visible: Callable[[str], bool] | None = None
+    ) -> browse.Page[browse.RepositorySummary]:
+        return await browse.repositories_page(self._fetch, query, visible)
+
+    async def browse_tags(self, repository: str, query: browse.ListQuery) -> browse.Page[browse.TagSummary] | None:
+        return await browse.tags_page(self._fetch, repository, query)
 
     async def tags_of_manifest(self, repository: str, digest: str, limit: int) -> list[str]:
-        rows = self._reader.execute(browse.TAGS_OF_MANIFEST, (repository, digest, limit))
-        return [name for (name,) in rows]
+        return await browse.tags_of_manifest(self._fetch, repository, digest, limit)

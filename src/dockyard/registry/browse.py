@@ -7,13 +7,15 @@ its stored bytes, its config blob and the referrers edges, never from walking st
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from dockyard.core import mediatypes
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.meta.base import MetadataStore
-from dockyard.meta.browse import Order, Page, RepositorySummary, TagSummary
+from dockyard.meta.browse import ListQuery, Page, RepositorySummary, TagSummary
 from dockyard.registry import inspect
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.manifests import ManifestService
@@ -33,14 +35,17 @@ class BrowseService:
         self._blobs = blobs
         self._max_page = max_page
 
-    def _limit(self, n: int) -> int:
-        return max(1, min(n, self._max_page))
+    def _capped(self, query: ListQuery) -> ListQuery:
+        return replace(query, limit=max(1, min(query.limit, self._max_page)))
 
-    async def repositories(self, search: str, order: Order, n: int, offset: int) -> Page[RepositorySummary]:
-        return await self._meta.browse_repositories(search, order, self._limit(n), offset)
+    async def repositories(
+        self, query: ListQuery, visible: Callable[[str], bool] | None = None
+    ) -> Page[RepositorySummary]:
+        """`visible`: the repositories the caller may see, when not all."""
+        return await self._meta.browse_repositories(self._capped(query), visible)
 
-    async def tags(self, repository: str, search: str, order: Order, n: int, offset: int) -> Page[TagSummary]:
-        page = await self._meta.browse_tags(repository, search, order, self._limit(n), offset)
+    async def tags(self, repository: str, query: ListQuery) -> Page[TagSummary]:
+        page = await self._meta.browse_tags(repository, self._capped(query))
         if page is None:
             raise RegistryError(ErrorCode.NAME_UNKNOWN, detail={"name": repository})
         return page

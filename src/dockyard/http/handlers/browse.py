@@ -10,14 +10,15 @@ import json
 import re
 from typing import Any
 
+from dockyard.auth.policy import Action, Principal
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode
 from dockyard.core.names import validate_tag
-from dockyard.http import csrf
+from dockyard.http import csrf, ui_session
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
 from dockyard.http.messages import Request, Response
-from dockyard.meta.browse import Order, Page, RepositorySummary, TagSummary
+from dockyard.meta.browse import ListQuery, Order, Page, RepositorySummary, TagSummary
 
 _DEFAULT_PAGE = 50
 _MAX_SEARCH = 255
@@ -44,7 +45,7 @@ def _number(req: Request, name: str, default: int) -> int:
     return int(value)
 
 
-def _listing_query(req: Request) -> tuple[str, Order, int, int]:
+def _listing_query(req: Request) -> ListQuery:
     search = req.query("q") or ""
     if len(search) > _MAX_SEARCH:
         raise _bad_parameter(f"q must be at most {_MAX_SEARCH} characters")
@@ -52,7 +53,7 @@ def _listing_query(req: Request) -> tuple[str, Order, int, int]:
         order = Order(req.query("sort") or Order.NAME.value)
     except ValueError:
         raise _bad_parameter("sort must be one of " + ", ".join(o.value for o in Order)) from None
-    return search, order, _number(req, "n", _DEFAULT_PAGE) or _DEFAULT_PAGE, _number(req, "offset", 0)
+    return ListQuery(search, order, _number(req, "n", _DEFAULT_PAGE) or _DEFAULT_PAGE, _number(req, "offset", 0))
 
 
 def _page(key: str, page: Page[Any], offset: int, rows: list[dict[str, Any]], **extra: Any) -> Response:
@@ -64,7 +65,7 @@ def _repository_row(repository: RepositorySummary) -> dict[str, Any]:
         "name": repository.name,
         "tagCount": repository.tag_count,
         "size": repository.size,
-        "lastPush": repository.pushed_at or None,
+        "lastPush": repository.pushed_at,
     }
 
 
@@ -79,16 +80,27 @@ def _tag_row(tag: TagSummary) -> dict[str, Any]:
     }
 
 
+async def _caller(ctx: Context, req: Request) -> Principal | None:
+    return await ui_session.caller(ctx.auth, ctx.ui_sessions, req)
+
+
+async def _authorized(ctx: Context, req: Request, action: Action, repository: str) -> None:
+    ui_session.require(ctx.auth, await _caller(ctx, req), action, repository)
+
+
 async def repositories(ctx: Context, req: Request) -> Response:
-    search, order, n, offset = _listing_query(req)
-    page = await ctx.registry.browse.repositories(search, order, n, offset)
-    return _page("repositories", page, offset, [_repository_row(row) for row in page.items])
+    """Only the repositories the caller may pull."""
+    query = _listing_query(req)
+    visible = ctx.access.catalog_filter(await _caller(ctx, req))
+    page = await ctx.registry.browse.repositories(query, visible)
+    return _page("repositories", page, query.offset, [_repository_row(row) for row in page.items])
 
 
 async def tags(ctx: Context, req: Request, name: str) -> Response:
-    search, order, n, offset = _listing_query(req)
-    page = await ctx.registry.browse.tags(name, search, order, n, offset)
-    return _page("tags", page, offset, [_tag_row(row) for row in page.items], repository=name)
+    await _authorized(ctx, req, Action.PULL, name)
+    query = _listing_query(req)
+    page = await ctx.registry.browse.tags(name, query)
+    return _page("tags", page, query.offset, [_tag_row(row) for row in page.items], repository=name)
 
 
 def registry_host(req: Request) -> str:
@@ -98,22 +110,48 @@ def registry_host(req: Request) -> str:
 
 
 async def manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
+    await _authorized(ctx, req, Action.PULL, name)
     view = await ctx.registry.browse.manifest(name, reference, registry_host(req))
     return json_response(view)
 
 
-async def rights(ctx: Context, req: Request, name: str) -> Response:  # noqa: ARG001
+async def rights(ctx: Context, req: Request, name: str) -> Response:
     """What the caller may do on the repository, so that the UI offers nothing else."""
-    return json_response({"repository": name, "pull": True, "push": True, "delete": True})
+    principal = await _caller(ctx, req)
+    policy = ctx.auth.policy if ctx.auth is not None else None
+    allowed = {
+        action.value: policy is None or policy.allows(principal, action, name)
+        for action in (Action.PULL, Action.PUSH, Action.DELETE)
+    }
+    return json_response({"repository": name, **allowed})
 
 
 async def session(ctx: Context, req: Request) -> Response:
+    """Who is logged in, whether logging in is possible, and the CSRF token for the UI's writes."""
+    principal = await _caller(ctx, req)
     token, cookie = csrf.token_for(req, ctx.secure)
-    return json_response({"user": None, "authEnabled": False, "csrf": token}, headers=cookie)
+    body = {"user": principal.name if principal else None, "authEnabled": ctx.auth is not None, "csrf": token}
+    return json_response(body, headers=cookie)
+
+
+async def log_in(ctx: Context, req: Request) -> Response:
+    csrf.require_token(req)
+    if ctx.auth is None or ctx.ui_sessions is None:
+        raise HTTPError(404, ErrorCode.UNSUPPORTED, "authentication is off: there is nothing to log in to")
+    principal = await ui_session.log_in(ctx.auth, req)
+    sessions = ctx.ui_sessions
+    cookie = ui_session.cookie_header(sessions.issue(principal.name), sessions.lifetime, ctx.secure)
+    return json_response({"user": principal.name}, headers=[cookie])
+
+
+async def log_out(ctx: Context, req: Request) -> Response:
+    csrf.require_token(req)
+    return Response(204, [ui_session.cookie_header("", 0, ctx.secure)])
 
 
 async def delete_tag(ctx: Context, req: Request, name: str, tag: str) -> Response:
     csrf.require_token(req)
+    await _authorized(ctx, req, Action.DELETE, name)
     validate_tag(tag)
     await ctx.registry.browse.delete(name, tag)
     return Response(202)
@@ -122,5 +160,6 @@ async def delete_tag(ctx: Context, req: Request, name: str, tag: str) -> Respons
 async def delete_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
     """By digest only: deleting by tag is the tag route's business."""
     csrf.require_token(req)
+    await _authorized(ctx, req, Action.DELETE, name)
     await ctx.registry.browse.delete(name, str(Digest.parse(reference)))
     return Response(202)
