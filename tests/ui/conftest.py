@@ -13,11 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
+import yaml
 from playwright.sync_api import Browser, Page, sync_playwright
 from tests.http.ocitest import RegistryClient
 from tests.support.server import DockyardServer
-from tests.ui.populate import Content, populate
+from tests.ui.populate import Content, populate, push_image
+
+from dockyard.auth.htpasswd import set_user
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -49,6 +53,51 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Populated]:
         server.stop()
 
 
+# admin may do everything; reader may pull under team/; anyone may pull under public/.
+PASSWORDS = {"admin": "admin-ui-secret", "reader": "reader-ui-secret"}
+
+
+@dataclass
+class AuthPopulated:
+    url: str
+    server: DockyardServer
+
+
+def _auth_config(directory: Path) -> Path:
+    htpasswd = directory / "htpasswd"
+    for user, password in PASSWORDS.items():
+        set_user(htpasswd, user, password, cost=4)  # cheap bcrypt: tests log in often
+    auth = {
+        "htpasswd": str(htpasswd),
+        "anonymous": ["public/**"],
+        "rules": [
+            {"repositories": ["**"], "users": ["admin"], "actions": ["pull", "push", "delete", "overwrite"]},
+            {"repositories": ["team/**"], "users": ["reader"], "actions": ["pull"]},
+        ],
+        "failed_logins_per_minute": 1000,
+    }
+    config = directory / "config.yaml"
+    config.write_text(yaml.safe_dump({"auth": auth}))
+    return config
+
+
+@pytest.fixture(scope="session")
+def auth_populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthPopulated]:
+    directory = tmp_path_factory.mktemp("ui-auth")
+    config = _auth_config(directory)
+    server = DockyardServer(directory / "data", ["--config", str(config)], env={"DOCKYARD_ACCESS_LOG": "false"})
+    server.start()
+    try:
+        with RegistryClient(server.url) as admin:
+            admin.http.auth = httpx.BasicAuth("admin", PASSWORDS["admin"])
+            push_image(admin, "public/hello", "1.0")
+            for tag in ("1.0", "2.0", "doomed"):
+                push_image(admin, "team/app", tag)
+        yield AuthPopulated(server.url, server)
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def api(populated: Populated) -> Iterator[RegistryClient]:
     with RegistryClient(populated.url) as client:
@@ -61,6 +110,12 @@ class PageProblems:
 
     errors: list[str] = field(default_factory=list)
     expected_statuses: set[int] = field(default_factory=set)
+
+    def console(self, kind: str, text: str) -> None:
+        # Chromium reports every error response on the console too; expected ones are no problem.
+        expected = any(f"status of {status} " in text for status in self.expected_statuses)
+        if kind == "error" and not expected:
+            self.errors.append(f"console: {text}")
 
 
 @pytest.fixture(scope="session")
@@ -78,13 +133,12 @@ def problems() -> PageProblems:
     return PageProblems()
 
 
-@pytest.fixture
-def page(browser: Browser, populated: Populated, problems: PageProblems) -> Iterator[Page]:
-    context = browser.new_context(base_url=populated.url, viewport={"width": 1280, "height": 900})
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=populated.url)
+def _watched_page(browser: Browser, url: str, problems: PageProblems) -> Iterator[Page]:
+    context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
     context.set_default_timeout(10_000)
     tab = context.new_page()
-    tab.on("console", lambda message: message.type == "error" and problems.errors.append(f"console: {message.text}"))
+    tab.on("console", lambda message: problems.console(message.type, message.text))
     tab.on("pageerror", lambda error: problems.errors.append(f"page error: {error}"))
     tab.on("requestfailed", lambda request: problems.errors.append(f"request failed: {request.url} {request.failure}"))
     tab.on(
@@ -98,6 +152,17 @@ def page(browser: Browser, populated: Populated, problems: PageProblems) -> Iter
     yield tab
     context.close()
     assert not problems.errors, "\n".join(problems.errors)
+
+
+@pytest.fixture
+def page(browser: Browser, populated: Populated, problems: PageProblems) -> Iterator[Page]:
+    yield from _watched_page(browser, populated.url, problems)
+
+
+@pytest.fixture
+def auth_page(browser: Browser, auth_populated: AuthPopulated, problems: PageProblems) -> Iterator[Page]:
+    """A page of the registry with authentication on, not logged in."""
+    yield from _watched_page(browser, auth_populated.url, problems)
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -66,7 +66,10 @@ async function api(path, options = {}) {
   const headers = { Accept: "application/json", ...(options.headers || {}) };
   if (options.method && options.method !== "GET") headers["X-Dockyard-CSRF"] = state.session.csrf;
   const response = await fetch(API + path, { credentials: "same-origin", ...options, headers });
-  if (response.ok) return response.status === 204 || response.status === 202 ? null : response.json();
+  if (response.ok) {
+    const text = await response.text(); // read to the end, so the request completes
+    return text ? JSON.parse(text) : null;
+  }
   let message = response.status + " " + response.statusText;
   try {
     const body = await response.json();
@@ -106,10 +109,18 @@ async function render() {
     else if (route.view === "tags") await renderTags(route);
     else await renderRepositories(route);
   } catch (error) {
-    main.replaceChildren(h("p", { class: "notice error", role: "alert" }, error.message));
+    main.replaceChildren(errorNotice(error));
   } finally {
     main.removeAttribute("aria-busy");
   }
+}
+
+function errorNotice(error) {
+  const notice = h("div", { class: "notice error", role: "alert" }, h("p", {}, error.message));
+  if (error.status === 401 && state.session.authEnabled) {
+    notice.append(h("p", {}, h("button", { type: "button", class: "primary", onclick: openLogin }, "Log in")));
+  }
+  return notice;
 }
 
 function updateQuery(changes) {
@@ -181,7 +192,9 @@ async function renderRepositories(route) {
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Repository"), h("th", { scope: "col", class: "num" }, "Tags"),
         h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col" }, "Last push"))),
       h("tbody", {}, rows)),
-    pager(page.offset, page.repositories.length, page.total));
+    pager(page.offset, page.repositories.length, page.total),
+    state.session.authEnabled && !state.session.user
+      ? h("p", { class: "muted", id: "anonymous-hint" }, "Showing what anyone may pull. Log in to see more.") : null);
   restore();
 }
 
@@ -414,4 +427,4 @@ document.addEventListener("keydown", (event) => {
   }
 });
 window.addEventListener("hashchange", render);
-loadSession().then(render, (error) => main.replaceChildren(h("p", { class: "notice error", role: "alert" }, error.message)));
+loadSession().then(render, (error) => main.replaceChildren(errorNotice(error)));

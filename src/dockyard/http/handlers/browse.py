@@ -154,7 +154,7 @@ async def delete_tag(ctx: Context, req: Request, name: str, tag: str) -> Respons
     await _authorized(ctx, req, Action.DELETE, name)
     validate_tag(tag)
     await ctx.registry.browse.delete(name, tag)
-    return Response(202)
+    return Response(204)
 
 
 async def delete_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
@@ -162,4 +162,4 @@ async def delete_manifest(ctx: Context, req: Request, name: str, reference: str)
     csrf.require_token(req)
     await _authorized(ctx, req, Action.DELETE, name)
     await ctx.registry.browse.delete(name, str(Digest.parse(reference)))
-    return Response(202)
+    return Response(204)
