@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import Page, expect
-from tests.ui.conftest import Populated, screenshot
+from tests.ui.conftest import ARTIFACTS, Populated, screenshot
 from tests.ui.populate import BULK_REPOSITORY, BULK_TAGS, SBOM, SIGNATURE
 
 
@@ -53,6 +53,8 @@ def test_open_an_index_and_one_of_its_platforms(page: Page, populated: Populated
     expect(platforms).to_contain_text("linux/amd64")
     expect(page.locator("h1")).to_contain_text("index")
     screenshot(page, "index")
+    page.set_viewport_size({"width": 1000, "height": 600})
+    page.screenshot(path=str(ARTIFACTS / "readme.png"))  # the README's picture: docs/ui.png
     platforms.get_by_role("link", name="linux/arm64/v8").click()
     arm64 = populated.content.children["arm64"]
     expect(page.locator("#digest")).to_have_text(arm64.digest)
