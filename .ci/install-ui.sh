@@ -8,22 +8,14 @@
 # Idempotent and non-interactive: nothing is installed when Chromium is already there.
 set -euo pipefail
 
-debs=(chromium fonts-dejavu-core)
-
-missing=()
-for pkg in "${debs[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
-        missing+=("$pkg")
-    fi
-done
-
-if ((${#missing[@]})); then
-    echo "install-ui: installing ${missing[*]}"
+# Chromium, and a font for it to render text with on a minimal system.
+if [[ -x /usr/bin/chromium ]] && fc-list 2>/dev/null | grep -qi dejavu; then
+    echo "install-ui: chromium already installed"
+else
+    echo "install-ui: installing chromium"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
-else
-    echo "install-ui: Debian packages already installed"
+    apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core
 fi
 
 echo "install-ui: $(/usr/bin/chromium --version 2>/dev/null | head -n 1)"
