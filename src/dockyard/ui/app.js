@@ -3,82 +3,12 @@
 //   #/?q=&sort=&offset=                  repositories
 //   #/r/<name>?q=&sort=&offset=          tags of a repository
 //   #/r/<name>/-/m/<reference>           one manifest (a tag or a digest)
-"use strict";
+import { api, confirmDelete, manifestLink, repoPath, repositoryLink, setCrumbs, state } from "./core.js";
+import { formatBytes, h, mediaBadge, shortDigest, timeCell, toast } from "./dom.js";
+import { renderManifest } from "./manifest.js";
 
-const API = "/v2/_dockyard";
 const PAGE = 50;
 const main = document.getElementById("main");
-const state = { session: { user: null, authEnabled: false, csrf: "" } };
-
-// ---- DOM helpers: every text goes in as text, never as markup --------------------------------
-function h(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-function formatBytes(bytes) {
-  if (bytes === null || bytes === undefined) return "";
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
-  return (unit === 0 ? String(value) : value.toFixed(value < 10 ? 1 : 0)) + " " + units[unit];
-}
-
-function timeCell(seconds) {
-  if (!seconds) return h("span", { class: "muted" }, "never");
-  const date = new Date(seconds * 1000);
-  const ago = (Date.now() - date.getTime()) / 1000;
-  const steps = [[60, "s", 1], [3600, "min", 60], [86400, "h", 3600], [86400 * 30, "d", 86400], [Infinity, "mo", 86400 * 30]];
-  const [, unit, size] = steps.find(([limit]) => ago < limit);
-  const text = ago < 10 ? "just now" : Math.floor(ago / size) + " " + unit + " ago";
-  return h("time", { datetime: date.toISOString(), title: date.toISOString() }, text);
-}
-
-function shortDigest(digest) {
-  const [algorithm, hex] = String(digest).split(":");
-  return algorithm + ":" + (hex || "").slice(0, 12);
-}
-
-function toast(text) {
-  const box = document.getElementById("toast");
-  box.textContent = text;
-  box.classList.add("show");
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => box.classList.remove("show"), 2500);
-}
-
-// ---- API ------------------------------------------------------------------------------------
-class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
-}
-
-async function api(path, options = {}) {
-  const headers = { Accept: "application/json", ...(options.headers || {}) };
-  if (options.method && options.method !== "GET") headers["X-Dockyard-CSRF"] = state.session.csrf;
-  const response = await fetch(API + path, { credentials: "same-origin", ...options, headers });
-  if (response.ok) {
-    const text = await response.text(); // read to the end, so the request completes
-    return text ? JSON.parse(text) : null;
-  }
-  let message = response.status + " " + response.statusText;
-  try {
-    const body = await response.json();
-    if (body.errors && body.errors[0]) message = body.errors[0].message;
-  } catch (ignored) { /* not JSON: keep the status line */ }
-  throw new ApiError(response.status, message);
-}
-
-const repoPath = (name) => "/repositories/" + name + "/-";
 
 // ---- routing --------------------------------------------------------------------------------
 function parseHash() {
@@ -92,20 +22,11 @@ function parseHash() {
   return { view: "repositories", params };
 }
 
-const repositoryLink = (name) => "#/r/" + name;
-const manifestLink = (name, reference) => "#/r/" + name + "/-/m/" + reference;
-
-function setCrumbs(items) {
-  const list = document.getElementById("crumbs");
-  list.replaceChildren(...items.map(([text, href]) =>
-    h("li", {}, href ? h("a", { href }, text) : h("span", { "aria-current": "page" }, text))));
-}
-
 async function render() {
   const route = parseHash();
   main.setAttribute("aria-busy", "true");
   try {
-    if (route.view === "manifest") await renderManifest(route);
+    if (route.view === "manifest") await renderManifest(main, route);
     else if (route.view === "tags") await renderTags(route);
     else await renderRepositories(route);
   } catch (error) {
@@ -226,153 +147,6 @@ async function renderTags(route) {
   restore();
 }
 
-const MEDIA_NAMES = {
-  "application/vnd.oci.image.manifest.v1+json": "OCI image",
-  "application/vnd.oci.image.index.v1+json": "OCI index",
-  "application/vnd.docker.distribution.manifest.v2+json": "Docker image",
-  "application/vnd.docker.distribution.manifest.list.v2+json": "Docker list",
-};
-
-function mediaBadge(mediaType) {
-  return h("span", { class: "badge", title: mediaType }, MEDIA_NAMES[mediaType] || mediaType);
-}
-
-// ---- the manifest page -----------------------------------------------------------------------
-async function renderManifest(route) {
-  const { name, reference } = route;
-  const [m, rights] = await Promise.all([
-    api(repoPath(name) + "/manifests/" + encodeURIComponent(reference)),
-    api(repoPath(name) + "/rights"),
-  ]);
-  document.title = name + (reference.includes(":") ? "@" + shortDigest(reference) : ":" + reference) + " \u2013 dockyard";
-  setCrumbs([["Repositories", "#/"], [name, repositoryLink(name)], [reference.includes(":") ? shortDigest(reference) : reference]]);
-  const facts = h("dl", { class: "facts" },
-    h("dt", {}, "Digest"), h("dd", { class: "mono", id: "digest" }, m.digest),
-    h("dt", {}, "Media type"), h("dd", {}, m.mediaType),
-    m.artifactType ? [h("dt", {}, "Artifact type"), h("dd", {}, m.artifactType)] : null,
-    h("dt", {}, "Manifest size"), h("dd", {}, formatBytes(m.size)),
-    h("dt", {}, "Tags"), h("dd", {}, m.tags.length ? m.tags.map((tag, i) => [i ? ", " : "", h("a", { href: manifestLink(name, tag) }, tag)]) : h("span", { class: "muted" }, "none")),
-    m.subject ? [h("dt", {}, "Subject"), h("dd", {}, h("a", { class: "mono", href: manifestLink(name, m.subject.digest) }, m.subject.digest))] : null);
-  const sections = [
-    h("h1", {}, name, " ", h("span", { class: "badge kind-" + m.kind }, m.kind)),
-    h("div", { class: "grid" }, h("section", { class: "panel", "aria-label": "Summary" }, facts), pullPanel(m.pull)),
-  ];
-  if (m.manifests) sections.push(platformsSection(name, m.manifests));
-  if (m.config) sections.push(configSection(m.config));
-  if (m.layers) sections.push(layersSection(m.layers, m.kind));
-  sections.push(annotationsSection("Annotations", m.annotations));
-  sections.push(h("section", { id: "referrers" }, h("h2", {}, "Referrers"),
-    m.referrers.length ? referrerTree(name, m.referrers) : h("p", { class: "muted" }, "No signatures, SBOMs or other artifacts refer to this manifest.")));
-  if (rights.delete) {
-    sections.push(h("section", {}, h("h2", {}, "Danger zone"), h("button", {
-      type: "button", class: "danger", id: "delete-manifest",
-      onclick: () => confirmDelete("Delete manifest " + shortDigest(m.digest) + " and every tag on it (" + (m.tags.join(", ") || "none") + ")?",
-        repoPath(name) + "/manifests/" + m.digest, "Manifest deleted", repositoryLink(name)),
-    }, "Delete manifest")));
-  }
-  main.replaceChildren(...sections);
-}
-
-function pullPanel(commands) {
-  return h("section", { class: "panel pull", "aria-labelledby": "pull-title" },
-    h("h2", { id: "pull-title" }, "Pull"),
-    commands.map((pull) => h("div", { class: "pull-row" },
-      h("code", {}, pull.command),
-      h("button", { type: "button", class: "small copy", "aria-label": "Copy: " + pull.command, onclick: () => copy(pull.command) }, "Copy"))));
-}
-
-async function copy(text) {
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch (ignored) {
-    // Without a secure context there is no clipboard API: select the text in a scratch field.
-    const scratch = h("textarea", { class: "skip" }, text);
-    document.body.append(scratch);
-    scratch.select();
-    document.execCommand("copy");
-    scratch.remove();
-  }
-  toast("Copied: " + text);
-}
-
-function platformsSection(name, children) {
-  return h("section", {}, h("h2", {}, "Platforms"), h("table", { id: "platforms" },
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Platform"), h("th", { scope: "col" }, "Digest"),
-      h("th", { scope: "col" }, "Type"), h("th", { scope: "col", class: "num" }, "Size"))),
-    h("tbody", {}, children.map((child) => h("tr", {},
-      h("td", {}, child.present ? h("a", { href: manifestLink(name, child.digest) }, child.platform || child.artifactType || "unknown")
-        : [child.platform || "unknown", " ", h("span", { class: "badge" }, "not in this repository")]),
-      h("td", { class: "mono", title: child.digest }, shortDigest(child.digest)),
-      h("td", {}, mediaBadge(child.mediaType)),
-      h("td", { class: "num" }, formatBytes(child.size)))))));
-}
-
-function configSection(config) {
-  const facts = [["Platform", config.platform], ["Created", config.created], ["Author", config.author],
-    ["Entrypoint", config.entrypoint && JSON.stringify(config.entrypoint)], ["Command", config.cmd && JSON.stringify(config.cmd)],
-    ["Working directory", config.workingDir], ["User", config.user], ["Config", config.digest]].filter(([, value]) => value);
-  const parts = [h("h2", {}, "Configuration"), h("div", { class: "panel" }, h("dl", { class: "facts", id: "config" },
-    facts.map(([label, value]) => [h("dt", {}, label), h("dd", {}, value)])))];
-  if (config.labels && Object.keys(config.labels).length) parts.push(annotationsSection("Labels", config.labels));
-  if (config.history && config.history.length) {
-    parts.push(h("h2", {}, "History"), h("table", { id: "history" },
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Created"), h("th", { scope: "col" }, "Step"))),
-      h("tbody", {}, config.history.map((step) => h("tr", {},
-        h("td", { class: "nowrap" }, step.created || ""),
-        h("td", {}, h("pre", { class: "history mono" }, step.created_by || step.comment || "")))))));
-  }
-  return h("section", {}, parts);
-}
-
-function layersSection(layers, kind) {
-  return h("section", {}, h("h2", {}, kind === "artifact" ? "Blobs" : "Layers"), h("table", { id: "layers" },
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "#"), h("th", { scope: "col" }, "Digest"),
-      h("th", { scope: "col" }, "Media type"), h("th", { scope: "col", class: "num" }, "Size"))),
-    h("tbody", {}, layers.map((layer, index) => h("tr", {},
-      h("td", {}, String(index + 1)),
-      h("td", { class: "mono", title: layer.digest }, shortDigest(layer.digest),
-        layer.annotations && layer.annotations["org.opencontainers.image.title"] ? " " + layer.annotations["org.opencontainers.image.title"] : ""),
-      h("td", {}, layer.mediaType),
-      h("td", { class: "num" }, formatBytes(layer.size)))))));
-}
-
-function annotationsSection(title, values) {
-  const entries = Object.entries(values || {});
-  return h("section", {}, h("h2", {}, title), entries.length
-    ? h("div", { class: "panel" }, h("dl", { class: "facts" }, entries.map(([key, value]) => [h("dt", { class: "mono" }, key), h("dd", {}, value)])))
-    : h("p", { class: "muted" }, "None."));
-}
-
-function referrerTree(name, groups) {
-  return h("ul", { class: "tree" }, groups.map((group) => h("li", { class: "referrer-group" },
-    h("span", { class: "group-title" }, group.artifactType || "(no artifact type)"), " ",
-    h("span", { class: "badge" }, String(group.manifests.length)),
-    h("ul", { class: "tree" }, group.manifests.map((referrer) => h("li", {},
-      h("a", { class: "mono", href: manifestLink(name, referrer.digest) }, shortDigest(referrer.digest)), " ",
-      h("span", { class: "muted" }, formatBytes(referrer.size)),
-      referrer.annotations["org.opencontainers.image.created"] ? h("span", { class: "muted" }, " \u00b7 " + referrer.annotations["org.opencontainers.image.created"]) : null,
-      referrer.referrers.length ? referrerTree(name, referrer.referrers) : null))))));
-}
-
-// ---- deleting, with a confirmation -------------------------------------------------------------
-function confirmDelete(text, path, done, after) {
-  const dialog = document.getElementById("confirm-dialog");
-  document.getElementById("confirm-text").textContent = text;
-  dialog.returnValue = "";
-  dialog.addEventListener("close", async () => {
-    if (dialog.returnValue !== "delete") return;
-    try {
-      await api(path, { method: "DELETE" });
-      toast(done);
-      if (after && location.hash !== after) location.hash = after;
-      else render();
-    } catch (error) {
-      toast("Not deleted: " + error.message);
-    }
-  }, { once: true });
-  dialog.showModal();
-}
-
 // ---- session: who is logged in, logging in and out ----------------------------------------------
 async function loadSession() {
   state.session = await api("/session");
@@ -427,4 +201,5 @@ document.addEventListener("keydown", (event) => {
   }
 });
 window.addEventListener("hashchange", render);
+window.addEventListener("dockyard:changed", render);
 loadSession().then(render, (error) => main.replaceChildren(errorNotice(error)));
