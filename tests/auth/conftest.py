@@ -56,6 +56,9 @@ class TokenFlow(httpx.Auth):
         challenge = response.headers.get("www-authenticate", "")
         wanted = challenge.split('scope="', 1)[1].split('"', 1)[0] if 'scope="' in challenge else None
         params = [("service", "dockyard")] + ([("scope", wanted)] if wanted else [])
+        source = request.url.params.get("from")
+        if source and request.url.params.get("mount"):  # docker asks for the mount's source too
+            params.append(("scope", f"repository:{source}:pull"))
         answer = httpx.get(f"{self._url}/auth/token", params=params, headers=basic(self._user))
         answer.raise_for_status()
         self._tokens[scope] = answer.json()["token"]
@@ -74,7 +77,7 @@ def _scope_of_path(path: str) -> str:
 @pytest.fixture(scope="session")
 def basic_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
     directory = tmp_path_factory.mktemp("basic-auth")
-    server = start_server(directory, token=False)
+    server = start_server(directory, token_mode=False)
     try:
         yield AuthServer(server, directory, token_mode=False)
     finally:
@@ -84,7 +87,7 @@ def basic_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServe
 @pytest.fixture(scope="session")
 def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
     directory = tmp_path_factory.mktemp("token-auth")
-    server = start_server(directory, token=True)
+    server = start_server(directory, token_mode=True)
     try:
         yield AuthServer(server, directory, token_mode=True)
     finally:

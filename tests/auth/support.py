@@ -47,7 +47,7 @@ def write_users(path: Path, names: list[str] | None = None) -> Path:
     return path
 
 
-def auth_config(directory: Path, token: bool, **overrides: Any) -> Path:
+def auth_config(directory: Path, token_mode: bool, **overrides: Any) -> Path:
     """A config file with the test users and policy; `overrides` replace keys of `auth`."""
     htpasswd = directory / "htpasswd"
     if not htpasswd.exists():
@@ -59,7 +59,7 @@ def auth_config(directory: Path, token: bool, **overrides: Any) -> Path:
         "anonymous": ANONYMOUS,
         "failed_logins_per_minute": 100000,
     }
-    if token:
+    if token_mode:
         auth["token"] = {"enabled": True, "key_file": str(directory / "token-key.pem")}
     for key, value in overrides.items():
         if key == "token":
@@ -71,9 +71,9 @@ def auth_config(directory: Path, token: bool, **overrides: Any) -> Path:
     return config
 
 
-def start_server(directory: Path, token: bool, **overrides: Any) -> DockyardServer:
+def start_server(directory: Path, token_mode: bool, **overrides: Any) -> DockyardServer:
     directory.mkdir(parents=True, exist_ok=True)
-    config = auth_config(directory, token, **overrides)
+    config = auth_config(directory, token_mode, **overrides)
     return DockyardServer(directory / "data", ["--config", str(config)]).start()
 
 

@@ -63,6 +63,9 @@ class TagMoveRefused(Exception):
 class MetadataStore(ABC):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""
 
+    async def start(self) -> None:  # noqa: B027 - optional: only some engines connect late
+        """Connect; called once on the event loop that serves requests, before the first one."""
+
     @abstractmethod
     async def close(self) -> None: ...
 
@@ -98,7 +101,9 @@ class MetadataStore(ABC):
         """Link the uploaded blob into the repository and end the session, in one transaction."""
 
     @abstractmethod
-    async def stale_uploads(self, updated_before: float) -> list[str]: ...
+    async def claim_stale_uploads(self, updated_before: float, limit: int) -> list[str]:
+        """Sessions untouched since `updated_before`, at most `limit`, each handed to one caller
+        across all instances; the caller discards them (a claim not discarded comes back later)."""
 
     # Manifests and tags.
     @abstractmethod
@@ -108,11 +113,12 @@ class MetadataStore(ABC):
         manifest: NewManifest,
         tags: Sequence[str],
         require_blobs: bool = True,
+        *,
         may_move_tags: bool = True,
     ) -> None:
         """Store a manifest and point tags at it, atomically; with `require_blobs`, raise MissingBlobs
-        first when the repository lacks a blob the manifest references; raise TagMoveRefused when a
-        tag points at another digest and `may_move_tags` is false."""
+        first when the repository lacks a blob the manifest references; without `may_move_tags`,
+        raise TagMoveRefused when a tag already points at another digest."""
 
     @abstractmethod
     async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRef | None: ...

@@ -106,7 +106,11 @@ class ManifestService:
         unique_tags = tuple(dict.fromkeys(tags))
         try:
             await self._meta.put_manifest(
-                repository, record, unique_tags, not self._allow_missing_blobs, tag_moves is not TagMoves.REFUSED
+                repository,
+                record,
+                unique_tags,
+                not self._allow_missing_blobs,
+                may_move_tags=tag_moves is not TagMoves.REFUSED,
             )
         except TagMoveRefused as refused:
             raise RegistryError(

@@ -1,0 +1,86 @@
+"""Mounts need pull on the source and push on the target; moving a tag needs overwrite besides push."""
+
+from __future__ import annotations
+
+import httpx
+from tests.auth.conftest import AuthServer
+from tests.auth.support import PASSWORDS, basic, bearer, fetch_token
+from tests.http.ocitest import RegistryClient, error_codes
+
+
+def _as(server: AuthServer, user: str) -> RegistryClient:
+    client = RegistryClient(server.url)
+    client.http.auth = httpx.BasicAuth(user, PASSWORDS[user])
+    return client
+
+
+def test_mount_needs_pull_on_the_source(basic_server: AuthServer) -> None:
+    with basic_server.admin() as admin:
+        digest = admin.push_blob("private/mount-source", b"a blob only admin may pull")
+        team_digest = admin.push_blob("team/mount-source", b"a blob writer may pull")
+    with _as(basic_server, "writer") as writer:
+        refused = writer.start_upload("team/mount-target", mount=digest, **{"from": "private/mount-source"})
+        # Not mounted: an ordinary session opens, and the blob stays unknown to the target.
+        assert refused.status_code == 202, refused.text
+        assert writer.http.head(f"/v2/team/mount-target/blobs/{digest}").status_code == 404
+        mounted = writer.start_upload("team/mount-target", mount=team_digest, **{"from": "team/mount-source"})
+        assert mounted.status_code == 201, mounted.text
+        assert writer.http.head(f"/v2/team/mount-target/blobs/{team_digest}").status_code == 200
+
+
+def test_mount_needs_push_on_the_target(basic_server: AuthServer) -> None:
+    with basic_server.admin() as admin:
+        digest = admin.push_blob("team/mount-src2", b"pullable by reader")
+    with _as(basic_server, "reader") as reader:
+        response = reader.start_upload("team/mount-dst2", mount=digest, **{"from": "team/mount-src2"})
+        assert response.status_code == 403
+        assert error_codes(response) == ["DENIED"]
+
+
+def test_token_mount_needs_both_scopes(token_server: AuthServer) -> None:
+    with token_server.admin() as admin:
+        digest = admin.push_blob("team/tmount-src", b"token mount")
+    url = f"{token_server.url}/v2/team/tmount-dst/blobs/uploads/"
+    params = {"mount": digest, "from": "team/tmount-src"}
+    target_only = fetch_token(token_server.url, "writer", "repository:team/tmount-dst:pull,push")
+    assert httpx.post(url, params=params, headers=bearer(target_only)).status_code == 202
+    both = fetch_token(
+        token_server.url, "writer", "repository:team/tmount-dst:pull,push", "repository:team/tmount-src:pull"
+    )
+    assert httpx.post(url, params=params, headers=bearer(both)).status_code == 201
+
+
+def _push_two_images(client: RegistryClient, repository: str) -> tuple[bytes, bytes]:
+    first = client.push_image(repository, None, seed="first")
+    second = client.push_image(repository, None, seed="second")
+    return first.body, second.body
+
+
+def test_overwrite_is_separate_from_push(basic_server: AuthServer) -> None:
+    repository = "team/overwrite"
+    with basic_server.admin() as admin:
+        first, second = _push_two_images(admin, repository)
+    with _as(basic_server, "writer") as writer:
+        assert writer.put_manifest(repository, "stable", first).status_code == 201, "a new tag is no move"
+        assert writer.put_manifest(repository, "stable", first).status_code == 201, "nor is the same digest"
+        moved = writer.put_manifest(repository, "stable", second)
+        assert moved.status_code == 403, moved.text
+        assert error_codes(moved) == ["DENIED"]
+        assert "stable" in moved.text
+    with _as(basic_server, "tagger") as tagger:
+        assert tagger.put_manifest(repository, "stable", second).status_code == 201
+    response = httpx.get(f"{basic_server.url}/v2/{repository}/manifests/stable", headers=basic("reader"))
+    assert response.content == second
+
+
+def test_overwrite_in_token_mode_follows_the_users_rules(token_server: AuthServer) -> None:
+    repository = "team/token-overwrite"
+    with token_server.admin() as admin:
+        first, second = _push_two_images(admin, repository)
+        assert admin.put_manifest(repository, "stable", first).status_code == 201
+    url = f"{token_server.url}/v2/{repository}/manifests/stable"
+    headers = {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
+    writer = fetch_token(token_server.url, "writer", f"repository:{repository}:pull,push")
+    assert httpx.put(url, content=second, headers={**headers, **bearer(writer)}).status_code == 403
+    tagger = fetch_token(token_server.url, "tagger", f"repository:{repository}:pull,push")
+    assert httpx.put(url, content=second, headers={**headers, **bearer(tagger)}).status_code == 201
