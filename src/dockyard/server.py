@@ -22,7 +22,8 @@ from dockyard.http.auth import Guard
 from dockyard.http.context import Context
 from dockyard.http.ui_assets import load_assets
 from dockyard.http.ui_session import Sessions, session_key
-from dockyard.meta.sqlite import SqliteMetadataStore
+from dockyard.meta.base import MetadataUnavailable
+from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.registry import BlobService, BrowseService, ListingService, ManifestService, Registry, UploadService
 from dockyard.registry.access import Access
 
@@ -65,7 +66,7 @@ def build_app() -> RegistryApp:
     settings = load_settings()
     _lighten_logging()
     data_dir = settings.data_dir
-    meta = SqliteMetadataStore(data_dir / "metadata.db")
+    meta = open_metadata_store(settings)
     store = FilesystemBlobStore(data_dir)
     blobs = BlobService(meta, store, settings.uploads.automatic_mount)
     manifests = ManifestService(meta, settings.manifests.allow_missing_blobs)
@@ -113,12 +114,18 @@ def build_app() -> RegistryApp:
         purge_abandoned_uploads,
         settings.access_log,
         guard=Guard(auth, secure=settings.tls_cert is not None) if auth else None,
+        on_start=meta.start,
     )
 
 
 def serve(settings: Settings, data_dir: Path) -> None:
     """Run the server in the foreground until SIGINT or SIGTERM."""
     scheme = "https" if settings.tls_cert else "http"
+    try:
+        metadata = prepare_metadata_store(settings)
+    except MetadataUnavailable as error:
+        sys.exit(f"dockyard: {error}")
+    print(f"dockyard metadata: {metadata}", file=sys.stderr, flush=True)
     print(
         f"dockyard listening on {scheme}://{settings.listen} with {settings.workers} worker(s); data in {data_dir}",
         file=sys.stderr,

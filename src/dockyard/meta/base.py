@@ -60,6 +60,10 @@ class TagMoveRefused(Exception):
         self.tags = list(tags)
 
 
+class MetadataUnavailable(Exception):
+    """The metadata database cannot be reached or refused us; the message says which and why."""
+
+
 class MetadataStore(ABC):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""
 
