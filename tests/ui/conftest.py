@@ -18,6 +18,7 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Page, sync_playwright
 from tests.http.ocitest import RegistryClient
+from tests.support.backends import BACKENDS, backend_env
 from tests.support.server import DockyardServer
 from tests.ui.populate import Content, populate, push_image
 
@@ -42,9 +43,11 @@ class Populated:
     server: DockyardServer
 
 
-@pytest.fixture(scope="session")
-def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Populated]:
-    server = DockyardServer(tmp_path_factory.mktemp("ui") / "data", env={"DOCKYARD_ACCESS_LOG": "false"}).start()
+@pytest.fixture(scope="session", params=list(BACKENDS))
+def populated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Populated]:
+    """One populated server per metadata backend: every UI test runs on each."""
+    env = {"DOCKYARD_ACCESS_LOG": "false", **backend_env(request, request.param)}
+    server = DockyardServer(tmp_path_factory.mktemp(f"ui-{request.param}") / "data", env=env).start()
     try:
         with RegistryClient(server.url) as client:
             content = populate(client)
