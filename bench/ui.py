@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.ui                    # seeds a fresh dockyard, then measures
     .venv/bin/python -m bench.ui --repositories 2000 --tags 2000 --rounds 5
+    .venv/bin/python -m bench.ui --database-url postgresql://USER:PASSWORD@127.0.0.1:5432/EMPTY_DB
 
 Each query is asked `--rounds` times over one keep-alive connection. Two figures per query: the
 server's own time from its access log (request in to response out) and the loopback round trip
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import tempfile
@@ -110,7 +112,10 @@ def main() -> None:
     parser.add_argument("--repositories", type=int, default=10_000)
     parser.add_argument("--tags", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--database-url", help="keep the metadata in this (empty) PostgreSQL database, not SQLite")
     args = parser.parse_args()
+    if args.database_url:
+        os.environ["DOCKYARD_DATABASE__URL"] = args.database_url  # the server started below inherits it
     with tempfile.TemporaryDirectory(prefix="dockyard-bench-ui-") as work:
         registry = start_dockyard("dockyard", Path(work), workers=1, access_log=True)
         try:

@@ -66,7 +66,7 @@ class AuthPopulated:
     server: DockyardServer
 
 
-def _auth_config(directory: Path) -> Path:
+def auth_config(directory: Path, token: bool = False) -> Path:
     htpasswd = directory / "htpasswd"
     for user, password in PASSWORDS.items():
         set_user(htpasswd, user, password, cost=4)  # cheap bcrypt: tests log in often
@@ -79,6 +79,8 @@ def _auth_config(directory: Path) -> Path:
         ],
         "failed_logins_per_minute": 1000,
     }
+    if token:
+        auth["token"] = {"enabled": True, "key_file": str(directory / "token-key.pem")}
     config = directory / "config.yaml"
     config.write_text(yaml.safe_dump({"auth": auth}))
     return config
@@ -87,7 +89,7 @@ def _auth_config(directory: Path) -> Path:
 @pytest.fixture(scope="session")
 def auth_populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthPopulated]:
     directory = tmp_path_factory.mktemp("ui-auth")
-    config = _auth_config(directory)
+    config = auth_config(directory)
     server = DockyardServer(directory / "data", ["--config", str(config)], env={"DOCKYARD_ACCESS_LOG": "false"})
     server.start()
     try:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from tests.http.ocitest import RegistryClient, assert_error
-from tests.ui.conftest import PASSWORDS, AuthPopulated
+from tests.support.server import DockyardServer
+from tests.ui.conftest import PASSWORDS, AuthPopulated, auth_config
 from tests.ui.populate import push_image
 
 API = "/v2/_dockyard"
@@ -117,3 +119,25 @@ def test_api_clients_may_send_basic_credentials(auth_populated: AuthPopulated) -
 def test_static_files_need_no_login(auth_populated: AuthPopulated) -> None:
     assert httpx.get(f"{auth_populated.url}/ui/").status_code == 200
     assert httpx.get(f"{auth_populated.url}/").status_code == 302
+
+
+def test_token_mode_api_clients_may_send_a_bearer_token(tmp_path: Path) -> None:
+    config = auth_config(tmp_path, token=True)
+    server = DockyardServer(tmp_path / "data", ["--config", str(config)]).start()
+    try:
+        admin = RegistryClient(server.url)
+        admin.http.auth = httpx.BasicAuth("admin", PASSWORDS["admin"])
+        response = admin.get("/auth/token", params={"service": "dockyard", "scope": "repository:team/x:pull,push"})
+        token = response.json()["token"]
+        admin.http.auth = None
+        admin.http.headers["authorization"] = f"Bearer {token}"
+        push_image(admin, "team/x", "1.0")
+        listed = admin.get(f"{API}/repositories/team/x/-/tags")
+        assert listed.status_code == 200
+        assert [tag["name"] for tag in listed.json()["tags"]] == ["1.0"]
+        assert_error(admin.get(f"{API}/repositories/team/other/-/tags"), 403, "DENIED")
+        admin.http.headers["authorization"] = "Bearer not-a-token"
+        assert_error(admin.get(f"{API}/repositories/team/x/-/tags"), 401, "UNAUTHORIZED")
+        admin.close()
+    finally:
+        server.stop()

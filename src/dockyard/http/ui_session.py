@@ -4,7 +4,7 @@ The UI logs in once with Basic credentials (checked by the same authenticator as
 and then carries a session cookie: HttpOnly, SameSite=Strict, Secure on TLS. The cookie is signed
 with a key every worker and instance shares (a file, by default under the data directory), so a
 session needs no server-side state; it names the user, who must still exist in the user file.
-API clients may send Basic credentials instead of the cookie.
+API clients may send Basic credentials (or, in token mode, a token) instead of the cookie.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from dockyard.auth.policy import Action, Principal
 from dockyard.auth.service import Authenticator, LoginFailed, TooManyFailures
+from dockyard.auth.tokens import TokenError
 from dockyard.core.errors import ErrorCode
 from dockyard.http.auth import client_address, too_many
 from dockyard.http.csrf import cookie_value
@@ -106,16 +107,24 @@ async def log_in(auth: Authenticator, req: Request) -> Principal:
 
 
 async def caller(auth: Authenticator | None, sessions: Sessions | None, req: Request) -> Principal | None:
-    """Who the request is from: the session's user, else the user of Basic credentials, else None."""
+    """Who the request is from: the session's user, else the caller its Basic credentials or (in token
+    mode) Bearer token name, else None."""
     if auth is None:
         return None
     cookie = cookie_value(req, COOKIE)
     user = sessions.user_of(cookie) if sessions is not None and cookie else None
     if user is not None and auth.user_exists(user):
         return Principal(user, auth.policy.groups_of(user))
-    if req.header("authorization"):
-        return await log_in(auth, req)
-    return None
+    header = req.header("authorization")
+    if header is None:
+        return None
+    kind, _, token = header.partition(" ")
+    if kind.lower() == "bearer" and auth.tokens is not None:
+        try:
+            return auth.tokens.verifier.verify(token.strip())
+        except TokenError as refused:
+            raise HTTPError(401, ErrorCode.UNAUTHORIZED, str(refused)) from None
+    return await log_in(auth, req)
 
 
 def require(auth: Authenticator | None, principal: Principal | None, action: Action, repository: str) -> None:
