@@ -1,8 +1,8 @@
 """The web UI's listings: repositories and tags with sizes and push times, one page at a time.
 
-The repository page is picked by a query over indexed columns only (names, the newest tag and
-manifest times through their 0005_ui indexes); tag counts and sizes are then computed for the
-rows of that page alone.
+A page is picked by a query over indexed columns only (names; push times, which the 0005_ui
+triggers keep on each repository's row); tag counts and sizes are then computed for the rows of
+that page alone.
 """
 
 from __future__ import annotations
@@ -21,15 +21,11 @@ def like_pattern(substring: str) -> str:
 
 _ESCAPE = "ESCAPE '\\'"
 
-# The latest of a repository's manifest pushes and tag updates (a re-tag is a push too).
-_PUSHED = """COALESCE((SELECT MAX(t.updated_at) FROM tags t WHERE t.repository_id = r.id), 0)"""
-_CREATED = """COALESCE((SELECT MAX(m.created_at) FROM manifests m WHERE m.repository_id = r.id), 0)"""
-_LAST_PUSH = f"CASE WHEN {_PUSHED} > {_CREATED} THEN {_PUSHED} ELSE {_CREATED} END"
-
 _REPOSITORY_ORDER = {
     Order.NAME: "name",
     Order.NAME_DESC: "name DESC",
-    Order.PUSHED: "pushed_at DESC, name",
+    # Ties in the direction of the time, so that the repositories_by_push index serves the order.
+    Order.PUSHED: "pushed_at DESC, name DESC",
     Order.PUSHED_OLDEST: "pushed_at, name",
 }
 
@@ -41,7 +37,7 @@ def _repository_candidates(order: Order, paged: bool) -> str:
     by = _REPOSITORY_ORDER[order]
     # Only constants of this module are interpolated; every value is a parameter.
     return f"""
-        SELECT r.id, r.name, {_LAST_PUSH} AS pushed_at FROM repositories r
+        SELECT r.id, r.name, r.pushed_at FROM repositories r
         WHERE r.name LIKE ? {_ESCAPE} ORDER BY {by} {"LIMIT ? OFFSET ?" if paged else ""}"""  # noqa: S608
 
 
@@ -57,7 +53,7 @@ def _repository_aggregates(ids: list[int]) -> str:
 _TAG_ORDER = {
     Order.NAME: "name",
     Order.NAME_DESC: "name DESC",
-    Order.PUSHED: "updated_at DESC, name",
+    Order.PUSHED: "updated_at DESC, name DESC",
     Order.PUSHED_OLDEST: "updated_at, name",
 }
 
