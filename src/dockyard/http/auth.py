@@ -68,10 +68,7 @@ class Guard:
         Host the client addressed."""
         if self._external_url:
             return f"{self._external_url}/auth/token"
-        host = req.header("host") or ""
-        if not _HOST.fullmatch(host):
-            host = "localhost"
-        return f"{self._scheme}://{host}/auth/token"
+        return f"{self._scheme}://{addressed_host(req, 'localhost')}/auth/token"
 
     def challenge(self, req: Request, scope: str | None, error: str | None = None) -> str:
         if not self._auth.token_mode:
@@ -192,6 +189,12 @@ class Guard:
 
 def _verb(action: Action | None, route: str) -> str:
     return action.value if action is not None else f"use {route} of"
+
+
+def addressed_host(req: Request, default: str) -> str:
+    """The Host the client addressed, when it looks like one (it is echoed into URLs), else `default`."""
+    host = req.header("host") or ""
+    return host if _HOST.fullmatch(host) else default
 
 
 def client_address(client: str) -> str:

@@ -7,14 +7,15 @@ no repository name can contain.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from dockyard.auth.policy import Action, Principal
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode
 from dockyard.core.names import validate_tag
 from dockyard.http import csrf, ui_session
+from dockyard.http.auth import addressed_host
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
 from dockyard.http.messages import Request, Response
@@ -22,7 +23,6 @@ from dockyard.meta.browse import ListQuery, Order, Page, RepositorySummary, TagS
 
 _DEFAULT_PAGE = 50
 _MAX_SEARCH = 255
-_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
 def _bad_parameter(message: str) -> HTTPError:
@@ -103,15 +103,16 @@ async def tags(ctx: Context, req: Request, name: str) -> Response:
     return _page("tags", page, query.offset, [_tag_row(row) for row in page.items], repository=name)
 
 
-def registry_host(req: Request) -> str:
-    """The host clients reach the registry by, as the request named it, if it looks like a host."""
-    host = req.header("host")
-    return host if host and _HOST.fullmatch(host) else "localhost:5000"
+def _registry_host(ctx: Context, req: Request) -> str:
+    """How clients name this registry in pull commands: the configured external URL's host (behind a
+    reverse proxy), else the Host this request addressed."""
+    external = ctx.auth.settings.external_url if ctx.auth is not None else None
+    return urlsplit(external).netloc if external else addressed_host(req, "localhost:5000")
 
 
 async def manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
     await _authorized(ctx, req, Action.PULL, name)
-    view = await ctx.registry.browse.manifest(name, reference, registry_host(req))
+    view = await ctx.registry.browse.manifest(name, reference, _registry_host(ctx, req))
     return json_response(view)
 
 
