@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dockyard import metrics
-from dockyard.blobs.base import BlobSource, BlobStore
+from dockyard.blobs.base import BlobSource, BlobStore, LocalFile
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.meta.base import MetadataStore
@@ -81,6 +81,8 @@ class BlobService:
         if size is None or size > limit:
             return None
         source = await self._store.source(digest)
-        if source is None:
+        # Bytes in a local file are read here; other stores' blobs are read through the blob
+        # store's whole-blob reader once it has one.
+        if not isinstance(source, LocalFile):
             return None
         return await asyncio.to_thread(Path(source.path).read_bytes)
