@@ -18,7 +18,8 @@ class Registry:
     uploads: UploadService
     manifests: ManifestService
     listing: ListingService
-    browse: BrowseService
+    browse: BrowseService | None = None
+    """The web UI's listings and details; a registry composed without them answers no UI calls."""
 
 
 __all__ = ["BlobService", "BrowseService", "ListingService", "ManifestService", "Registry", "UploadService"]

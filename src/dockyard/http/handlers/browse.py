@@ -20,6 +20,7 @@ from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
 from dockyard.http.messages import Request, Response
 from dockyard.meta.browse import ListQuery, Order, Page, RepositorySummary, TagSummary
+from dockyard.registry.browse import BrowseService
 
 _DEFAULT_PAGE = 50
 _MAX_SEARCH = 255
@@ -80,6 +81,12 @@ def _tag_row(tag: TagSummary) -> dict[str, Any]:
     }
 
 
+def _browse(ctx: Context) -> BrowseService:
+    if ctx.registry.browse is None:
+        raise HTTPError(404, ErrorCode.UNSUPPORTED, "this server does not answer the UI's API")
+    return ctx.registry.browse
+
+
 async def _caller(ctx: Context, req: Request) -> Principal | None:
     return await ui_session.caller(ctx.auth, ctx.ui_sessions, req)
 
@@ -92,14 +99,14 @@ async def repositories(ctx: Context, req: Request) -> Response:
     """Only the repositories the caller may pull."""
     query = _listing_query(req)
     visible = ctx.access.catalog_filter(await _caller(ctx, req))
-    page = await ctx.registry.browse.repositories(query, visible)
+    page = await _browse(ctx).repositories(query, visible)
     return _page("repositories", page, query.offset, [_repository_row(row) for row in page.items])
 
 
 async def tags(ctx: Context, req: Request, name: str) -> Response:
     await _authorized(ctx, req, Action.PULL, name)
     query = _listing_query(req)
-    page = await ctx.registry.browse.tags(name, query)
+    page = await _browse(ctx).tags(name, query)
     return _page("tags", page, query.offset, [_tag_row(row) for row in page.items], repository=name)
 
 
@@ -112,7 +119,7 @@ def _registry_host(ctx: Context, req: Request) -> str:
 
 async def manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
     await _authorized(ctx, req, Action.PULL, name)
-    view = await ctx.registry.browse.manifest(name, reference, _registry_host(ctx, req))
+    view = await _browse(ctx).manifest(name, reference, _registry_host(ctx, req))
     return json_response(view)
 
 
@@ -154,7 +161,7 @@ async def delete_tag(ctx: Context, req: Request, name: str, tag: str) -> Respons
     csrf.require_token(req)
     await _authorized(ctx, req, Action.DELETE, name)
     validate_tag(tag)
-    await ctx.registry.browse.delete(name, tag)
+    await _browse(ctx).delete(name, tag)
     return Response(204)
 
 
@@ -162,5 +169,5 @@ async def delete_manifest(ctx: Context, req: Request, name: str, reference: str)
     """By digest only: deleting by tag is the tag route's business."""
     csrf.require_token(req)
     await _authorized(ctx, req, Action.DELETE, name)
-    await ctx.registry.browse.delete(name, str(Digest.parse(reference)))
+    await _browse(ctx).delete(name, str(Digest.parse(reference)))
     return Response(204)
