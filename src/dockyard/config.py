@@ -42,28 +42,6 @@ class Manifests(BaseModel):
     """Accept image manifests whose config or layers this repository does not hold (sparse mirrors)."""
 
 
-class Database(BaseModel):
-    url: str | None = None
-    """postgresql://USER:PASSWORD@HOST:PORT/DATABASE for metadata in PostgreSQL (several instances
-    may share it); unset: an embedded SQLite database in data_dir."""
-    pool_size: int = Field(default=10, ge=1, le=1000)
-    """Connections to PostgreSQL per worker process (one more listens for changes)."""
-
-    @field_validator("url")
-    @classmethod
-    def _postgres_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        scheme, sep, rest = value.partition("://")
-        if not sep or scheme not in ("postgresql", "postgres"):
-            raise ValueError("database.url must be a postgresql:// URL")
-        return "postgresql://" + rest
-
-    @field_serializer("url", when_used="json")
-    def _hide_password(self, value: str | None) -> str | None:
-        return None if value is None else redact_password(value)
-
-
 class Ui(BaseModel):
     enabled: bool = True
     """Serve the web UI at /ui/ (and redirect / there); its JSON API under /v2/_dockyard/ stays."""
@@ -149,6 +127,28 @@ class Auth(BaseModel):
         return self
 
 
+class Database(BaseModel):
+    url: str | None = None
+    """postgresql://USER:PASSWORD@HOST:PORT/DATABASE for metadata in PostgreSQL (several instances
+    may share it); unset: an embedded SQLite database in data_dir."""
+    pool_size: int = Field(default=10, ge=1, le=1000)
+    """Connections to PostgreSQL per worker process (one more listens for changes)."""
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in ("postgresql", "postgres"):
+            raise ValueError("database.url must be a postgresql:// URL")
+        return "postgresql://" + rest
+
+    @field_serializer("url", when_used="json")
+    def _hide_password(self, value: str | None) -> str | None:
+        return None if value is None else redact_password(value)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCKYARD_", env_nested_delimiter="__", extra="forbid")
 
@@ -166,9 +166,9 @@ class Settings(BaseSettings):
     limits: Limits = Limits()
     uploads: Uploads = Uploads()
     manifests: Manifests = Manifests()
+    auth: Auth = Auth()
     database: Database = Database()
     ui: Ui = Ui()
-    auth: Auth = Auth()
 
     @field_validator("listen")
     @classmethod

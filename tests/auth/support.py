@@ -4,8 +4,11 @@ token endpoint, or forged with the server's own key or another one)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import jwt
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from tests.http.ocitest import RegistryClient
 from tests.support.server import DockyardServer
 
 from dockyard.auth.htpasswd import set_user
@@ -71,10 +75,13 @@ def auth_config(directory: Path, token_mode: bool, **overrides: Any) -> Path:
     return config
 
 
-def start_server(directory: Path, token_mode: bool, **overrides: Any) -> DockyardServer:
+def start_server(
+    directory: Path, token_mode: bool, env: dict[str, str] | None = None, **overrides: Any
+) -> DockyardServer:
+    """`env`: more DOCKYARD_* settings, such as a backend's (tests/support/backends.py)."""
     directory.mkdir(parents=True, exist_ok=True)
     config = auth_config(directory, token_mode, **overrides)
-    return DockyardServer(directory / "data", ["--config", str(config)]).start()
+    return DockyardServer(directory / "data", ["--config", str(config)], env=env).start()
 
 
 def basic(user: str, password: str | None = None) -> dict[str, str]:
@@ -142,3 +149,71 @@ def unsigned(access: list[dict[str, Any]], subject: str = "admin") -> str:
 def challenge(response: httpx.Response) -> str:
     value: str = response.headers.get("www-authenticate", "")
     return value
+
+
+@dataclass
+class AuthServer:
+    server: DockyardServer
+    directory: Path
+    token_mode: bool
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def admin(self) -> RegistryClient:
+        """A client that may do everything (Basic credentials, or a token-fetching flow)."""
+        client = RegistryClient(self.url)
+        client.http.auth = (
+            TokenFlow(self.url, "admin") if self.token_mode else httpx.BasicAuth("admin", PASSWORDS["admin"])
+        )
+        return client
+
+
+class TokenFlow(httpx.Auth):
+    """What docker does: on a Bearer challenge, fetch a token for the challenge's scope and retry."""
+
+    requires_request_body = True
+
+    def __init__(self, url: str, user: str):
+        self._url = url
+        self._user = user
+        self._tokens: dict[str, str] = {}
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        scope = _scope_of_path(request.url.path)
+        if scope in self._tokens:
+            request.headers["Authorization"] = f"Bearer {self._tokens[scope]}"
+        response = yield request
+        if response.status_code != 401:
+            return
+        challenge = response.headers.get("www-authenticate", "")
+        wanted = challenge.split('scope="', 1)[1].split('"', 1)[0] if 'scope="' in challenge else None
+        params = [("service", "dockyard")] + ([("scope", wanted)] if wanted else [])
+        source = request.url.params.get("from")
+        if source and request.url.params.get("mount"):  # docker asks for the mount's source too
+            params.append(("scope", f"repository:{source}:pull"))
+        answer = httpx.get(f"{self._url}/auth/token", params=params, headers=basic(self._user))
+        answer.raise_for_status()
+        self._tokens[scope] = answer.json()["token"]
+        request.headers["Authorization"] = f"Bearer {self._tokens[scope]}"
+        yield request
+
+
+def _scope_of_path(path: str) -> str:
+    """A cache key for tokens: the repository and whether the request writes."""
+    for marker in ("/blobs/", "/manifests/", "/tags/", "/referrers/"):
+        if marker in path:
+            return path.split(marker, 1)[0]
+    return path
+
+
+@contextlib.contextmanager
+def running(
+    directory: Path, token_mode: bool, env: dict[str, str] | None = None, **overrides: Any
+) -> Iterator[AuthServer]:
+    server = start_server(directory, token_mode, env, **overrides)
+    try:
+        yield AuthServer(server, directory, token_mode)
+    finally:
+        server.stop()

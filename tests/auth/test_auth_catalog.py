@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.auth.conftest import AuthServer
-from tests.auth.support import basic, bearer, fetch_token
+from tests.auth.support import AuthServer, basic, bearer, fetch_token
 from tests.http.ocitest import RegistryClient
 
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.auth.conftest import AuthServer
-from tests.auth.support import PASSWORDS, TEST_COST, basic, bearer, fetch_token, start_server
+from tests.auth.support import PASSWORDS, TEST_COST, AuthServer, basic, bearer, fetch_token, start_server
 from tests.http.ocitest import error_codes
 from tests.support.server import DockyardServer
 from tests.system.test_tls import self_signed
@@ -141,6 +140,9 @@ def test_user_command_edits_the_file_and_the_server_follows(basic_server: AuthSe
     assert missing.returncode != 0
     assert "no user 'newcomer'" in missing.stderr
     assert _user_command(htpasswd, "add", "bad:name", "--password-stdin", password="x").returncode != 0
+    too_long = _user_command(htpasswd, "add", "verbose", "--password-stdin", password="p" * 73)
+    assert too_long.returncode != 0
+    assert "longer than bcrypt's 72 bytes" in too_long.stderr
 
 
 def test_realm_is_https_under_tls_and_follows_external_url(tmp_path: Path) -> None:

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.auth.conftest import AuthServer
-from tests.auth.support import bearer, fetch_token, start_server
+from tests.auth.support import AuthServer, bearer, fetch_token, start_server
 from tests.http.ocitest import digest_of, with_query
 
 REPO = "team/long-push"
@@ -69,9 +68,10 @@ def test_an_upload_outlives_its_token(short_tokens: AuthServer) -> None:
 def test_the_grant_covers_only_its_session_and_subject(short_tokens: AuthServer) -> None:
     url = short_tokens.url
     writer = fetch_token(url, "writer", f"repository:{REPO}:pull,push")
+    opened = [httpx.post(f"{url}/v2/{REPO}/blobs/uploads/", headers=bearer(writer)) for _ in range(2)]
+    assert [response.status_code for response in opened] == [202, 202], "the token expired before use"
+    location, other = (response.headers["location"] for response in opened)
     tagger = fetch_token(url, "tagger", f"repository:{REPO}:pull,push")
-    location = httpx.post(f"{url}/v2/{REPO}/blobs/uploads/", headers=bearer(writer)).headers["location"]
-    other = httpx.post(f"{url}/v2/{REPO}/blobs/uploads/", headers=bearer(writer)).headers["location"]
     path, _, grant = location.partition("?")
     _wait_until_expired(short_tokens, writer)
     _wait_until_expired(short_tokens, tagger)

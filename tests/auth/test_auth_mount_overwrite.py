@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
-from tests.auth.conftest import AuthServer
-from tests.auth.support import PASSWORDS, basic, bearer, fetch_token
+import pytest
+from tests.auth.support import PASSWORDS, AuthServer, basic, bearer, fetch_token, running
 from tests.http.ocitest import RegistryClient, error_codes
+from tests.support.backends import backend_env, every_backend
 
 
 def _as(server: AuthServer, user: str) -> RegistryClient:
@@ -56,7 +59,13 @@ def _push_two_images(client: RegistryClient, repository: str) -> tuple[bytes, by
     return first.body, second.body
 
 
-def test_overwrite_is_separate_from_push(basic_server: AuthServer) -> None:
+@every_backend
+def test_overwrite_is_separate_from_push(tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> None:
+    with running(tmp_path, token_mode=False, env=backend_env(request, backend)) as server:
+        _overwrite_needs_its_own_right(server)
+
+
+def _overwrite_needs_its_own_right(basic_server: AuthServer) -> None:
     repository = "team/overwrite"
     with basic_server.admin() as admin:
         first, second = _push_two_images(admin, repository)
@@ -84,3 +93,18 @@ def test_overwrite_in_token_mode_follows_the_users_rules(token_server: AuthServe
     assert httpx.put(url, content=second, headers={**headers, **bearer(writer)}).status_code == 403
     tagger = fetch_token(token_server.url, "tagger", f"repository:{repository}:pull,push")
     assert httpx.put(url, content=second, headers={**headers, **bearer(tagger)}).status_code == 201
+
+
+def test_automatic_mount_discovers_only_pullable_repositories(basic_server: AuthServer) -> None:
+    with basic_server.admin() as admin:
+        hidden = admin.push_blob("private/auto-holder", b"held only where writer may not pull")
+        visible = admin.push_blob("team/auto-holder", b"held where writer may pull")
+    with _as(basic_server, "writer") as writer:
+        refused = writer.start_upload("team/auto-target", mount=hidden)
+        assert refused.status_code == 202, "a blob the caller may not pull is not discovered"
+        assert writer.http.head(f"/v2/team/auto-target/blobs/{hidden}").status_code == 404
+        found = writer.start_upload("team/auto-target", mount=visible)
+        assert found.status_code == 201, found.text
+        # `from` naming a repository the caller may not pull falls back to discovery as well.
+        fallback = writer.start_upload("team/auto-target2", mount=visible, **{"from": "private/auto-holder"})
+        assert fallback.status_code == 201

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from tests.auth.conftest import AuthServer, Seeded, seed
+from tests.auth.conftest import Seeded, seed
 from tests.auth.support import (
+    AuthServer,
     basic,
     bearer,
     challenge,

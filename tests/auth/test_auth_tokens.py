@@ -16,10 +16,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import ECAlgorithm
-from tests.auth.conftest import AuthServer
 from tests.auth.support import (
     PASSWORDS,
     TEST_COST,
+    AuthServer,
     basic,
     bearer,
     claims_of,
@@ -55,10 +55,16 @@ def test_get_answers_a_token_with_requested_intersected_with_allowed(token_serve
     assert answer["issued_at"].endswith("Z")
     claims = claims_of(answer["token"])
     assert (claims["iss"], claims["aud"], claims["sub"]) == ("dockyard", "dockyard", "writer")
-    assert claims["exp"] - claims["iat"] == 300
+    assert 300 <= claims["exp"] - claims["iat"] <= 301
     assert _access(answer["token"]) == {"team/app": ["pull", "push"], "private/app": []}
     assert jwt.get_unverified_header(answer["token"])["alg"] == "ES256"
+    assert oct((token_server.directory / "token-key.pem").stat().st_mode & 0o777) == "0o600"
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_space_separated_scopes_in_one_parameter(token_server: AuthServer) -> None:
+    token = fetch_token(token_server.url, "reader", "repository:team/a:pull repository:team/b:pull")
+    assert _access(token) == {"team/a": ["pull"], "team/b": ["pull"]}
 
 
 def test_anonymous_tokens_carry_anonymous_pulls_only(token_server: AuthServer) -> None:

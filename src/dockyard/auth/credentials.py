@@ -73,35 +73,62 @@ class UserFile:
 class Verifier:
     """Verifies passwords, caching each result for a short while under a keyed hash of the
     credentials (never the plain text), so a client sending Basic credentials on every request
-    pays bcrypt once per `cache_seconds`."""
+    pays bcrypt once per `cache_seconds`. Results are the verified user's name, or "" for a failure."""
 
     def __init__(self, users: UserFile, cache_seconds: float):
         self._users = users
         self._cache_seconds = cache_seconds
         self._cache_key = secrets.token_bytes(32)
-        self._cache: dict[bytes, tuple[bool, float]] = {}
+        self._cache: dict[bytes, tuple[str, float]] = {}
+        self._pending: dict[bytes, asyncio.Future[str]] = {}
         self._generation = users.generation
 
-    def cached(self, name: str, password: str) -> tuple[bytes, bool | None]:
-        """The cache key of the credentials and the cached result, if any."""
-        key = hmac.digest(self._cache_key, f"{name}\0{password}".encode(), hashlib.sha256)
+    def key(self, credentials: str) -> bytes:
+        """The cache key of credentials as the client sent them (e.g. a Basic header's base64)."""
+        return hmac.digest(self._cache_key, credentials.encode(), hashlib.sha256)
+
+    def cached(self, key: bytes) -> tuple[str | None, bool]:
+        """The cached result for the key: a user name, "" (known wrong), or None (not known); and
+        whether it is fresh. A success stays usable for one more lifetime while it is checked again
+        in the background, so that a busy client never waits for bcrypt once it has logged in (a
+        changed htpasswd file drops every cached result at once)."""
         self._users.refresh()
         if self._generation != self._users.generation:
             self._cache.clear()
             self._generation = self._users.generation
         found = self._cache.get(key)
-        if found is not None and found[1] > time.monotonic():
-            return key, found[0]
-        return key, None
+        if found is None:
+            return None, False
+        result, expires = found
+        now = time.monotonic()
+        if now < expires:
+            return result, True
+        if result and now < expires + self._cache_seconds:
+            return result, False
+        return None, False
 
-    async def verify(self, name: str, password: str) -> bool:
-        key, result = self.cached(name, password)
-        if result is not None:
-            return result
+    def _checking(self, key: bytes, name: str, password: str) -> asyncio.Future[str]:
+        """The bcrypt run for these credentials: concurrent checks share one, so a client opening 64
+        connections at once does not start 64."""
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = asyncio.ensure_future(self._check(key, name, password))
+            pending.add_done_callback(lambda _: self._pending.pop(key, None))
+        return pending
+
+    async def verify(self, key: bytes, name: str, password: str) -> str:
+        """The user name when the password is right, else ""; remembered under `key`."""
+        return await asyncio.shield(self._checking(key, name, password))
+
+    def recheck(self, key: bytes, name: str, password: str) -> None:
+        """Verify again in the background; the next request sees the result."""
+        self._checking(key, name, password)
+
+    async def _check(self, key: bytes, name: str, password: str) -> str:
         hashed = self._users.hash_of(name)
         # bcrypt takes tens of milliseconds: off the event loop.
         matches = await asyncio.to_thread(htpasswd.check_password, password.encode(), hashed or _dummy_hash())
-        result = matches and hashed is not None
+        result = name if matches and hashed is not None else ""
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = (result, time.monotonic() + self._cache_seconds)

@@ -13,6 +13,7 @@ import bcrypt
 
 _BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 DEFAULT_COST = 12
+_BCRYPT_MAX_BYTES = 72
 
 
 class HtpasswdError(ValueError):
@@ -92,6 +93,8 @@ def set_user(path: Path, name: str, password: str, cost: int = DEFAULT_COST) -> 
     """Add the user or change its password; True when the user is new."""
     if not valid_user_name(name):
         raise HtpasswdError(f"invalid user name {name!r}: it must be printable, without ':' or outer spaces")
+    if len(password.encode()) > _BCRYPT_MAX_BYTES:
+        raise HtpasswdError(f"the password is longer than bcrypt's {_BCRYPT_MAX_BYTES} bytes")
     hashed = hash_password(password, cost)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path):

@@ -7,7 +7,7 @@ import base64
 import binascii
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,28 +61,48 @@ class Authenticator:
         self._users = users
         self._verifier = Verifier(users, settings.credential_cache_seconds) if users is not None else None
         self._failures = FailedLogins(settings.failed_logins_per_minute)
+        self._principals: dict[str, Principal] = {}
 
     @property
     def token_mode(self) -> bool:
         return self.tokens is not None
 
-    async def login(self, user: str, password: str, client: str) -> Principal:
-        """The principal of valid credentials; failures count against the client's address."""
+    def _principal(self, user: str) -> Principal:
+        principal = self._principals.get(user)
+        if principal is None:
+            principal = self._principals[user] = Principal(user, self.policy.groups_of(user))
+        return principal
+
+    async def _verified(self, key: bytes, parse: Callable[[], tuple[str, str] | None], client: str) -> Principal:
+        """The principal of credentials, from the cache when they were checked lately; failures
+        count against the client's address."""
         wait = self._failures.retry_after(client)
         if wait:
             raise TooManyFailures(wait)
-        if self._verifier is None or not await self._verifier.verify(user, password):
+        assert self._verifier is not None
+        user, fresh = self._verifier.cached(key)
+        if user is None:
+            parsed = parse()
+            user = await self._verifier.verify(key, *parsed) if parsed is not None else ""
+        elif not fresh and (parsed := parse()) is not None:
+            self._verifier.recheck(key, *parsed)
+        if not user:
             self._failures.record_failure(client)
-            log.info("failed login for user %r from %s", user[:64], client)
+            log.info("failed login from %s", client)
             raise LoginFailed
-        return Principal(user, self.policy.groups_of(user))
+        return self._principal(user)
+
+    async def login(self, user: str, password: str, client: str) -> Principal:
+        if self._verifier is None:
+            raise LoginFailed
+        key = self._verifier.key(f"{user}\0{password}")
+        return await self._verified(key, lambda: (user, password) if user else None, client)
 
     async def basic(self, credentials: str, client: str) -> Principal:
-        parsed = parse_basic(credentials)
-        if parsed is None:
-            self._failures.record_failure(client)
+        """The principal of the part of a Basic Authorization header after `Basic `."""
+        if self._verifier is None:
             raise LoginFailed
-        return await self.login(*parsed, client)
+        return await self._verified(self._verifier.key(credentials), lambda: parse_basic(credentials), client)
 
     def user_exists(self, user: str) -> bool:
         return self._users is not None and self._users.exists(user)

@@ -3,6 +3,7 @@ the granted access, and verifying them (dockyard's own and those of trusted exte
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -118,7 +119,8 @@ class TokenIssuer:
             "iss": self.issuer,
             "sub": subject,
             "aud": self.service,
-            "exp": issued + lifetime,
+            # Rounded up: a token never lives shorter than its lifetime (whole seconds on the wire).
+            "exp": math.ceil(now + lifetime),
             "nbf": issued,
             "iat": issued,
             "jti": secrets.token_urlsafe(12),
@@ -136,6 +138,17 @@ class TokenIssuer:
     @property
     def refresh_audience(self) -> str:
         return f"{self.service}#refresh"
+
+
+def _decode(
+    token: str, key: VerifyingKey, audience: str, issuer: str, leeway: int, *, verify_exp: bool = True
+) -> dict[str, Any]:
+    options: jwt.types.Options = {"require": ["exp", "iss", "aud"], "verify_exp": verify_exp}
+    claims: dict[str, Any] = jwt.decode(
+        token, key.key, algorithms=list(key.algorithms), audience=audience, issuer=issuer, leeway=leeway,
+        options=options,
+    )  # fmt: skip
+    return claims
 
 
 class TokenVerifier:
@@ -174,7 +187,7 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise TokenError("the token is malformed") from None
         keys = self._issuers.get(issuer) if isinstance(issuer, str) else None
-        if not keys:
+        if not keys or not isinstance(issuer, str):
             raise TokenError("the token's issuer is not trusted")
         kid = header.get("kid")
         candidates = [key for key in keys if kid is None or key.key_id is None or key.key_id == kid]
@@ -182,27 +195,11 @@ class TokenVerifier:
         usable = [key for key in candidates if algorithm in key.algorithms]
         if not usable:
             raise TokenError("the token's key or signature algorithm is not accepted")
-        options: jwt.types.Options = {"require": ["exp", "iss", "aud"]}
         for key in usable:
             try:
-                claims = jwt.decode(
-                    token,
-                    key.key,
-                    algorithms=list(key.algorithms),
-                    audience=audience,
-                    issuer=issuer,
-                    leeway=self._leeway,
-                    options=options,
-                )
+                claims = _decode(token, key, audience, issuer, self._leeway)
             except jwt.ExpiredSignatureError:
-                stale = jwt.decode(
-                    token,
-                    key.key,
-                    algorithms=list(key.algorithms),
-                    audience=audience,
-                    issuer=issuer,
-                    options={**options, "verify_exp": False},
-                )
+                stale = _decode(token, key, audience, issuer, self._leeway, verify_exp=False)
                 expired = principal_of(stale, issuer == self._own_issuer)
                 raise TokenExpired(expired, float(stale.get("iat", 0))) from None
             except jwt.InvalidSignatureError:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from dockyard.auth.grants import QUERY_PARAMETER
 from dockyard.auth.policy import Action, Principal
@@ -80,27 +79,36 @@ class Guard:
             parts.append(f'error="{error}"')
         return ",".join(parts)
 
-    def _unauthorized(self, req: Request, scope: str | None, message: str, error: str | None = None) -> HTTPError:
+    def _unauthorized(
+        self, req: Request, route: str, params: dict[str, str], message: str, error: str | None = None
+    ) -> HTTPError:
+        # The scope is built only here: the requests that succeed never need it.
+        scope = _scope(params.get("name"), needed_action(route, req.method), route)
         header = ("www-authenticate", self.challenge(req, scope, error))
         return HTTPError(401, ErrorCode.UNAUTHORIZED, message, [header])
+
+    def wrap(self, route: str, params: dict[str, str], req: Request, answer: Answer) -> Answer:
+        """`answer` behind the guard (the token endpoint authenticates by itself)."""
+        if route in PUBLIC_ROUTES:
+            return answer
+        return lambda: self.guarded(route, params, req, answer)
 
     async def guarded(
         self, route: str, params: dict[str, str], req: Request, answer: Answer
     ) -> Response | FileResponse:
         repository = params.get("name")
         action = needed_action(route, req.method)
-        scope = _scope(repository, action, route)
-        principal, via_grant = await self._authenticate(req, params, scope)
+        principal, via_grant = await self._authenticate(req, route, params)
         req.principal = principal
         if not self._allowed(route, principal, repository, action):
-            raise self._refusal(req, route, principal, repository, action, scope)
+            raise self._refusal(req, route, params, principal, action)
         response = await answer()
         if route in _UPLOAD_ROUTES and principal is not None and repository is not None:
             self._attach_grant(response, repository, principal, via_grant)
         return response
 
     async def _authenticate(
-        self, req: Request, params: dict[str, str], scope: str | None
+        self, req: Request, route: str, params: dict[str, str]
     ) -> tuple[Principal | None, str | None]:
         """The caller (None: anonymous) and, when only an upload grant let an expired token through,
         that grant."""
@@ -111,20 +119,18 @@ class Guard:
         kind = kind.lower()
         if self._auth.token_mode:
             if kind != "bearer" or not credentials.strip():
-                raise self._unauthorized(req, scope, "a Bearer token is required", "invalid_request")
-            return self._bearer(req, credentials.strip(), params, scope)
+                raise self._unauthorized(req, route, params, "a Bearer token is required", "invalid_request")
+            return self._bearer(req, credentials.strip(), route, params)
         if kind != "basic":
-            raise self._unauthorized(req, scope, "Basic credentials are required")
+            raise self._unauthorized(req, route, params, "Basic credentials are required")
         try:
             return await self._auth.basic(credentials, client_address(req.client)), None
         except LoginFailed:
-            raise self._unauthorized(req, scope, "invalid user name or password") from None
+            raise self._unauthorized(req, route, params, "invalid user name or password") from None
         except TooManyFailures as limited:
             raise too_many(limited) from None
 
-    def _bearer(
-        self, req: Request, token: str, params: dict[str, str], scope: str | None
-    ) -> tuple[Principal, str | None]:
+    def _bearer(self, req: Request, token: str, route: str, params: dict[str, str]) -> tuple[Principal, str | None]:
         assert self._auth.tokens is not None
         try:
             return self._auth.tokens.verifier.verify(token), None
@@ -137,9 +143,9 @@ class Guard:
                 and self._auth.tokens.grants.valid(grant, params["name"], upload_id, expired.principal.name)
             ):
                 return expired.principal, grant
-            raise self._unauthorized(req, scope, str(expired), "invalid_token") from None
+            raise self._unauthorized(req, route, params, str(expired), "invalid_token") from None
         except TokenError as refused:
-            raise self._unauthorized(req, scope, str(refused), "invalid_token") from None
+            raise self._unauthorized(req, route, params, str(refused), "invalid_token") from None
 
     def _allowed(self, route: str, principal: Principal | None, repository: str | None, action: Action | None) -> bool:
         policy = self._auth.policy
@@ -149,15 +155,10 @@ class Guard:
             return policy.may_list_catalog(principal)
         return principal is not None  # /v2/: any authenticated caller
 
-    def _refusal(  # noqa: PLR0917 - the whole request situation, for the message
-        self,
-        req: Request,
-        route: str,
-        principal: Principal | None,
-        repository: str | None,
-        action: Action | None,
-        scope: str | None,
+    def _refusal(
+        self, req: Request, route: str, params: dict[str, str], principal: Principal | None, action: Action | None
     ) -> HTTPError:
+        repository = params.get("name")
         user = "<anonymous>" if principal is None else principal.name or "<anonymous token>"
         log.info(
             "auth decision: user=%s repository=%s action=%s allowed=False",
@@ -166,9 +167,9 @@ class Guard:
             action.value if action else route,
         )
         if principal is None:
-            return self._unauthorized(req, scope, "authentication required")
+            return self._unauthorized(req, route, params, "authentication required")
         if principal.access is not None:
-            return self._unauthorized(req, scope, "the token does not grant this access", "insufficient_scope")
+            return self._unauthorized(req, route, params, "the token does not grant this access", "insufficient_scope")
         return HTTPError(403, ErrorCode.DENIED, f"{principal.name} may not {_verb(action, route)} {repository or ''}")
 
     def _attach_grant(
@@ -205,10 +206,3 @@ def client_address(client: str) -> str:
 
 def too_many(limited: TooManyFailures) -> HTTPError:
     return HTTPError(429, ErrorCode.TOO_MANY_REQUESTS, str(limited), [("retry-after", str(limited.retry_after))])
-
-
-def guard_answer(guard: Guard | None, route: str, params: dict[str, str], req: Request, answer: Answer) -> Any:
-    """`answer` as is when auth is off (not one call more on that path), else behind the guard."""
-    if guard is None or route in PUBLIC_ROUTES:
-        return answer
-    return lambda: guard.guarded(route, params, req, answer)

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.auth.conftest import TokenFlow
-from tests.auth.support import PASSWORDS, start_server
+from tests.auth.support import PASSWORDS, TokenFlow, start_server
 from tests.conftest import Registry
 from tests.http.conftest import repo
 from tests.http.ocitest import RegistryClient

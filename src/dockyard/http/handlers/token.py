@@ -64,7 +64,8 @@ def _json(answer: dict[str, Any]) -> Response:
 async def get_token(ctx: Context, req: Request) -> Response:
     auth = _authenticator(ctx)
     _check_service(auth, req.query("service"))
-    scopes = _scopes(req.query_all("scope"))
+    # Repeated `scope` parameters, as docker sends them; space-separated ones are accepted too.
+    scopes = _scopes([text for value in req.query_all("scope") for text in value.split()])
     principal = None
     header = req.header("authorization")
     if header is not None:
