@@ -123,7 +123,9 @@ class PageProblems:
             self.errors.append(f"console: {text}")
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's synchronous API keeps an event loop running in this
+# thread while it is open, and later tests that call asyncio.run() would find it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not shutil.which(CHROMIUM):
         pytest.fail("Debian chromium is not installed: run .ci/install-ui.sh")
