@@ -14,32 +14,45 @@ from granian.log import LogLevels
 from granian.server import Server
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
+from dockyard import metrics
 from dockyard.auth.service import build_authenticator
 from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.config import Settings, load_settings
+from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
 from dockyard.http.auth import Guard
 from dockyard.http.context import Context
+from dockyard.http.tracing import request_tracer
 from dockyard.http.ui_assets import load_assets
 from dockyard.http.ui_session import Sessions, session_key
+from dockyard.linewriter import LineWriter
 from dockyard.meta.base import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
-from dockyard.registry import BlobService, BrowseService, ListingService, ManifestService, Registry, UploadService
+from dockyard.registry import (
+    BlobService,
+    BrowseService,
+    ListingService,
+    ManifestService,
+    OperationsService,
+    Registry,
+    UploadService,
+)
 from dockyard.registry.access import Access
 
 log = logging.getLogger("dockyard")
 
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_FORMATTERS = {"text": "dockyard.logformat.TextFormatter", "json": "dockyard.logformat.JsonFormatter"}
 
 
-def logging_config(level: str) -> dict[str, Any]:
-    """One format for dockyard's and granian's messages, on standard error."""
-    handler = {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
+def logging_config(level: str, log_format: str = "text") -> dict[str, Any]:
+    """One format for dockyard's and granian's messages, on standard error. The access log is not
+    among them: it bypasses `logging` (see http/accesslog.py)."""
+    handler = {"class": "logging.StreamHandler", "formatter": log_format, "stream": "ext://sys.stderr"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": _LOG_FORMAT}},
-        "handlers": {"console": handler, "access": handler},
+        "formatters": {name: {"()": factory} for name, factory in _FORMATTERS.items()},
+        "handlers": {"console": handler},
         "loggers": {
             "dockyard": {"handlers": ["console"], "level": level.upper(), "propagate": False},
             "_granian": {"handlers": ["console"], "level": level.upper(), "propagate": False},
@@ -75,6 +88,9 @@ def build_app() -> RegistryApp:
         uploads=UploadService(meta, store),
         manifests=manifests,
         listing=ListingService(meta, settings.limits.page_max_entries),
+        operations=OperationsService(
+            meta, store, settings.read_only, settings.health.timeout_seconds, settings.limits.page_max_entries
+        ),
         browse=BrowseService(meta, manifests, blobs, settings.limits.page_max_entries),
     )
 
@@ -112,10 +128,19 @@ def build_app() -> RegistryApp:
         render_metrics,
         close,
         purge_abandoned_uploads,
-        settings.access_log,
-        guard=Guard(auth, secure=settings.tls_cert is not None) if auth else None,
         on_start=meta.start,
+        access_log=_access_log(settings),
+        log_probes=settings.health.log_requests,
+        tracer=request_tracer(settings.tracing),
+        guard=Guard(auth, secure=settings.tls_cert is not None) if auth else None,
     )
+
+
+def _access_log(settings: Settings) -> AccessLog | None:
+    if not settings.access_log:
+        return None
+    writer = LineWriter(settings.access_log_file, metrics.ACCESS_LOG_DROPPED.inc)
+    return AccessLog(writer, settings.log_format)
 
 
 def serve(settings: Settings, data_dir: Path) -> None:
@@ -142,7 +167,7 @@ def serve(settings: Settings, data_dir: Path) -> None:
             runtime_threads=settings.io_threads_per_worker,
             http1_settings=HTTP1Settings(keep_alive=True),
             log_level=LogLevels(settings.log_level),
-            log_dictconfig=logging_config(settings.log_level),
+            log_dictconfig=logging_config(settings.log_level, settings.log_format),
             ssl_cert=settings.tls_cert,
             ssl_key=settings.tls_key,
             workers_kill_timeout=30,

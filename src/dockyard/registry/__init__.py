@@ -9,6 +9,7 @@ from dockyard.registry.blobs import BlobService
 from dockyard.registry.browse import BrowseService
 from dockyard.registry.listing import ListingService
 from dockyard.registry.manifests import ManifestService
+from dockyard.registry.operations import OperationsService
 from dockyard.registry.uploads import UploadService
 
 
@@ -18,8 +19,17 @@ class Registry:
     uploads: UploadService
     manifests: ManifestService
     listing: ListingService
+    operations: OperationsService
     browse: BrowseService | None = None
     """The web UI's listings and details; a registry composed without them answers no UI calls."""
 
 
-__all__ = ["BlobService", "BrowseService", "ListingService", "ManifestService", "Registry", "UploadService"]
+__all__ = [
+    "BlobService",
+    "BrowseService",
+    "ListingService",
+    "ManifestService",
+    "OperationsService",
+    "Registry",
+    "UploadService",
+]

@@ -12,9 +12,12 @@ from dockyard.meta.sql.blobs import BlobQueries
 from dockyard.meta.sql.browse import BrowseQueries
 from dockyard.meta.sql.listing import ListingQueries
 from dockyard.meta.sql.manifests import ManifestQueries
+from dockyard.meta.sql.operations import OperationsQueries
 
 
-class SqlMetadataStore(BlobQueries, ManifestQueries, ListingQueries, BrowseQueries, MetadataStore):
+class SqlMetadataStore(
+    BlobQueries, ManifestQueries, ListingQueries, OperationsQueries, BrowseQueries, MetadataStore
+):
     pass
 
 
