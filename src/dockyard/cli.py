@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from dockyard.auth.setup import check_auth
-from dockyard.commands import admin, configcheck, usage, user
+from dockyard.commands import admin, configcheck, migrate, usage, user
 from dockyard.config import CONFIG_FILE_ENV, Settings, load_settings
 from dockyard.settings_check import unknown_environment
 from dockyard.versions import versions
@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     configcheck.register(show)
     admin.register(commands)
     usage.register(commands)
+    migrate.register(commands)
     user.register(commands)
     return parser
 
@@ -55,10 +56,10 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
 def _apply_flags(args: argparse.Namespace) -> None:
     """Flags win over the environment and the file; they are passed on as environment variables
     because every worker process reads its settings from there."""
-    if getattr(args, "config", None):
+    if args.config:
         os.environ[CONFIG_FILE_ENV] = os.path.abspath(args.config)
     for flag, variable in (("listen", "LISTEN"), ("data_dir", "DATA_DIR"), ("workers", "WORKERS")):
-        value = getattr(args, flag, None)
+        value = getattr(args, flag)
         if value is not None:
             os.environ[f"DOCKYARD_{variable}"] = str(value)
 
@@ -85,10 +86,6 @@ def _serve(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     _apply_flags(args)
-    handler = getattr(args, "handler", None)
-    if handler is not None:  # a subcommand of dockyard.commands
-        handler(args)
-        return
     if hasattr(args, "run_unloaded"):  # commands that judge the configuration themselves
         sys.exit(args.run_unloaded(args))
     try:

@@ -25,7 +25,7 @@ from dockyard.http.context import Context
 from dockyard.http.tracing import request_tracer
 from dockyard.http.ui_assets import load_assets
 from dockyard.http.ui_session import Sessions, session_key
-from dockyard.linewriter import LineWriter
+from dockyard.linewriter import LineWriter, check_writable
 from dockyard.meta.base import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.registry import (
@@ -151,6 +151,11 @@ def serve(settings: Settings, data_dir: Path) -> None:
     except MetadataUnavailable as error:
         sys.exit(f"dockyard: {error}")
     print(f"dockyard metadata: {metadata}", file=sys.stderr, flush=True)
+    if settings.access_log and settings.access_log_file:
+        try:
+            check_writable(settings.access_log_file)
+        except OSError as error:
+            sys.exit(f"dockyard: cannot write the access log: {error}")
     print(
         f"dockyard listening on {scheme}://{settings.listen} with {settings.workers} worker(s); data in {data_dir}",
         file=sys.stderr,

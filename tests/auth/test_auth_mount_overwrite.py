@@ -40,17 +40,21 @@ def test_mount_needs_push_on_the_target(basic_server: AuthServer) -> None:
         assert error_codes(response) == ["DENIED"]
 
 
-def test_token_mount_needs_both_scopes(token_server: AuthServer) -> None:
+def test_token_mount_needs_push_in_the_token_and_the_users_pull_on_the_source(token_server: AuthServer) -> None:
+    """The source counts by the user's rights (who could get a token for it), the target by the token."""
     with token_server.admin() as admin:
         digest = admin.push_blob("team/tmount-src", b"token mount")
+        hidden = admin.push_blob("private/tmount-src", b"token mount, not for writer")
     url = f"{token_server.url}/v2/team/tmount-dst/blobs/uploads/"
-    params = {"mount": digest, "from": "team/tmount-src"}
-    target_only = fetch_token(token_server.url, "writer", "repository:team/tmount-dst:pull,push")
-    assert httpx.post(url, params=params, headers=bearer(target_only)).status_code == 202
-    both = fetch_token(
-        token_server.url, "writer", "repository:team/tmount-dst:pull,push", "repository:team/tmount-src:pull"
-    )
-    assert httpx.post(url, params=params, headers=bearer(both)).status_code == 201
+    pull_only = fetch_token(token_server.url, "writer", "repository:team/tmount-dst:pull")
+    response = httpx.post(url, params={"mount": digest, "from": "team/tmount-src"}, headers=bearer(pull_only))
+    assert response.status_code == 401
+    assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+    target = fetch_token(token_server.url, "writer", "repository:team/tmount-dst:pull,push")
+    refused = httpx.post(url, params={"mount": hidden, "from": "private/tmount-src"}, headers=bearer(target))
+    assert refused.status_code == 202
+    mounted = httpx.post(url, params={"mount": digest, "from": "team/tmount-src"}, headers=bearer(target))
+    assert mounted.status_code == 201
 
 
 def _push_two_images(client: RegistryClient, repository: str) -> tuple[bytes, bytes]:

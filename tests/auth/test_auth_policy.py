@@ -58,6 +58,20 @@ def test_overwrite_needs_an_explicit_rule_once_rules_exist() -> None:
     assert Policy([], [], {}).overwrite_grant(Principal("alice"), "r") is Grant.IMPLICIT
 
 
+def test_admins_are_granted_everything_everywhere() -> None:
+    policy = Policy(
+        [rule(["**"], ["root"], [], ["pull", "push", "delete", "overwrite"]), rule(["**"], ["ci"], [], ["pull"])],
+        [],
+        {},
+    )
+    assert policy.is_admin(Principal("root"))
+    assert not policy.is_admin(Principal("ci"))
+    assert not policy.is_admin(None)
+    assert policy.is_admin(Principal("root", access={}))
+    assert not policy.is_admin(Principal("root", access={}, local=False))
+    assert Policy([], [], {}).is_admin(Principal("anyone"))
+
+
 def test_token_principals_have_exactly_their_grants() -> None:
     policy = Policy([], [], {})
     token = Principal("alice", access={"team/app": frozenset({Action.PULL})})
@@ -65,8 +79,8 @@ def test_token_principals_have_exactly_their_grants() -> None:
     assert not policy.allows(token, Action.PUSH, "team/app")
     assert not policy.allows(token, Action.PULL, "team/other")
     # The catalog of one of dockyard's own tokens shows what its user may pull.
-    assert policy.visible(token, "team/other")
+    assert policy.may_read(token, "team/other")
     external = Principal("alice", access={"team/app": frozenset({Action.PULL})}, local=False)
-    assert not policy.visible(external, "team/other")
+    assert not policy.may_read(external, "team/other")
     anonymous_token = Principal("", access={})
-    assert not policy.visible(anonymous_token, "team/other")
+    assert not policy.may_read(anonymous_token, "team/other")

@@ -271,3 +271,10 @@ def test_token_for_another_audience_or_issuer_is_invalid(token_server: AuthServe
     ):
         response = call(token_server, seeded_token, ROUTES[3], bearer(token))
         assert_unauthorized(response, "Bearer", "invalid_token")
+
+
+def test_usage_is_for_administrators(basic_server: AuthServer, seeded_basic: Seeded) -> None:
+    url = f"{basic_server.url}/v2/_dockyard/usage"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers=basic("writer")).status_code == 403
+    assert httpx.get(url, headers=basic("admin")).status_code == 200

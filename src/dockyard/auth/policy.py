@@ -151,10 +151,26 @@ class Policy:
             return self.has_anonymous_access
         return principal.access is None or principal.catalog
 
-    def visible(self, principal: Principal | None, repository: str) -> bool:
-        """Whether the repository shows in the principal's catalog: dockyard's own tokens list
-        what their user may pull, an external token only what it grants."""
+    def may_read(self, principal: Principal | None, repository: str) -> bool:
+        """Whether the caller could pull the repository, asked inside an operation on another one (its
+        catalog, a mount's source): for dockyard's own tokens their user's rights count, since the
+        user could get a token for it; for an external token only what it grants."""
         return self.allows(self._by_name(principal), Action.PULL, repository)
+
+    def is_admin(self, principal: Principal | None) -> bool:
+        """May do everything everywhere (registry-wide reports such as usage): with no rules, every
+        authenticated user; else a user a `**` rule grants all four actions. Never an external token."""
+        caller = self._by_name(principal)
+        if caller is None or caller.access is not None:
+            return False
+        if not self._rules:
+            return True
+        return any(
+            candidate.actions == frozenset(Action)
+            and any(pattern.pattern == ".*" for pattern in candidate.repositories)
+            and (caller.name in candidate.users or bool(caller.groups & candidate.groups))
+            for candidate in self._rules
+        )
 
     def overwrite_grant(self, principal: Principal | None, repository: str) -> Grant:
         """Clients never ask a token for `overwrite`, so for dockyard's own tokens the policy decides

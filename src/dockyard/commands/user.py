@@ -5,21 +5,21 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from pathlib import Path
 
 from dockyard.auth import htpasswd
-from dockyard.config import load_settings
+from dockyard.config import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from dockyard.cli import add_setting_flags  # noqa: PLC0415 - cli imports this module
+
     parser = subparsers.add_parser(
         "user",
         help="add, remove or list the users of auth.htpasswd",
         description="Edit the htpasswd file named by auth.htpasswd (bcrypt hashes; every edit is atomic). "
         "The running server picks changes up within a second.",
     )
-    parser.add_argument("--config", metavar="FILE", help="YAML configuration file (or $DOCKYARD_CONFIG)")
-    parser.add_argument("--data-dir", metavar="DIR", help="data directory (for relative settings)")
+    add_setting_flags(parser)
     actions = parser.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="add a user or change its password")
     add.add_argument("name")
@@ -27,14 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     remove = actions.add_parser("remove", help="remove a user")
     remove.add_argument("name")
     actions.add_parser("list", help="list the user names")
-    parser.set_defaults(handler=_run)
-
-
-def _htpasswd_file() -> Path:
-    path = load_settings().auth.htpasswd
-    if path is None:
-        sys.exit("dockyard user: auth.htpasswd is not configured (set it in --config or DOCKYARD_AUTH__HTPASSWD)")
-    return path
+    parser.set_defaults(run=_run)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -49,8 +42,10 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-def _run(args: argparse.Namespace) -> None:
-    path = _htpasswd_file()
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    path = settings.auth.htpasswd
+    if path is None:
+        sys.exit("dockyard user: auth.htpasswd is not configured (set it in --config or DOCKYARD_AUTH__HTPASSWD)")
     try:
         if args.user_command == "add":
             new = htpasswd.set_user(path, args.name, _read_password(args.password_stdin))
@@ -64,3 +59,4 @@ def _run(args: argparse.Namespace) -> None:
                 print(name)
     except htpasswd.HtpasswdError as error:
         sys.exit(f"dockyard user: {error}")
+    return 0

@@ -153,6 +153,8 @@ class Guard:
             return policy.allows(principal, action, repository)
         if route == "catalog":
             return policy.may_list_catalog(principal)
+        if route == "usage":
+            return policy.is_admin(principal)
         return principal is not None  # /v2/: any authenticated caller
 
     def _refusal(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dockyard.auth.policy import Action, Grant, Policy, Principal
+from dockyard.auth.policy import Grant, Policy, Principal
 from dockyard.registry.manifests import TagMoves
 
 _TAG_MOVES = {Grant.DENIED: TagMoves.REFUSED, Grant.IMPLICIT: TagMoves.ALLOWED, Grant.EXPLICIT: TagMoves.FORCED}
@@ -16,12 +16,12 @@ class Access:
     def __init__(self, policy: Policy | None = None):
         self._policy = policy
 
-    def may_pull(self, principal: Principal | None, repository: str) -> bool:
-        return self._policy is None or self._policy.allows(principal, Action.PULL, repository)
-
     def pull_predicate(self, principal: Principal | None) -> Callable[[str], bool]:
-        """ "May this caller pull repository X", for automatic mounts that search for a blob."""
-        return lambda repository: self.may_pull(principal, repository)
+        """Whether this caller may pull repository X: for mount sources and the automatic mount's search."""
+        policy = self._policy
+        if policy is None:
+            return lambda _repository: True
+        return lambda repository: policy.may_read(principal, repository)
 
     def tag_moves(self, principal: Principal | None, repository: str) -> TagMoves:
         if self._policy is None:
@@ -33,7 +33,7 @@ class Access:
         policy = self._policy
         if policy is None:
             return None
-        return lambda repository: policy.visible(principal, repository)
+        return lambda repository: policy.may_read(principal, repository)
 
 
 ALLOW_ALL = Access()
