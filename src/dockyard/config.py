@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -96,6 +96,24 @@ class Tracing(Section):
     """Share of requests traced when the client sent no sampling decision of its own."""
 
 
+class S3Storage(Section):
+    """Blobs in an S3 bucket instead of data_dir/blobs (uploads in progress live there too)."""
+
+    endpoint: str | None = None
+    """e.g. http://127.0.0.1:7480 for Ceph RGW (path-style addressing); unset: AWS for the region."""
+    bucket: str = Field(min_length=3, max_length=63)
+    region: str = "us-east-1"
+    access_key: str | None = None
+    """Unset (with secret_key): the standard AWS environment and credential chain."""
+    secret_key: SecretStr | None = None
+    prefix: str = ""
+    """Key prefix inside the bucket, so several registries can share one."""
+    redirect: bool = False
+    """Answer blob GETs with 307 to a presigned URL instead of relaying the bytes."""
+
+
+class Storage(Section):
+    s3: S3Storage | None = None
 AuthAction = Literal["pull", "push", "delete", "overwrite"]
 
 
@@ -190,6 +208,7 @@ class Settings(BaseSettings):
     database: Database = Database()
     health: Health = Health()
     tracing: Tracing = Tracing()
+    storage: Storage = Storage()
     auth: Auth = Auth()
     ui: Ui = Ui()
 

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
 from dockyard import metrics
 from dockyard.auth.service import build_authenticator
-from dockyard.blobs.filesystem import FilesystemBlobStore
+from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
 from dockyard.config import Settings, load_settings
 from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
@@ -78,9 +78,8 @@ def build_app() -> RegistryApp:
     """The granian factory: runs in every worker process, configured by the environment."""
     settings = load_settings()
     _lighten_logging()
-    data_dir = settings.data_dir
     meta = open_metadata_store(settings)
-    store = FilesystemBlobStore(data_dir)
+    store = open_blob_store(settings)
     blobs = BlobService(meta, store, settings.uploads.automatic_mount)
     manifests = ManifestService(meta, settings.manifests.allow_missing_blobs)
     registry = Registry(
@@ -107,7 +106,7 @@ def build_app() -> RegistryApp:
             except Exception:
                 log.exception("purging abandoned uploads failed; will retry")
 
-    auth = build_authenticator(settings.auth, data_dir)
+    auth = build_authenticator(settings.auth, settings.data_dir)
     access = Access(auth.policy if auth else None)
     return RegistryApp(
         Context(
@@ -118,7 +117,7 @@ def build_app() -> RegistryApp:
             auth=auth,
             secure=settings.tls_cert is not None,
             ui_sessions=Sessions(
-                session_key(settings.ui.session_key_file or data_dir / "auth" / "ui-session.key"),
+                session_key(settings.ui.session_key_file or settings.data_dir / "auth" / "ui-session.key"),
                 settings.ui.session_seconds,
             )
             if auth
@@ -151,6 +150,11 @@ def serve(settings: Settings, data_dir: Path) -> None:
     except MetadataUnavailable as error:
         sys.exit(f"dockyard: {error}")
     print(f"dockyard metadata: {metadata}", file=sys.stderr, flush=True)
+    try:
+        blobs = check_blob_store(settings)
+    except BlobStoreUnavailable as error:
+        sys.exit(f"dockyard: cannot use the blob store: {error}")
+    print(f"dockyard blobs: {blobs}", file=sys.stderr, flush=True)
     if settings.access_log and settings.access_log_file:
         try:
             check_writable(settings.access_log_file)

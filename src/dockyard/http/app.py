@@ -25,8 +25,9 @@ from dockyard.http.accesslog import REQUEST_ID_HEADER, AccessLog, RequestIds
 from dockyard.http.auth import Guard
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError, error_body, status_of
-from dockyard.http.messages import FileResponse, Request, Response
+from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
 from dockyard.http.monitor import Monitor
+from dockyard.http.relay import relay
 from dockyard.http.tracing import RequestTracer
 from dockyard.registry.operations import READ_ONLY_MESSAGE
 
@@ -50,7 +51,9 @@ def _internal_error() -> Response:
     return Response(500, [("content-type", "application/json")], body)
 
 
-def _body_size(response: Response | FileResponse) -> int:
+def _body_size(response: Response | FileResponse | StreamResponse) -> int:
+    if isinstance(response, StreamResponse):
+        return response.size
     return response.end - response.start if isinstance(response, FileResponse) else len(response.body)
 
 
@@ -156,7 +159,11 @@ class RegistryApp:
             log.exception("internal error answering %s %s", scope.method, path, extra={"request_id": request_id})
             response = _internal_error()
         monitor.in_flight -= 1
-        self._send(protocol, response, request_id)
+        if isinstance(response, StreamResponse):
+            sent_headers = [_API_VERSION, (REQUEST_ID_HEADER, request_id), *response.headers]
+            await relay(protocol, response.status, sent_headers, response.chunks)
+        else:
+            self._send(protocol, response, request_id)
         elapsed = time.perf_counter() - started
         metrics.observe_request(scope.method, route_name, response.status, elapsed)
         sent = _body_size(response)
@@ -166,7 +173,7 @@ class RegistryApp:
         if self._access_log is not None and route_name not in self._unlogged:
             self._access_log.record(request_id, scope, response.status, sent, elapsed, user=_user_of(req))
 
-    def _resolve(self, req: Request) -> tuple[str, Callable[[], Awaitable[Response | FileResponse]]]:
+    def _resolve(self, req: Request) -> tuple[str, Callable[[], Awaitable[Response | FileResponse | StreamResponse]]]:
         """The route's name (for metrics) and the call that answers the request."""
         if req.method in _READ_METHODS:
             if req.path == "/metrics":

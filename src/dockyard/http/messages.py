@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -85,3 +85,13 @@ class FileResponse:
     path: str
     start: int
     end: int
+
+
+@dataclass(slots=True)
+class StreamResponse:
+    """A body relayed chunk by chunk; the headers carry its Content-Length."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    chunks: AsyncIterator[bytes]
+    size: int

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dockyard.blobs.base import LocalFile, RedirectBlob
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
-from dockyard.http.messages import FileResponse, Request, Response
+from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
 from dockyard.http.ranges import RangeNotSatisfiable, parse_range
 
 
@@ -27,9 +28,12 @@ async def head_blob(ctx: Context, req: Request, name: str, digest: str) -> Respo
     return Response(200, [*_headers(blob), ("content-length", str(size))])
 
 
-async def get_blob(ctx: Context, req: Request, name: str, digest: str) -> Response | FileResponse:
+async def get_blob(ctx: Context, req: Request, name: str, digest: str) -> Response | FileResponse | StreamResponse:
     blob = Digest.parse(digest)
     source = await ctx.registry.blobs.source(name, blob)
+    if isinstance(source, RedirectBlob):
+        # The client sends its Range to the URL itself; the digest lets it check what it got.
+        return Response(307, [("location", source.url), ("docker-content-digest", str(blob)), ("content-length", "0")])
     headers = _headers(blob)
     start, end, status = 0, source.size, 200
     range_header = req.header("range")
@@ -50,7 +54,9 @@ async def get_blob(ctx: Context, req: Request, name: str, digest: str) -> Respon
     if end == start:
         return Response(status, headers)
     headers.append(("content-length", str(end - start)))
-    return FileResponse(status, headers, source.path, start, end)
+    if isinstance(source, LocalFile):
+        return FileResponse(status, headers, source.path, start, end)
+    return StreamResponse(status, headers, await source.open(start, end), end - start)
 
 
 async def delete_blob(ctx: Context, req: Request, name: str, digest: str) -> Response:  # noqa: ARG001
