@@ -35,7 +35,9 @@ class ListingService:
             raise RegistryError(ErrorCode.NAME_UNKNOWN, detail={"name": repository})
         return Page(tags[:limit], len(tags) > limit)
 
-    async def repositories(self, n: int | None, last: str | None, visible: Callable[[str], bool] | None = None) -> Page:
+    async def repositories(
+        self, n: int | None, last: str | None, visible: Callable[[str], bool] | None = None
+    ) -> Page:
         """A page of repository names; with `visible`, of those it accepts (the caller may pull),
         read in batches until the page is full so that paging stays exact."""
         limit = self._limit(n)
