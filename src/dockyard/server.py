@@ -18,6 +18,7 @@ from dockyard import metrics
 from dockyard.auth.service import build_authenticator
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
 from dockyard.config import Settings, load_settings
+from dockyard.gc.worker import run_maintenance
 from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
 from dockyard.http.auth import Guard
@@ -31,6 +32,7 @@ from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.registry import (
     BlobService,
     BrowseService,
+    ImmutableTagRule,
     ListingService,
     ManifestService,
     OperationsService,
@@ -38,6 +40,8 @@ from dockyard.registry import (
     UploadService,
 )
 from dockyard.registry.access import Access
+from dockyard.registry.pulls import PullLog
+from dockyard.registry.quotas import QuotaRule, Quotas
 
 log = logging.getLogger("dockyard")
 
@@ -80,11 +84,18 @@ def build_app() -> RegistryApp:
     _lighten_logging()
     meta = open_metadata_store(settings)
     store = open_blob_store(settings)
-    blobs = BlobService(meta, store, settings.uploads.automatic_mount)
-    manifests = ManifestService(meta, settings.manifests.allow_missing_blobs)
+    pulls = PullLog(meta)
+    quotas = Quotas(meta, [QuotaRule(rule.repository, rule.max_bytes) for rule in settings.quotas])
+    blobs = BlobService(meta, store, settings.uploads.automatic_mount, quotas)
+    manifests = ManifestService(
+        meta,
+        settings.manifests.allow_missing_blobs,
+        immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags],
+        pulls=pulls,
+    )
     registry = Registry(
         blobs=blobs,
-        uploads=UploadService(meta, store),
+        uploads=UploadService(meta, store, quotas),
         manifests=manifests,
         listing=ListingService(meta, settings.limits.page_max_entries),
         operations=OperationsService(
@@ -94,6 +105,10 @@ def build_app() -> RegistryApp:
     )
 
     async def close() -> None:
+        try:
+            await pulls.flush()
+        except Exception:
+            log.exception("recording the last pull times failed")
         await meta.close()
         await store.close()
 
@@ -108,6 +123,10 @@ def build_app() -> RegistryApp:
 
     auth = build_authenticator(settings.auth, settings.data_dir)
     access = Access(auth.policy if auth else None)
+
+    async def background() -> None:
+        await asyncio.gather(purge_abandoned_uploads(), run_maintenance(meta, store, settings, pulls))
+
     return RegistryApp(
         Context(
             registry,
@@ -126,7 +145,7 @@ def build_app() -> RegistryApp:
         ),
         render_metrics,
         close,
-        purge_abandoned_uploads,
+        background,
         on_start=meta.start,
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from dockyard.auth.grants import QUERY_PARAMETER
 from dockyard.auth.policy import Action, Principal
-from dockyard.auth.service import Authenticator, LoginFailed, TooManyFailures
+from dockyard.auth.service import Authenticator, LoginFailed, TooManyFailures, is_empty_basic
 from dockyard.auth.tokens import TokenError, TokenExpired
 from dockyard.core.errors import ErrorCode
 from dockyard.http.errors import HTTPError
@@ -123,6 +123,8 @@ class Guard:
             return self._bearer(req, credentials.strip(), route, params)
         if kind != "basic":
             raise self._unauthorized(req, route, params, "Basic credentials are required")
+        if is_empty_basic(credentials):
+            return None, None
         try:
             return await self._auth.basic(credentials, client_address(req.client)), None
         except LoginFailed:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.browse import BrowseService
 from dockyard.registry.listing import ListingService
-from dockyard.registry.manifests import ManifestService
+from dockyard.registry.manifests import ImmutableTagRule, ManifestService, TagMoves
 from dockyard.registry.operations import OperationsService
 from dockyard.registry.uploads import UploadService
 
@@ -27,9 +27,11 @@ class Registry:
 __all__ = [
     "BlobService",
     "BrowseService",
+    "ImmutableTagRule",
     "ListingService",
     "ManifestService",
     "OperationsService",
     "Registry",
+    "TagMoves",
     "UploadService",
 ]

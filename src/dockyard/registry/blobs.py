@@ -12,6 +12,7 @@ from dockyard.blobs.base import BlobSource, BlobStore, LocalFile
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.meta.base import MetadataStore
+from dockyard.registry.quotas import Quotas
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,13 @@ def _unknown(digest: Digest) -> RegistryError:
 
 
 class BlobService:
-    def __init__(self, meta: MetadataStore, store: BlobStore, automatic_mount: bool = True):
+    def __init__(
+        self, meta: MetadataStore, store: BlobStore, automatic_mount: bool = True, quotas: Quotas | None = None
+    ):
         self._meta = meta
         self._store = store
         self._automatic_mount = automatic_mount
+        self._quotas = quotas or Quotas(meta)
 
     async def size(self, repository: str, digest: Digest) -> int:
         size = await self._meta.repository_blob_size(repository, str(digest))
@@ -58,7 +62,10 @@ class BlobService:
         size = await self._mountable_size(str(digest), source_repository, may_pull)
         if size is None:
             return False
-        await self._meta.link_blob(repository, str(digest), size)
+        await self._quotas.admit(repository, size, str(digest))
+        # The blob may have been collected since: linking then fails and the client uploads it.
+        if not await self._meta.link_held_blob(repository, str(digest)):
+            return False
         metrics.BLOB_MOUNTS.inc()
         return True
 

@@ -10,13 +10,24 @@ from __future__ import annotations
 from dockyard.meta.base import MetadataStore
 from dockyard.meta.sql.blobs import BlobQueries
 from dockyard.meta.sql.browse import BrowseQueries
+from dockyard.meta.sql.gc import GcQueries
+from dockyard.meta.sql.integrity import IntegrityQueries
 from dockyard.meta.sql.listing import ListingQueries
 from dockyard.meta.sql.manifests import ManifestQueries
 from dockyard.meta.sql.operations import OperationsQueries
+from dockyard.meta.sql.retention import RetentionQueries
 
 
 class SqlMetadataStore(
-    BlobQueries, ManifestQueries, ListingQueries, OperationsQueries, BrowseQueries, MetadataStore
+    BlobQueries,
+    ManifestQueries,
+    ListingQueries,
+    OperationsQueries,
+    GcQueries,
+    RetentionQueries,
+    IntegrityQueries,
+    BrowseQueries,
+    MetadataStore,
 ):
     pass
 

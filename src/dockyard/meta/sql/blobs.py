@@ -38,6 +38,16 @@ class BlobQueries(SqlCore):
 
         await self._write(run)
 
+    async def link_held_blob(self, repository: str, digest: str) -> bool:
+        async def run(tx: Transaction) -> bool:
+            # Only a blob still held: garbage collection may have taken it since the caller looked.
+            row = await tx.fetch_one("SELECT size FROM blobs WHERE digest = ?", (digest,))
+            if row is not None:
+                await link(tx, repository, digest, int(row[0]))
+            return row is not None
+
+        return await self._write(run)
+
     async def unlink_blob(self, repository: str, digest: str) -> bool:
         return await self._delete(in_repository("DELETE FROM repository_blobs WHERE digest = ?"), digest, repository)
 

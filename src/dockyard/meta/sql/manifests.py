@@ -82,7 +82,6 @@ class ManifestQueries(SqlCore):
         manifest: NewManifest,
         tags: Sequence[str],
         require_blobs: bool = True,
-        *,
         may_move_tags: bool = True,
     ) -> None:
         async def run(tx: Transaction) -> None:
