@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from dockyard import metrics
-from dockyard.blobs.base import BlobSource, BlobStore, LocalFile
+from dockyard.blobs.base import BlobSource, BlobStore
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.meta.base import MetadataStore
@@ -87,9 +85,12 @@ class BlobService:
         size = await self._meta.repository_blob_size(repository, str(digest))
         if size is None or size > limit:
             return None
-        source = await self._store.source(digest)
-        # Bytes in a local file are read here; other stores' blobs are read through the blob
-        # store's whole-blob reader once it has one.
-        if not isinstance(source, LocalFile):
+        content = bytearray()
+        try:
+            async for chunk in self._store.read(digest):
+                content += chunk
+                if len(content) > limit:
+                    return None
+        except FileNotFoundError:
             return None
-        return await asyncio.to_thread(Path(source.path).read_bytes)
+        return bytes(content)
