@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
 from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.config import Settings, load_settings
+from dockyard.events.service import NotificationService
 from dockyard.http.app import RegistryApp
 from dockyard.http.context import Context
 from dockyard.meta.sqlite import SqliteMetadataStore
@@ -62,16 +63,20 @@ def build_app() -> RegistryApp:
     data_dir = settings.data_dir
     meta = SqliteMetadataStore(data_dir / "metadata.db")
     store = FilesystemBlobStore(data_dir)
+    events = NotificationService(settings.notifications, meta, settings.port)
     registry = Registry(
-        blobs=BlobService(meta, store),
-        uploads=UploadService(meta, store),
-        manifests=ManifestService(meta),
+        blobs=BlobService(meta, store, events.notifier),
+        uploads=UploadService(meta, store, events.notifier),
+        manifests=ManifestService(meta, events.notifier),
         listing=ListingService(meta, settings.limits.page_max_entries),
     )
 
     async def close() -> None:
         await meta.close()
         await store.close()
+
+    async def background() -> None:
+        await asyncio.gather(purge_abandoned_uploads(), events.run())
 
     async def purge_abandoned_uploads() -> None:
         max_age = settings.uploads.stale_after_seconds
@@ -83,10 +88,10 @@ def build_app() -> RegistryApp:
                 log.exception("purging abandoned uploads failed; will retry")
 
     return RegistryApp(
-        Context(registry, settings.limits.manifest_max_bytes),
+        Context(registry, settings.limits.manifest_max_bytes, events.pulls, "https" if settings.tls_cert else "http"),
         render_metrics,
         close,
-        purge_abandoned_uploads,
+        background,
         settings.access_log,
     )
 

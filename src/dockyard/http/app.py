@@ -87,7 +87,7 @@ class RegistryApp:
     async def __rsgi__(self, scope: Scope, protocol: HTTPProtocol) -> None:
         started = time.perf_counter()
         path = scope.path
-        req = Request(scope.method, path, scope.query_string, scope.headers, protocol)
+        req = Request(scope.method, path, scope.query_string, scope.headers, protocol, client=scope.client)
         route_name = "unknown"
         try:
             route_name, answer = self._resolve(req)

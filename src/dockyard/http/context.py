@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from dockyard.events.pulls import PullRecorder
 from dockyard.registry import Registry
 
 
@@ -9,3 +10,6 @@ from dockyard.registry import Registry
 class Context:
     registry: Registry
     manifest_max_bytes: int
+    pulls: PullRecorder | None = None
+    """Set when a notification endpoint subscribes to pulls."""
+    url_scheme: str = "http"

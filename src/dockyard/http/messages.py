@@ -12,10 +12,11 @@ from dockyard.http.errors import HTTPError
 
 
 class Request:
-    __slots__ = ("_protocol", "_query", "headers", "method", "path", "query_string")
+    __slots__ = ("_protocol", "_query", "client", "headers", "method", "path", "query_string")
 
-    def __init__(self, method: str, path: str, query_string: str, headers: Any, protocol: Any):
+    def __init__(self, method: str, path: str, query_string: str, headers: Any, protocol: Any, *, client: str = ""):
         self.method = method
+        self.client = client
         self.path = path
         self.query_string = query_string
         self.headers = headers

@@ -20,11 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from dockyard.meta import outbox as outbox_sql
 from dockyard.meta.base import (
     ManifestRef,
     MetadataStore,
     MissingBlobs,
     NewManifest,
+    OutboxBatch,
+    OutboxEntry,
     Referrer,
     UploadSession,
 )
@@ -115,10 +118,12 @@ class SqliteMetadataStore(MetadataStore):
             self._refs[cache_key] = ManifestRef(*row) if row else None
         return self._refs[cache_key]
 
-    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._writer, self._transaction, work)
+    async def _write(self, work: Callable[[sqlite3.Connection], T], changes_manifests: bool = True) -> T:
+        """`changes_manifests=False` for writes (the outbox) that leave the manifest cache valid."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, self._transaction, work, changes_manifests)
 
-    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _transaction(self, work: Callable[[sqlite3.Connection], T], changes_manifests: bool) -> T:
         conn = self._writer_conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -127,7 +132,8 @@ class SqliteMetadataStore(MetadataStore):
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        self._generation.advance()
+        if changes_manifests:
+            self._generation.advance()
         return result
 
     # Blobs.
@@ -142,14 +148,24 @@ class SqliteMetadataStore(MetadataStore):
         )
         return row[0] if row else None
 
-    async def link_blob(self, repository: str, digest: str, size: int) -> None:
-        await self._write(lambda conn: _link(conn, repository, digest, size))
+    async def link_blob(self, repository: str, digest: str, size: int, outbox: Sequence[OutboxEntry] = ()) -> None:
+        def link(conn: sqlite3.Connection) -> None:
+            _link(conn, repository, digest, size)
+            outbox_sql.insert(conn, outbox)
 
-    async def unlink_blob(self, repository: str, digest: str) -> bool:
-        return await self._delete(_DELETE_BLOB_LINK, digest, repository)
+        await self._write(link)
 
-    async def _delete(self, statement: str, key: str, repository: str) -> bool:
-        return await self._write(lambda conn: conn.execute(statement, (key, repository)).rowcount > 0)
+    async def unlink_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+        return await self._delete(_DELETE_BLOB_LINK, digest, repository, outbox)
+
+    async def _delete(self, statement: str, key: str, repository: str, outbox: Sequence[OutboxEntry]) -> bool:
+        def delete(conn: sqlite3.Connection) -> bool:
+            deleted = conn.execute(statement, (key, repository)).rowcount > 0
+            if deleted:
+                outbox_sql.insert(conn, outbox)
+            return deleted
+
+        return await self._write(delete)
 
     # Upload sessions.
     async def create_upload(self, upload_id: str, repository: str) -> None:
@@ -171,10 +187,13 @@ class SqliteMetadataStore(MetadataStore):
         cursor = await self._write(lambda conn: conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,)))
         return cursor.rowcount > 0
 
-    async def finish_upload(self, upload_id: str, repository: str, digest: str, size: int) -> None:
+    async def finish_upload(
+        self, upload_id: str, repository: str, digest: str, size: int, outbox: Sequence[OutboxEntry] = ()
+    ) -> None:
         def finish(conn: sqlite3.Connection) -> None:
             _link(conn, repository, digest, size)
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+            outbox_sql.insert(conn, outbox)
 
         await self._write(finish)
 
@@ -183,7 +202,9 @@ class SqliteMetadataStore(MetadataStore):
         return [row[0] for row in rows]
 
     # Manifests and tags.
-    async def put_manifest(self, repository: str, manifest: NewManifest, tags: Sequence[str]) -> None:
+    async def put_manifest(
+        self, repository: str, manifest: NewManifest, tags: Sequence[str], outbox: Sequence[OutboxEntry] = ()
+    ) -> None:
         def put(conn: sqlite3.Connection) -> None:
             repository_id = _repository_id(conn, repository)
             missing = [
@@ -224,6 +245,7 @@ class SqliteMetadataStore(MetadataStore):
                    DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at""",
                 [(repository_id, tag, manifest.digest, now) for tag in tags],
             )
+            outbox_sql.insert(conn, outbox)
 
         await self._write(put)
 
@@ -242,11 +264,11 @@ class SqliteMetadataStore(MetadataStore):
         )
         return row[0] if row else None
 
-    async def delete_manifest(self, repository: str, digest: str) -> bool:
-        return await self._delete(_DELETE_MANIFEST, digest, repository)
+    async def delete_manifest(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+        return await self._delete(_DELETE_MANIFEST, digest, repository, outbox)
 
-    async def delete_tag(self, repository: str, tag: str) -> bool:
-        return await self._delete(_DELETE_TAG, tag, repository)
+    async def delete_tag(self, repository: str, tag: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+        return await self._delete(_DELETE_TAG, tag, repository, outbox)
 
     async def list_tags(self, repository: str, limit: int, after: str | None) -> list[str] | None:
         row = self._read_one("SELECT id FROM repositories WHERE name = ?", repository)
@@ -274,3 +296,34 @@ class SqliteMetadataStore(MetadataStore):
             params += (artifact_type,)
         rows = self._reader.execute(sql + " ORDER BY m.digest", params)
         return [Referrer(*row) for row in rows]
+
+    # The notification outbox (statements in meta/outbox.py). One writer per process, and the
+    # endpoint lease makes one process the deliverer of each endpoint.
+    async def append_outbox(self, entries: Sequence[OutboxEntry]) -> None:
+        await self._write(lambda conn: outbox_sql.insert(conn, entries), changes_manifests=False)
+
+    async def take_outbox(
+        self, endpoint: str, owner: str, lease_seconds: float, limit: int, keep: int
+    ) -> tuple[OutboxBatch | None, int]:
+        if not outbox_sql.has_events(self._reader, endpoint):
+            return None, 0
+        return await self._write(
+            lambda conn: outbox_sql.take(
+                conn, endpoint, owner, lease_seconds, limit=limit, keep=keep, skip_locked=False
+            ),
+            changes_manifests=False,
+        )
+
+    async def ack_outbox(self, endpoint: str, ids: Sequence[int]) -> None:
+        await self._write(lambda conn: outbox_sql.ack(conn, endpoint, ids), changes_manifests=False)
+
+    async def fail_outbox(self, endpoint: str, ids: Sequence[int], max_attempts: int, retry_at: float) -> int:
+        return await self._write(
+            lambda conn: outbox_sql.fail(conn, endpoint, ids, max_attempts, retry_at), changes_manifests=False
+        )
+
+    async def release_outbox(self, endpoint: str, owner: str) -> None:
+        await self._write(lambda conn: outbox_sql.release(conn, endpoint, owner), changes_manifests=False)
+
+    async def outbox_pending(self, endpoint: str) -> int:
+        return outbox_sql.pending(self._reader, endpoint)

@@ -12,7 +12,9 @@ from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import parse_manifest
 from dockyard.core.names import parse_reference, validate_tag
-from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest
+from dockyard.events.envelope import Origin, Target
+from dockyard.events.notifier import Notifier
+from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest, OutboxEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +54,20 @@ def _unknown(reference: str) -> RegistryError:
 
 
 class ManifestService:
-    def __init__(self, meta: MetadataStore, cache_bytes: int = 64 << 20):
+    def __init__(self, meta: MetadataStore, notifier: Notifier, cache_bytes: int = 64 << 20):
         self._meta = meta
+        self._notifier = notifier
         self._cache = _BodyCache(cache_bytes)
 
     async def put(
-        self, repository: str, reference: str, body: bytes, content_type: str | None, extra_tags: Sequence[str]
+        self,
+        repository: str,
+        reference: str,
+        body: bytes,
+        content_type: str | None,
+        extra_tags: Sequence[str],
+        *,
+        origin: Origin | None = None,
     ) -> StoredManifest:
         target = parse_reference(reference)
         tags = [validate_tag(tag) for tag in extra_tags]
@@ -84,14 +94,20 @@ class ManifestService:
             child_digests=tuple(str(child.digest) for child in manifest.children),
         )
         unique_tags = tuple(dict.fromkeys(tags))
+        # Distribution sends one push event per tag (and one without a tag for a push by digest).
+        pushed = [
+            Target(repository, record.digest, record.media_type, len(body), tag) for tag in (unique_tags or (None,))
+        ]
+        outbox = self._notifier.entries("push", pushed, origin)
         try:
-            await self._meta.put_manifest(repository, record, unique_tags)
+            await self._meta.put_manifest(repository, record, unique_tags, outbox)
         except MissingBlobs as missing:
             raise RegistryError(
                 ErrorCode.MANIFEST_BLOB_UNKNOWN,
                 f"blob unknown to this repository: {missing.digests[0]}",
                 {"digests": missing.digests},
             ) from None
+        self._notifier.written(outbox)
         metrics.MANIFEST_PUSHES.labels(manifest.media_type).inc()
         return StoredManifest(record.digest, record.subject, unique_tags)
 
@@ -115,12 +131,16 @@ class ManifestService:
             self._cache.put(ref.digest, body)
         return ref, body
 
-    async def delete(self, repository: str, reference: str) -> None:
+    async def delete(self, repository: str, reference: str, *, origin: Origin | None = None) -> None:
         """By tag: remove the tag only. By digest: remove the manifest and the tags on it."""
         target = parse_reference(reference)
+        outbox: list[OutboxEntry]
         if isinstance(target, Digest):
-            deleted = await self._meta.delete_manifest(repository, str(target))
+            outbox = self._notifier.entries("delete", [Target(repository, digest=str(target))], origin)
+            deleted = await self._meta.delete_manifest(repository, str(target), outbox)
         else:
-            deleted = await self._meta.delete_tag(repository, target)
+            outbox = self._notifier.entries("delete", [Target(repository, tag=target)], origin)
+            deleted = await self._meta.delete_tag(repository, target, outbox)
         if not deleted:
             raise _unknown(reference)
+        self._notifier.written(outbox)

@@ -19,6 +19,8 @@ from dockyard import metrics
 from dockyard.blobs.base import BlobStore, UnknownUpload, UploadConflict
 from dockyard.core.digest import Digest, Hasher, new_hasher
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
+from dockyard.events.notifier import Notifier
 from dockyard.meta.base import MetadataStore
 
 log = logging.getLogger(__name__)
@@ -47,9 +49,10 @@ def _unknown_upload(upload_id: str) -> RegistryError:
 
 
 class UploadService:
-    def __init__(self, meta: MetadataStore, store: BlobStore):
+    def __init__(self, meta: MetadataStore, store: BlobStore, notifier: Notifier):
         self._meta = meta
         self._store = store
+        self._notifier = notifier
         # upload id -> (bytes hashed, running hasher), for sessions this process is receiving.
         # Sessions abandoned or finished elsewhere leave entries behind; the oldest are evicted,
         # which costs at most one re-read of the stored bytes if such a session does go on.
@@ -114,6 +117,8 @@ class UploadService:
         digest: Digest,
         chunks: AsyncIterable[bytes],
         start: int | None = None,
+        *,
+        origin: Origin | None = None,
     ) -> int:
         """Take the last chunk (possibly empty), verify the digest and make the blob visible."""
         current = await self._status_at(repository, upload_id, start)
@@ -132,17 +137,22 @@ class UploadService:
         except UploadConflict:
             raise UploadRangeError(upload_id, size) from None
         # Bytes are durable before the link commits: a visible blob always has its bytes.
-        await self._meta.finish_upload(upload_id, repository, str(digest), size)
+        pushed = Target(repository, str(digest), BLOB_MEDIA_TYPE, size, kind="blobs")
+        outbox = self._notifier.entries("push", [pushed], origin)
+        await self._meta.finish_upload(upload_id, repository, str(digest), size, outbox)
+        self._notifier.written(outbox)
         self._hashers.pop(upload_id, None)
         metrics.BLOB_UPLOADS.inc()
         metrics.BLOB_UPLOAD_BYTES.inc(size)
         return size
 
-    async def upload_whole(self, repository: str, digest: Digest, chunks: AsyncIterable[bytes]) -> int:
+    async def upload_whole(
+        self, repository: str, digest: Digest, chunks: AsyncIterable[bytes], *, origin: Origin | None = None
+    ) -> int:
         """A monolithic upload in one request (POST with ?digest=)."""
         session = await self.start(repository)
         try:
-            return await self.complete(repository, session.id, digest, chunks)
+            return await self.complete(repository, session.id, digest, chunks, origin=origin)
         except BaseException:
             await self._discard(session.id)
             raise

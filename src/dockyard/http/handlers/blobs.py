@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode
+from dockyard.events.envelope import BLOB_MEDIA_TYPE, Target
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
 from dockyard.http.messages import FileResponse, Request, Response
+from dockyard.http.origin import origin_of
 from dockyard.http.ranges import RangeNotSatisfiable, parse_range
 
 
@@ -30,6 +32,9 @@ async def head_blob(ctx: Context, req: Request, name: str, digest: str) -> Respo
 async def get_blob(ctx: Context, req: Request, name: str, digest: str) -> Response | FileResponse:
     blob = Digest.parse(digest)
     source = await ctx.registry.blobs.source(name, blob)
+    if ctx.pulls is not None and ctx.pulls.wants(name):
+        target = Target(name, str(blob), BLOB_MEDIA_TYPE, source.size, kind="blobs")
+        ctx.pulls.record(target, origin_of(ctx, req))
     headers = _headers(blob)
     start, end, status = 0, source.size, 200
     range_header = req.header("range")
@@ -53,6 +58,6 @@ async def get_blob(ctx: Context, req: Request, name: str, digest: str) -> Respon
     return FileResponse(status, headers, source.path, start, end)
 
 
-async def delete_blob(ctx: Context, req: Request, name: str, digest: str) -> Response:  # noqa: ARG001
-    await ctx.registry.blobs.delete(name, Digest.parse(digest))
+async def delete_blob(ctx: Context, req: Request, name: str, digest: str) -> Response:
+    await ctx.registry.blobs.delete(name, Digest.parse(digest), origin=origin_of(ctx, req))
     return Response(202)

@@ -8,6 +8,7 @@ from dockyard.core.names import validate_name
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
 from dockyard.http.messages import Request, Response
+from dockyard.http.origin import origin_of
 from dockyard.http.ranges import parse_content_range, upload_range
 from dockyard.registry.uploads import UploadRangeError, UploadStatus
 
@@ -56,11 +57,14 @@ async def start_upload(ctx: Context, req: Request, name: str) -> Response:
         digest = Digest.parse(mount)
         source = req.query("from")
         # Without `from`, dockyard does not search other repositories: it opens a session instead.
-        if source is not None and await ctx.registry.blobs.mount(name, digest, validate_name(source)):
+        mounted = source is not None and await ctx.registry.blobs.mount(
+            name, digest, validate_name(source), origin=origin_of(ctx, req)
+        )
+        if mounted:
             return _created(name, digest)
     elif req.query("digest") is not None:
         digest = _required_digest(req)
-        await uploads.upload_whole(name, digest, req.body())
+        await uploads.upload_whole(name, digest, req.body(), origin=origin_of(ctx, req))
         return _created(name, digest)
     status = await uploads.start(name)
     return Response(202, _session_headers(name, status))
@@ -82,7 +86,9 @@ async def append_chunk(ctx: Context, req: Request, name: str, upload_id: str) ->
 async def complete_upload(ctx: Context, req: Request, name: str, upload_id: str) -> Response:
     digest = _required_digest(req)
     try:
-        await ctx.registry.uploads.complete(name, upload_id, digest, req.body(), _chunk_start(req))
+        await ctx.registry.uploads.complete(
+            name, upload_id, digest, req.body(), _chunk_start(req), origin=origin_of(ctx, req)
+        )
     except UploadRangeError as error:
         raise _out_of_order(name, error) from None
     return _created(name, digest)
