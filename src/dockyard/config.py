@@ -31,6 +31,14 @@ class Limits(BaseModel):
 class Uploads(BaseModel):
     stale_after_seconds: int = Field(default=24 * 3600, ge=1)
     """Upload sessions untouched for this long are purged with their bytes."""
+    automatic_mount: bool = True
+    """A mount without `from` (or from a repository lacking the blob) links the blob from any
+    repository the caller may pull that holds it; false opens an upload session instead."""
+
+
+class Manifests(BaseModel):
+    allow_missing_blobs: bool = False
+    """Accept image manifests whose config or layers this repository does not hold (sparse mirrors)."""
 
 
 EventAction = Literal["push", "pull", "delete", "mount"]
@@ -101,6 +109,7 @@ class Settings(BaseSettings):
     limits: Limits = Limits()
     uploads: Uploads = Uploads()
     notifications: Notifications = Notifications()
+    manifests: Manifests = Manifests()
 
     @field_validator("listen")
     @classmethod

@@ -65,9 +65,9 @@ def build_app() -> RegistryApp:
     store = FilesystemBlobStore(data_dir)
     events = NotificationService(settings.notifications, meta, settings.port)
     registry = Registry(
-        blobs=BlobService(meta, store, events.notifier),
+        blobs=BlobService(meta, store, events.notifier, settings.uploads.automatic_mount),
         uploads=UploadService(meta, store, events.notifier),
-        manifests=ManifestService(meta, events.notifier),
+        manifests=ManifestService(meta, events.notifier, settings.manifests.allow_missing_blobs),
         listing=ListingService(meta, settings.limits.page_max_entries),
     )
 
@@ -88,7 +88,12 @@ def build_app() -> RegistryApp:
                 log.exception("purging abandoned uploads failed; will retry")
 
     return RegistryApp(
-        Context(registry, settings.limits.manifest_max_bytes, events.pulls, "https" if settings.tls_cert else "http"),
+        Context(
+            registry,
+            settings.limits.manifest_max_bytes,
+            pulls=events.pulls,
+            url_scheme="https" if settings.tls_cert else "http",
+        ),
         render_metrics,
         close,
         background,

@@ -303,6 +303,21 @@ def test_unknown_manifest_is_404_manifest_unknown(client: RegistryClient, repo: 
     assert client.http.head(f"/v2/{repo}/manifests/missing").status_code == 404
 
 
+@pytest.mark.parametrize("reference", [".INVALID_MANIFEST_NAME", "-dash", "sha256:xyz", "md5:abc", "a" * 200])
+def test_reading_an_invalid_reference_is_404_manifest_unknown(
+    client: RegistryClient, repo: str, reference: str
+) -> None:
+    client.push_image(repo, "exists")
+    assert_error(client.get_manifest(repo, reference), 404, "MANIFEST_UNKNOWN")
+    assert client.http.head(f"/v2/{repo}/manifests/{reference}").status_code == 404
+
+
+def test_pushing_to_an_invalid_tag_stays_400(client: RegistryClient, repo: str) -> None:
+    config, layer = push_config_and_layer(client, repo)
+    response = client.put_manifest(repo, ".INVALID_MANIFEST_NAME", image_manifest(config, [layer]))
+    assert_error(response, 400, "MANIFEST_INVALID")
+
+
 def test_manifest_in_unknown_repository_is_404(client: RegistryClient, repo: str) -> None:
     assert_error(client.get_manifest(repo + "/absent", "latest"), 404, "MANIFEST_UNKNOWN")
 

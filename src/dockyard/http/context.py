@@ -1,15 +1,24 @@
 """What every handler is given besides the request."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dockyard.events.pulls import PullRecorder
+from dockyard.http.messages import Request
 from dockyard.registry import Registry
+from dockyard.registry.blobs import MayPull
+
+
+def _everyone_may_pull(_request: Request) -> MayPull:
+    return lambda _repository: True
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
     registry: Registry
     manifest_max_bytes: int
+    pull_permission: Callable[[Request], MayPull] = _everyone_may_pull
+    """For a request, whether its caller may pull a given repository (mount sources, discovery)."""
     pulls: PullRecorder | None = None
     """Set when a notification endpoint subscribes to pulls."""
     url_scheme: str = "http"

@@ -81,6 +81,10 @@ class MetadataStore(ABC):
     async def repository_blob_size(self, repository: str, digest: str) -> int | None: ...
 
     @abstractmethod
+    async def repositories_with_blob(self, digest: str, limit: int) -> list[tuple[str, int]]:
+        """Up to `limit` repositories linking the blob, by name, each with the blob's size."""
+
+    @abstractmethod
     async def link_blob(self, repository: str, digest: str, size: int, outbox: Sequence[OutboxEntry] = ()) -> None: ...
 
     @abstractmethod
@@ -112,9 +116,15 @@ class MetadataStore(ABC):
     # Manifests and tags.
     @abstractmethod
     async def put_manifest(
-        self, repository: str, manifest: NewManifest, tags: Sequence[str], outbox: Sequence[OutboxEntry] = ()
+        self,
+        repository: str,
+        manifest: NewManifest,
+        tags: Sequence[str],
+        require_blobs: bool = True,
+        outbox: Sequence[OutboxEntry] = (),
     ) -> None:
-        """Store a manifest and point tags at it, atomically; raise MissingBlobs first if need be."""
+        """Store a manifest and point tags at it, atomically; with `require_blobs`, raise MissingBlobs
+        first when the repository lacks a blob the manifest references."""
 
     @abstractmethod
     async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRef | None: ...

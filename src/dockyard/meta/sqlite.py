@@ -148,6 +148,16 @@ class SqliteMetadataStore(MetadataStore):
         )
         return row[0] if row else None
 
+    async def repositories_with_blob(self, digest: str, limit: int) -> list[tuple[str, int]]:
+        rows = self._reader.execute(
+            """SELECT r.name, b.size FROM repository_blobs rb
+               JOIN repositories r ON r.id = rb.repository_id
+               JOIN blobs b ON b.digest = rb.digest
+               WHERE rb.digest = ? ORDER BY r.name LIMIT ?""",
+            (digest, limit),
+        )
+        return [(name, size) for name, size in rows]
+
     async def link_blob(self, repository: str, digest: str, size: int, outbox: Sequence[OutboxEntry] = ()) -> None:
         def link(conn: sqlite3.Connection) -> None:
             _link(conn, repository, digest, size)
@@ -203,13 +213,18 @@ class SqliteMetadataStore(MetadataStore):
 
     # Manifests and tags.
     async def put_manifest(
-        self, repository: str, manifest: NewManifest, tags: Sequence[str], outbox: Sequence[OutboxEntry] = ()
+        self,
+        repository: str,
+        manifest: NewManifest,
+        tags: Sequence[str],
+        require_blobs: bool = True,
+        outbox: Sequence[OutboxEntry] = (),
     ) -> None:
         def put(conn: sqlite3.Connection) -> None:
             repository_id = _repository_id(conn, repository)
             missing = [
                 digest
-                for digest in dict.fromkeys(manifest.blob_digests)
+                for digest in (dict.fromkeys(manifest.blob_digests) if require_blobs else ())
                 if not conn.execute(
                     "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?",
                     (repository_id, digest),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from dockyard import metrics
 from dockyard.blobs.base import BlobSource, BlobStore
@@ -14,16 +15,24 @@ from dockyard.meta.base import MetadataStore
 
 log = logging.getLogger(__name__)
 
+# Automatic mount looks at this many repositories holding the blob, in name order, for one the
+# caller may pull: one indexed query, however many repositories there are.
+_MOUNT_CANDIDATES = 100
+
+MayPull = Callable[[str], bool]
+"""Whether the caller may pull from the named repository."""
+
 
 def _unknown(digest: Digest) -> RegistryError:
     return RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)})
 
 
 class BlobService:
-    def __init__(self, meta: MetadataStore, store: BlobStore, notifier: Notifier):
+    def __init__(self, meta: MetadataStore, store: BlobStore, notifier: Notifier, automatic_mount: bool = True):
         self._meta = meta
         self._store = store
         self._notifier = notifier
+        self._automatic_mount = automatic_mount
 
     async def size(self, repository: str, digest: Digest) -> int:
         size = await self._meta.repository_blob_size(repository, str(digest))
@@ -47,17 +56,36 @@ class BlobService:
         self._notifier.written(outbox)
 
     async def mount(
-        self, repository: str, digest: Digest, source_repository: str, *, origin: Origin | None = None
+        self,
+        repository: str,
+        digest: Digest,
+        source_repository: str | None,
+        may_pull: MayPull,
+        *,
+        origin: Origin | None = None,
     ) -> bool:
-        """Link a blob the source repository holds into this one, without moving bytes."""
-        size = await self._meta.repository_blob_size(source_repository, str(digest))
-        if size is None:
+        """Link a blob into this repository without moving bytes: from the source repository when
+        it holds the blob, otherwise (with automatic mount) from any repository the caller may pull."""
+        found = await self._mountable(str(digest), source_repository, may_pull)
+        if found is None:
             return False
-        mounted = Target(
-            repository, str(digest), BLOB_MEDIA_TYPE, size, from_repository=source_repository, kind="blobs"
-        )
+        holder, size = found
+        mounted = Target(repository, str(digest), BLOB_MEDIA_TYPE, size, from_repository=holder, kind="blobs")
         outbox = self._notifier.entries("mount", [mounted], origin)
         await self._meta.link_blob(repository, str(digest), size, outbox)
         self._notifier.written(outbox)
         metrics.BLOB_MOUNTS.inc()
         return True
+
+    async def _mountable(self, digest: str, source_repository: str | None, may_pull: MayPull) -> tuple[str, int] | None:
+        """The repository to mount from (named in the mount event) and the blob's size."""
+        if source_repository is not None and may_pull(source_repository):
+            size = await self._meta.repository_blob_size(source_repository, digest)
+            if size is not None:
+                return source_repository, size
+        if not self._automatic_mount:
+            return None
+        for holder, size in await self._meta.repositories_with_blob(digest, _MOUNT_CANDIDATES):
+            if may_pull(holder):
+                return holder, size
+        return None

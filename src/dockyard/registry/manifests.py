@@ -54,9 +54,12 @@ def _unknown(reference: str) -> RegistryError:
 
 
 class ManifestService:
-    def __init__(self, meta: MetadataStore, notifier: Notifier, cache_bytes: int = 64 << 20):
+    def __init__(
+        self, meta: MetadataStore, notifier: Notifier, allow_missing_blobs: bool = False, cache_bytes: int = 64 << 20
+    ):
         self._meta = meta
         self._notifier = notifier
+        self._allow_missing_blobs = allow_missing_blobs
         self._cache = _BodyCache(cache_bytes)
 
     async def put(
@@ -100,7 +103,7 @@ class ManifestService:
         ]
         outbox = self._notifier.entries("push", pushed, origin)
         try:
-            await self._meta.put_manifest(repository, record, unique_tags, outbox)
+            await self._meta.put_manifest(repository, record, unique_tags, not self._allow_missing_blobs, outbox=outbox)
         except MissingBlobs as missing:
             raise RegistryError(
                 ErrorCode.MANIFEST_BLOB_UNKNOWN,
@@ -112,7 +115,12 @@ class ManifestService:
         return StoredManifest(record.digest, record.subject, unique_tags)
 
     async def resolve(self, repository: str, reference: str) -> ManifestRef:
-        target = parse_reference(reference)
+        try:
+            target = parse_reference(reference)
+        except RegistryError:
+            # Nothing can be stored under a reference that is neither a tag nor a digest: to a
+            # read it is simply unknown (the conformance suite asks for 404 here).
+            raise _unknown(reference) from None
         if isinstance(target, Digest):
             found = await self._meta.manifest_by_digest(repository, str(target))
         else:

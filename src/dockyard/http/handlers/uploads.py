@@ -56,11 +56,9 @@ async def start_upload(ctx: Context, req: Request, name: str) -> Response:
     if mount is not None:
         digest = Digest.parse(mount)
         source = req.query("from")
-        # Without `from`, dockyard does not search other repositories: it opens a session instead.
-        mounted = source is not None and await ctx.registry.blobs.mount(
-            name, digest, validate_name(source), origin=origin_of(ctx, req)
-        )
-        if mounted:
+        if source is not None:
+            validate_name(source)
+        if await ctx.registry.blobs.mount(name, digest, source, ctx.pull_permission(req), origin=origin_of(ctx, req)):
             return _created(name, digest)
     elif req.query("digest") is not None:
         digest = _required_digest(req)
