@@ -22,6 +22,8 @@ from dockyard.meta.base import MetadataStore
 log = logging.getLogger(__name__)
 
 _FLUSH_SECONDS = 0.25
+# Pull events serialized and stored at a time.
+_CHUNK = 256
 
 
 class PullRecorder:
@@ -61,8 +63,11 @@ class PullRecorder:
     async def flush(self) -> None:
         self._full.clear()
         recorded, self._buffer = self._buffer, []
-        if not recorded:
-            return
+        for start in range(0, len(recorded), _CHUNK):
+            await self._store(recorded[start : start + _CHUNK])
+            await asyncio.sleep(0)  # serializing thousands of events must not hold requests up
+
+    async def _store(self, recorded: list[tuple[float, Target, Origin]]) -> None:
         entries = [
             entry
             for at, target, origin in recorded

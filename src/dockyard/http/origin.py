@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from dockyard.events.envelope import Origin
 from dockyard.http.context import Context
 from dockyard.http.messages import Request
@@ -19,7 +17,7 @@ def _client_addr(req: Request) -> str:
 
 def origin_of(ctx: Context, req: Request) -> Origin:
     return Origin(
-        request_id=req.header("x-request-id") or str(uuid.uuid4()),
+        request_id=req.header("x-request-id"),
         addr=_client_addr(req),
         host=req.header("host") or "",
         method=req.method,

@@ -118,12 +118,10 @@ class SqliteMetadataStore(MetadataStore):
             self._refs[cache_key] = ManifestRef(*row) if row else None
         return self._refs[cache_key]
 
-    async def _write(self, work: Callable[[sqlite3.Connection], T], changes_manifests: bool = True) -> T:
-        """`changes_manifests=False` for writes (the outbox) that leave the manifest cache valid."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, self._transaction, work, changes_manifests)
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self._transaction, work)
 
-    def _transaction(self, work: Callable[[sqlite3.Connection], T], changes_manifests: bool) -> T:
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._writer_conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -132,8 +130,29 @@ class SqliteMetadataStore(MetadataStore):
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        if changes_manifests:
-            self._generation.advance()
+        self._generation.advance()
+        return result
+
+    async def _write_outbox(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Outbox bookkeeping: leases, acknowledgements, pulls. Such a write leaves the manifest
+        cache valid, and may be lost in a crash (the worst outcome is an event sent again, or a
+        buffered pull lost as documented), so it commits without waiting for an fsync; the next
+        durable commit makes it durable too."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self._lazy_transaction, work)
+
+    def _lazy_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._writer_conn
+        conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.execute("PRAGMA synchronous = FULL")
         return result
 
     # Blobs.
@@ -315,30 +334,27 @@ class SqliteMetadataStore(MetadataStore):
     # The notification outbox (statements in meta/outbox.py). One writer per process, and the
     # endpoint lease makes one process the deliverer of each endpoint.
     async def append_outbox(self, entries: Sequence[OutboxEntry]) -> None:
-        await self._write(lambda conn: outbox_sql.insert(conn, entries), changes_manifests=False)
+        await self._write_outbox(lambda conn: outbox_sql.insert(conn, entries))
 
     async def take_outbox(
         self, endpoint: str, owner: str, lease_seconds: float, limit: int, keep: int
     ) -> tuple[OutboxBatch | None, int]:
         if not outbox_sql.has_events(self._reader, endpoint):
             return None, 0
-        return await self._write(
+        return await self._write_outbox(
             lambda conn: outbox_sql.take(
                 conn, endpoint, owner, lease_seconds, limit=limit, keep=keep, skip_locked=False
-            ),
-            changes_manifests=False,
+            )
         )
 
     async def ack_outbox(self, endpoint: str, ids: Sequence[int]) -> None:
-        await self._write(lambda conn: outbox_sql.ack(conn, endpoint, ids), changes_manifests=False)
+        await self._write_outbox(lambda conn: outbox_sql.ack(conn, endpoint, ids))
 
     async def fail_outbox(self, endpoint: str, ids: Sequence[int], max_attempts: int, retry_at: float) -> int:
-        return await self._write(
-            lambda conn: outbox_sql.fail(conn, endpoint, ids, max_attempts, retry_at), changes_manifests=False
-        )
+        return await self._write_outbox(lambda conn: outbox_sql.fail(conn, endpoint, ids, max_attempts, retry_at))
 
     async def release_outbox(self, endpoint: str, owner: str) -> None:
-        await self._write(lambda conn: outbox_sql.release(conn, endpoint, owner), changes_manifests=False)
+        await self._write_outbox(lambda conn: outbox_sql.release(conn, endpoint, owner))
 
     async def outbox_pending(self, endpoint: str) -> int:
         return outbox_sql.pending(self._reader, endpoint)
