@@ -148,6 +148,22 @@ def test_delivery_resumes_after_a_restart(start_server: StartServer, receiver: R
     wait_for_metric(restarted, "dockyard_events_pending", 0)
 
 
+def test_pull_events_outlive_a_graceful_restart(start_server: StartServer, receiver: Receiver) -> None:
+    receiver.stop()
+    endpoint = endpoint_config(receiver, events=["pull"])
+    server = start_server([endpoint])
+    with RegistryClient(server.url) as client:
+        client.push_image("events/pulled", "v1")
+        for _ in range(20):
+            assert client.get_manifest("events/pulled", "v1").status_code == 200
+    assert server.stop() == 0
+    receiver.start()
+    start_server([endpoint])
+    events = receiver.wait_for(lambda events: len(events) >= 20)
+    assert len(events) == 20
+    assert {(e["action"], e["target"]["tag"]) for e in events} == {("pull", "v1")}
+
+
 def test_no_outbox_rows_without_a_subscriber(start_server: StartServer, receiver: Receiver) -> None:
     server = start_server([endpoint_config(receiver, events=["delete"], repositories=["elsewhere/*"])])
     with RegistryClient(server.url) as client:
