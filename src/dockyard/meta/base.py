@@ -73,6 +73,9 @@ class MissingBlobs(Exception):
 class MetadataStore(ABC):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""
 
+    async def start(self) -> None:  # noqa: B027 - optional: only some engines connect late
+        """Connect; called once on the event loop that serves requests, before the first one."""
+
     @abstractmethod
     async def close(self) -> None: ...
 
@@ -111,7 +114,9 @@ class MetadataStore(ABC):
         """Link the uploaded blob into the repository and end the session, in one transaction."""
 
     @abstractmethod
-    async def stale_uploads(self, updated_before: float) -> list[str]: ...
+    async def claim_stale_uploads(self, updated_before: float, limit: int) -> list[str]:
+        """Sessions untouched since `updated_before`, at most `limit`, each handed to one caller
+        across all instances; the caller discards them (a claim not discarded comes back later)."""
 
     # Manifests and tags.
     @abstractmethod

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 _UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _RUNNING_ALGORITHM = "sha256"
 _MAX_RUNNING_HASHES = 10_000
+_PURGE_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +178,12 @@ class UploadService:
 
     async def purge_stale(self, max_age_seconds: float) -> int:
         """Remove sessions nobody touched for a while, with their bytes."""
-        stale = await self._meta.stale_uploads(time.time() - max_age_seconds)
-        for upload_id in stale:
-            await self._discard(upload_id)
-        if stale:
+        purged = 0
+        while stale := await self._meta.claim_stale_uploads(time.time() - max_age_seconds, _PURGE_BATCH):
+            for upload_id in stale:
+                await self._discard(upload_id)
+            purged += len(stale)
             metrics.UPLOADS_PURGED.inc(len(stale))
-            log.info("purged %d abandoned upload sessions", len(stale))
-        return len(stale)
+        if purged:
+            log.info("purged %d abandoned upload sessions", purged)
+        return purged

@@ -1,0 +1,120 @@
+"""Manifests, their references, and tags."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from dockyard.meta.base import ManifestRef, MissingBlobs, NewManifest, OutboxEntry
+from dockyard.meta.driver import Transaction
+from dockyard.meta.sql.core import NOT_FOUND, SqlCore, in_repository, insert_outbox, placeholders, repository_id
+
+_MANIFEST_BY_TAG = """
+    SELECT m.digest, m.media_type, m.size FROM repositories r
+    JOIN tags t ON t.repository_id = r.id
+    JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+    WHERE r.name = ? AND t.name = ?"""
+_MANIFEST_BY_DIGEST = """
+    SELECT m.digest, m.media_type, m.size FROM repositories r
+    JOIN manifests m ON m.repository_id = r.id WHERE r.name = ? AND m.digest = ?"""
+# Stays well below every engine's limit on parameters per statement.
+_IN_LIST_MAX = 500
+
+
+async def _missing_blobs(tx: Transaction, repository_id: int, digests: Sequence[str]) -> list[str]:
+    wanted = list(dict.fromkeys(digests))
+    present: set[str] = set()
+    for start in range(0, len(wanted), _IN_LIST_MAX):
+        batch = wanted[start : start + _IN_LIST_MAX]
+        rows = await tx.fetch_all(
+            f"SELECT digest FROM repository_blobs WHERE repository_id = ? AND digest IN ({placeholders(batch)})",  # noqa: S608
+            (repository_id, *batch),
+        )
+        present.update(digest for (digest,) in rows)
+    return [digest for digest in wanted if digest not in present]
+
+
+async def _insert_manifest(tx: Transaction, repository_id: int, manifest: NewManifest, now: float) -> None:
+    await tx.execute(
+        """INSERT INTO manifests (repository_id, digest, media_type, size, body, artifact_type, subject,
+                                  annotations, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repository_id, digest) DO NOTHING""",
+        (
+            repository_id,
+            manifest.digest,
+            manifest.media_type,
+            len(manifest.body),
+            manifest.body,
+            manifest.artifact_type,
+            manifest.subject,
+            manifest.annotations_json,
+            now,
+        ),
+    )
+    await tx.execute_many(
+        """INSERT INTO manifest_blobs (repository_id, manifest_digest, blob_digest) VALUES (?, ?, ?)
+           ON CONFLICT (repository_id, manifest_digest, blob_digest) DO NOTHING""",
+        [(repository_id, manifest.digest, blob) for blob in dict.fromkeys(manifest.blob_digests)],
+    )
+    await tx.execute_many(
+        """INSERT INTO manifest_children (repository_id, parent_digest, child_digest) VALUES (?, ?, ?)
+           ON CONFLICT (repository_id, parent_digest, child_digest) DO NOTHING""",
+        [(repository_id, manifest.digest, child) for child in dict.fromkeys(manifest.child_digests)],
+    )
+
+
+class ManifestQueries(SqlCore):
+    async def put_manifest(
+        self,
+        repository: str,
+        manifest: NewManifest,
+        tags: Sequence[str],
+        require_blobs: bool = True,
+        outbox: Sequence[OutboxEntry] = (),
+    ) -> None:
+        async def run(tx: Transaction) -> None:
+            repo_id = await repository_id(tx, repository)
+            missing = await _missing_blobs(tx, repo_id, manifest.blob_digests) if require_blobs else []
+            if missing:
+                raise MissingBlobs(missing)
+            now = time.time()
+            await _insert_manifest(tx, repo_id, manifest, now)
+            await tx.execute_many(
+                """INSERT INTO tags (repository_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (repository_id, name)
+                   DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at""",
+                [(repo_id, tag, manifest.digest, now) for tag in tags],
+            )
+            await insert_outbox(tx, outbox)
+
+        await self._write(run)
+
+    async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRef | None:
+        ref = self._cached_ref(_MANIFEST_BY_DIGEST, repository, digest)
+        if ref is None:
+            ref = await self._query_ref(_MANIFEST_BY_DIGEST, repository, digest)
+        return None if ref is NOT_FOUND else ref
+
+    async def manifest_by_tag(self, repository: str, tag: str) -> ManifestRef | None:
+        ref = self._cached_ref(_MANIFEST_BY_TAG, repository, tag)
+        if ref is None:
+            ref = await self._query_ref(_MANIFEST_BY_TAG, repository, tag)
+        return None if ref is NOT_FOUND else ref
+
+    async def manifest_body(self, repository: str, digest: str) -> bytes | None:
+        row = await self._read_one(
+            """SELECT m.body FROM repositories r JOIN manifests m ON m.repository_id = r.id
+               WHERE r.name = ? AND m.digest = ?""",
+            repository,
+            digest,
+        )
+        return bytes(row[0]) if row else None
+
+    async def delete_manifest(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+        # Tags on the manifest and its reference rows go with it (ON DELETE CASCADE).
+        statement = in_repository("DELETE FROM manifests WHERE digest = ?")
+        return await self._delete(statement, digest, repository, outbox=outbox)
+
+    async def delete_tag(self, repository: str, tag: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+        statement = in_repository("DELETE FROM tags WHERE name = ?")
+        return await self._delete(statement, tag, repository, outbox=outbox)
