@@ -1,19 +1,23 @@
-"""Shared fixtures: one real dockyard server per test session.
+"""Shared fixtures: one real dockyard server per test session and storage backend.
 
 Set DOCKYARD_TEST_URL to point the suite at an already running registry instead; tests that
 need to observe or restart the server process itself take the `server` fixture and are skipped
-there, since the process is not ours.
+there, since the process is not ours. The backends are listed in tests/support/backends.py.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.support.backends import BACKENDS, backend_env
+from tests.support.postgres import PostgresCluster
 from tests.support.server import DockyardServer
+
+_EXTERNAL = os.environ.get("DOCKYARD_TEST_URL")
 
 
 @dataclass
@@ -23,12 +27,27 @@ class Registry:
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    external = os.environ.get("DOCKYARD_TEST_URL")
-    if external:
-        yield Registry(url=external.rstrip("/"), server=None)
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """Started on first use, once per session."""
+    cluster = PostgresCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_cluster: PostgresCluster) -> Callable[[], dict[str, str]]:
+    return lambda: {"DOCKYARD_DATABASE__URL": postgres_cluster.create_database()}
+
+
+@pytest.fixture(scope="session", params=["external"] if _EXTERNAL else list(BACKENDS))
+def registry(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    if _EXTERNAL:
+        yield Registry(url=_EXTERNAL.rstrip("/"), server=None)
         return
-    server = DockyardServer(tmp_path_factory.mktemp("registry") / "data").start()
+    env = backend_env(request, request.param)
+    server = DockyardServer(tmp_path_factory.mktemp(f"registry-{request.param}") / "data", env=env).start()
     try:
         yield Registry(url=server.url, server=server)
     finally:
@@ -44,9 +63,15 @@ def server(registry: Registry) -> DockyardServer:
 
 
 @pytest.fixture
-def fresh_server(tmp_path: Path) -> Iterator[DockyardServer]:
+def backend() -> str:
+    """The backend of servers a test starts itself; `@every_backend` runs the test on each."""
+    return next(iter(BACKENDS))
+
+
+@pytest.fixture
+def fresh_server(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[DockyardServer]:
     """A dockyard process of the test's own (for crash and restart tests)."""
-    server = DockyardServer(tmp_path / "data")
+    server = DockyardServer(tmp_path / "data", env=backend_env(request, backend))
     try:
         yield server
     finally:

@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_serializer, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from dockyard.core.urls import redact_password
 
 CONFIG_FILE_ENV = "DOCKYARD_CONFIG"
 
@@ -50,6 +52,7 @@ class NotificationEndpoint(BaseModel):
     name: str | None = None
     """The endpoint's key for its queue and metrics; by default the URL's host and path."""
     url: str = Field(pattern=r"^https?://")
+    """Credentials belong in `headers`; a password in the URL is masked in printed configuration."""
     headers: dict[str, SecretStr] = {}
     """Sent with every request; values may be secrets (Authorization) and are never logged."""
     events: list[EventAction] = ["push", "delete", "mount"]
@@ -65,6 +68,10 @@ class NotificationEndpoint(BaseModel):
     batch_size: int = Field(default=100, ge=1, le=10_000)
     backoff_seconds: float = Field(default=1.0, gt=0)
     backoff_max_seconds: float = Field(default=300.0, gt=0)
+
+    @field_serializer("url", when_used="json")
+    def _hide_password(self, value: str) -> str:
+        return redact_password(value)
 
     @property
     def key(self) -> str:
@@ -92,6 +99,28 @@ class Notifications(BaseModel):
         return endpoints
 
 
+class Database(BaseModel):
+    url: str | None = None
+    """postgresql://USER:PASSWORD@HOST:PORT/DATABASE for metadata in PostgreSQL (several instances
+    may share it); unset: an embedded SQLite database in data_dir."""
+    pool_size: int = Field(default=10, ge=1, le=1000)
+    """Connections to PostgreSQL per worker process (one more listens for changes)."""
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in ("postgresql", "postgres"):
+            raise ValueError("database.url must be a postgresql:// URL")
+        return "postgresql://" + rest
+
+    @field_serializer("url", when_used="json")
+    def _hide_password(self, value: str | None) -> str | None:
+        return None if value is None else redact_password(value)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCKYARD_", env_nested_delimiter="__", extra="forbid")
 
@@ -110,6 +139,7 @@ class Settings(BaseSettings):
     uploads: Uploads = Uploads()
     notifications: Notifications = Notifications()
     manifests: Manifests = Manifests()
+    database: Database = Database()
 
     @field_validator("listen")
     @classmethod

@@ -19,7 +19,8 @@ from dockyard.config import Settings, load_settings
 from dockyard.events.service import NotificationService
 from dockyard.http.app import RegistryApp
 from dockyard.http.context import Context
-from dockyard.meta.sqlite import SqliteMetadataStore
+from dockyard.meta.base import MetadataUnavailable
+from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.registry import BlobService, ListingService, ManifestService, Registry, UploadService
 
 log = logging.getLogger("dockyard")
@@ -61,7 +62,7 @@ def build_app() -> RegistryApp:
     settings = load_settings()
     _lighten_logging()
     data_dir = settings.data_dir
-    meta = SqliteMetadataStore(data_dir / "metadata.db")
+    meta = open_metadata_store(settings)
     store = FilesystemBlobStore(data_dir)
     events = NotificationService(settings.notifications, meta, settings.port)
     registry = Registry(
@@ -98,12 +99,18 @@ def build_app() -> RegistryApp:
         close,
         background,
         settings.access_log,
+        on_start=meta.start,
     )
 
 
 def serve(settings: Settings, data_dir: Path) -> None:
     """Run the server in the foreground until SIGINT or SIGTERM."""
     scheme = "https" if settings.tls_cert else "http"
+    try:
+        metadata = prepare_metadata_store(settings)
+    except MetadataUnavailable as error:
+        sys.exit(f"dockyard: {error}")
+    print(f"dockyard metadata: {metadata}", file=sys.stderr, flush=True)
     print(
         f"dockyard listening on {scheme}://{settings.listen} with {settings.workers} worker(s); data in {data_dir}",
         file=sys.stderr,

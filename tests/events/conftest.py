@@ -12,6 +12,7 @@ import httpx
 import pytest
 import yaml
 from tests.events.receiver import Receiver
+from tests.support.backends import backend_env
 from tests.support.server import DockyardServer
 
 SECRET = "Bearer sekrit-token-for-the-receiver"
@@ -46,17 +47,19 @@ def endpoint_config(receiver: Receiver, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[StartServer]:
-    """start_server(endpoints, workers=1): a dockyard process notifying `endpoints`."""
+def start_server(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[StartServer]:
+    """start_server(endpoints, workers=1, instance="data"): a dockyard process notifying `endpoints`.
+    Every server of a test shares one metadata store (`backend`); each instance name has its own
+    data directory, so two names are two instances of one registry."""
     servers: list[DockyardServer] = []
+    env = backend_env(request, backend)
 
-    def start(endpoints: list[dict[str, Any]], workers: int = 1) -> DockyardServer:
+    def start(endpoints: list[dict[str, Any]], workers: int = 1, instance: str = "data") -> DockyardServer:
         config = tmp_path / f"config-{len(servers)}.yaml"
         settings = {"log_level": "debug", "notifications": {"poll_seconds": 0.2, "endpoints": endpoints}}
         config.write_text(yaml.safe_dump(settings))
-        server = DockyardServer(
-            tmp_path / "data", extra_args=["--config", str(config), "--workers", str(workers)]
-        ).start()
+        arguments = ["--config", str(config), "--workers", str(workers)]
+        server = DockyardServer(tmp_path / instance, extra_args=arguments, env=env).start()
         servers.append(server)
         return server
 

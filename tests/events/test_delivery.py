@@ -9,9 +9,11 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import pytest
 from tests.events.conftest import StartServer, endpoint_config, metric, wait_for_metric
 from tests.events.receiver import Receiver
 from tests.http.ocitest import OCI_MANIFEST, RegistryClient
+from tests.support.backends import every_backend
 from tests.support.server import DockyardServer
 
 
@@ -43,6 +45,7 @@ def _push_tags(server: DockyardServer, repositories: list[str], count: int) -> d
     return dict(pushed)
 
 
+@every_backend
 def test_receiver_down_for_a_while(start_server: StartServer, receiver: Receiver) -> None:
     """Two worker processes share the outbox: events arrive once each, in order per repository."""
     receiver.stop()
@@ -60,6 +63,7 @@ def test_receiver_down_for_a_while(start_server: StartServer, receiver: Receiver
     assert metric(server, "dockyard_event_deliveries_failed_total") > 0
 
 
+@every_backend
 def test_at_most_max_pending_kept(start_server: StartServer, receiver: Receiver) -> None:
     receiver.mode = "fail"
     server = start_server([endpoint_config(receiver, events=["push"], repositories=["events/bound"], max_pending=5)])
@@ -135,6 +139,7 @@ def test_hanging_receiver_slows_no_request(start_server: StartServer, receiver: 
     assert [tag for _, tag in _manifest_pushes(events)][-5:] == ["t0", "t1", "t2", "t3", "t4"]
 
 
+@every_backend
 def test_delivery_resumes_after_a_restart(start_server: StartServer, receiver: Receiver) -> None:
     receiver.stop()
     endpoint = endpoint_config(receiver, events=["push"])
@@ -162,6 +167,28 @@ def test_pull_events_outlive_a_graceful_restart(start_server: StartServer, recei
     events = receiver.wait_for(lambda events: len(events) >= 20)
     assert len(events) == 20
     assert {(e["action"], e["target"]["tag"]) for e in events} == {("pull", "v1")}
+
+
+@pytest.mark.parametrize("backend", ["pg-fs"])
+def test_two_instances_deliver_each_event_once(start_server: StartServer, receiver: Receiver) -> None:
+    """Two instances share one PostgreSQL database, each with delivery workers competing for the
+    endpoint: every event of both arrives once, in the order stored."""
+    receiver.stop()
+    endpoint = endpoint_config(receiver, events=["push"], batch_size=3)
+    first, second = start_server([endpoint], instance="one"), start_server([endpoint], instance="two")
+    pushed: dict[str, list[str]] = defaultdict(list)
+    with RegistryClient(first.url) as one, RegistryClient(second.url) as two:
+        body = one.push_image("events/shared", None).body
+        for number in range(15):
+            for client in (one, two):
+                tag = f"t{number:02d}-{'one' if client is one else 'two'}"
+                client.push_manifest("events/shared", tag, body)
+                pushed["events/shared"].append(tag)
+    receiver.start()
+    events = receiver.wait_for(lambda events: len(_manifest_pushes(events)) >= 30)
+    assert _tags_by_repository(events) == pushed
+    assert len({e["id"] for e in events}) == len(events)
+    assert {e["source"]["addr"].rpartition(":")[2] for e in events} == {str(first.port), str(second.port)}
 
 
 def test_no_outbox_rows_without_a_subscriber(start_server: StartServer, receiver: Receiver) -> None:

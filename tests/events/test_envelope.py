@@ -10,6 +10,7 @@ from typing import Any
 from tests.events.conftest import SECRET, StartServer, endpoint_config
 from tests.events.receiver import Receiver
 from tests.http.ocitest import OCI_MANIFEST, RegistryClient
+from tests.support.backends import every_backend
 
 MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
 BLOB = "application/octet-stream"
@@ -34,6 +35,7 @@ def _check_common(event: dict[str, Any], action: str, method: str, port: int) ->
     uuid.UUID(event["source"]["instanceID"])
 
 
+@every_backend
 def test_push_pull_mount_delete(start_server: StartServer, receiver: Receiver) -> None:
     server = start_server([endpoint_config(receiver)])
     base, repo, other = server.url, "events/app", "events/copy"

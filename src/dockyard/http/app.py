@@ -65,6 +65,8 @@ class RegistryApp:
         on_close: Callable[[], Awaitable[None]],
         background: Callable[[], Coroutine[Any, Any, None]] | None = None,
         log_access: bool = True,
+        *,
+        on_start: Callable[[], Awaitable[None]] | None = None,
     ):
         self._context = context
         self._render_metrics = render_metrics
@@ -72,8 +74,11 @@ class RegistryApp:
         self._background = background
         self._background_task: asyncio.Task[None] | None = None
         self._log_access = log_access
+        self._on_start = on_start
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._on_start is not None:
+            loop.run_until_complete(self._on_start())
         if self._background is not None:
             self._background_task = loop.create_task(self._background())
 

@@ -70,6 +70,10 @@ class MissingBlobs(Exception):
         self.digests = list(digests)
 
 
+class MetadataUnavailable(Exception):
+    """The metadata database cannot be reached or refused us; the message says which and why."""
+
+
 class MetadataStore(ABC):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""
 

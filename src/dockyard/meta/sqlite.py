@@ -36,6 +36,12 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def prepare_database(path: Path) -> None:
+    """Create the database if need be and bring its schema up to date."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    apply_migrations(f"sqlite:///{path}", "sqlite")
+
+
 class _SqliteTransaction:
     def __init__(self, conn: sqlite3.Connection):
         self._conn = conn
@@ -58,8 +64,7 @@ class SqliteDriver:
     dialect = SQLITE
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        apply_migrations(f"sqlite:///{path}", "sqlite")
+        prepare_database(path)
         self._reader = _connect(path)
         self._writer_conn = _connect(path)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dockyard-sqlite")

@@ -1,0 +1,178 @@
+"""The PostgreSQL metadata engine: psycopg 3 (async) over a connection pool, for any number of instances.
+
+Every write is one SERIALIZABLE transaction, retried whole when PostgreSQL reports a serialization
+failure or a deadlock, so concurrent writers on several instances behave as SQLite's one-at-a-time
+writers do and no such error reaches a client. Each instance keeps the manifest lookup cache of
+the shared store: a transaction that may change lookups sends NOTIFY on commit, and every process
+LISTENs on a connection of its own and advances its change token on each notification (the cache's
+TTL bounds staleness if one is ever missed; while the listener is disconnected nothing is cached).
+Migrations run at start under an advisory lock, so instances starting at once do not race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+from collections.abc import Sequence
+from typing import TypeVar
+
+import psycopg
+from psycopg import errors
+from psycopg_pool import AsyncConnectionPool
+
+from dockyard.core.urls import redact_password
+from dockyard.meta.base import MetadataUnavailable
+from dockyard.meta.driver import Dialect, Params, Row, Work
+from dockyard.meta.migrate import apply_migrations
+from dockyard.meta.sql import SqlMetadataStore
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+POSTGRES = Dialect(name="postgresql", skip_locked="FOR UPDATE SKIP LOCKED")
+_CHANNEL = "dockyard_metadata"
+_MIGRATION_LOCK = int.from_bytes(b"dockyard", "big")  # the advisory lock key, any fixed 64-bit value
+_CONNECT_TIMEOUT = 10
+_RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected)
+_MAX_ATTEMPTS = 50
+_RELISTEN_SECONDS = 1.0
+
+
+@functools.lru_cache(maxsize=1024)
+def _native(sql: str) -> str:
+    """Portable `?` placeholders as psycopg's `%s` (a literal % doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _unavailable(url: str, error: psycopg.Error) -> MetadataUnavailable:
+    reason = " ".join(str(error).split())  # libpq's messages span lines
+    return MetadataUnavailable(f"cannot use PostgreSQL at {redact_password(url)}: {reason}")
+
+
+def prepare_database(url: str) -> None:
+    """Connect and bring the schema up to date under an advisory lock; MetadataUnavailable if the
+    server cannot be reached or refuses the credentials."""
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT) as conn:
+            # A session lock: released when this connection closes, also if this process dies.
+            conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+            yoyo_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+            apply_migrations(yoyo_url, "postgres", caller_holds_lock=True)
+    except psycopg.Error as error:
+        raise _unavailable(url, error) from None
+
+
+class _PostgresTransaction:
+    def __init__(self, conn: psycopg.AsyncConnection[Row]):
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        cursor = await self._conn.execute(_native(sql), params)
+        return cursor.rowcount
+
+    async def execute_many(self, sql: str, rows: Sequence[Params]) -> None:
+        async with self._conn.cursor() as cursor:
+            await cursor.executemany(_native(sql), rows)
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        cursor = await self._conn.execute(_native(sql), params)
+        return await cursor.fetchone()
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        cursor = await self._conn.execute(_native(sql), params)
+        return await cursor.fetchall()
+
+
+async def _serializable(conn: psycopg.AsyncConnection[Row]) -> None:
+    await conn.set_isolation_level(psycopg.IsolationLevel.SERIALIZABLE)
+
+
+class PostgresDriver:
+    dialect = POSTGRES
+
+    def __init__(self, url: str, pool_size: int):
+        self._url = url
+        # Autocommit: a read is one statement; a write opens its transaction explicitly.
+        self._pool = AsyncConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            kwargs={"autocommit": True, "connect_timeout": _CONNECT_TIMEOUT},
+            configure=_serializable,
+            name="dockyard-metadata",
+        )
+        self._token = 0
+        self._listening = False
+        self._listener: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        try:
+            await self._pool.open(wait=True, timeout=_CONNECT_TIMEOUT)
+        except psycopg.Error as error:
+            raise _unavailable(self._url, error) from None
+        self._listener = asyncio.create_task(self._listen())
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+        await self._pool.close()
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(_native(sql), params)
+            return await cursor.fetchone()
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(_native(sql), params)
+            return await cursor.fetchall()
+
+    def change_token(self) -> int:
+        if not self._listening:
+            self._token += 1  # deaf to other instances: every lookup must ask the database
+        return self._token
+
+    async def transact(self, work: Work[T], invalidates: bool = True, durable: bool = True) -> T:
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                async with self._pool.connection() as conn, conn.transaction():
+                    if not durable:
+                        await conn.execute("SET LOCAL synchronous_commit = off")
+                    result = await work(_PostgresTransaction(conn))
+                    if invalidates:
+                        await conn.execute("NOTIFY " + _CHANNEL)  # delivered at commit, to every listener
+            except _RETRYABLE:
+                if attempt == _MAX_ATTEMPTS:
+                    raise
+                await asyncio.sleep(random.uniform(0, min(0.001 * 2**attempt, 0.1)))
+                continue
+            if invalidates:
+                self._token += 1  # this process sees its own write at once, before the notification
+            return result
+        raise AssertionError("unreachable")
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT
+                ) as conn:
+                    await conn.execute("LISTEN " + _CHANNEL)
+                    self._listening = True
+                    self._token += 1  # whatever was written while nobody listened
+                    async for _ in conn.notifies():
+                        self._token += 1
+            except psycopg.Error as error:
+                log.warning("metadata change notifications interrupted (%s); lookups uncached meanwhile", error)
+            finally:
+                self._listening = False
+            await asyncio.sleep(_RELISTEN_SECONDS)
+
+
+class PostgresMetadataStore(SqlMetadataStore):
+    def __init__(self, url: str, pool_size: int):
+        prepare_database(url)
+        super().__init__(PostgresDriver(url, pool_size))
