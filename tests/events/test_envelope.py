@@ -54,7 +54,8 @@ def test_push_pull_mount_delete(start_server: StartServer, receiver: Receiver) -
         assert mounted.status_code == 201
         assert client.delete(f"/v2/{repo}/manifests/v1").status_code == 202
         assert client.delete(f"/v2/{repo}/manifests/{pushed.digest}").status_code == 202
-        assert client.delete(f"/v2/{repo}/blobs/{layer_digest}").status_code == 202
+        deleted = client.delete(f"/v2/{repo}/blobs/{layer_digest}", headers={"X-Request-Id": "req-from-client"})
+        assert deleted.status_code == 202
 
     expected = 1 + manifest_events + 2 + 1 + 3
     events = receiver.wait_for(lambda events: len(events) >= expected)
@@ -106,6 +107,7 @@ def test_push_pull_mount_delete(start_server: StartServer, receiver: Receiver) -
     assert tag_delete["target"] == {"repository": repo, "tag": "v1"}
     assert manifest_delete["target"] == {"repository": repo, "digest": pushed.digest}
     assert blob_delete["target"] == {"repository": repo, "digest": layer_digest}
+    assert blob_delete["request"]["id"] == "req-from-client"
     assert len({event["id"] for event in events}) == len(events)
 
 
