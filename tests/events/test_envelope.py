@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.events.conftest import SECRET, StartServer, endpoint_config
 from tests.events.receiver import Receiver
-from tests.http.ocitest import OCI_MANIFEST, RegistryClient
+from tests.http.ocitest import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, RegistryClient, descriptor, image_manifest
 from tests.support.backends import every_backend
 
 MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
@@ -126,3 +126,20 @@ def test_only_subscribed_actions_and_repositories(start_server: StartServer, rec
     assert {e["target"]["repository"] for e in events} == {"events/wanted"}
     assert {e["action"] for e in events} == {"push"}
     assert [e["target"].get("tag") for e in events if e["target"]["mediaType"] == OCI_MANIFEST] == ["v1", "v2"]
+
+
+def test_refused_writes_send_nothing(start_server: StartServer, receiver: Receiver) -> None:
+    """The event is written with the change or not at all: refused writes leave no event."""
+    server = start_server([endpoint_config(receiver, events=["push", "delete"])])
+    repo = "events/refusals"
+    with RegistryClient(server.url) as client:
+        missing = descriptor(b"a layer nobody pushed", OCI_LAYER)
+        orphan = image_manifest(descriptor(b"{}", OCI_CONFIG), [missing])
+        assert client.put_manifest(repo, "broken", orphan).status_code == 400  # MANIFEST_BLOB_UNKNOWN
+        assert client.delete(f"/v2/{repo}/manifests/never-pushed").status_code == 404
+        assert client.delete(f"/v2/{repo}/blobs/{missing['digest']}").status_code == 404
+        client.push_image(repo, "fine")
+
+    events = receiver.wait_for(lambda events: any(e["target"].get("tag") == "fine" for e in events))
+    assert [e["action"] for e in events] == ["push", "push", "push"]  # config, layer, manifest
+    assert [e["target"].get("tag") for e in events] == [None, None, "fine"]
