@@ -76,9 +76,13 @@ def machine_slug() -> str:
 
 
 def start(name: str, spec: str, work: Path, access_log: bool) -> Registry:
-    """spec: distribution | dockyard | dockyard:N (N workers) | an http URL."""
+    """spec: distribution | dockyard | dockyard:N (N workers) | an http URL; a `+log` or `-log`
+    suffix turns that registry's access log on or off whatever --access-log says, so both
+    settings can be measured side by side (e.g. --peer dockyard:1-log --dockyard dockyard:1+log)."""
     if spec.startswith(("http://", "https://")):
         return attach_url(name, spec)
+    if spec.endswith(("+log", "-log")):
+        spec, access_log = spec[:-4], spec.endswith("+log")
     if spec == "distribution":
         reg = start_distribution(name, work / name, access_log)
         reg.notes.append(f"filesystem storage, delete enabled, access log {'on' if access_log else 'off'}")
@@ -156,7 +160,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--rounds", type=int, default=None, help="rounds (default 3; 1 with --smoke)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes and short runs: seconds, for CI")
-    p.add_argument("--peer", default="distribution", help="distribution (started here) or a registry URL")
+    p.add_argument("--duration", type=float, default=None, help="seconds of each manifest and mixed load")
+    p.add_argument(
+        "--peer",
+        default="distribution",
+        help="distribution or dockyard[:N] (started here), or a registry URL; a +log/-log suffix sets its access log",
+    )
     p.add_argument("--peer-url", dest="peer", help="same as --peer URL")
     p.add_argument(
         "--dockyard",
@@ -202,6 +211,8 @@ class Runner:
         self.args = args
         self.work = work
         self.sizes = Sizes.smoke() if args.smoke else Sizes()
+        if args.duration:
+            self.sizes.duration = args.duration
         self.failures: list[Json] = []
         self.regs: dict[str, Registry] = {}
         self.seeded: dict[str, Seeded] = {}

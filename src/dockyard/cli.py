@@ -11,8 +11,10 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from dockyard import __version__
+from dockyard.commands import admin, configcheck, usage
 from dockyard.config import CONFIG_FILE_ENV, Settings, load_settings
+from dockyard.settings_check import unknown_environment
+from dockyard.versions import versions
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
         description="dockyard: a container registry implementing the OCI Distribution Specification v1.1.",
         epilog="Every setting can also come from a YAML file (--config) or a DOCKYARD_* environment variable.",
     )
-    parser.add_argument("--version", action="version", version=f"dockyard {__version__}")
+    parser.add_argument("--version", action="version", version=versions())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
@@ -29,16 +31,19 @@ def _parser() -> argparse.ArgumentParser:
         help="run the registry",
         description="Run the registry in the foreground. SIGTERM or Ctrl-C stops it gracefully.",
     )
-    _add_setting_flags(serve)
+    add_setting_flags(serve)
 
     show = commands.add_parser(
         "config", help="print the effective configuration", description="Print the effective configuration as JSON."
     )
-    _add_setting_flags(show)
+    add_setting_flags(show)
+    configcheck.register(show)
+    admin.register(commands)
+    usage.register(commands)
     return parser
 
 
-def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help=f"YAML configuration file (or ${CONFIG_FILE_ENV})")
     parser.add_argument("--listen", metavar="HOST:PORT", help="address to listen on (default 127.0.0.1:5000)")
     parser.add_argument("--data-dir", metavar="DIR", help="where metadata and blobs live (default ./dockyard-data)")
@@ -77,6 +82,8 @@ def _serve(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     _apply_flags(args)
+    if hasattr(args, "run_unloaded"):  # commands that judge the configuration themselves
+        sys.exit(args.run_unloaded(args))
     try:
         settings = load_settings()
     except (ValidationError, FileNotFoundError, ValueError) as error:
@@ -84,4 +91,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "config":
         print(settings.model_dump_json(indent=2))
         return
+    if hasattr(args, "run"):
+        sys.exit(args.run(settings, args))
+    for variable in unknown_environment():
+        print(f"dockyard: warning: unknown setting {variable} in the environment (ignored)", file=sys.stderr)
     _serve(settings)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,13 +24,19 @@ from dockyard.core.urls import redact_password
 CONFIG_FILE_ENV = "DOCKYARD_CONFIG"
 
 
-class Limits(BaseModel):
+class Section(BaseModel):
+    """A group of settings; an unknown key in it is refused like one at the top level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Limits(Section):
     manifest_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     page_max_entries: int = Field(default=10_000, ge=1)
     """The largest `n` a tags or catalog page may ask for; larger asks are capped."""
 
 
-class Uploads(BaseModel):
+class Uploads(Section):
     stale_after_seconds: int = Field(default=24 * 3600, ge=1)
     """Upload sessions untouched for this long are purged with their bytes."""
     automatic_mount: bool = True
@@ -38,7 +44,7 @@ class Uploads(BaseModel):
     repository the caller may pull that holds it; false opens an upload session instead."""
 
 
-class Manifests(BaseModel):
+class Manifests(Section):
     allow_missing_blobs: bool = False
     """Accept image manifests whose config or layers this repository does not hold (sparse mirrors)."""
 
@@ -46,7 +52,7 @@ class Manifests(BaseModel):
 EventAction = Literal["push", "pull", "delete", "mount"]
 
 
-class NotificationEndpoint(BaseModel):
+class NotificationEndpoint(Section):
     """A receiver of Distribution's event envelope; see the README's notifications section."""
 
     name: str | None = None
@@ -82,7 +88,7 @@ class NotificationEndpoint(BaseModel):
         return f"{parts.hostname}{':' + str(parts.port) if parts.port else ''}{parts.path}"
 
 
-class Notifications(BaseModel):
+class Notifications(Section):
     endpoints: list[NotificationEndpoint] = []
     poll_seconds: float = Field(default=1.0, gt=0)
     """How often idle delivery workers look for events written by other processes."""
@@ -99,7 +105,14 @@ class Notifications(BaseModel):
         return endpoints
 
 
-class Database(BaseModel):
+class Health(Section):
+    timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    """How long /readyz waits for each store to answer."""
+    log_requests: bool = False
+    """Whether /healthz and /readyz appear in the access log (probes every few seconds would flood it)."""
+
+
+class Database(Section):
     url: str | None = None
     """postgresql://USER:PASSWORD@HOST:PORT/DATABASE for metadata in PostgreSQL (several instances
     may share it); unset: an embedded SQLite database in data_dir."""
@@ -121,6 +134,15 @@ class Database(BaseModel):
         return None if value is None else redact_password(value)
 
 
+class Tracing(Section):
+    endpoint: str | None = None
+    """OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; unset: no tracing. Needs the
+    `tracing` extra (pip install 'dockyard[tracing]')."""
+    service_name: str = "dockyard"
+    sample_ratio: float = Field(default=1.0, ge=0, le=1)
+    """Share of requests traced when the client sent no sampling decision of its own."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCKYARD_", env_nested_delimiter="__", extra="forbid")
 
@@ -132,7 +154,12 @@ class Settings(BaseSettings):
     the cores divided among the workers. With one thread, large downloads delay small requests;
     with more threads than cores, context switches cost every request."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
     access_log: bool = True
+    access_log_file: Path | None = None
+    """Append the access log here instead of standard error; reopened on SIGHUP (logrotate)."""
+    read_only: bool = False
+    """Refuse every write; `dockyard admin read-only on|off` switches it at runtime too."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
     limits: Limits = Limits()
@@ -140,6 +167,8 @@ class Settings(BaseSettings):
     notifications: Notifications = Notifications()
     manifests: Manifests = Manifests()
     database: Database = Database()
+    health: Health = Health()
+    tracing: Tracing = Tracing()
 
     @field_validator("listen")
     @classmethod

@@ -14,28 +14,40 @@ from granian.log import LogLevels
 from granian.server import Server
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
+from dockyard import metrics
 from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.config import Settings, load_settings
 from dockyard.events.service import NotificationService
+from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
 from dockyard.http.context import Context
+from dockyard.http.tracing import request_tracer
+from dockyard.linewriter import LineWriter
 from dockyard.meta.base import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
-from dockyard.registry import BlobService, ListingService, ManifestService, Registry, UploadService
+from dockyard.registry import (
+    BlobService,
+    ListingService,
+    ManifestService,
+    OperationsService,
+    Registry,
+    UploadService,
+)
 
 log = logging.getLogger("dockyard")
 
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_FORMATTERS = {"text": "dockyard.logformat.TextFormatter", "json": "dockyard.logformat.JsonFormatter"}
 
 
-def logging_config(level: str) -> dict[str, Any]:
-    """One format for dockyard's and granian's messages, on standard error."""
-    handler = {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
+def logging_config(level: str, log_format: str = "text") -> dict[str, Any]:
+    """One format for dockyard's and granian's messages, on standard error. The access log is not
+    among them: it bypasses `logging` (see http/accesslog.py)."""
+    handler = {"class": "logging.StreamHandler", "formatter": log_format, "stream": "ext://sys.stderr"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": _LOG_FORMAT}},
-        "handlers": {"console": handler, "access": handler},
+        "formatters": {name: {"()": factory} for name, factory in _FORMATTERS.items()},
+        "handlers": {"console": handler},
         "loggers": {
             "dockyard": {"handlers": ["console"], "level": level.upper(), "propagate": False},
             "_granian": {"handlers": ["console"], "level": level.upper(), "propagate": False},
@@ -70,6 +82,9 @@ def build_app() -> RegistryApp:
         uploads=UploadService(meta, store, events.notifier),
         manifests=ManifestService(meta, events.notifier, settings.manifests.allow_missing_blobs),
         listing=ListingService(meta, settings.limits.page_max_entries),
+        operations=OperationsService(
+            meta, store, settings.read_only, settings.health.timeout_seconds, settings.limits.page_max_entries
+        ),
     )
 
     async def close() -> None:
@@ -77,7 +92,7 @@ def build_app() -> RegistryApp:
         await store.close()
 
     async def background() -> None:
-        await asyncio.gather(purge_abandoned_uploads(), events.run())
+        await asyncio.gather(purge_abandoned_uploads(), events.run(registry.operations.read_only))
 
     async def purge_abandoned_uploads() -> None:
         max_age = settings.uploads.stale_after_seconds
@@ -98,9 +113,18 @@ def build_app() -> RegistryApp:
         render_metrics,
         close,
         background,
-        settings.access_log,
         on_start=meta.start,
+        access_log=_access_log(settings),
+        log_probes=settings.health.log_requests,
+        tracer=request_tracer(settings.tracing),
     )
+
+
+def _access_log(settings: Settings) -> AccessLog | None:
+    if not settings.access_log:
+        return None
+    writer = LineWriter(settings.access_log_file, metrics.ACCESS_LOG_DROPPED.inc)
+    return AccessLog(writer, settings.log_format)
 
 
 def serve(settings: Settings, data_dir: Path) -> None:
@@ -127,7 +151,7 @@ def serve(settings: Settings, data_dir: Path) -> None:
             runtime_threads=settings.io_threads_per_worker,
             http1_settings=HTTP1Settings(keep_alive=True),
             log_level=LogLevels(settings.log_level),
-            log_dictconfig=logging_config(settings.log_level),
+            log_dictconfig=logging_config(settings.log_level, settings.log_format),
             ssl_cert=settings.tls_cert,
             ssl_key=settings.tls_key,
             workers_kill_timeout=30,

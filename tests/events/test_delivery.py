@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -189,6 +192,27 @@ def test_two_instances_deliver_each_event_once(start_server: StartServer, receiv
     assert _tags_by_repository(events) == pushed
     assert len({e["id"] for e in events}) == len(events)
     assert {e["source"]["addr"].rpartition(":")[2] for e in events} == {str(first.port), str(second.port)}
+
+
+def _read_only(server: DockyardServer, state: str) -> None:
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("DOCKYARD_")}
+    command = [sys.executable, "-m", "dockyard", "admin", "read-only", state, "--data-dir", str(server.data_dir)]
+    subprocess.run(command, check=True, capture_output=True, env=clean, timeout=60)
+
+
+def test_read_only_mode_pauses_delivery(start_server: StartServer, receiver: Receiver) -> None:
+    receiver.stop()
+    server = start_server([endpoint_config(receiver, events=["push"])])
+    pushed = _push_tags(server, ["events/paused"], 3)
+    _read_only(server, "on")
+    time.sleep(2)  # every process sees the switch within a second or so
+    receiver.start()
+    time.sleep(2)  # several poll intervals: a running worker would have delivered by now
+    assert receiver.events() == []
+    assert metric(server, "dockyard_events_pending") == 6  # the image (3 events) and 3 tags, all kept
+    _read_only(server, "off")
+    events = receiver.wait_for(lambda events: len(_manifest_pushes(events)) >= 3)
+    assert _tags_by_repository(events) == pushed
 
 
 def test_no_outbox_rows_without_a_subscriber(start_server: StartServer, receiver: Receiver) -> None:

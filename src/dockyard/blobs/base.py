@@ -39,6 +39,10 @@ class BlobStore(ABC):
     async def close(self) -> None: ...
 
     @abstractmethod
+    async def ping(self) -> None:
+        """Raise unless the store can be read and written (for readiness checks)."""
+
+    @abstractmethod
     async def source(self, digest: Digest) -> BlobSource | None:
         """Where to read a stored blob from, or None if its bytes are not here."""
 

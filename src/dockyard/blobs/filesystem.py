@@ -15,6 +15,7 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
 
+from dockyard import metrics
 from dockyard.blobs.base import BlobSource, BlobStore, LocalFile, UnknownUpload, UploadConflict
 from dockyard.core.digest import Digest, Hasher
 
@@ -122,6 +123,16 @@ class FilesystemBlobStore(BlobStore):
     async def close(self) -> None:
         return None
 
+    async def ping(self) -> None:
+        # In a thread: on a hung network file system the caller's timeout still answers.
+        await asyncio.get_running_loop().run_in_executor(None, self._check_directories)
+
+    def _check_directories(self) -> None:
+        for directory in (self._blobs, self._uploads):
+            os.close(os.open(directory, os.O_RDONLY | os.O_DIRECTORY))
+        if not os.access(self._uploads, os.W_OK):
+            raise PermissionError(f"{self._uploads} is not writable")
+
     def _blob_path(self, digest: Digest) -> Path:
         # Digest.parse admits only hex encodings, so these parts cannot leave the data directory.
         return self._blobs / digest.algorithm / digest.encoded[:2] / digest.encoded
@@ -153,6 +164,7 @@ class FilesystemBlobStore(BlobStore):
         except FileNotFoundError:
             return None
 
+    @metrics.timed("blobs", "append")
     async def append_upload(
         self, upload_id: str, offset: int, chunks: AsyncIterable[bytes], hasher: Hasher | None
     ) -> int:
@@ -183,6 +195,7 @@ class FilesystemBlobStore(BlobStore):
             while chunk := await loop.run_in_executor(None, file.read, _READ_BYTES):
                 yield chunk
 
+    @metrics.timed("blobs", "commit")
     async def commit_upload(self, upload_id: str, digest: Digest) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self._commit, upload_id, digest)
 

@@ -41,14 +41,12 @@ class EndpointWorker:
         meta: MetadataStore,
         owner: str,
         poll_seconds: float,
-        paused: Callable[[], Awaitable[bool]],
     ):
         self._endpoint = endpoint
         self._key = endpoint.key
         self._meta = meta
         self._owner = owner
         self._poll = poll_seconds
-        self._paused = paused
         # Longer than the longest delivery, so that a live holder never loses its lease mid-batch.
         self._lease = 2 * endpoint.timeout + 10
         self._wakeup = asyncio.Event()
@@ -65,14 +63,14 @@ class EndpointWorker:
     def wake(self) -> None:
         self._wakeup.set()
 
-    async def run(self) -> None:
+    async def run(self, paused: Callable[[], Awaitable[bool]]) -> None:
         try:
             while True:
                 delay = self._poll
                 try:
-                    if not await self._paused():
+                    if not await paused():
                         delay = await self._step()
-                        await self._count_pending()
+                    await self._count_pending()  # a read: it goes on in read-only mode
                 except Exception:
                     log.exception("notification worker for %s failed; retrying", self._key)
                 if delay > 0:

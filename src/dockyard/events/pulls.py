@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from dockyard.events import metrics
 from dockyard.events.envelope import Origin, Target
@@ -51,17 +52,21 @@ class PullRecorder:
             for endpoint in self._notifier.subscribers("pull", target.repository):
                 metrics.DROPPED.labels(endpoint).inc()
 
-    async def run(self) -> None:
+    async def run(self, paused: Callable[[], Awaitable[bool]]) -> None:
+        """Store the buffer a few times a second; while `paused` (read-only mode) it only fills,
+        then drops."""
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), _FLUSH_SECONDS)
-                await self.flush()
+                self._full.clear()
+                if not await paused():
+                    await self.flush()
         finally:
-            await self.flush()  # on shutdown, what is buffered still reaches the outbox
+            if not await paused():
+                await self.flush()  # on shutdown, what is buffered still reaches the outbox
 
     async def flush(self) -> None:
-        self._full.clear()
         recorded, self._buffer = self._buffer, []
         for start in range(0, len(recorded), _CHUNK):
             await self._store(recorded[start : start + _CHUNK])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
 from dockyard.config import Notifications
 from dockyard.events.delivery import EndpointWorker
@@ -14,10 +15,6 @@ from dockyard.events.pulls import PullRecorder
 from dockyard.meta.base import MetadataStore
 
 
-async def _never_paused() -> bool:
-    return False
-
-
 class NotificationService:
     def __init__(self, settings: Notifications, meta: MetadataStore, port: int):
         source = Source.of_this_process(port)
@@ -25,8 +22,7 @@ class NotificationService:
         self.pulls = PullRecorder(self.notifier, meta, settings.pull_buffer) if self.notifier.wants_pulls else None
         owner = f"{source.addr}/{uuid.uuid4()}"
         self._workers = [
-            EndpointWorker(endpoint, meta, owner, settings.poll_seconds, _never_paused)
-            for endpoint in settings.endpoints
+            EndpointWorker(endpoint, meta, owner, settings.poll_seconds) for endpoint in settings.endpoints
         ]
         self.notifier.on_write(self._wake_all)
 
@@ -34,10 +30,11 @@ class NotificationService:
         for worker in self._workers:
             worker.wake()
 
-    async def run(self) -> None:
-        """Deliver until cancelled; returns at once when no endpoint is configured."""
-        tasks = [worker.run() for worker in self._workers]
+    async def run(self, paused: Callable[[], Awaitable[bool]]) -> None:
+        """Deliver until cancelled, idle while `paused` (read-only mode: the outbox is written to
+        as well as read); returns at once when no endpoint is configured."""
+        tasks = [worker.run(paused) for worker in self._workers]
         if self.pulls is not None:
-            tasks.append(self.pulls.run())
+            tasks.append(self.pulls.run(paused))
         if tasks:
             await asyncio.gather(*tasks)

@@ -17,7 +17,7 @@ def _client_addr(req: Request) -> str:
 
 def origin_of(ctx: Context, req: Request) -> Origin:
     return Origin(
-        request_id=req.header("x-request-id"),
+        request_id=req.request_id,
         addr=_client_addr(req),
         host=req.header("host") or "",
         method=req.method,

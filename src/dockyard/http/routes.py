@@ -28,6 +28,7 @@ def _route(name: str, pattern: str, **methods: Handler) -> Route:
 ROUTES = (
     _route("base", r"/v2/?", GET=base.version_check, HEAD=base.version_check),
     _route("catalog", r"/v2/_catalog", GET=listing.list_repositories),
+    _route("usage", r"/v2/_dockyard/usage", GET=listing.list_usage),
     _route("tags", r"/v2/(?P<name>.+)/tags/list", GET=listing.list_tags),
     _route(
         "manifest",

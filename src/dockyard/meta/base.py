@@ -62,6 +62,19 @@ class OutboxBatch:
     """Consecutive failed deliveries to the endpoint so far, for the backoff."""
 
 
+@dataclass(frozen=True, slots=True)
+class RepositoryUsage:
+    """What one repository holds. Blob bytes count each linked blob once (deduplicated within the
+    repository); shared bytes are those of its blobs that other repositories link too."""
+
+    repository: str
+    manifests: int
+    tags: int
+    blobs: int
+    blob_bytes: int
+    shared_bytes: int
+
+
 class MissingBlobs(Exception):
     """A manifest referenced blobs the repository does not hold."""
 
@@ -82,6 +95,22 @@ class MetadataStore(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise unless the store answers a query (for readiness checks)."""
+
+    # Runtime settings shared by every process and instance.
+    @abstractmethod
+    async def read_only(self) -> bool:
+        """Whether an operator switched the registry to read-only; may lag a switch by a second."""
+
+    @abstractmethod
+    async def set_read_only(self, enabled: bool) -> None: ...
+
+    @abstractmethod
+    async def repository_usage(self, limit: int, after: str | None) -> list[RepositoryUsage]:
+        """Usage of repositories in name order after `after`."""
 
     # Blobs: content is global, a repository links the blobs it may serve.
     @abstractmethod
@@ -116,6 +145,10 @@ class MetadataStore(ABC):
         self, upload_id: str, repository: str, digest: str, size: int, outbox: Sequence[OutboxEntry] = ()
     ) -> None:
         """Link the uploaded blob into the repository and end the session, in one transaction."""
+
+    @abstractmethod
+    async def count_uploads(self) -> int:
+        """Upload sessions started and neither finished nor cancelled (for a metric)."""
 
     @abstractmethod
     async def claim_stale_uploads(self, updated_before: float, limit: int) -> list[str]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.listing import ListingService
 from dockyard.registry.manifests import ManifestService
+from dockyard.registry.operations import OperationsService
 from dockyard.registry.uploads import UploadService
 
 
@@ -17,6 +18,7 @@ class Registry:
     uploads: UploadService
     manifests: ManifestService
     listing: ListingService
+    operations: OperationsService
 
 
-__all__ = ["BlobService", "ListingService", "ManifestService", "Registry", "UploadService"]
+__all__ = ["BlobService", "ListingService", "ManifestService", "OperationsService", "Registry", "UploadService"]

@@ -1,9 +1,11 @@
-"""Listing endpoints: `/v2/<name>/tags/list`, `/v2/_catalog` and `/v2/<name>/referrers/<digest>`."""
+"""Listing endpoints: `/v2/<name>/tags/list`, `/v2/_catalog`, `/v2/<name>/referrers/<digest>` and
+`/v2/_dockyard/usage`."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from urllib.parse import urlencode
 
 from dockyard.core import mediatypes
@@ -58,6 +60,19 @@ async def list_repositories(ctx: Context, req: Request) -> Response:
     n = _page_size(req)
     page = await ctx.registry.listing.repositories(n, _last(req, is_name, "repository name"))
     return _json_page(req.path, "repositories", page, n, {})
+
+
+async def list_usage(ctx: Context, req: Request) -> Response:
+    """Per repository: manifests, tags, linked blobs and their bytes, paged like the catalog.
+    Meant for administrators: once authorization exists, the route named "usage" is theirs only."""
+    n = _page_size(req)
+    limit = ctx.registry.operations.page_limit(n)
+    rows = await ctx.registry.operations.usage(limit, _last(req, is_name, "repository name"))
+    names = [row.repository for row in rows]
+    page = Page(names, more=len(rows) == limit)
+    response = _json_page(req.path, "repositories", page, n, {})
+    response.body = json.dumps({"repositories": [asdict(row) for row in rows]}, separators=(",", ":")).encode()
+    return response
 
 
 async def list_referrers(ctx: Context, req: Request, name: str, digest: str) -> Response:

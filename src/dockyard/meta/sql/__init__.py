@@ -11,10 +11,11 @@ from dockyard.meta.base import MetadataStore
 from dockyard.meta.sql.blobs import BlobQueries
 from dockyard.meta.sql.listing import ListingQueries
 from dockyard.meta.sql.manifests import ManifestQueries
+from dockyard.meta.sql.operations import OperationsQueries
 from dockyard.meta.sql.outbox import OutboxQueries
 
 
-class SqlMetadataStore(BlobQueries, ManifestQueries, ListingQueries, OutboxQueries, MetadataStore):
+class SqlMetadataStore(BlobQueries, ManifestQueries, ListingQueries, OperationsQueries, OutboxQueries, MetadataStore):
     pass
 
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
+from dockyard import metrics
 from dockyard.meta.base import ManifestRef, OutboxEntry
 from dockyard.meta.driver import Driver, Row, Transaction, Work
 
@@ -45,6 +46,7 @@ class SqlCore:
     def _read_all(self, sql: str, *params: Any) -> Awaitable[list[Row]]:
         return self._driver.fetch_all(sql, params)
 
+    @metrics.timed("metadata", "transaction")
     async def _write(self, work: Work[T], invalidates: bool = True, durable: bool = True) -> T:
         return await self._driver.transact(work, invalidates, durable)
 
