@@ -263,7 +263,12 @@ def start_distribution(name: str, work: Path, access_log: bool = False) -> Regis
 
 
 def start_dockyard(
-    name: str, work: Path, workers: int | None, access_log: bool = False, python: str | None = None
+    name: str,
+    work: Path,
+    workers: int | None,
+    access_log: bool = False,
+    python: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> Registry:
     work.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -282,11 +287,11 @@ def start_dockyard(
         cmd += ["--workers", str(workers)]
     log_path = work / "server.log"
     with log_path.open("ab") as log:
-        env = {**os.environ, "DOCKYARD_ACCESS_LOG": "true" if access_log else "false"}
+        full_env = {**os.environ, "DOCKYARD_ACCESS_LOG": "true" if access_log else "false", **(env or {})}
         if not access_log:
-            env.setdefault("DOCKYARD_LOG_LEVEL", "warning")
+            full_env.setdefault("DOCKYARD_LOG_LEVEL", "warning")
         proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, stdin=subprocess.DEVNULL, env=env
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, stdin=subprocess.DEVNULL, env=full_env
         )
     reg = Registry(
         name=name,

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report, workloads
+from bench.postgres import PostgresCluster
 from bench.procs import DISTRIBUTION_BIN, Registry, attach_url, start_distribution, start_dockyard
 from bench.profile import Profiler
 from bench.workloads import BigData, Metrics, Seeded, Sizes
@@ -75,10 +76,11 @@ def machine_slug() -> str:
     return re.sub(r"[^a-z0-9]+", "-", slug).strip("-")[:40]
 
 
-def start(name: str, spec: str, work: Path, access_log: bool) -> Registry:
-    """spec: distribution | dockyard | dockyard:N (N workers) | an http URL; a `+log` or `-log`
-    suffix turns that registry's access log on or off whatever --access-log says, so both
-    settings can be measured side by side (e.g. --peer dockyard:1-log --dockyard dockyard:1+log)."""
+def start(name: str, spec: str, work: Path, access_log: bool, database: Callable[[], str]) -> Registry:
+    """spec: distribution | dockyard[:N][+pg] (N workers; +pg: metadata in PostgreSQL, in a database
+    `database` makes and names by URL) | an http URL; a `+log` or `-log` suffix turns that registry's
+    access log on or off whatever --access-log says, so both settings can be measured side by side
+    (e.g. --peer dockyard:1-log --dockyard dockyard:1+log)."""
     if spec.startswith(("http://", "https://")):
         return attach_url(name, spec)
     if spec.endswith(("+log", "-log")):
@@ -87,12 +89,15 @@ def start(name: str, spec: str, work: Path, access_log: bool) -> Registry:
         reg = start_distribution(name, work / name, access_log)
         reg.notes.append(f"filesystem storage, delete enabled, access log {'on' if access_log else 'off'}")
         return reg
-    if spec == "dockyard" or spec.startswith("dockyard:"):
-        workers = int(spec.split(":", 1)[1]) if ":" in spec else None
-        reg = start_dockyard(name, work / name, workers, access_log)
+    base, postgres, rest = spec.partition("+pg")
+    if (base == "dockyard" or base.startswith("dockyard:")) and not rest:
+        workers = int(base.split(":", 1)[1]) if ":" in base else None
+        env = {"DOCKYARD_DATABASE__URL": database()} if postgres else {}
+        reg = start_dockyard(name, work / name, workers, access_log, env=env)
         reg.notes.append(f"access log {'on' if access_log else 'off'}")
+        reg.notes.append("metadata in PostgreSQL 15 (local, fsync off)" if postgres else "metadata in SQLite")
         return reg
-    raise SystemExit(f"unknown registry spec {spec!r}: use distribution, dockyard[:N] or a URL")
+    raise SystemExit(f"unknown registry spec {spec!r}: use distribution, dockyard[:N][+pg] or a URL")
 
 
 def event_loop_of(reg: Registry) -> str:
@@ -170,7 +175,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--dockyard",
         default="dockyard:1",
-        help="dockyard[:N] (started here with N workers), distribution, or a registry URL",
+        help="dockyard[:N][+pg] (started here with N workers; +pg: metadata in a PostgreSQL cluster started "
+        "here), distribution, or a registry URL; --peer takes the same, e.g. --peer dockyard:1 "
+        "--dockyard dockyard:1+pg compares the metadata backends",
     )
     p.add_argument("--dockyard-url", dest="dockyard", help="same as --dockyard URL")
     p.add_argument(
@@ -220,19 +227,28 @@ class Runner:
         self.main = "dockyard"
         self.extra: list[str] = []
         self.profiler = Profiler(args.py_spy) if args.py_spy else None
+        self.postgres: PostgresCluster | None = None
+
+    def database(self) -> str:
+        """A fresh database in the PostgreSQL cluster of this run, started on first use."""
+        if self.postgres is None:
+            log("starting a PostgreSQL cluster")
+            self.postgres = PostgresCluster().start()
+        return self.postgres.create_database()
 
     def setup(self) -> None:
         a = self.args
         two = a.dockyard_2w
         if two is None:
-            two = "dockyard:2" if a.dockyard.startswith("dockyard") else "none"
-        self.regs[self.peer] = start(self.peer, a.peer, self.work, a.access_log)
+            same_metadata = "+pg" if a.dockyard.endswith("+pg") else ""
+            two = "dockyard:2" + same_metadata if a.dockyard.startswith("dockyard") else "none"
+        self.regs[self.peer] = start(self.peer, a.peer, self.work, a.access_log, self.database)
         log(f"peer at {self.regs[self.peer].url}")
-        self.regs[self.main] = start(self.main, a.dockyard, self.work, a.access_log)
+        self.regs[self.main] = start(self.main, a.dockyard, self.work, a.access_log, self.database)
         log(f"dockyard at {self.regs[self.main].url}")
         if two != "none":
             name = "dockyard-2w"
-            self.regs[name] = start(name, two, self.work, a.access_log)
+            self.regs[name] = start(name, two, self.work, a.access_log, self.database)
             self.extra.append(name)
             log(f"{name} at {self.regs[name].url}")
         log(f"generating a {self.sizes.big_blob >> 20} MiB random blob")
@@ -240,11 +256,14 @@ class Runner:
         self.small_base = os.urandom(self.sizes.small_layer)
         log("seeding")
         for name, reg in self.regs.items():
-            self.seeded[name] = workloads.seed(reg, self.sizes, self.big, full=name not in self.extra, log=log)
+            full = name not in self.extra and "listing" in self.selected()  # tags and repositories: for listing
+            self.seeded[name] = workloads.seed(reg, self.sizes, self.big, full=full, log=log)
 
     def stop(self) -> None:
         for reg in self.regs.values():
             reg.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
 
     def selected(self) -> list[str]:
         if not self.args.only:

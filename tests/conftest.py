@@ -7,33 +7,20 @@ there, since the process is not ours. The backends are listed in tests/support/b
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.support.backends import BACKENDS, backend_env
-from tests.support.postgres import PostgresCluster
+from bench.postgres import PostgresCluster
+from tests.support.backends import BACKENDS, Registry, backend_env, registry_params, session_registry
 from tests.support.server import DockyardServer
-
-_EXTERNAL = os.environ.get("DOCKYARD_TEST_URL")
-
-
-@dataclass
-class Registry:
-    url: str
-    server: DockyardServer | None
 
 
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """Started on first use, once per session."""
-    cluster = PostgresCluster().start()
-    try:
+    with PostgresCluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="session")
@@ -41,17 +28,13 @@ def postgres_database(postgres_cluster: PostgresCluster) -> Callable[[], dict[st
     return lambda: {"DOCKYARD_DATABASE__URL": postgres_cluster.create_database()}
 
 
-@pytest.fixture(scope="session", params=["external"] if _EXTERNAL else list(BACKENDS))
+@pytest.fixture(scope="session", params=registry_params(list(BACKENDS)))
 def registry(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    if _EXTERNAL:
-        yield Registry(url=_EXTERNAL.rstrip("/"), server=None)
-        return
-    env = backend_env(request, request.param)
-    server = DockyardServer(tmp_path_factory.mktemp(f"registry-{request.param}") / "data", env=env).start()
-    try:
-        yield Registry(url=server.url, server=server)
-    finally:
-        server.stop()
+    """The session's server, once per backend: every test that takes it runs on each."""
+    yield from session_registry(request, tmp_path_factory)
+
+
+__all__ = ["Registry"]  # tests import it from here
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from dockyard.commands import admin, configcheck, usage
+from dockyard.commands import admin, configcheck, migrate, usage
 from dockyard.config import CONFIG_FILE_ENV, Settings, load_settings
 from dockyard.settings_check import unknown_environment
 from dockyard.versions import versions
@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     configcheck.register(show)
     admin.register(commands)
     usage.register(commands)
+    migrate.register(commands)
     return parser
 
 

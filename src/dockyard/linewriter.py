@@ -20,6 +20,15 @@ from pathlib import Path
 _STDERR = 2
 
 
+def open_for_append(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+
+
+def check_writable(path: Path) -> None:
+    """Raise OSError unless lines can be appended to `path` (created if missing)."""
+    os.close(open_for_append(path))
+
+
 class LineWriter:
     def __init__(
         self,
@@ -74,7 +83,7 @@ class LineWriter:
     def _open(self) -> int:
         if self._path is None:
             return _STDERR
-        return os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        return open_for_append(self._path)
 
     def _run(self) -> None:
         while not self._stopping:

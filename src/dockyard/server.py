@@ -22,7 +22,7 @@ from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
 from dockyard.http.context import Context
 from dockyard.http.tracing import request_tracer
-from dockyard.linewriter import LineWriter
+from dockyard.linewriter import LineWriter, check_writable
 from dockyard.meta.base import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.registry import (
@@ -135,6 +135,11 @@ def serve(settings: Settings, data_dir: Path) -> None:
     except MetadataUnavailable as error:
         sys.exit(f"dockyard: {error}")
     print(f"dockyard metadata: {metadata}", file=sys.stderr, flush=True)
+    if settings.access_log and settings.access_log_file:
+        try:
+            check_writable(settings.access_log_file)
+        except OSError as error:
+            sys.exit(f"dockyard: cannot write the access log: {error}")
     print(
         f"dockyard listening on {scheme}://{settings.listen} with {settings.workers} worker(s); data in {data_dir}",
         file=sys.stderr,

@@ -18,7 +18,6 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -33,9 +32,7 @@ from tests.interop.clients import (
     host_state,
 )
 from tests.interop.harness import TrafficMeter, log
-
-if TYPE_CHECKING:
-    from tests.conftest import Registry
+from tests.support.backends import Registry, registry_params, session_registry
 
 TOOLS = ("skopeo", "podman", "buildah", "umoci", "ctr", "containerd")
 
@@ -77,6 +74,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("dockyard interop findings")
     for test, key, value in _REPORT:
         terminalreporter.write_line(f"{test}: {key}: {value}")
+
+
+@pytest.fixture(scope="session", params=registry_params(["sqlite-fs"]))
+def registry(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The clients' behaviour does not depend on the metadata backend: one run, not one per backend."""
+    yield from session_registry(request, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from tests.ops.conftest import StartServer, wait_for
+from tests.support.server import DockyardServer
 
 SECRET = "hunter2-very-secret"
 
@@ -108,3 +110,9 @@ def test_the_file_is_reopened_after_logrotate(start_server: StartServer, tmp_pat
 
     wait_for(logged_in_new_file, "a line in the reopened file")
     assert lines_with(rotated, first)
+
+
+def test_an_unwritable_access_log_stops_start_up(tmp_path: Path) -> None:
+    server = DockyardServer(tmp_path / "data", env={"DOCKYARD_ACCESS_LOG_FILE": str(tmp_path / "no-dir" / "a.log")})
+    with pytest.raises(RuntimeError, match=r"cannot write the access log: .*No such file or directory"):
+        server.start()

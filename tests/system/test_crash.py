@@ -21,6 +21,7 @@ from tests.http.ocitest import (
     seeded_chunks,
     upload_end,
 )
+from tests.support.backends import every_backend
 from tests.support.server import DockyardServer
 
 pytestmark = pytest.mark.slow
@@ -77,6 +78,7 @@ def assert_manifest_intact(client: RegistryClient, reference: str, pushed: Pushe
     assert response.headers["docker-content-digest"] == pushed.digest
 
 
+@every_backend
 def test_sigkill_mid_upload_keeps_acknowledged_data_and_serves_nothing_partial(
     fresh_server: DockyardServer,
 ) -> None:
@@ -160,6 +162,7 @@ def test_sigkill_mid_upload_keeps_acknowledged_data_and_serves_nothing_partial(
         assert client.get_blob(REPO, digest_of(mono_blob)).content == mono_blob
 
 
+@every_backend
 def test_sigkill_mid_manifest_push(fresh_server: DockyardServer) -> None:
     server = fresh_server.start()
     acked: dict[str, Pushed] = {}

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from tests.http.ocitest import RegistryClient, assert_error, digest_of
+from tests.support.backends import every_backend
 from tests.support.server import DockyardServer
 
 
-def test_abandoned_uploads_are_purged_with_their_bytes(tmp_path: Path) -> None:
-    server = DockyardServer(tmp_path / "data", env={"DOCKYARD_UPLOADS__STALE_AFTER_SECONDS": "2"}).start()
+@every_backend
+def test_abandoned_uploads_are_purged_with_their_bytes(fresh_server: DockyardServer) -> None:
+    fresh_server.env["DOCKYARD_UPLOADS__STALE_AFTER_SECONDS"] = "2"
+    server = fresh_server.start()
+    uploads = server.data_dir / "uploads"
     try:
         client = RegistryClient(server.url)
         abandoned = client.open_session("purge/test")
         assert client.patch(abandoned, os.urandom(4096)).status_code == 202
-        assert len(list((tmp_path / "data" / "uploads").iterdir())) == 1
+        assert len(list(uploads.iterdir())) == 1
 
         kept_alive = client.open_session("purge/test")
         data = b""
@@ -30,6 +33,6 @@ def test_abandoned_uploads_are_purged_with_their_bytes(tmp_path: Path) -> None:
 
         assert_error(client.upload_status(abandoned), 404, "BLOB_UPLOAD_UNKNOWN")
         assert client.finish(kept_alive, digest_of(data)).status_code == 201
-        assert list((tmp_path / "data" / "uploads").iterdir()) == []
+        assert list(uploads.iterdir()) == []
     finally:
         server.stop()

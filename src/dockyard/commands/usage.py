@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from dataclasses import asdict, astuple
+
+from tqdm import tqdm
 
 from dockyard.commands.stores import open_metadata
 from dockyard.config import Settings
@@ -49,8 +52,11 @@ async def _collect(settings: Settings) -> list[RepositoryUsage]:
     meta = await open_metadata(settings)
     rows: list[RepositoryUsage] = []
     try:
-        while page := await meta.repository_usage(_PAGE, rows[-1].repository if rows else None):
-            rows.extend(page)
+        # On a terminal, a count of the repositories read so far (stores can hold many thousands).
+        with tqdm(unit=" repositories", desc="usage", disable=None, file=sys.stderr) as progress:
+            while page := await meta.repository_usage(_PAGE, rows[-1].repository if rows else None):
+                rows.extend(page)
+                progress.update(len(page))
     finally:
         await meta.close()
     return rows

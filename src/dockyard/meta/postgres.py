@@ -12,6 +12,7 @@ Migrations run at start under an advisory lock, so instances starting at once do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import random
@@ -46,9 +47,12 @@ def _native(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+def _one_line(error: psycopg.Error) -> str:
+    return " ".join(str(error).split())  # libpq's messages span lines
+
+
 def _unavailable(url: str, error: psycopg.Error) -> MetadataUnavailable:
-    reason = " ".join(str(error).split())  # libpq's messages span lines
-    return MetadataUnavailable(f"cannot use PostgreSQL at {redact_password(url)}: {reason}")
+    return MetadataUnavailable(f"cannot use PostgreSQL at {redact_password(url)}: {_one_line(error)}")
 
 
 def prepare_database(url: str) -> None:
@@ -102,10 +106,12 @@ class PostgresDriver:
             open=False,
             kwargs={"autocommit": True, "connect_timeout": _CONNECT_TIMEOUT},
             configure=_serializable,
+            timeout=_CONNECT_TIMEOUT,
             name="dockyard-metadata",
         )
         self._token = 0
         self._listening = False
+        self._listened_before = False
         self._listener: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -118,17 +124,36 @@ class PostgresDriver:
     async def close(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
         await self._pool.close()
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(_native(sql), params)
-            return await cursor.fetchone()
+        rows = await self._read(sql, params, one=True)
+        return rows[0] if rows else None
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(_native(sql), params)
-            return await cursor.fetchall()
+        return await self._read(sql, params, one=False)
+
+    async def _read(self, sql: str, params: Params, one: bool) -> list[Row]:
+        for attempt in (1, 2):
+            try:
+                async with self._pool.connection() as conn:
+                    cursor = await conn.execute(_native(sql), params)
+                    if one:
+                        row = await cursor.fetchone()
+                        return [row] if row is not None else []
+                    return await cursor.fetchall()
+            except psycopg.OperationalError:
+                if attempt == 2:
+                    raise
+                await self._drop_lost_connections()
+        raise AssertionError("unreachable")
+
+    async def _drop_lost_connections(self) -> None:
+        """After a connection turned out dead (the server restarted, say), let the pool test
+        its idle ones and replace those that are gone too, so the retry gets a live one."""
+        await self._pool.check()
 
     def change_token(self) -> int:
         if not self._listening:
@@ -136,9 +161,12 @@ class PostgresDriver:
         return self._token
 
     async def transact(self, work: Work[T], invalidates: bool = True, durable: bool = True) -> T:
+        reconnected = False
         for attempt in range(1, _MAX_ATTEMPTS + 1):
+            begun = False
             try:
                 async with self._pool.connection() as conn, conn.transaction():
+                    begun = True
                     if not durable:
                         await conn.execute("SET LOCAL synchronous_commit = off")
                     result = await work(_PostgresTransaction(conn))
@@ -148,6 +176,14 @@ class PostgresDriver:
                 if attempt == _MAX_ATTEMPTS:
                     raise
                 await asyncio.sleep(random.uniform(0, min(0.001 * 2**attempt, 0.1)))
+                continue
+            except psycopg.OperationalError:
+                # Only a transaction that never began is safe to repeat: a later loss may have
+                # come after PostgreSQL committed.
+                if begun or reconnected:
+                    raise
+                reconnected = True
+                await self._drop_lost_connections()
                 continue
             if invalidates:
                 self._token += 1  # this process sees its own write at once, before the notification
@@ -161,12 +197,14 @@ class PostgresDriver:
                     self._url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT
                 ) as conn:
                     await conn.execute("LISTEN " + _CHANNEL)
-                    self._listening = True
+                    if self._listened_before:  # a reconnection: pooled connections may be dead too
+                        await self._drop_lost_connections()
+                    self._listening = self._listened_before = True
                     self._token += 1  # whatever was written while nobody listened
                     async for _ in conn.notifies():
                         self._token += 1
             except psycopg.Error as error:
-                log.warning("metadata change notifications interrupted (%s); lookups uncached meanwhile", error)
+                log.warning("change notifications interrupted (%s); lookups uncached meanwhile", _one_line(error))
             finally:
                 self._listening = False
             await asyncio.sleep(_RELISTEN_SECONDS)

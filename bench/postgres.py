@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster for the tests, in the manner of
+"""A throwaway PostgreSQL cluster for the tests and the benchmark, in the manner of
 shared/reference/services/start-postgres.sh: initdb into a temporary directory, listening on
 127.0.0.1 on a free port, fsync off; run as the `postgres` user when the tests run as root (the
 server refuses root), so the directory must be one that user can enter."""
@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import psycopg
+
 from bench.procs import free_port
 
 _USER = "dockyard"
@@ -32,6 +33,7 @@ class PostgresCluster:
         self.root = Path(tempfile.mkdtemp(prefix="dockyard-pg-"))
         self.root.chmod(0o755)
         self.data = self.root / "pgdata"
+        self._log = self.root / "postgres.log"
         self.port = free_port()
         self.password = secrets.token_hex(8)
         self._databases = 0
@@ -56,9 +58,13 @@ class PostgresCluster:
                 f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.root}'\n"
                 "max_connections = 400\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
             )
-        log = self.root / "postgres.log"
-        self._as_server_user(self.bin / "pg_ctl", "-D", self.data, "-l", log, "-w", "-t", "60", "start")
+        self._as_server_user(self.bin / "pg_ctl", "-D", self.data, "-l", self._log, "-w", "-t", "60", "start")
         return self
+
+    def restart(self) -> None:
+        """A fast restart: the server closes every client connection."""
+        # With -l: a server left with our captured output would keep the pipe open for ever.
+        self._as_server_user(self.bin / "pg_ctl", "-D", self.data, "-l", self._log, "-m", "fast", "-w", "restart")
 
     def url(self, database: str) -> str:
         return f"postgresql://{_USER}:{self.password}@127.0.0.1:{self.port}/{database}"
@@ -70,6 +76,12 @@ class PostgresCluster:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def __enter__(self) -> PostgresCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
