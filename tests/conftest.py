@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from bench.postgres import PostgresCluster
 from tests.support.backends import BACKENDS, Registry, backend_env, registry_params, session_registry
+from tests.support.s3 import s3_bucket, s3_endpoint  # noqa: F401 - session fixtures for every test package
 from tests.support.server import DockyardServer
 
 

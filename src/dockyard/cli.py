@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from dockyard.commands import admin, configcheck, migrate, usage
+from dockyard.auth.setup import check_auth
+from dockyard.commands import admin, configcheck, migrate, usage, user
 from dockyard.config import CONFIG_FILE_ENV, Settings, load_settings
 from dockyard.settings_check import unknown_environment
 from dockyard.versions import versions
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     admin.register(commands)
     usage.register(commands)
     migrate.register(commands)
+    user.register(commands)
     return parser
 
 
@@ -65,6 +67,7 @@ def _apply_flags(args: argparse.Namespace) -> None:
 def _serve(settings: Settings) -> None:
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    check_auth(settings.auth, data_dir)
     # Worker processes read their settings from the environment: pass the resolved values on.
     os.environ["DOCKYARD_DATA_DIR"] = str(data_dir)
     os.environ["DOCKYARD_LISTEN"] = settings.listen

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -143,6 +143,93 @@ class Tracing(Section):
     """Share of requests traced when the client sent no sampling decision of its own."""
 
 
+class S3Storage(Section):
+    """Blobs in an S3 bucket instead of data_dir/blobs (uploads in progress live there too)."""
+
+    endpoint: str | None = None
+    """e.g. http://127.0.0.1:7480 for Ceph RGW (path-style addressing); unset: AWS for the region."""
+    bucket: str = Field(min_length=3, max_length=63)
+    region: str = "us-east-1"
+    access_key: str | None = None
+    """Unset (with secret_key): the standard AWS environment and credential chain."""
+    secret_key: SecretStr | None = None
+    prefix: str = ""
+    """Key prefix inside the bucket, so several registries can share one."""
+    redirect: bool = False
+    """Answer blob GETs with 307 to a presigned URL instead of relaying the bytes."""
+
+
+class Storage(Section):
+    s3: S3Storage | None = None
+AuthAction = Literal["pull", "push", "delete", "overwrite"]
+
+
+class AuthRule(Section):
+    """Who may do what where: a user matches when named in `users` or a member of one of `groups`."""
+    repositories: list[str] = Field(min_length=1)
+    """Globs: `*` matches within one path segment, `**` across segments."""
+    users: list[str] = []
+    groups: list[str] = []
+    actions: list[AuthAction] = Field(min_length=1)
+
+
+class TrustedIssuer(Section):
+    """An external token service whose tokens dockyard accepts: its `iss` and its public key(s)."""
+    issuer: str = Field(min_length=1)
+    public_key_file: Path | None = None
+    jwks_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> TrustedIssuer:
+        if (self.public_key_file is None) == (self.jwks_file is None):
+            raise ValueError(f"trusted issuer {self.issuer!r} needs exactly one of public_key_file, jwks_file")
+        return self
+
+
+class TokenAuth(Section):
+    enabled: bool = False
+    service: str = Field(default="dockyard", min_length=1)
+    """The token audience (`aud`) and the `service` of the challenge."""
+    issuer: str = Field(default="dockyard", min_length=1)
+    key_file: Path | None = None
+    """The signing key (PEM); by default `<data_dir>/auth/token-key.pem`, generated when absent."""
+    algorithm: Literal["ES256", "RS256"] = "ES256"
+    """The algorithm of a generated key; an existing key file's type decides for itself."""
+    expiry_seconds: int = Field(default=300, ge=1)
+    refresh_expiry_seconds: int = Field(default=30 * 24 * 3600, ge=1)
+    leeway_seconds: int = Field(default=5, ge=0, le=300)
+    upload_grant_seconds: int = Field(default=6 * 3600, ge=1)
+    """How long an upload session opened under a valid token stays writable after the token expires."""
+    trusted_issuers: list[TrustedIssuer] = []
+
+
+class Auth(Section):
+    htpasswd: Path | None = None
+    """bcrypt htpasswd file; setting it (or token.enabled) turns authentication on."""
+    groups: dict[str, list[str]] = {}
+    anonymous: list[str] = []
+    """Repository globs anonymous clients may pull from."""
+    rules: list[AuthRule] = []
+    """With no rules, every authenticated user may do everything."""
+    realm: str = "dockyard"
+    external_url: str | None = None
+    """The URL clients reach dockyard at (behind a reverse proxy); the token realm is built on it."""
+    token: TokenAuth = TokenAuth()
+    credential_cache_seconds: int = Field(default=60, ge=0)
+    failed_logins_per_minute: int = Field(default=10, ge=1)
+    """Failed logins one client address may make in a minute before it gets 429."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.htpasswd is not None or self.token.enabled
+
+    @model_validator(mode="after")
+    def _token_has_a_source(self) -> Auth:
+        if self.token.enabled and self.htpasswd is None and not self.token.trusted_issuers:
+            raise ValueError("auth.token.enabled needs auth.htpasswd or auth.token.trusted_issuers")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCKYARD_", env_nested_delimiter="__", extra="forbid")
 
@@ -169,6 +256,8 @@ class Settings(BaseSettings):
     database: Database = Database()
     health: Health = Health()
     tracing: Tracing = Tracing()
+    storage: Storage = Storage()
+    auth: Auth = Auth()
 
     @field_validator("listen")
     @classmethod

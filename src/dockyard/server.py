@@ -15,11 +15,13 @@ from granian.server import Server
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
 from dockyard import metrics
-from dockyard.blobs.filesystem import FilesystemBlobStore
+from dockyard.auth.service import build_authenticator
+from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
 from dockyard.config import Settings, load_settings
 from dockyard.events.service import NotificationService
 from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
+from dockyard.http.auth import Guard
 from dockyard.http.context import Context
 from dockyard.http.tracing import request_tracer
 from dockyard.linewriter import LineWriter, check_writable
@@ -33,6 +35,7 @@ from dockyard.registry import (
     Registry,
     UploadService,
 )
+from dockyard.registry.access import Access
 
 log = logging.getLogger("dockyard")
 
@@ -73,9 +76,8 @@ def build_app() -> RegistryApp:
     """The granian factory: runs in every worker process, configured by the environment."""
     settings = load_settings()
     _lighten_logging()
-    data_dir = settings.data_dir
     meta = open_metadata_store(settings)
-    store = FilesystemBlobStore(data_dir)
+    store = open_blob_store(settings)
     events = NotificationService(settings.notifications, meta, settings.port)
     registry = Registry(
         blobs=BlobService(meta, store, events.notifier, settings.uploads.automatic_mount),
@@ -103,12 +105,17 @@ def build_app() -> RegistryApp:
             except Exception:
                 log.exception("purging abandoned uploads failed; will retry")
 
+    auth = build_authenticator(settings.auth, settings.data_dir)
+    access = Access(auth.policy if auth else None)
     return RegistryApp(
         Context(
             registry,
             settings.limits.manifest_max_bytes,
             pulls=events.pulls,
             url_scheme="https" if settings.tls_cert else "http",
+            pull_permission=lambda req: access.pull_predicate(req.principal),
+            access=access,
+            auth=auth,
         ),
         render_metrics,
         close,
@@ -117,6 +124,7 @@ def build_app() -> RegistryApp:
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
         tracer=request_tracer(settings.tracing),
+        guard=Guard(auth, secure=settings.tls_cert is not None) if auth else None,
     )
 
 
@@ -135,6 +143,11 @@ def serve(settings: Settings, data_dir: Path) -> None:
     except MetadataUnavailable as error:
         sys.exit(f"dockyard: {error}")
     print(f"dockyard metadata: {metadata}", file=sys.stderr, flush=True)
+    try:
+        blobs = check_blob_store(settings)
+    except BlobStoreUnavailable as error:
+        sys.exit(f"dockyard: cannot use the blob store: {error}")
+    print(f"dockyard blobs: {blobs}", file=sys.stderr, flush=True)
     if settings.access_log and settings.access_log_file:
         try:
             check_writable(settings.access_log_file)

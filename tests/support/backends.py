@@ -10,10 +10,8 @@ A directory whose tests need not run on every backend overrides `registry` in it
 `params=registry_params([...])` and a body of `yield from session_registry(...)` (tests/interop does).
 
 To add a backend: add its line below, and, for a new service, its session fixture in
-tests/conftest.py. The S3 blob store, for instance:
-    "pg-s3": ("postgres_database", "s3_bucket"),
-with an `s3_bucket` fixture returning a callable that creates a bucket and gives
-{"DOCKYARD_STORAGE__S3__BUCKET": ..., ...}.
+tests/conftest.py. The S3 ones come from tests/support/s3.py (a Ceph RGW per session, a fresh
+bucket per server).
 """
 
 from __future__ import annotations
@@ -28,6 +26,8 @@ from tests.support.server import DockyardServer
 BACKENDS: dict[str, tuple[str, ...]] = {
     "sqlite-fs": (),
     "pg-fs": ("postgres_database",),
+    "sqlite-s3": ("s3_bucket",),
+    "pg-s3": ("postgres_database", "s3_bucket"),
 }
 
 every_backend = pytest.mark.parametrize("backend", list(BACKENDS))

@@ -54,7 +54,8 @@ class DockyardServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"dockyard exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if httpx.get(self.url + "/v2/", timeout=1.0, verify=self.verify).status_code == 200:
+                # 401: up, with authentication on.
+                if httpx.get(self.url + "/v2/", timeout=1.0, verify=self.verify).status_code in (200, 401):
                     return self
             except httpx.TransportError:
                 pass

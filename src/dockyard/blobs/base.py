@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from dockyard.core.digest import Digest, Hasher
@@ -17,7 +17,35 @@ class LocalFile:
     size: int
 
 
-BlobSource = LocalFile
+@dataclass(frozen=True, slots=True)
+class StreamedBlob:
+    """Blob bytes the server relays from elsewhere (an object store).
+
+    `open(start, end)` asks for the bytes [start, end) and returns once the source has answered,
+    so that a failure to read becomes an error response rather than a truncated body.
+    """
+
+    size: int
+    open: Callable[[int, int], Awaitable[AsyncIterator[bytes]]]
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectBlob:
+    """Blob bytes the client fetches itself from a URL that needs no further credentials."""
+
+    url: str
+
+
+BlobSource = LocalFile | StreamedBlob | RedirectBlob
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """A blob as the store holds it, whatever the metadata says."""
+
+    digest: Digest
+    size: int
+    modified: float
 
 
 class UploadConflict(Exception):
@@ -43,8 +71,12 @@ class BlobStore(ABC):
         """Raise unless the store can be read and written (for readiness checks)."""
 
     @abstractmethod
-    async def source(self, digest: Digest) -> BlobSource | None:
-        """Where to read a stored blob from, or None if its bytes are not here."""
+    async def source(self, digest: Digest, vouched: bool = False) -> BlobSource | None:
+        """Where to read a stored blob from, or None if its bytes are not here.
+
+        `vouched`: the metadata store says the blob is complete here, so a store for which looking
+        costs a request may answer without looking (a redirect to an object store's URL).
+        """
 
     @abstractmethod
     async def start_upload(self, upload_id: str) -> None: ...
@@ -69,8 +101,17 @@ class BlobStore(ABC):
         """The bytes received so far, to rebuild a running digest."""
 
     @abstractmethod
-    async def commit_upload(self, upload_id: str, digest: Digest) -> None:
-        """Make the upload's bytes durable and visible as blob `digest`, atomically; or UnknownUpload."""
+    async def commit_upload(self, upload_id: str, digest: Digest, size: int) -> None:
+        """Make the upload's bytes durable and visible as blob `digest`, atomically; or UnknownUpload.
+
+        `size` is how many bytes the caller verified the digest of: an upload that holds any other
+        number (a write slipped in after the check) raises UploadConflict and stays unpublished.
+        """
 
     @abstractmethod
     async def abort_upload(self, upload_id: str) -> None: ...
+
+    async def purge_stale(self, older_than: float) -> int:  # noqa: ARG002 - a store may keep no leftovers
+        """Remove upload leftovers no session names any more (begun before `older_than`, epoch
+        seconds), such as an object store's unfinished multipart uploads; return how many."""
+        return 0

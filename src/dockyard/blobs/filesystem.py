@@ -147,7 +147,7 @@ class FilesystemBlobStore(BlobStore):
         except FileNotFoundError:
             raise UnknownUpload(upload_id) from None
 
-    async def source(self, digest: Digest) -> BlobSource | None:
+    async def source(self, digest: Digest, vouched: bool = False) -> BlobSource | None:  # noqa: ARG002 - a stat is cheap
         path = self._blob_path(digest)
         try:
             size = os.stat(path).st_size
@@ -196,15 +196,17 @@ class FilesystemBlobStore(BlobStore):
                 yield chunk
 
     @metrics.timed("blobs", "commit")
-    async def commit_upload(self, upload_id: str, digest: Digest) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self._commit, upload_id, digest)
+    async def commit_upload(self, upload_id: str, digest: Digest, size: int) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._commit, upload_id, digest, size)
 
-    def _commit(self, upload_id: str, digest: Digest) -> None:
+    def _commit(self, upload_id: str, digest: Digest, size: int) -> None:
         source = self._upload_path(upload_id)
         target = self._blob_path(digest)
         fd = self._open_upload(upload_id, os.O_RDONLY)
         try:
             self._lock_exclusively(fd)
+            if os.fstat(fd).st_size != size:
+                raise UploadConflict(os.fstat(fd).st_size)
             os.fsync(fd)
             _make_dirs_durably(target.parent)
             # Same digest, same bytes: replacing a concurrent upload's file of this blob is harmless.

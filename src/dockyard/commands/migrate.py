@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from dockyard.blobs.base import LocalFile
 from dockyard.commands.stores import open_blobs, open_metadata
 from dockyard.config import Settings
 from dockyard.core.digest import Digest, new_hasher
@@ -133,17 +134,17 @@ async def _copy_blobs(
 
 async def _copy_blob(digest: Digest, source: BlobStore, target: BlobStore, meta: MetadataStore) -> bool:
     found = await source.source(digest)
-    if found is None:
+    if not isinstance(found, LocalFile):  # the source is an embedded registry: its blobs are files
         return False
     upload_id = str(uuid.uuid4())
     await meta.create_upload(upload_id, _SESSION_REPOSITORY)
     await target.start_upload(upload_id)
     hasher = new_hasher(digest.algorithm)
     try:
-        await target.append_upload(upload_id, 0, _read_file(Path(found.path)), hasher)
+        size = await target.append_upload(upload_id, 0, _read_file(Path(found.path)), hasher)
         if hasher.hexdigest() != digest.encoded:
             return False
-        await target.commit_upload(upload_id, digest)
+        await target.commit_upload(upload_id, digest, size)
         return True
     finally:
         await target.abort_upload(upload_id)  # nothing left to abort once committed

@@ -24,6 +24,6 @@ async def open_metadata(settings: Settings) -> MetadataStore:
 
 
 async def open_blobs(settings: Settings) -> BlobStore:
-    from dockyard.blobs.filesystem import FilesystemBlobStore  # noqa: PLC0415 - see above
+    from dockyard.blobs.factory import open_blob_store  # noqa: PLC0415 - see above
 
-    return FilesystemBlobStore(settings.data_dir)
+    return open_blob_store(settings)

@@ -22,10 +22,12 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.names import validate_name
 from dockyard.http import health, routes
 from dockyard.http.accesslog import REQUEST_ID_HEADER, AccessLog, RequestIds
+from dockyard.http.auth import Guard
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError, error_body, status_of
-from dockyard.http.messages import FileResponse, Request, Response
+from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
 from dockyard.http.monitor import Monitor
+from dockyard.http.relay import relay
 from dockyard.http.tracing import RequestTracer
 from dockyard.registry.operations import READ_ONLY_MESSAGE
 
@@ -49,7 +51,9 @@ def _internal_error() -> Response:
     return Response(500, [("content-type", "application/json")], body)
 
 
-def _body_size(response: Response | FileResponse) -> int:
+def _body_size(response: Response | FileResponse | StreamResponse) -> int:
+    if isinstance(response, StreamResponse):
+        return response.size
     return response.end - response.start if isinstance(response, FileResponse) else len(response.body)
 
 
@@ -90,6 +94,7 @@ class RegistryApp:
         access_log: AccessLog | None = None,
         log_probes: bool = False,
         tracer: RequestTracer | None = None,
+        guard: Guard | None = None,
     ):
         self._context = context
         self._render_metrics = render_metrics
@@ -101,6 +106,7 @@ class RegistryApp:
         self._unlogged = frozenset() if log_probes else _PROBES
         self._request_ids = RequestIds()
         self._tracer = tracer
+        self._guard = guard
         self._monitor = Monitor(context.registry.operations.open_uploads)
         self._background.append(self._monitor.run)
 
@@ -155,7 +161,11 @@ class RegistryApp:
             log.exception("internal error answering %s %s", scope.method, path, extra={"request_id": request_id})
             response = _internal_error()
         monitor.in_flight -= 1
-        self._send(protocol, response, request_id)
+        if isinstance(response, StreamResponse):
+            sent_headers = [_API_VERSION, (REQUEST_ID_HEADER, request_id), *response.headers]
+            await relay(protocol, response.status, sent_headers, response.chunks)
+        else:
+            self._send(protocol, response, request_id)
         elapsed = time.perf_counter() - started
         metrics.observe_request(scope.method, route_name, response.status, elapsed)
         sent = _body_size(response)
@@ -165,7 +175,7 @@ class RegistryApp:
         if self._access_log is not None and route_name not in self._unlogged:
             self._access_log.record(request_id, scope, response.status, sent, elapsed, user=_user_of(req))
 
-    def _resolve(self, req: Request) -> tuple[str, Callable[[], Awaitable[Response | FileResponse]]]:
+    def _resolve(self, req: Request) -> tuple[str, Callable[[], Awaitable[Response | FileResponse | StreamResponse]]]:
         """The route's name (for metrics) and the call that answers the request."""
         if req.method in _READ_METHODS:
             if req.path == "/metrics":
@@ -185,7 +195,10 @@ class RegistryApp:
                 f"{req.method} is not supported here",
                 [("allow", ", ".join(route.methods))],
             )
-        return route.name, functools.partial(handler, self._context, req, **params)
+        answer = functools.partial(handler, self._context, req, **params)
+        if self._guard is None:  # auth off: not one call more
+            return route.name, answer
+        return route.name, self._guard.wrap(route.name, params, req, answer)
 
     async def _metrics_response(self) -> Response:
         return Response(200, [("content-type", CONTENT_TYPE_LATEST)], self._render_metrics())

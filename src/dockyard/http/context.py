@@ -3,9 +3,11 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dockyard.auth.service import Authenticator
 from dockyard.events.pulls import PullRecorder
 from dockyard.http.messages import Request
 from dockyard.registry import Registry
+from dockyard.registry.access import ALLOW_ALL, Access
 from dockyard.registry.blobs import MayPull
 
 
@@ -22,3 +24,7 @@ class Context:
     pulls: PullRecorder | None = None
     """Set when a notification endpoint subscribes to pulls."""
     url_scheme: str = "http"
+    access: Access = ALLOW_ALL
+    """What the caller may do inside an operation; allows everything when auth is off."""
+    auth: Authenticator | None = None
+    """None when auth is off."""

@@ -39,8 +39,13 @@ def status_of(error: RegistryError) -> int:
     return error.status if isinstance(error, HTTPError) else STATUS[error.code]
 
 
+# Where the specification spells a code otherwise than the enum member.
+_WIRE_NAMES = {ErrorCode.TOO_MANY_REQUESTS: "TOOMANYREQUESTS"}
+
+
 def error_body(error: RegistryError) -> bytes:
-    entry: dict[str, object] = {"code": error.code.name, "message": error.message}
+    code = _WIRE_NAMES.get(error.code, error.code.name)
+    entry: dict[str, object] = {"code": code, "message": error.message}
     if error.detail is not None:
         entry["detail"] = error.detail
     return json.dumps({"errors": [entry]}, separators=(",", ":")).encode()

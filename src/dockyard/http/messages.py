@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from dockyard.auth.policy import Principal
 from dockyard.core.errors import ErrorCode
 from dockyard.http.errors import HTTPError
 
 
 class Request:
-    __slots__ = ("_protocol", "_query", "client", "headers", "method", "path", "query_string", "request_id")
+    __slots__ = (
+        "_protocol",
+        "_query",
+        "client",
+        "headers",
+        "method",
+        "path",
+        "principal",
+        "query_string",
+        "request_id",
+    )
 
     def __init__(
         self,
@@ -33,6 +44,10 @@ class Request:
         self.headers = headers
         self._protocol = protocol
         self._query: dict[str, list[str]] | None = None
+        self.client = client
+        """The peer's address, `HOST:PORT`."""
+        self.principal: Principal | None = None
+        """Who the request authenticated as; None when anonymous or when auth is off."""
 
     def header(self, name: str) -> str | None:
         value: str | None = self.headers.get(name)
@@ -92,3 +107,13 @@ class FileResponse:
     path: str
     start: int
     end: int
+
+
+@dataclass(slots=True)
+class StreamResponse:
+    """A body relayed chunk by chunk; the headers carry its Content-Length."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    chunks: AsyncIterator[bytes]
+    size: int

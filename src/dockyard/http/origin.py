@@ -23,4 +23,5 @@ def origin_of(ctx: Context, req: Request) -> Origin:
         method=req.method,
         useragent=req.header("user-agent") or "",
         scheme=req.header("x-forwarded-proto") or ctx.url_scheme,
+        actor=req.principal.name if req.principal else None,
     )

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard.http.handlers import base, blobs, listing, manifests, uploads
+from dockyard.http.handlers import base, blobs, listing, manifests, token, uploads
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -55,6 +55,7 @@ ROUTES = (
         DELETE=blobs.delete_blob,
     ),
     _route("referrers", r"/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)", GET=listing.list_referrers),
+    _route("token", r"/auth/token", GET=token.get_token, POST=token.post_token),
 )
 
 

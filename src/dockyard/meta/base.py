@@ -83,6 +83,14 @@ class MissingBlobs(Exception):
         self.digests = list(digests)
 
 
+class TagMoveRefused(Exception):
+    """A push would have moved tags that already point at another digest, and may not."""
+
+    def __init__(self, tags: Sequence[str]):
+        super().__init__(", ".join(tags))
+        self.tags = list(tags)
+
+
 class MetadataUnavailable(Exception):
     """The metadata database cannot be reached or refused us; the message says which and why."""
 
@@ -163,10 +171,13 @@ class MetadataStore(ABC):
         manifest: NewManifest,
         tags: Sequence[str],
         require_blobs: bool = True,
+        *,
+        may_move_tags: bool = True,
         outbox: Sequence[OutboxEntry] = (),
     ) -> None:
         """Store a manifest and point tags at it, atomically; with `require_blobs`, raise MissingBlobs
-        first when the repository lacks a blob the manifest references."""
+        first when the repository lacks a blob the manifest references; without `may_move_tags`,
+        raise TagMoveRefused when a tag already points at another digest."""
 
     @abstractmethod
     async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRef | None: ...

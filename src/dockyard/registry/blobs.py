@@ -42,7 +42,7 @@ class BlobService:
 
     async def source(self, repository: str, digest: Digest) -> BlobSource:
         await self.size(repository, digest)
-        source = await self._store.source(digest)
+        source = await self._store.source(digest, vouched=True)
         if source is None:
             log.error("blob %s is linked in %s but its bytes are missing from the blob store", digest, repository)
             raise _unknown(digest)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +35,24 @@ class ListingService:
             raise RegistryError(ErrorCode.NAME_UNKNOWN, detail={"name": repository})
         return Page(tags[:limit], len(tags) > limit)
 
-    async def repositories(self, n: int | None, last: str | None) -> Page:
+    async def repositories(
+        self, n: int | None, last: str | None, visible: Callable[[str], bool] | None = None
+    ) -> Page:
+        """A page of repository names; with `visible`, of those it accepts (the caller may pull),
+        read in batches until the page is full so that paging stays exact."""
         limit = self._limit(n)
-        names = await self._meta.list_repositories(limit + 1, last)
-        return Page(names[:limit], len(names) > limit)
+        if visible is None:
+            names = await self._meta.list_repositories(limit + 1, last)
+            return Page(names[:limit], len(names) > limit)
+        shown: list[str] = []
+        batch = max(limit + 1, 100)
+        while len(shown) <= limit:
+            names = await self._meta.list_repositories(batch, last)
+            shown.extend(name for name in names if visible(name))
+            if len(names) < batch:
+                break
+            last = names[-1]
+        return Page(shown[:limit], len(shown) > limit)
 
     async def referrers(self, repository: str, subject: Digest, artifact_type: str | None) -> bytes:
         """An OCI image index of the manifests whose subject is `subject` (empty if there are none)."""

@@ -6,6 +6,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 from dockyard import metrics
 from dockyard.core.digest import Digest
@@ -14,7 +15,18 @@ from dockyard.core.manifest import parse_manifest
 from dockyard.core.names import parse_reference, validate_tag
 from dockyard.events.envelope import Origin, Target
 from dockyard.events.notifier import Notifier
-from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest, OutboxEntry
+from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest, OutboxEntry, TagMoveRefused
+
+
+class TagMoves(Enum):
+    """Whether a manifest push may move existing tags to another digest."""
+
+    ALLOWED = "allowed"
+    """Auth is off, or overwrite is allowed without an explicit rule."""
+    REFUSED = "refused"
+    """The policy denies `overwrite`."""
+    FORCED = "forced"
+    """An explicit `auth.rules` entry grants `overwrite`: the only thing that overrides immutable tags."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +82,7 @@ class ManifestService:
         content_type: str | None,
         extra_tags: Sequence[str],
         *,
+        tag_moves: TagMoves = TagMoves.ALLOWED,
         origin: Origin | None = None,
     ) -> StoredManifest:
         target = parse_reference(reference)
@@ -103,7 +116,20 @@ class ManifestService:
         ]
         outbox = self._notifier.entries("push", pushed, origin)
         try:
-            await self._meta.put_manifest(repository, record, unique_tags, not self._allow_missing_blobs, outbox=outbox)
+            await self._meta.put_manifest(
+                repository,
+                record,
+                unique_tags,
+                not self._allow_missing_blobs,
+                may_move_tags=tag_moves is not TagMoves.REFUSED,
+                outbox=outbox,
+            )
+        except TagMoveRefused as refused:
+            raise RegistryError(
+                ErrorCode.DENIED,
+                f"you may not move existing tags to another manifest (overwrite): {', '.join(refused.tags)}",
+                {"tags": refused.tags},
+            ) from None
         except MissingBlobs as missing:
             raise RegistryError(
                 ErrorCode.MANIFEST_BLOB_UNKNOWN,

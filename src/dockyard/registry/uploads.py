@@ -133,7 +133,7 @@ class UploadService:
                 {"expected": str(digest), "actual": str(actual)},
             )
         try:
-            await self._store.commit_upload(upload_id, digest)
+            await self._store.commit_upload(upload_id, digest, size)
         except UnknownUpload:
             raise _unknown_upload(upload_id) from None
         except UploadConflict:
@@ -180,13 +180,17 @@ class UploadService:
         await self._meta.delete_upload(upload_id)
 
     async def purge_stale(self, max_age_seconds: float) -> int:
-        """Remove sessions nobody touched for a while, with their bytes."""
+        """Remove sessions nobody touched for a while, with their bytes, and the store's leftovers."""
+        cutoff = time.time() - max_age_seconds
         purged = 0
-        while stale := await self._meta.claim_stale_uploads(time.time() - max_age_seconds, _PURGE_BATCH):
+        while stale := await self._meta.claim_stale_uploads(cutoff, _PURGE_BATCH):
             for upload_id in stale:
                 await self._discard(upload_id)
             purged += len(stale)
             metrics.UPLOADS_PURGED.inc(len(stale))
         if purged:
             log.info("purged %d abandoned upload sessions", purged)
+        leftovers = await self._store.purge_stale(cutoff)
+        if leftovers:
+            log.info("removed %d unfinished multipart uploads from the blob store", leftovers)
         return purged

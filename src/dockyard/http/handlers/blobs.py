@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dockyard.blobs.base import LocalFile, RedirectBlob
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode
 from dockyard.events.envelope import BLOB_MEDIA_TYPE, Target
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
-from dockyard.http.messages import FileResponse, Request, Response
+from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
 from dockyard.http.origin import origin_of
 from dockyard.http.ranges import RangeNotSatisfiable, parse_range
 
@@ -29,12 +30,15 @@ async def head_blob(ctx: Context, req: Request, name: str, digest: str) -> Respo
     return Response(200, [*_headers(blob), ("content-length", str(size))])
 
 
-async def get_blob(ctx: Context, req: Request, name: str, digest: str) -> Response | FileResponse:
+async def get_blob(ctx: Context, req: Request, name: str, digest: str) -> Response | FileResponse | StreamResponse:
     blob = Digest.parse(digest)
     source = await ctx.registry.blobs.source(name, blob)
     if ctx.pulls is not None and ctx.pulls.wants(name):
-        target = Target(name, str(blob), BLOB_MEDIA_TYPE, source.size, kind="blobs")
-        ctx.pulls.record(target, origin_of(ctx, req))
+        size = None if isinstance(source, RedirectBlob) else source.size  # a redirect's size is not at hand
+        ctx.pulls.record(Target(name, str(blob), BLOB_MEDIA_TYPE, size, kind="blobs"), origin_of(ctx, req))
+    if isinstance(source, RedirectBlob):
+        # The client sends its Range to the URL itself; the digest lets it check what it got.
+        return Response(307, [("location", source.url), ("docker-content-digest", str(blob)), ("content-length", "0")])
     headers = _headers(blob)
     start, end, status = 0, source.size, 200
     range_header = req.header("range")
@@ -55,7 +59,9 @@ async def get_blob(ctx: Context, req: Request, name: str, digest: str) -> Respon
     if end == start:
         return Response(status, headers)
     headers.append(("content-length", str(end - start)))
-    return FileResponse(status, headers, source.path, start, end)
+    if isinstance(source, LocalFile):
+        return FileResponse(status, headers, source.path, start, end)
+    return StreamResponse(status, headers, await source.open(start, end), end - start)
 
 
 async def delete_blob(ctx: Context, req: Request, name: str, digest: str) -> Response:

@@ -58,7 +58,8 @@ async def list_tags(ctx: Context, req: Request, name: str) -> Response:
 
 async def list_repositories(ctx: Context, req: Request) -> Response:
     n = _page_size(req)
-    page = await ctx.registry.listing.repositories(n, _last(req, is_name, "repository name"))
+    visible = ctx.access.catalog_filter(req.principal)
+    page = await ctx.registry.listing.repositories(n, _last(req, is_name, "repository name"), visible)
     return _json_page(req.path, "repositories", page, n, {})
 
 

@@ -33,8 +33,15 @@ async def get_manifest(ctx: Context, req: Request, name: str, reference: str) ->
 async def put_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
     body = await req.read_body(ctx.manifest_max_bytes)
     extra_tags = req.query_all("tag")
+    tag_moves = ctx.access.tag_moves(req.principal, name)
     stored = await ctx.registry.manifests.put(
-        name, reference, body, req.header("content-type"), extra_tags, origin=origin_of(ctx, req)
+        name,
+        reference,
+        body,
+        req.header("content-type"),
+        extra_tags,
+        tag_moves=tag_moves,
+        origin=origin_of(ctx, req),
     )
     headers = [("location", f"/v2/{name}/manifests/{stored.digest}"), ("docker-content-digest", stored.digest)]
     if stored.subject:

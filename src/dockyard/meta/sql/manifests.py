@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from dockyard.meta.base import ManifestRef, MissingBlobs, NewManifest, OutboxEntry
+from dockyard.meta.base import ManifestRef, MissingBlobs, NewManifest, OutboxEntry, TagMoveRefused
 from dockyard.meta.driver import Transaction
 from dockyard.meta.sql.core import NOT_FOUND, SqlCore, in_repository, insert_outbox, placeholders, repository_id
 
@@ -32,6 +32,18 @@ async def _missing_blobs(tx: Transaction, repository_id: int, digests: Sequence[
         )
         present.update(digest for (digest,) in rows)
     return [digest for digest in wanted if digest not in present]
+
+
+async def _refuse_tag_moves(tx: Transaction, repository_id: int, digest: str, tags: Sequence[str]) -> None:
+    """Inside the writing transaction; re-pushing the same digest to a tag is never a move."""
+    if not tags:
+        return
+    rows = await tx.fetch_all(
+        f"SELECT name FROM tags WHERE repository_id = ? AND digest <> ? AND name IN ({placeholders(tags)})",  # noqa: S608
+        (repository_id, digest, *tags),
+    )
+    if rows:
+        raise TagMoveRefused(sorted(name for (name,) in rows))
 
 
 async def _insert_manifest(tx: Transaction, repository_id: int, manifest: NewManifest, now: float) -> None:
@@ -70,6 +82,8 @@ class ManifestQueries(SqlCore):
         manifest: NewManifest,
         tags: Sequence[str],
         require_blobs: bool = True,
+        *,
+        may_move_tags: bool = True,
         outbox: Sequence[OutboxEntry] = (),
     ) -> None:
         async def run(tx: Transaction) -> None:
@@ -77,6 +91,8 @@ class ManifestQueries(SqlCore):
             missing = await _missing_blobs(tx, repo_id, manifest.blob_digests) if require_blobs else []
             if missing:
                 raise MissingBlobs(missing)
+            if not may_move_tags:
+                await _refuse_tag_moves(tx, repo_id, manifest.digest, tags)
             now = time.time()
             await _insert_manifest(tx, repo_id, manifest, now)
             await tx.execute_many(

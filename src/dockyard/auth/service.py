@@ -1,0 +1,172 @@
+"""Authentication as the rest of dockyard sees it: from credentials to a principal, and from a
+principal and the scopes it asks for to a token. Built once per worker from the settings."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dockyard.auth import keys
+from dockyard.auth.credentials import FailedLogins, UserFile, Verifier
+from dockyard.auth.grants import UploadGrants
+from dockyard.auth.policy import Action, Policy, Principal, rule
+from dockyard.auth.tokens import Scope, TokenIssuer, TokenVerifier, repository_actions
+from dockyard.config import Auth
+
+log = logging.getLogger(__name__)
+
+
+class LoginFailed(Exception):
+    """Wrong user name or password, or credentials that do not parse (never says which)."""
+
+
+class TooManyFailures(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(f"too many failed logins; retry in {retry_after}s")
+        self.retry_after = retry_after
+
+
+def parse_basic(credentials: str) -> tuple[str, str] | None:
+    """User and password of the part of a Basic Authorization header after `Basic `."""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep and user else None
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """What token mode adds: issuing, verifying and upload grants."""
+
+    issuer: TokenIssuer
+    verifier: TokenVerifier
+    grants: UploadGrants
+    lifetime: int
+    refresh_lifetime: int
+
+
+class Authenticator:
+    def __init__(self, settings: Auth, users: UserFile | None, policy: Policy, tokens: Tokens | None):
+        self.settings = settings
+        self.policy = policy
+        self.tokens = tokens
+        self._users = users
+        self._verifier = Verifier(users, settings.credential_cache_seconds) if users is not None else None
+        self._failures = FailedLogins(settings.failed_logins_per_minute)
+        self._principals: dict[str, Principal] = {}
+
+    @property
+    def token_mode(self) -> bool:
+        return self.tokens is not None
+
+    def _principal(self, user: str) -> Principal:
+        principal = self._principals.get(user)
+        if principal is None:
+            principal = self._principals[user] = Principal(user, self.policy.groups_of(user))
+        return principal
+
+    async def _verified(self, key: bytes, parse: Callable[[], tuple[str, str] | None], client: str) -> Principal:
+        """The principal of credentials, from the cache when they were checked lately; failures
+        count against the client's address."""
+        wait = self._failures.retry_after(client)
+        if wait:
+            raise TooManyFailures(wait)
+        assert self._verifier is not None
+        user, fresh = self._verifier.cached(key)
+        if user is None:
+            parsed = parse()
+            user = await self._verifier.verify(key, *parsed) if parsed is not None else ""
+        elif not fresh and (parsed := parse()) is not None:
+            self._verifier.recheck(key, *parsed)
+        if not user:
+            self._failures.record_failure(client)
+            log.info("failed login from %s", client)
+            raise LoginFailed
+        return self._principal(user)
+
+    async def login(self, user: str, password: str, client: str) -> Principal:
+        if self._verifier is None:
+            raise LoginFailed
+        key = self._verifier.key(f"{user}\0{password}")
+        return await self._verified(key, lambda: (user, password) if user else None, client)
+
+    async def basic(self, credentials: str, client: str) -> Principal:
+        """The principal of the part of a Basic Authorization header after `Basic `."""
+        if self._verifier is None:
+            raise LoginFailed
+        return await self._verified(self._verifier.key(credentials), lambda: parse_basic(credentials), client)
+
+    def user_exists(self, user: str) -> bool:
+        return self._users is not None and self._users.exists(user)
+
+    def token_for(self, principal: Principal | None, scopes: Iterable[Scope]) -> dict[str, Any]:
+        """A token granting requested ∩ allowed, as the token endpoint answers it."""
+        assert self.tokens is not None
+        access: dict[str, frozenset[Action]] = {}
+        catalog = False
+        for scope in scopes:
+            if scope.type == "repository":
+                wanted = repository_actions(scope.actions)
+                allowed = self.policy.allowed_actions(principal, scope.name, wanted)
+                access[scope.name] = access.get(scope.name, frozenset()) | allowed
+            elif scope.type == "registry" and scope.name == "catalog":
+                catalog = self.policy.may_list_catalog(principal)
+        now = time.time()
+        lifetime = self.tokens.lifetime
+        subject = principal.name if principal is not None else ""
+        token = self.tokens.issuer.access_token(subject, access, catalog, lifetime, now)
+        issued_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+        return {"token": token, "access_token": token, "expires_in": lifetime, "issued_at": issued_at}
+
+    def refresh_token(self, principal: Principal) -> str:
+        assert self.tokens is not None
+        return self.tokens.issuer.refresh_token(principal.name, self.tokens.refresh_lifetime, time.time())
+
+    def refreshed_principal(self, refresh_token: str) -> Principal:
+        """The user of a refresh token, who must still exist; raises TokenError or LoginFailed."""
+        assert self.tokens is not None
+        user = self.tokens.verifier.verify_refresh(refresh_token, self.tokens.issuer.refresh_audience)
+        if not self.user_exists(user):
+            raise LoginFailed
+        return Principal(user, self.policy.groups_of(user))
+
+
+def _tokens(settings: Auth, data_dir: Path) -> Tokens:
+    token = settings.token
+    key_file = token.key_file or data_dir / "auth" / "token-key.pem"
+    private_key, algorithm = keys.signing_key(key_file, token.algorithm)
+    public_key = private_key.public_key()
+    issuers: dict[str, list[keys.VerifyingKey]] = {
+        token.issuer: [keys.VerifyingKey(public_key, keys.thumbprint(public_key), (algorithm,))]
+    }
+    for trusted in token.trusted_issuers:
+        issuers.setdefault(trusted.issuer, []).extend(keys.public_keys(trusted.public_key_file, trusted.jwks_file))
+    return Tokens(
+        issuer=TokenIssuer(private_key, algorithm, token.issuer, token.service),
+        verifier=TokenVerifier(issuers, token.issuer, token.service, token.leeway_seconds),
+        grants=UploadGrants(private_key, token.upload_grant_seconds),
+        lifetime=token.expiry_seconds,
+        refresh_lifetime=token.refresh_expiry_seconds,
+    )
+
+
+def build_authenticator(settings: Auth, data_dir: Path) -> Authenticator | None:
+    """None when auth is off. Raises HtpasswdError or KeyFileError with a message for the operator."""
+    if not settings.enabled:
+        return None
+    users = UserFile(settings.htpasswd) if settings.htpasswd is not None else None
+    policy = Policy(
+        [rule(entry.repositories, entry.users, entry.groups, entry.actions) for entry in settings.rules],
+        settings.anonymous,
+        settings.groups,
+    )
+    tokens = _tokens(settings, data_dir) if settings.token.enabled else None
+    return Authenticator(settings, users, policy, tokens)

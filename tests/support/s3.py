@@ -1,0 +1,101 @@
+"""Session fixtures for S3: one Ceph RGW per test session, a fresh bucket per server or test.
+
+The gateway starts on first use only, so sessions that need no S3 never pay its ~10 s. Set
+DOCKYARD_TEST_S3=URL,ACCESS_KEY,SECRET_KEY to use a gateway that is already running instead.
+Ceph's monitor port is fixed, so where another cluster holds it the S3 tests are skipped rather
+than fight over it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from botocore.session import get_session
+from tests.support.ceph import MON_PORT, CephGateway, S3Endpoint
+
+START_TIMEOUT_SECONDS = 180
+
+
+def s3_admin(endpoint: S3Endpoint) -> Any:
+    """A plain (synchronous) botocore client for setting up and inspecting buckets."""
+    return get_session().create_client(
+        "s3",
+        endpoint_url=endpoint.url,
+        region_name=endpoint.region,
+        aws_access_key_id=endpoint.access_key,
+        aws_secret_access_key=endpoint.secret_key,
+        config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required"),
+    )
+
+
+def server_env(endpoint: S3Endpoint, bucket: str, **extra: str) -> dict[str, str]:
+    """The DOCKYARD_* environment of a server whose blobs go to `bucket`."""
+    env = {
+        "DOCKYARD_STORAGE__S3__ENDPOINT": endpoint.url,
+        "DOCKYARD_STORAGE__S3__BUCKET": bucket,
+        "DOCKYARD_STORAGE__S3__REGION": endpoint.region,
+        "DOCKYARD_STORAGE__S3__ACCESS_KEY": endpoint.access_key,
+        "DOCKYARD_STORAGE__S3__SECRET_KEY": endpoint.secret_key,
+    }
+    env.update({f"DOCKYARD_STORAGE__S3__{key.upper()}": value for key, value in extra.items()})
+    return env
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def empty_bucket(admin: Any, bucket: str) -> None:
+    for page in admin.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+        for upload in page.get("Uploads", []):
+            admin.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+    for page in admin.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            admin.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+    external = os.environ.get("DOCKYARD_TEST_S3")
+    if external:
+        url, access_key, secret_key = external.split(",")
+        yield S3Endpoint(url, access_key, secret_key)
+        return
+    if _port_taken(MON_PORT):
+        pytest.skip(f"another Ceph cluster holds port {MON_PORT} on this machine (set DOCKYARD_TEST_S3 to use it)")
+    gateway = CephGateway(tmp_path_factory.mktemp("ceph"))
+    try:
+        gateway.start(timeout=START_TIMEOUT_SECONDS)
+        yield gateway.endpoint
+    finally:
+        gateway.stop()
+        shutil.rmtree(gateway.data, ignore_errors=True)  # the OSD's file holds every byte the tests wrote
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(s3_endpoint: S3Endpoint) -> Iterator[Callable[[], dict[str, str]]]:
+    """Makes an empty bucket per call and gives the server environment for it; all purged at the end."""
+    admin = s3_admin(s3_endpoint)
+    made: list[str] = []
+
+    def make() -> dict[str, str]:
+        bucket = f"dockyard-{uuid.uuid4().hex[:16]}"
+        admin.create_bucket(Bucket=bucket)
+        made.append(bucket)
+        return server_env(s3_endpoint, bucket)
+
+    yield make
+    for bucket in made:
+        with contextlib.suppress(Exception):  # a stopped cluster takes its buckets with it anyway
+            empty_bucket(admin, bucket)
+            admin.delete_bucket(Bucket=bucket)
