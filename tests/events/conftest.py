@@ -48,15 +48,16 @@ def endpoint_config(receiver: Receiver, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def start_server(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[StartServer]:
-    """start_server(endpoints, workers=1, instance="data"): a dockyard process notifying `endpoints`.
+    """start_server(endpoints, workers=1, instance="data", **settings): a dockyard process notifying
+    `endpoints`.
     Every server of a test shares one metadata store (`backend`); each instance name has its own
     data directory, so two names are two instances of one registry."""
     servers: list[DockyardServer] = []
     env = backend_env(request, backend)
 
-    def start(endpoints: list[dict[str, Any]], workers: int = 1, instance: str = "data") -> DockyardServer:
+    def start(endpoints: list[dict[str, Any]], workers: int = 1, instance: str = "data", **more: Any) -> DockyardServer:
         config = tmp_path / f"config-{len(servers)}.yaml"
-        settings = {"log_level": "debug", "notifications": {"poll_seconds": 0.2, "endpoints": endpoints}}
+        settings = {"log_level": "debug", "notifications": {"poll_seconds": 0.2, "endpoints": endpoints}, **more}
         config.write_text(yaml.safe_dump(settings))
         arguments = ["--config", str(config), "--workers", str(workers)]
         server = DockyardServer(tmp_path / instance, extra_args=arguments, env=env).start()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from tests.events.conftest import SECRET, StartServer, endpoint_config
 from tests.events.receiver import Receiver
 from tests.http.ocitest import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, RegistryClient, descriptor, image_manifest
 from tests.support.backends import every_backend
+
+from dockyard.auth.htpasswd import set_user
 
 MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
 BLOB = "application/octet-stream"
@@ -143,3 +147,15 @@ def test_refused_writes_send_nothing(start_server: StartServer, receiver: Receiv
     events = receiver.wait_for(lambda events: any(e["target"].get("tag") == "fine" for e in events))
     assert [e["action"] for e in events] == ["push", "push", "push"]  # config, layer, manifest
     assert [e["target"].get("tag") for e in events] == [None, None, "fine"]
+
+
+def test_actor_is_the_authenticated_user(start_server: StartServer, receiver: Receiver, tmp_path: Path) -> None:
+    htpasswd = tmp_path / "htpasswd"
+    set_user(htpasswd, "alice", "alice-secret", cost=4)
+    rules = [{"repositories": ["**"], "users": ["alice"], "actions": ["pull", "push", "delete"]}]
+    server = start_server([endpoint_config(receiver)], auth={"htpasswd": str(htpasswd), "rules": rules})
+    with RegistryClient(server.url) as client:
+        client.http.auth = ("alice", "alice-secret")
+        client.push_image("events/signed", "v1")
+    events = receiver.wait_for(lambda events: len(events) >= 3)
+    assert {json.dumps(e["actor"]) for e in events} == {'{"name": "alice"}'}
