@@ -8,6 +8,8 @@
 # Idempotent and non-interactive: packages already present are left alone, and apt's
 # package lists are refreshed only when something is missing.
 set -euo pipefail
+# shellcheck source=.ci/debs.sh
+source "$(dirname "$0")/debs.sh"
 
 debs=(
     skopeo podman buildah umoci containerd
@@ -16,21 +18,7 @@ debs=(
     ca-certificates
 )
 
-missing=()
-for pkg in "${debs[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
-        missing+=("$pkg")
-    fi
-done
-
-if ((${#missing[@]})); then
-    echo "install-interop: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
-else
-    echo "install-interop: Debian packages already installed"
-fi
+install_debs install-interop "${debs[@]}"
 
 py="${1:-python3}"
 if [[ -d "$py" ]]; then

@@ -200,10 +200,12 @@ _HEY_STATUS = re.compile(r"^\s*\[(\d+)\]\s+(\d+) responses", re.M)
 _HEY_ERRORS = re.compile(r"Error distribution:\s*\n((?:\s*\[\d+\].*\n?)*)")
 
 
-def wrk_script(path: Path, method: str, accept: str) -> Path:
+def wrk_script(path: Path, method: str, accept: str, headers: dict[str, str] | None = None) -> Path:
+    extra = "".join(f'wrk.headers["{name}"] = "{value}"\n' for name, value in (headers or {}).items())
     path.write_text(
         f'wrk.method = "{method}"\n'
         f'wrk.headers["Accept"] = "{accept}"\n'
+        f"{extra}"
         "done = function(summary, latency, requests)\n"
         '  io.write(string.format(\'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,'
         '"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,'

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from dockyard.auth.setup import check_auth
-from dockyard.commands import admin, configcheck, migrate, usage, user
+from dockyard.commands import admin, configcheck, fsck, gc, migrate, retention, usage, user
 from dockyard.config import CONFIG_FILE_ENV, Settings, load_settings
 from dockyard.settings_check import unknown_environment
 from dockyard.versions import versions
@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     usage.register(commands)
     migrate.register(commands)
     user.register(commands)
+    gc.register(commands)
+    fsck.register(commands)
+    retention.register(commands)
     return parser
 
 

@@ -228,6 +228,63 @@ class Auth(Section):
         if self.token.enabled and self.htpasswd is None and not self.token.trusted_issuers:
             raise ValueError("auth.token.enabled needs auth.htpasswd or auth.token.trusted_issuers")
         return self
+class Gc(Section):
+    """Online garbage collection (see README, "Garbage collection")."""
+
+    enabled: bool = True
+    """Run review workers in every server process."""
+    review_delay_seconds: float = Field(default=86400, ge=0)
+    """How long after the event that may have orphaned something its review waits: the grace
+    period within which a push may still reference it."""
+    untagged_manifests: bool = True
+    """Collect manifests no tag and no index references; false keeps them as Distribution does."""
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    """Reviews per transaction: larger is faster, smaller keeps other writers' waits short."""
+    idle_seconds: float = Field(default=5.0, gt=0)
+    """How long a worker sleeps when nothing is due."""
+    deletion_lease_seconds: float = Field(default=30.0, gt=0)
+    """A byte deletion taken by a worker that died is retaken after this long; it must exceed
+    the time deleting one blob from the blob store can take."""
+    orphan_sweep_seconds: float = Field(default=6 * 3600, gt=0)
+    """How often the blob store is listed for bytes without metadata (left by crashes)."""
+    scrub_bytes_per_second: int = Field(default=0, ge=0)
+    """Re-hash every stored blob in the background at this rate, over and over; 0 turns it off."""
+    retention_interval_seconds: float = Field(default=3600, gt=0)
+    """How often the retention rules are applied."""
+    pull_flush_seconds: float = Field(default=30, gt=0)
+    """How often the last-pull times each process noted are written, in one batch."""
+
+
+class ImmutableTags(Section):
+    """Tags matching `tags` in repositories matching `repository` (both globs) never move: pushing
+    one with a different digest is refused; only an explicit `overwrite` grant overrides it."""
+
+    repository: str
+    tags: str = "*"
+
+
+class Quota(Section):
+    """Repositories matching `repository` (a glob) may link at most `max_bytes` of blobs."""
+
+    repository: str
+    max_bytes: int = Field(ge=0)
+
+
+class RetentionRule(Section):
+    """What to keep in repositories matching `repository` (a glob); the first matching rule applies.
+
+    Tags are deleted only when the rule sets at least one `keep_*` criterion, and then exactly
+    those tags that no criterion keeps. Manifests deleted this way are collected by GC later."""
+
+    repository: str
+    keep_last: int | None = Field(default=None, ge=0)
+    """Keep the N most recently pushed tags."""
+    keep_tags: str | None = None
+    """Keep tags matching this regular expression (whole name)."""
+    keep_pulled_within_days: float | None = Field(default=None, gt=0)
+    """Keep tags pulled within this many days."""
+    untagged_older_than_days: float | None = Field(default=None, ge=0)
+    """Delete manifests no tag, index or live subject holds, created more than this many days ago."""
 
 
 class Settings(BaseSettings):
@@ -258,6 +315,11 @@ class Settings(BaseSettings):
     tracing: Tracing = Tracing()
     storage: Storage = Storage()
     auth: Auth = Auth()
+    gc: Gc = Gc()
+    immutable_tags: list[ImmutableTags] = []
+    retention: list[RetentionRule] = []
+    quotas: list[Quota] = []
+    """The first rule matching a repository applies."""
 
     @field_validator("listen")
     @classmethod

@@ -19,6 +19,7 @@ from dockyard.auth.service import build_authenticator
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
 from dockyard.config import Settings, load_settings
 from dockyard.events.service import NotificationService
+from dockyard.gc.worker import run_maintenance
 from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
 from dockyard.http.auth import Guard
@@ -29,6 +30,7 @@ from dockyard.meta.base import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.registry import (
     BlobService,
+    ImmutableTagRule,
     ListingService,
     ManifestService,
     OperationsService,
@@ -36,6 +38,8 @@ from dockyard.registry import (
     UploadService,
 )
 from dockyard.registry.access import Access
+from dockyard.registry.pulls import PullLog
+from dockyard.registry.quotas import QuotaRule, Quotas
 
 log = logging.getLogger("dockyard")
 
@@ -79,10 +83,18 @@ def build_app() -> RegistryApp:
     meta = open_metadata_store(settings)
     store = open_blob_store(settings)
     events = NotificationService(settings.notifications, meta, settings.port)
+    pulls = PullLog(meta)
+    quotas = Quotas(meta, [QuotaRule(rule.repository, rule.max_bytes) for rule in settings.quotas])
     registry = Registry(
-        blobs=BlobService(meta, store, events.notifier, settings.uploads.automatic_mount),
-        uploads=UploadService(meta, store, events.notifier),
-        manifests=ManifestService(meta, events.notifier, settings.manifests.allow_missing_blobs),
+        blobs=BlobService(meta, store, settings.uploads.automatic_mount, quotas, notifier=events.notifier),
+        uploads=UploadService(meta, store, quotas, notifier=events.notifier),
+        manifests=ManifestService(
+            meta,
+            settings.manifests.allow_missing_blobs,
+            notifier=events.notifier,
+            immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags],
+            pulls=pulls,
+        ),
         listing=ListingService(meta, settings.limits.page_max_entries),
         operations=OperationsService(
             meta, store, settings.read_only, settings.health.timeout_seconds, settings.limits.page_max_entries
@@ -90,11 +102,12 @@ def build_app() -> RegistryApp:
     )
 
     async def close() -> None:
+        try:
+            await pulls.flush()
+        except Exception:
+            log.exception("recording the last pull times failed")
         await meta.close()
         await store.close()
-
-    async def background() -> None:
-        await asyncio.gather(purge_abandoned_uploads(), events.run(registry.operations.read_only))
 
     async def purge_abandoned_uploads() -> None:
         max_age = settings.uploads.stale_after_seconds
@@ -107,6 +120,14 @@ def build_app() -> RegistryApp:
 
     auth = build_authenticator(settings.auth, settings.data_dir)
     access = Access(auth.policy if auth else None)
+
+    async def background() -> None:
+        await asyncio.gather(
+            purge_abandoned_uploads(),
+            run_maintenance(meta, store, settings, pulls),
+            events.run(registry.operations.read_only),
+        )
+
     return RegistryApp(
         Context(
             registry,

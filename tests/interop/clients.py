@@ -9,11 +9,10 @@ import json
 import os
 import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.interop.harness import Result, TrafficMeter, run
+from tests.interop.harness import Result, TrafficMeter, run, spawn_daemon, wait_until_ready
 
 
 @dataclass
@@ -36,6 +35,7 @@ class ContainersConfig:
 
     root: Path
     registry_host: str
+    insecure: bool = True  # plain HTTP, or TLS without verification, allowed for registry_host
     env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -47,7 +47,7 @@ class ContainersConfig:
         (r / "registries.conf").write_text(
             "unqualified-search-registries = []\n"
             'short-name-mode = "disabled"\n\n'
-            f'[[registry]]\nlocation = "{self.registry_host}"\ninsecure = true\n'
+            f'[[registry]]\nlocation = "{self.registry_host}"\ninsecure = {str(self.insecure).lower()}\n'
         )
         (r / "storage.conf").write_text(
             f'[storage]\ndriver = "vfs"\ngraphroot = "{r / "storage"}"\nrunroot = "{r / "rr"}"\n'
@@ -85,7 +85,7 @@ class ContainersConfig:
     def policy(self) -> str:
         return str(self.root / "policy.json")
 
-    def run(self, cmd: list[str], *, timeout: float, check: bool) -> Result:
+    def run(self, cmd: list[str], *, timeout: float, check: bool, stdin: str | None = None) -> Result:
         """Run a containers/image tool with this configuration.
 
         Running as root, these tools keep their blob info cache (which blob was seen in which
@@ -109,7 +109,7 @@ class ContainersConfig:
                 str(self.root / "tmp"),
                 *cmd,
             ]
-        return run(cmd, timeout=timeout, env=self.env, check=check)
+        return run(cmd, timeout=timeout, env=self.env, check=check, stdin=stdin)
 
     def storage_flags(self) -> list[str]:
         return [
@@ -155,7 +155,7 @@ class StorageTool:
         self.name = name
         self.conf = conf
 
-    def __call__(self, *args: str, timeout: float = 120.0, check: bool = True) -> Result:
+    def __call__(self, *args: str, timeout: float = 120.0, check: bool = True, stdin: str | None = None) -> Result:
         cmd = [self.name, *self.conf.storage_flags()]
         if self.name == "podman":
             cmd += [
@@ -168,7 +168,7 @@ class StorageTool:
                 "--runtime",
                 "crun",
             ]
-        return self.conf.run([*cmd, *args], timeout=timeout, check=check)
+        return self.conf.run([*cmd, *args], timeout=timeout, check=check, stdin=stdin)
 
 
 class Containerd:
@@ -200,23 +200,16 @@ class Containerd:
             '[plugins."io.containerd.internal.v1.opt"]\n'
             f'  path = "{r / "opt"}"\n'
         )
-        with self.log_path.open("ab") as logf:
-            self.proc = subprocess.Popen(
-                ["containerd", "--config", str(config)],
-                stdin=subprocess.DEVNULL,
-                stdout=logf,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"containerd exited {self.proc.returncode}:\n{self.log()}")
-            if self.socket.exists() and self.ctr("version", check=False, quiet=True).returncode == 0:
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"containerd did not come up within {timeout}s:\n{self.log()}")
+        self.proc = spawn_daemon(["containerd", "--config", str(config)], self.log_path)
+        try:
+            wait_until_ready(self.proc, self._answers, "containerd", self.log, timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def _answers(self) -> bool:
+        return self.socket.exists() and self.ctr("version", check=False, quiet=True).returncode == 0
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
@@ -269,6 +262,13 @@ HOST_PATHS = (
     "/opt/containerd",
     "/etc/cni",
     "/var/lib/cni",
+    "/etc/docker",
+    "/var/lib/docker",
+    "/run/docker",
+    "/run/docker.sock",
+    "/run/docker.pid",
+    "/var/run/docker.sock",
+    str(Path.home() / ".docker"),
 )
 
 HostState = dict[str, tuple[tuple[str, int, int], ...] | None]

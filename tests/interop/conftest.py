@@ -1,7 +1,9 @@
 """Fixtures for the interoperability suite: real registry clients against the session's registry.
 
 Every client runs with private configuration and state in a temporary directory of its own:
-nothing here reads or writes /etc/containers, /var/lib/containers or the machine's containerd.
+nothing here reads or writes /etc/containers, /var/lib/containers, /etc/docker, /var/lib/docker or
+the machine's containerd. docker talks to a private dockerd started once per session; the login
+tests run against dockyards of their own with auth on (`secured`, `secured_tls`), once per mode.
 
 Run it with `.ci/install-interop.sh .venv && .venv/bin/python -m pytest tests/interop -m interop`.
 Against another registry: `DOCKYARD_TEST_URL=http://127.0.0.1:PORT`; if that registry writes an
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.interop.auth import MODES, SecuredRegistry, make_tls, start_secured
 from tests.interop.clients import (
     Containerd,
     ContainersConfig,
@@ -31,10 +34,11 @@ from tests.interop.clients import (
     can_private_mount,
     host_state,
 )
+from tests.interop.docker import DockerClient, DockerDaemon
 from tests.interop.harness import TrafficMeter, log
 from tests.support.backends import Registry, registry_params, session_registry
 
-TOOLS = ("skopeo", "podman", "buildah", "umoci", "ctr", "containerd")
+TOOLS = ("skopeo", "podman", "buildah", "umoci", "ctr", "containerd", "docker", "dockerd")
 
 _REPORT: list[tuple[str, str, str]] = []
 
@@ -158,6 +162,58 @@ def containerd(tools_present: None) -> Iterator[Containerd]:
         # The native snapshotter leaves read-only dirs; make sure they go.
         subprocess.run(["chmod", "-R", "u+w", str(root)], capture_output=True, check=False)
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- docker
+
+
+@pytest.fixture(scope="session")
+def docker_daemon(tools_present: None) -> Iterator[DockerDaemon]:
+    """One private dockerd for the session (its containerd too), stopped by PID at the end."""
+    if not can_private_mount():
+        pytest.fail("dockerd needs a private mount namespace (unshare --mount) to keep off /run", pytrace=False)
+    root = _short_tmp("dk")
+    daemon = DockerDaemon(root)
+    try:
+        yield daemon.start()
+    finally:
+        daemon.stop()
+        subprocess.run(["chmod", "-R", "u+w", str(root)], capture_output=True, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def docker(docker_daemon: DockerDaemon, scratch: Path) -> DockerClient:
+    """The docker CLI with a DOCKER_CONFIG (logins, certs.d) of this test's own."""
+    return docker_daemon.client(scratch / "docker-config")
+
+
+# --------------------------------------------------------------------------- authentication
+
+
+def _secured(name: str, mode: str, tls: bool) -> Iterator[SecuredRegistry]:
+    root = _short_tmp(name)
+    try:
+        secured = start_secured(root, mode, make_tls(root / "tls") if tls else None)
+        log(f"{name}: dockyard with auth in {mode} mode at {secured.target.url}")
+        try:
+            yield secured
+        finally:
+            secured.server.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=MODES)
+def secured(request: pytest.FixtureRequest, tools_present: None) -> Iterator[SecuredRegistry]:
+    """dockyard with authentication on, once in Basic mode and once in token mode."""
+    yield from _secured(f"auth-{request.param}", request.param, tls=False)
+
+
+@pytest.fixture(scope="module", params=MODES)
+def secured_tls(request: pytest.FixtureRequest, tools_present: None) -> Iterator[SecuredRegistry]:
+    """The same over HTTPS, with a server certificate from a CA made for the test."""
+    yield from _secured(f"tls-{request.param}", request.param, tls=True)
 
 
 # --------------------------------------------------------------------------- plain HTTP

@@ -20,7 +20,7 @@ import subprocess
 import tarfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -88,15 +88,16 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     check: bool = True,
+    stdin: str | None = None,
 ) -> Result:
-    """Run one client command with a hard timeout and captured output.
+    """Run one client command with a hard timeout and captured output (and `stdin` fed to it).
 
     On timeout the whole process group is killed and the test fails with what it printed.
     """
     started = time.monotonic()
     proc = subprocess.Popen(
         cmd,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=dict(env) if env is not None else None,
@@ -106,7 +107,7 @@ def run(
         start_new_session=True,
     )
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -118,6 +119,28 @@ def run(
     if check and result.returncode != 0:
         raise CommandFailedError(result)
     return result
+
+
+def spawn_daemon(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """A daemon in a session of its own, its output appended to log_path."""
+    with log_path.open("ab") as logf:
+        return subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def wait_until_ready(
+    proc: subprocess.Popen[bytes], ready: Callable[[], bool], name: str, log_tail: Callable[[], str], timeout: float
+) -> None:
+    """Returns once ready() holds; RuntimeError with the daemon's log if it exits or times out first."""
+    deadline_at = time.monotonic() + timeout
+    while time.monotonic() < deadline_at:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited {proc.returncode}:\n{log_tail()}")
+        if ready():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not come up within {timeout}s:\n{log_tail()}")
 
 
 class CallTimeoutError(AssertionError):
@@ -300,6 +323,13 @@ class Layout:
         self.tag(tag, desc)
         return desc
 
+    def archive(self, dest: Path) -> Path:
+        """The layout as a tar archive, as `ctr images import` takes it."""
+        with tarfile.open(dest, "w") as tar:
+            for entry in sorted(self.path.rglob("*")):
+                tar.add(entry, arcname=str(entry.relative_to(self.path)), recursive=False)
+        return dest
+
     def tag(self, name: str, desc: Descriptor) -> None:
         self.refs[name] = desc
         self._write_index()
@@ -312,6 +342,13 @@ class Layout:
             manifests.append(entry.to_json())
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
         (self.path / "index.json").write_text(json.dumps(index))
+
+
+def small_layout(path: Path, label: str) -> tuple[Layout, str]:
+    """A layout with one single-layer image tagged v1: (layout, manifest digest)."""
+    layout = Layout(path)
+    image = layout.add_image([{"hello": f"pushed with credentials by {label}\n".encode()}], tag="v1")
+    return layout, image.manifest.digest
 
 
 def read_layout_ref(path: Path, tag: str | None = None) -> dict[str, object]:

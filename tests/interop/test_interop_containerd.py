@@ -3,7 +3,6 @@ push it (a single image and a two-platform index), drop it locally, pull it back
 
 from __future__ import annotations
 
-import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,13 +14,6 @@ from tests.interop.harness import MANIFEST_ACCEPT, OCI_INDEX, Layout, sha256_dig
 pytestmark = pytest.mark.interop
 
 PLAIN = "--plain-http"
-
-
-def archive(layout: Layout, dest: Path) -> Path:
-    with tarfile.open(dest, "w") as tar:
-        for entry in sorted(layout.path.rglob("*")):
-            tar.add(entry, arcname=str(entry.relative_to(layout.path)), recursive=False)
-    return dest
 
 
 def content_digests(daemon: Containerd) -> set[str]:
@@ -51,7 +43,7 @@ def test_ctr_push_pull(
     arm = layout.add_image([{"arch": b"arm64\n"}], arch="arm64")
     index = layout.add_index([amd, arm], tag=multi_ref)
 
-    containerd.ctr("images", "import", "--all-platforms", "--no-unpack", str(archive(layout, scratch / "img.tar")))
+    containerd.ctr("images", "import", "--all-platforms", "--no-unpack", str(layout.archive(scratch / "img.tar")))
     listed = containerd.ctr("images", "ls", "--quiet").stdout.split()
     assert single_ref in listed
     assert multi_ref in listed

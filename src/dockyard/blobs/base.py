@@ -115,3 +115,19 @@ class BlobStore(ABC):
         """Remove upload leftovers no session names any more (begun before `older_than`, epoch
         seconds), such as an object store's unfinished multipart uploads; return how many."""
         return 0
+    # Maintenance: garbage collection, fsck and scrubbing.
+    @abstractmethod
+    async def delete(self, digest: Digest) -> None:
+        """Remove the blob's bytes; nothing happens if they are not here."""
+
+    @abstractmethod
+    def list_blobs(self) -> AsyncIterator[StoredBlob]:
+        """Every blob the store holds, in no particular order."""
+
+    @abstractmethod
+    def read(self, digest: Digest) -> AsyncIterator[bytes]:
+        """The whole blob, in chunks; FileNotFoundError if it is not here."""
+
+    @abstractmethod
+    async def quarantine(self, digest: Digest) -> None:
+        """Move the blob aside where it is kept for inspection but no longer served."""

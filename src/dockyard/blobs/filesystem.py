@@ -16,8 +16,9 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
 
 from dockyard import metrics
-from dockyard.blobs.base import BlobSource, BlobStore, LocalFile, UnknownUpload, UploadConflict
+from dockyard.blobs.base import BlobSource, BlobStore, LocalFile, StoredBlob, UnknownUpload, UploadConflict
 from dockyard.core.digest import Digest, Hasher
+from dockyard.core.errors import RegistryError
 
 _BATCH_BYTES = 1 << 20
 _BATCH_CHUNKS = 512  # below IOV_MAX, the most buffers one pwritev takes
@@ -117,6 +118,7 @@ class FilesystemBlobStore(BlobStore):
     def __init__(self, root: Path):
         self._blobs = root / "blobs"
         self._uploads = root / "uploads"
+        self._quarantine = root / "quarantine"
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._uploads.mkdir(parents=True, exist_ok=True)
 
@@ -218,3 +220,54 @@ class FilesystemBlobStore(BlobStore):
     async def abort_upload(self, upload_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._upload_path(upload_id))
+
+    async def delete(self, digest: Digest) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._delete, digest)
+
+    def _delete(self, digest: Digest) -> None:
+        path = self._blob_path(digest)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return
+        _fsync_dir(path.parent)
+
+    async def list_blobs(self) -> AsyncIterator[StoredBlob]:
+        loop = asyncio.get_running_loop()
+        for algorithm in await loop.run_in_executor(None, _subdirectories, self._blobs):
+            for prefix in await loop.run_in_executor(None, _subdirectories, algorithm):
+                for blob in await loop.run_in_executor(None, _blobs_in, algorithm.name, prefix):
+                    yield blob
+
+    async def read(self, digest: Digest) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        with open(self._blob_path(digest), "rb") as file:
+            while chunk := await loop.run_in_executor(None, file.read, _READ_BYTES):
+                yield chunk
+
+    async def quarantine(self, digest: Digest) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._move_to_quarantine, digest)
+
+    def _move_to_quarantine(self, digest: Digest) -> None:
+        _make_dirs_durably(self._quarantine)
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(self._blob_path(digest), self._quarantine / f"{digest.algorithm}-{digest.encoded}")
+            _fsync_dir(self._quarantine)
+
+
+def _subdirectories(path: Path) -> list[Path]:
+    with os.scandir(path) as entries:
+        return [Path(entry.path) for entry in entries if entry.is_dir(follow_symlinks=False)]
+
+
+def _blobs_in(algorithm: str, directory: Path) -> list[StoredBlob]:
+    found = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            try:
+                digest = Digest.parse(f"{algorithm}:{entry.name}")
+                stat = entry.stat(follow_symlinks=False)
+            except (RegistryError, FileNotFoundError):
+                continue  # not a blob, or deleted while listing
+            found.append(StoredBlob(digest, stat.st_size, stat.st_mtime))
+    return found

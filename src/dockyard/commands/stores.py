@@ -6,6 +6,8 @@ load prometheus_client, which must first see the metrics directory `serve` sets 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,3 +29,15 @@ async def open_blobs(settings: Settings) -> BlobStore:
     from dockyard.blobs.factory import open_blob_store  # noqa: PLC0415 - see above
 
     return open_blob_store(settings)
+
+
+@asynccontextmanager
+async def open_stores(settings: Settings) -> AsyncIterator[tuple[MetadataStore, BlobStore]]:
+    """Both stores, closed when the block ends."""
+    meta = await open_metadata(settings)
+    blobs = await open_blobs(settings)
+    try:
+        yield meta, blobs
+    finally:
+        await meta.close()
+        await blobs.close()

@@ -53,3 +53,7 @@ class Notifier:
                 payload = event(action, target, origin or INTERNAL, self._source, at)
                 entries.extend(OutboxEntry(key, target.repository, payload) for key in endpoints)
         return entries
+
+
+SILENT = Notifier((), Source("", ""))
+"""For registries (and tests of other layers) without notifications."""

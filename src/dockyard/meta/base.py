@@ -63,6 +63,40 @@ class OutboxBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class Collected:
+    """Something garbage collection deleted (or, in a dry run, would delete)."""
+
+    kind: str  # "manifest" or "blob"
+    repository: str
+    """The manifest's repository; for a blob, a repository whose link went with it ("" if none)."""
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewOutcome:
+    reviewed: int
+    collected: list[Collected]
+
+
+@dataclass(frozen=True, slots=True)
+class BlobDeletion:
+    """A blob whose metadata is gone and whose bytes must now leave the blob store."""
+
+    digest: str
+    size: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class GcQueue:
+    manifest_reviews: int
+    blob_reviews: int
+    oldest_enqueued_at: float | None
+    pending_deletions: int
+
+
+@dataclass(frozen=True, slots=True)
 class RepositoryUsage:
     """What one repository holds. Blob bytes count each linked blob once (deduplicated within the
     repository); shared bytes are those of its blobs that other repositories link too."""
@@ -83,8 +117,18 @@ class MissingBlobs(Exception):
         self.digests = list(digests)
 
 
+@dataclass(frozen=True, slots=True)
+class TagState:
+    """A tag as retention rules see it."""
+
+    name: str
+    digest: str
+    pushed_at: float
+    pulled_at: float | None
+
+
 class TagMoveRefused(Exception):
-    """A push would have moved tags that already point at another digest, and may not."""
+    """Tags already point at another manifest and the push may not move them."""
 
     def __init__(self, tags: Sequence[str]):
         super().__init__(", ".join(tags))
@@ -129,7 +173,13 @@ class MetadataStore(ABC):
         """Up to `limit` repositories linking the blob, by name, each with the blob's size."""
 
     @abstractmethod
-    async def link_blob(self, repository: str, digest: str, size: int, outbox: Sequence[OutboxEntry] = ()) -> None: ...
+    async def link_blob(self, repository: str, digest: str, size: int) -> None: ...
+
+    @abstractmethod
+    async def link_held_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+        """Link a blob the registry holds into the repository (a mount); False when it no longer
+        holds it (garbage collection took it since the caller looked). The outbox entries are
+        stored only when it was linked."""
 
     @abstractmethod
     async def unlink_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
@@ -171,13 +221,13 @@ class MetadataStore(ABC):
         manifest: NewManifest,
         tags: Sequence[str],
         require_blobs: bool = True,
-        *,
         may_move_tags: bool = True,
+        *,
         outbox: Sequence[OutboxEntry] = (),
     ) -> None:
         """Store a manifest and point tags at it, atomically; with `require_blobs`, raise MissingBlobs
-        first when the repository lacks a blob the manifest references; without `may_move_tags`,
-        raise TagMoveRefused when a tag already points at another digest."""
+        first when the repository lacks a blob the manifest references; raise TagMoveRefused when
+        a tag points at another digest and `may_move_tags` is false."""
 
     @abstractmethod
     async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRef | None: ...
@@ -234,3 +284,91 @@ class MetadataStore(ABC):
 
     @abstractmethod
     async def outbox_pending(self, endpoint: str) -> int: ...
+
+    # Garbage collection. Reviews are enqueued by the schema's triggers; these methods take due
+    # ones, re-check reachability inside the same transaction and delete what nothing holds.
+    @abstractmethod
+    async def review_garbage(
+        self, cutoff: float, delete_untagged: bool, max_reviews: int, dry_run: bool = False
+    ) -> ReviewOutcome:
+        """Work through up to `max_reviews` reviews enqueued at or before `cutoff`, in one transaction.
+
+        Manifests: deleted when untagged (and `delete_untagged`), no index in their repository lists
+        them, their subject (if any) is gone and they were created at or before `cutoff`. Blobs: links
+        older than `cutoff` that no manifest of their repository references are dropped; a blob with
+        no link left, no manifest referencing it, no upload session claiming it and created at or
+        before `cutoff` is deleted and queued for byte deletion. A dry run rolls everything back.
+        """
+
+    @abstractmethod
+    async def take_blob_deletions(self, limit: int, lease_seconds: float) -> list[BlobDeletion]:
+        """Due byte deletions, leased to the caller so no other worker takes them meanwhile."""
+
+    @abstractmethod
+    async def finish_blob_deletion(self, digest: str) -> None:
+        """The bytes are gone from the blob store."""
+
+    @abstractmethod
+    async def retry_blob_deletion(self, digest: str, at: float) -> None: ...
+
+    @abstractmethod
+    async def claim_upload_digest(self, upload_id: str, digest: str) -> bool:
+        """Mark the session as about to make `digest` visible, so GC leaves that blob alone.
+
+        Returns True while bytes of `digest` are still being deleted: the caller must wait
+        (see `blob_deletion_pending`) before putting its own bytes in place."""
+
+    @abstractmethod
+    async def blob_deletion_pending(self, digest: str) -> bool: ...
+
+    @abstractmethod
+    async def orphaned_blobs(self, digests: Sequence[str]) -> list[str]:
+        """Those of `digests` without a blob row, an upload claim or a pending deletion."""
+
+    @abstractmethod
+    async def delete_orphans(self, blobs: Sequence[tuple[str, int]]) -> list[str]:
+        """Queue byte deletion of those (digest, size) that are still orphaned; return their digests."""
+
+    @abstractmethod
+    async def gc_queue(self) -> GcQueue: ...
+
+    @abstractmethod
+    async def repository_blob_bytes(self, repository: str) -> int:
+        """Bytes of the blobs the repository links, each counted once (0 for an unknown repository)."""
+
+    # Retention.
+    @abstractmethod
+    async def record_pulls(self, pulls: Sequence[tuple[str, str, float]]) -> None:
+        """Remember (repository, tag, when) pulls; a later time wins."""
+
+    @abstractmethod
+    async def tag_states(self, repository: str) -> list[TagState]: ...
+
+    @abstractmethod
+    async def delete_unchanged_tags(self, repository: str, tags: Sequence[TagState]) -> list[str]:
+        """Delete those tags that still point where they did when read; the names deleted."""
+
+    @abstractmethod
+    async def stale_untagged_manifests(self, repository: str, created_before: float) -> list[tuple[str, int]]:
+        """(digest, size) of manifests no tag, no index and no live subject holds, created before then."""
+
+    @abstractmethod
+    async def delete_stale_untagged_manifests(
+        self, repository: str, digests: Sequence[str], created_before: float
+    ) -> list[str]:
+        """Delete those of `digests` that are still stale and untagged; the digests deleted."""
+
+    # Integrity checks.
+    @abstractmethod
+    async def blob_page(self, after: str | None, limit: int) -> list[tuple[str, int]]:
+        """(digest, size) of the blobs the registry holds, in digest order after `after`."""
+
+    @abstractmethod
+    async def dangling_references(self, limit: int) -> list[tuple[str, str, str]]:
+        """(repository, manifest, blob) where a manifest references a blob the registry does not hold."""
+
+    @abstractmethod
+    async def forget_blob(self, digest: str, hold_seconds: float) -> bool:
+        """Drop the blob's links and row so it reads as unknown and can be pushed again, and queue
+        its bytes for deletion leased to the caller for `hold_seconds` (who moves them aside, then
+        calls `finish_blob_deletion`); False if an upload in progress claims it."""

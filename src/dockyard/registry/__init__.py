@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.listing import ListingService
-from dockyard.registry.manifests import ManifestService
+from dockyard.registry.manifests import ImmutableTagRule, ManifestService, TagMoves
 from dockyard.registry.operations import OperationsService
 from dockyard.registry.uploads import UploadService
 
@@ -21,4 +21,13 @@ class Registry:
     operations: OperationsService
 
 
-__all__ = ["BlobService", "ListingService", "ManifestService", "OperationsService", "Registry", "UploadService"]
+__all__ = [
+    "BlobService",
+    "ImmutableTagRule",
+    "ListingService",
+    "ManifestService",
+    "OperationsService",
+    "Registry",
+    "TagMoves",
+    "UploadService",
+]

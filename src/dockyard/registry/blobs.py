@@ -10,8 +10,9 @@ from dockyard.blobs.base import BlobSource, BlobStore
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
-from dockyard.events.notifier import Notifier
+from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.base import MetadataStore
+from dockyard.registry.quotas import Quotas
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,20 @@ def _unknown(digest: Digest) -> RegistryError:
 
 
 class BlobService:
-    def __init__(self, meta: MetadataStore, store: BlobStore, notifier: Notifier, automatic_mount: bool = True):
+    def __init__(
+        self,
+        meta: MetadataStore,
+        store: BlobStore,
+        automatic_mount: bool = True,
+        quotas: Quotas | None = None,
+        *,
+        notifier: Notifier = SILENT,
+    ):
         self._meta = meta
         self._store = store
         self._notifier = notifier
         self._automatic_mount = automatic_mount
+        self._quotas = quotas or Quotas(meta)
 
     async def size(self, repository: str, digest: Digest) -> int:
         size = await self._meta.repository_blob_size(repository, str(digest))
@@ -70,9 +80,12 @@ class BlobService:
         if found is None:
             return False
         holder, size = found
+        await self._quotas.admit(repository, size, str(digest))
         mounted = Target(repository, str(digest), BLOB_MEDIA_TYPE, size, from_repository=holder, kind="blobs")
         outbox = self._notifier.entries("mount", [mounted], origin)
-        await self._meta.link_blob(repository, str(digest), size, outbox)
+        # The blob may have been collected since: linking then fails and the client uploads it.
+        if not await self._meta.link_held_blob(repository, str(digest), outbox):
+            return False
         self._notifier.written(outbox)
         metrics.BLOB_MOUNTS.inc()
         return True

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from fnmatch import fnmatchcase
 
 from dockyard import metrics
 from dockyard.core.digest import Digest
@@ -14,19 +15,29 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import parse_manifest
 from dockyard.core.names import parse_reference, validate_tag
 from dockyard.events.envelope import Origin, Target
-from dockyard.events.notifier import Notifier
+from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest, OutboxEntry, TagMoveRefused
+from dockyard.registry.pulls import PullLog
 
 
 class TagMoves(Enum):
-    """Whether a manifest push may move existing tags to another digest."""
+    """What the caller may do to tags that already point at another manifest."""
 
     ALLOWED = "allowed"
-    """Auth is off, or overwrite is allowed without an explicit rule."""
+    """Move them unless an immutable-tags rule covers them (auth off, or no explicit rule)."""
     REFUSED = "refused"
-    """The policy denies `overwrite`."""
+    """Never: the policy denies `overwrite`."""
     FORCED = "forced"
-    """An explicit `auth.rules` entry grants `overwrite`: the only thing that overrides immutable tags."""
+    """Always: an explicit rule grants `overwrite`, the one thing that beats immutability."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImmutableTagRule:
+    repository: str
+    tags: str
+
+    def covers(self, repository: str, tag: str) -> bool:
+        return fnmatchcase(repository, self.repository) and fnmatchcase(tag, self.tags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +78,26 @@ def _unknown(reference: str) -> RegistryError:
 
 class ManifestService:
     def __init__(
-        self, meta: MetadataStore, notifier: Notifier, allow_missing_blobs: bool = False, cache_bytes: int = 64 << 20
+        self,
+        meta: MetadataStore,
+        allow_missing_blobs: bool = False,
+        *,
+        notifier: Notifier = SILENT,
+        cache_bytes: int = 64 << 20,
+        immutable_tags: Sequence[ImmutableTagRule] = (),
+        pulls: PullLog | None = None,
     ):
         self._meta = meta
         self._notifier = notifier
+        self._pulls = pulls
         self._allow_missing_blobs = allow_missing_blobs
         self._cache = _BodyCache(cache_bytes)
+        self._immutable_tags = tuple(immutable_tags)
+
+    def _may_move(self, repository: str, tags: Sequence[str], tag_moves: TagMoves) -> bool:
+        if tag_moves is not TagMoves.ALLOWED:
+            return tag_moves is TagMoves.FORCED
+        return not any(rule.covers(repository, tag) for rule in self._immutable_tags for tag in tags)
 
     async def put(
         self,
@@ -120,14 +145,15 @@ class ManifestService:
                 repository,
                 record,
                 unique_tags,
-                not self._allow_missing_blobs,
-                may_move_tags=tag_moves is not TagMoves.REFUSED,
+                require_blobs=not self._allow_missing_blobs,
+                may_move_tags=self._may_move(repository, unique_tags, tag_moves),
                 outbox=outbox,
             )
         except TagMoveRefused as refused:
             raise RegistryError(
                 ErrorCode.DENIED,
-                f"you may not move existing tags to another manifest (overwrite): {', '.join(refused.tags)}",
+                f"tag {refused.tags[0]!r} already points at another manifest and may not be moved: it is immutable "
+                "here, or you lack the overwrite permission (pushing the same digest again is fine)",
                 {"tags": refused.tags},
             ) from None
         except MissingBlobs as missing:
@@ -151,6 +177,8 @@ class ManifestService:
             found = await self._meta.manifest_by_digest(repository, str(target))
         else:
             found = await self._meta.manifest_by_tag(repository, target)
+            if found is not None and self._pulls is not None:
+                self._pulls.note(repository, target)
         if found is None:
             raise _unknown(reference)
         return found

@@ -21,8 +21,9 @@ from dockyard.blobs.base import BlobStore, UnknownUpload, UploadConflict
 from dockyard.core.digest import Digest, Hasher, new_hasher
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
-from dockyard.events.notifier import Notifier
+from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.base import MetadataStore
+from dockyard.registry.quotas import Quotas
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ _UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}
 _RUNNING_ALGORITHM = "sha256"
 _MAX_RUNNING_HASHES = 10_000
 _PURGE_BATCH = 100
+# A byte deletion normally takes milliseconds; one stuck on a failing blob store makes pushes
+# of that digest retry rather than hang.
+_DELETION_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +55,13 @@ def _unknown_upload(upload_id: str) -> RegistryError:
 
 
 class UploadService:
-    def __init__(self, meta: MetadataStore, store: BlobStore, notifier: Notifier):
+    def __init__(
+        self, meta: MetadataStore, store: BlobStore, quotas: Quotas | None = None, *, notifier: Notifier = SILENT
+    ):
         self._meta = meta
         self._store = store
         self._notifier = notifier
+        self._quotas = quotas or Quotas(meta)
         # upload id -> (bytes hashed, running hasher), for sessions this process is receiving.
         # Sessions abandoned or finished elsewhere leave entries behind; the oldest are evicted,
         # which costs at most one re-read of the stored bytes if such a session does go on.
@@ -80,10 +87,19 @@ class UploadService:
         return UploadStatus(upload_id, size)
 
     async def append(
-        self, repository: str, upload_id: str, chunks: AsyncIterable[bytes], start: int | None = None
+        self,
+        repository: str,
+        upload_id: str,
+        chunks: AsyncIterable[bytes],
+        start: int | None = None,
+        *,
+        length: int | None = None,
     ) -> UploadStatus:
-        """Add a chunk; `start` is where the client says it begins (from Content-Range), if it said."""
+        """Add a chunk; `start` is where the client says it begins (from Content-Range), `length`
+        how long it says it is (Content-Length), if it said."""
         current = await self._status_at(repository, upload_id, start)
+        if length is not None:
+            await self._quotas.admit(repository, current.size + length)
         size = await self._write(current, chunks)
         await self._meta.touch_upload(upload_id)
         return UploadStatus(upload_id, size)
@@ -120,10 +136,13 @@ class UploadService:
         chunks: AsyncIterable[bytes],
         start: int | None = None,
         *,
+        length: int | None = None,
         origin: Origin | None = None,
     ) -> int:
         """Take the last chunk (possibly empty), verify the digest and make the blob visible."""
         current = await self._status_at(repository, upload_id, start)
+        if length is not None:
+            await self._quotas.admit(repository, current.size + length, str(digest))
         size = await self._write(current, chunks)
         actual = await self._digest_of(upload_id, size, digest.algorithm)
         if actual != digest:
@@ -132,6 +151,8 @@ class UploadService:
                 "the uploaded content does not match the digest",
                 {"expected": str(digest), "actual": str(actual)},
             )
+        await self._quotas.admit(repository, size, str(digest))
+        await self._claim(upload_id, digest)
         try:
             await self._store.commit_upload(upload_id, digest, size)
         except UnknownUpload:
@@ -148,10 +169,31 @@ class UploadService:
         metrics.BLOB_UPLOAD_BYTES.inc(size)
         return size
 
+    async def _claim(self, upload_id: str, digest: Digest) -> None:
+        """From here on GC leaves this digest alone; bytes of it that GC is still deleting must be
+        gone before ours take their place, or the deletion would take ours."""
+        pending = await self._meta.claim_upload_digest(upload_id, str(digest))
+        deadline = time.monotonic() + _DELETION_WAIT_SECONDS
+        while pending:
+            if time.monotonic() > deadline:
+                raise RegistryError(
+                    ErrorCode.TOO_MANY_REQUESTS, "an older copy of this blob is still being deleted; retry shortly"
+                )
+            await asyncio.sleep(0.05)
+            pending = await self._meta.blob_deletion_pending(str(digest))
+
     async def upload_whole(
-        self, repository: str, digest: Digest, chunks: AsyncIterable[bytes], *, origin: Origin | None = None
+        self,
+        repository: str,
+        digest: Digest,
+        chunks: AsyncIterable[bytes],
+        length: int | None = None,
+        *,
+        origin: Origin | None = None,
     ) -> int:
         """A monolithic upload in one request (POST with ?digest=)."""
+        if length is not None:
+            await self._quotas.admit(repository, length, str(digest))
         session = await self.start(repository)
         try:
             return await self.complete(repository, session.id, digest, chunks, origin=origin)

@@ -62,7 +62,7 @@ async def start_upload(ctx: Context, req: Request, name: str) -> Response:
             return _created(name, digest)
     elif req.query("digest") is not None:
         digest = _required_digest(req)
-        await uploads.upload_whole(name, digest, req.body(), origin=origin_of(ctx, req))
+        await uploads.upload_whole(name, digest, req.body(), req.content_length(), origin=origin_of(ctx, req))
         return _created(name, digest)
     status = await uploads.start(name)
     return Response(202, _session_headers(name, status))
@@ -75,7 +75,9 @@ async def upload_status(ctx: Context, req: Request, name: str, upload_id: str) -
 
 async def append_chunk(ctx: Context, req: Request, name: str, upload_id: str) -> Response:
     try:
-        status = await ctx.registry.uploads.append(name, upload_id, req.body(), _chunk_start(req))
+        status = await ctx.registry.uploads.append(
+            name, upload_id, req.body(), _chunk_start(req), length=req.content_length()
+        )
     except UploadRangeError as error:
         raise _out_of_order(name, error) from None
     return Response(202, _session_headers(name, status))
@@ -85,7 +87,13 @@ async def complete_upload(ctx: Context, req: Request, name: str, upload_id: str)
     digest = _required_digest(req)
     try:
         await ctx.registry.uploads.complete(
-            name, upload_id, digest, req.body(), _chunk_start(req), origin=origin_of(ctx, req)
+            name,
+            upload_id,
+            digest,
+            req.body(),
+            _chunk_start(req),
+            length=req.content_length(),
+            origin=origin_of(ctx, req),
         )
     except UploadRangeError as error:
         raise _out_of_order(name, error) from None

@@ -9,13 +9,26 @@ from __future__ import annotations
 
 from dockyard.meta.base import MetadataStore
 from dockyard.meta.sql.blobs import BlobQueries
+from dockyard.meta.sql.gc import GcQueries
+from dockyard.meta.sql.integrity import IntegrityQueries
 from dockyard.meta.sql.listing import ListingQueries
 from dockyard.meta.sql.manifests import ManifestQueries
 from dockyard.meta.sql.operations import OperationsQueries
 from dockyard.meta.sql.outbox import OutboxQueries
+from dockyard.meta.sql.retention import RetentionQueries
 
 
-class SqlMetadataStore(BlobQueries, ManifestQueries, ListingQueries, OperationsQueries, OutboxQueries, MetadataStore):
+class SqlMetadataStore(
+    BlobQueries,
+    ManifestQueries,
+    ListingQueries,
+    OperationsQueries,
+    GcQueries,
+    RetentionQueries,
+    IntegrityQueries,
+    OutboxQueries,
+    MetadataStore,
+):
     pass
 
 

@@ -33,12 +33,22 @@ class BlobQueries(SqlCore):
         )
         return [(name, size) for name, size in rows]
 
-    async def link_blob(self, repository: str, digest: str, size: int, outbox: Sequence[OutboxEntry] = ()) -> None:
+    async def link_blob(self, repository: str, digest: str, size: int) -> None:
         async def run(tx: Transaction) -> None:
             await link(tx, repository, digest, size)
-            await insert_outbox(tx, outbox)
 
         await self._write(run)
+
+    async def link_held_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+        async def run(tx: Transaction) -> bool:
+            # Only a blob still held: garbage collection may have taken it since the caller looked.
+            row = await tx.fetch_one("SELECT size FROM blobs WHERE digest = ?", (digest,))
+            if row is not None:
+                await link(tx, repository, digest, int(row[0]))
+                await insert_outbox(tx, outbox)
+            return row is not None
+
+        return await self._write(run)
 
     async def unlink_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
         statement = in_repository("DELETE FROM repository_blobs WHERE digest = ?")

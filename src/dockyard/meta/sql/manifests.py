@@ -82,8 +82,8 @@ class ManifestQueries(SqlCore):
         manifest: NewManifest,
         tags: Sequence[str],
         require_blobs: bool = True,
-        *,
         may_move_tags: bool = True,
+        *,
         outbox: Sequence[OutboxEntry] = (),
     ) -> None:
         async def run(tx: Transaction) -> None:

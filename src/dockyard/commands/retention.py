@@ -1,0 +1,37 @@
+"""`dockyard retention [--dry-run]`: apply the retention rules once and print what they deleted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from dockyard.commands.stores import open_stores
+from dockyard.config import Settings
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from dockyard.cli import add_setting_flags  # noqa: PLC0415 - cli imports this module
+
+    parser = subparsers.add_parser(
+        "retention",
+        help="apply the retention rules now",
+        description="Delete the tags and untagged manifests the `retention` rules do not keep, and print "
+        "them; garbage collection frees their blobs later. Safe while the registry serves.",
+    )
+    add_setting_flags(parser)
+    parser.add_argument("--dry-run", action="store_true", help="print what would be deleted; delete nothing")
+    parser.set_defaults(run=_run)
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    print("\n".join(asyncio.run(_apply(settings, args.dry_run))))
+    return 0
+
+
+async def _apply(settings: Settings, dry_run: bool) -> list[str]:
+    from dockyard.gc.retention import Retention, describe  # noqa: PLC0415 - see commands/stores.py
+
+    async with open_stores(settings) as (meta, _):
+        retention = Retention(meta, settings.retention)
+        plans = await (retention.plan() if dry_run else retention.apply())
+        return describe(plans, dry_run)

@@ -1,0 +1,99 @@
+"""The background collector every server process runs: reviews as they fall due, byte deletions,
+and now and then a sweep of the blob store for bytes that crashes left without metadata.
+
+Any number of these may run against one metadata store, on one machine or many: the store
+hands each due review and each deletion to one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from dockyard.blobs.base import BlobStore
+from dockyard.config import Gc, Settings
+from dockyard.gc import metrics
+from dockyard.gc.collector import Collector
+from dockyard.gc.fsck import scrub_forever
+from dockyard.gc.retention import Retention
+from dockyard.meta.base import MetadataStore
+from dockyard.registry.pulls import PullLog
+
+log = logging.getLogger(__name__)
+
+_ERROR_PAUSE_SECONDS = 5.0
+_QUEUE_COUNT_SECONDS = 30.0
+
+
+async def run_maintenance(meta: MetadataStore, store: BlobStore, settings: Settings, pulls: PullLog) -> None:
+    """Everything a server process does in the background for GC, retention and pull times."""
+    retention = Retention(meta, settings.retention)
+
+    async def paused() -> bool:
+        """Read-only mode (configured or switched on at run time) stops every writer here."""
+        return settings.read_only or await meta.read_only()
+
+    await asyncio.gather(
+        run_gc_worker(meta, store, settings.gc, paused),
+        scrub_forever(meta, store, settings.gc.scrub_bytes_per_second),
+        _every(settings.gc.pull_flush_seconds, "recording pull times", pulls.flush, paused),
+        _every(settings.gc.retention_interval_seconds, "applying retention rules", retention.apply, paused),
+    )
+
+
+async def _every(
+    seconds: float, what: str, work: Callable[[], Awaitable[object]], paused: Callable[[], Awaitable[bool]]
+) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            if not await paused():
+                await work()
+        except Exception:
+            log.exception("%s failed; will retry", what)
+
+
+async def run_gc_worker(
+    meta: MetadataStore, store: BlobStore, settings: Gc, paused: Callable[[], Awaitable[bool]]
+) -> None:
+    """Collect garbage until cancelled, idling while `paused`; errors are logged and the work retried."""
+    if not settings.enabled:
+        return
+    collector = Collector(meta, store, settings)
+    next_sweep = time.monotonic() + settings.orphan_sweep_seconds
+    next_count = 0.0
+    while True:
+        try:
+            if await paused():
+                await asyncio.sleep(settings.idle_seconds)
+                continue
+            busy = await _step(collector)
+            if time.monotonic() >= next_count:
+                # Counting a day's queue is not free on a big registry: now and then is enough.
+                next_count = time.monotonic() + _QUEUE_COUNT_SECONDS
+                metrics.observe_queue(await meta.gc_queue())
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + settings.orphan_sweep_seconds
+                orphans = await collector.sweep_orphans(collector.cutoff())
+                if orphans:
+                    log.info("queued %d orphaned blobs for deletion", len(orphans))
+                    busy = True
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("garbage collection failed; will retry")
+            await asyncio.sleep(_ERROR_PAUSE_SECONDS)
+            continue
+        if not busy:
+            await asyncio.sleep(settings.idle_seconds)
+
+
+async def _step(collector: Collector) -> bool:
+    """One batch of due reviews and the byte deletions it (or anyone) queued; True if any work was done."""
+    batch = await collector.review_batch(collector.cutoff())
+    deleted = await collector.delete_bytes()
+    if batch.collected:
+        log.info("garbage collection deleted %d objects", len(batch.collected))
+    return batch.reviewed > 0 or deleted > 0
