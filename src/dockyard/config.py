@@ -105,6 +105,16 @@ class Notifications(Section):
         return endpoints
 
 
+class Ui(Section):
+    enabled: bool = True
+    """Serve the web UI at /ui/ (and redirect / there); its JSON API under /v2/_dockyard/ stays."""
+    session_seconds: int = Field(default=8 * 3600, ge=60)
+    """How long a UI login lasts."""
+    session_key_file: Path | None = None
+    """The key that signs UI sessions, shared by every instance; by default `<data_dir>/auth/ui-session.key`,
+    generated when absent. Instances that do not share a data directory must be given the same file."""
+
+
 class Health(Section):
     timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     """How long /readyz waits for each store to answer."""
@@ -320,6 +330,7 @@ class Settings(BaseSettings):
     retention: list[RetentionRule] = []
     quotas: list[Quota] = []
     """The first rule matching a repository applies."""
+    ui: Ui = Ui()
 
     @field_validator("listen")
     @classmethod

@@ -25,11 +25,14 @@ from dockyard.http.app import RegistryApp
 from dockyard.http.auth import Guard
 from dockyard.http.context import Context
 from dockyard.http.tracing import request_tracer
+from dockyard.http.ui_assets import load_assets
+from dockyard.http.ui_session import Sessions, session_key
 from dockyard.linewriter import LineWriter, check_writable
 from dockyard.meta.base import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.registry import (
     BlobService,
+    BrowseService,
     ImmutableTagRule,
     ListingService,
     ManifestService,
@@ -85,20 +88,23 @@ def build_app() -> RegistryApp:
     events = NotificationService(settings.notifications, meta, settings.port)
     pulls = PullLog(meta)
     quotas = Quotas(meta, [QuotaRule(rule.repository, rule.max_bytes) for rule in settings.quotas])
+    blobs = BlobService(meta, store, settings.uploads.automatic_mount, quotas, notifier=events.notifier)
+    manifests = ManifestService(
+        meta,
+        settings.manifests.allow_missing_blobs,
+        notifier=events.notifier,
+        immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags],
+        pulls=pulls,
+    )
     registry = Registry(
-        blobs=BlobService(meta, store, settings.uploads.automatic_mount, quotas, notifier=events.notifier),
+        blobs=blobs,
         uploads=UploadService(meta, store, quotas, notifier=events.notifier),
-        manifests=ManifestService(
-            meta,
-            settings.manifests.allow_missing_blobs,
-            notifier=events.notifier,
-            immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags],
-            pulls=pulls,
-        ),
+        manifests=manifests,
         listing=ListingService(meta, settings.limits.page_max_entries),
         operations=OperationsService(
             meta, store, settings.read_only, settings.health.timeout_seconds, settings.limits.page_max_entries
         ),
+        browse=BrowseService(meta, manifests, blobs, settings.limits.page_max_entries),
     )
 
     async def close() -> None:
@@ -137,6 +143,14 @@ def build_app() -> RegistryApp:
             pull_permission=lambda req: access.pull_predicate(req.principal),
             access=access,
             auth=auth,
+            secure=settings.tls_cert is not None,
+            ui_sessions=Sessions(
+                session_key(settings.ui.session_key_file or settings.data_dir / "auth" / "ui-session.key"),
+                settings.ui.session_seconds,
+            )
+            if auth
+            else None,
+            ui_assets=load_assets() if settings.ui.enabled else None,
         ),
         render_metrics,
         close,

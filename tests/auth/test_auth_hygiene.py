@@ -34,6 +34,22 @@ def test_failed_logins_are_limited_per_address(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_empty_basic_credentials_are_anonymous_not_a_failed_login(tmp_path: Path) -> None:
+    """containers/image answers a Basic challenge it has no credentials for with `Basic Og==`."""
+    server = start_server(tmp_path, token_mode=False, failed_logins_per_minute=2)
+    try:
+        empty = {"Authorization": "Basic Og=="}
+        public = f"{server.url}/v2/public/nothing/tags/list"
+        for _ in range(4):
+            assert httpx.get(public, headers=empty).status_code == 404  # anonymous may pull public/**
+            private = httpx.get(f"{server.url}/v2/team/private/tags/list", headers=empty)
+            assert private.status_code == 401
+            assert private.headers["www-authenticate"].startswith("Basic")
+        assert httpx.get(f"{server.url}/v2/", headers=basic("admin")).status_code == 200
+    finally:
+        server.stop()
+
+
 def test_token_endpoint_logins_are_limited_too(tmp_path: Path) -> None:
     server = start_server(tmp_path, token_mode=True, failed_logins_per_minute=2)
     try:

@@ -18,7 +18,6 @@ from tests.interop.clients import Containerd, ContainersConfig, Skopeo, StorageT
 from tests.interop.docker import DockerClient, check_stored, small_image
 from tests.interop.harness import (
     MANIFEST_ACCEPT,
-    CommandFailedError,
     Layout,
     deadline,
     sha256_digest,
@@ -108,17 +107,8 @@ def test_docker_anonymous_pulls_of_public_repositories(
 
 
 def test_skopeo_anonymous_pulls_of_public_repositories(
-    secured: SecuredRegistry, repo: Callable[[str], str], scratch: Path, request: pytest.FixtureRequest
+    secured: SecuredRegistry, repo: Callable[[str], str], scratch: Path
 ) -> None:
-    if secured.mode == "basic":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=CommandFailedError,
-                reason="containers/image answers a Basic challenge without credentials with `Basic Og==` "
-                "(empty user and password); dockyard counts that as a failed login, not as anonymous",
-            )
-        )
     layout, digest = small_layout(scratch / "layout", "anonymous skopeo pulls")
     skopeo = Skopeo(ContainersConfig(scratch / "c", secured.target.host))
     ref = push_public(secured, skopeo, layout, f"{PUBLIC}/{repo('skopeo')}")

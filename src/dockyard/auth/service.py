@@ -32,6 +32,13 @@ class TooManyFailures(Exception):
         self.retry_after = retry_after
 
 
+def is_empty_basic(credentials: str) -> bool:
+    """Whether the part after `Basic ` names no user and no password (base64 of ":"): what
+    containers/image (skopeo, podman, buildah) sends when challenged without credentials. Such a
+    caller is anonymous, not a failed login."""
+    return credentials.strip() == "Og=="
+
+
 def parse_basic(credentials: str) -> tuple[str, str] | None:
     """User and password of the part of a Basic Authorization header after `Basic `."""
     try:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from dockyard.meta.browse import ListQuery, Page, RepositorySummary, TagSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +286,20 @@ class MetadataStore(ABC):
 
     @abstractmethod
     async def outbox_pending(self, endpoint: str) -> int: ...
+
+    # Browsing (the web UI): filtered by a case-insensitive substring, one page at a time.
+    @abstractmethod
+    async def browse_repositories(
+        self, query: ListQuery, visible: Callable[[str], bool] | None = None
+    ) -> Page[RepositorySummary]:
+        """Only repositories whose name `visible` accepts, when it is given."""
+
+    @abstractmethod
+    async def browse_tags(self, repository: str, query: ListQuery) -> Page[TagSummary] | None:
+        """None when the repository does not exist."""
+
+    @abstractmethod
+    async def tags_of_manifest(self, repository: str, digest: str, limit: int) -> list[str]: ...
 
     # Garbage collection. Reviews are enqueued by the schema's triggers; these methods take due
     # ones, re-check reachability inside the same transaction and delete what nothing holds.

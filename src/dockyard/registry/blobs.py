@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from dockyard import metrics
-from dockyard.blobs.base import BlobSource, BlobStore
+from dockyard.blobs.base import BlobSource, BlobStore, LocalFile
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
@@ -102,3 +104,16 @@ class BlobService:
             if may_pull(holder):
                 return holder, size
         return None
+
+    async def read_small(self, repository: str, digest: Digest, limit: int) -> bytes | None:
+        """The whole content of a small blob of the repository (a config), or None if it is larger
+        than `limit` or its bytes are missing."""
+        size = await self._meta.repository_blob_size(repository, str(digest))
+        if size is None or size > limit:
+            return None
+        source = await self._store.source(digest)
+        # Bytes in a local file are read here; other stores' blobs are read through the blob
+        # store's whole-blob reader once it has one.
+        if not isinstance(source, LocalFile):
+            return None
+        return await asyncio.to_thread(Path(source.path).read_bytes)

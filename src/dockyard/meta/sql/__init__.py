@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dockyard.meta.base import MetadataStore
 from dockyard.meta.sql.blobs import BlobQueries
+from dockyard.meta.sql.browse import BrowseQueries
 from dockyard.meta.sql.gc import GcQueries
 from dockyard.meta.sql.integrity import IntegrityQueries
 from dockyard.meta.sql.listing import ListingQueries
@@ -27,6 +28,7 @@ class SqlMetadataStore(
     RetentionQueries,
     IntegrityQueries,
     OutboxQueries,
+    BrowseQueries,
     MetadataStore,
 ):
     pass
