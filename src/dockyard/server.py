@@ -18,6 +18,7 @@ from dockyard import metrics
 from dockyard.auth.service import build_authenticator
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
 from dockyard.config import Settings, load_settings
+from dockyard.events.service import NotificationService
 from dockyard.gc.worker import run_maintenance
 from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
@@ -84,18 +85,20 @@ def build_app() -> RegistryApp:
     _lighten_logging()
     meta = open_metadata_store(settings)
     store = open_blob_store(settings)
+    events = NotificationService(settings.notifications, meta, settings.port)
     pulls = PullLog(meta)
     quotas = Quotas(meta, [QuotaRule(rule.repository, rule.max_bytes) for rule in settings.quotas])
-    blobs = BlobService(meta, store, settings.uploads.automatic_mount, quotas)
+    blobs = BlobService(meta, store, settings.uploads.automatic_mount, quotas, notifier=events.notifier)
     manifests = ManifestService(
         meta,
         settings.manifests.allow_missing_blobs,
+        notifier=events.notifier,
         immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags],
         pulls=pulls,
     )
     registry = Registry(
         blobs=blobs,
-        uploads=UploadService(meta, store, quotas),
+        uploads=UploadService(meta, store, quotas, notifier=events.notifier),
         manifests=manifests,
         listing=ListingService(meta, settings.limits.page_max_entries),
         operations=OperationsService(
@@ -125,12 +128,18 @@ def build_app() -> RegistryApp:
     access = Access(auth.policy if auth else None)
 
     async def background() -> None:
-        await asyncio.gather(purge_abandoned_uploads(), run_maintenance(meta, store, settings, pulls))
+        await asyncio.gather(
+            purge_abandoned_uploads(),
+            run_maintenance(meta, store, settings, pulls),
+            events.run(registry.operations.read_only),
+        )
 
     return RegistryApp(
         Context(
             registry,
             settings.limits.manifest_max_bytes,
+            pulls=events.pulls,
+            url_scheme="https" if settings.tls_cert else "http",
             pull_permission=lambda req: access.pull_predicate(req.principal),
             access=access,
             auth=auth,

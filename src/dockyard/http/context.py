@@ -4,6 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dockyard.auth.service import Authenticator
+from dockyard.events.pulls import PullRecorder
 from dockyard.http.messages import Request
 from dockyard.http.ui_assets import Asset
 from dockyard.http.ui_session import Sessions
@@ -22,6 +23,9 @@ class Context:
     manifest_max_bytes: int
     pull_permission: Callable[[Request], MayPull] = _everyone_may_pull
     """For a request, whether its caller may pull a given repository (mount sources, discovery)."""
+    pulls: PullRecorder | None = None
+    """Set when a notification endpoint subscribes to pulls."""
+    url_scheme: str = "http"
     access: Access = ALLOW_ALL
     """What the caller may do inside an operation; allows everything when auth is off."""
     auth: Authenticator | None = None

@@ -15,6 +15,7 @@ from dockyard.meta.sql.integrity import IntegrityQueries
 from dockyard.meta.sql.listing import ListingQueries
 from dockyard.meta.sql.manifests import ManifestQueries
 from dockyard.meta.sql.operations import OperationsQueries
+from dockyard.meta.sql.outbox import OutboxQueries
 from dockyard.meta.sql.retention import RetentionQueries
 
 
@@ -26,6 +27,7 @@ class SqlMetadataStore(
     GcQueries,
     RetentionQueries,
     IntegrityQueries,
+    OutboxQueries,
     BrowseQueries,
     MetadataStore,
 ):
