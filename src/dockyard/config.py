@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator, model_validator
 from pydantic_settings import (
@@ -46,6 +47,72 @@ class Uploads(Section):
 class Manifests(Section):
     allow_missing_blobs: bool = False
     """Accept image manifests whose config or layers this repository does not hold (sparse mirrors)."""
+
+
+EventAction = Literal["push", "pull", "delete", "mount"]
+
+
+class NotificationEndpoint(Section):
+    """A receiver of Distribution's event envelope; see the README's notifications section."""
+
+    name: str | None = None
+    """The endpoint's key for its queue and metrics; by default the URL's host and path."""
+    url: str = Field(pattern=r"^https?://")
+    """Credentials belong in `headers`; a password in the URL is masked in printed configuration."""
+    headers: dict[str, SecretStr] = {}
+    """Sent with every request; values may be secrets (Authorization) and are never logged."""
+    events: list[EventAction] = ["push", "delete", "mount"]
+    """Pulls are opt-in: they are frequent, and recorded with a weaker guarantee."""
+    repositories: list[str] = ["*"]
+    """Shell-style globs (fnmatch: `*` crosses slashes) of the repositories whose events are sent."""
+    timeout: float = Field(default=5.0, gt=0)
+    """Seconds one delivery may take, connection included."""
+    max_retries: int = Field(default=10, ge=0)
+    """Failed deliveries of an event before it is dropped (counted as failed)."""
+    max_pending: int = Field(default=10_000, ge=1)
+    """Events kept for this endpoint; beyond that the oldest are dropped (counted as dropped)."""
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    backoff_seconds: float = Field(default=1.0, gt=0)
+    backoff_max_seconds: float = Field(default=300.0, gt=0)
+
+    @field_serializer("url", when_used="json")
+    def _hide_password(self, value: str) -> str:
+        return redact_password(value)
+
+    @property
+    def key(self) -> str:
+        if self.name:
+            return self.name
+        # Never the query or user info of the URL: either may carry a credential.
+        parts = urlsplit(self.url)
+        return f"{parts.hostname}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+
+
+class Notifications(Section):
+    endpoints: list[NotificationEndpoint] = []
+    poll_seconds: float = Field(default=1.0, gt=0)
+    """How often idle delivery workers look for events written by other processes."""
+    pull_buffer: int = Field(default=10_000, ge=1)
+    """Pull events a process holds in memory before they reach the outbox; beyond that they are dropped."""
+
+    @field_validator("endpoints")
+    @classmethod
+    def _unique_keys(cls, endpoints: list[NotificationEndpoint]) -> list[NotificationEndpoint]:
+        keys = [endpoint.key for endpoint in endpoints]
+        duplicates = sorted({key for key in keys if keys.count(key) > 1})
+        if duplicates:
+            raise ValueError(f"endpoints need distinct names: {', '.join(duplicates)} (set `name`)")
+        return endpoints
+
+
+class Ui(Section):
+    enabled: bool = True
+    """Serve the web UI at /ui/ (and redirect / there); its JSON API under /v2/_dockyard/ stays."""
+    session_seconds: int = Field(default=8 * 3600, ge=60)
+    """How long a UI login lasts."""
+    session_key_file: Path | None = None
+    """The key that signs UI sessions, shared by every instance; by default `<data_dir>/auth/ui-session.key`,
+    generated when absent. Instances that do not share a data directory must be given the same file."""
 
 
 class Health(Section):
@@ -251,6 +318,7 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
     limits: Limits = Limits()
     uploads: Uploads = Uploads()
+    notifications: Notifications = Notifications()
     manifests: Manifests = Manifests()
     database: Database = Database()
     health: Health = Health()
@@ -262,6 +330,7 @@ class Settings(BaseSettings):
     retention: list[RetentionRule] = []
     quotas: list[Quota] = []
     """The first rule matching a repository applies."""
+    ui: Ui = Ui()
 
     @field_validator("listen")
     @classmethod

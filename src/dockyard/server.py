@@ -15,20 +15,25 @@ from granian.server import Server
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
 from dockyard import metrics
-from dockyard.auth.service import build_authenticator
+from dockyard.auth.service import Authenticator, build_authenticator
+from dockyard.blobs.base import BlobStore
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
 from dockyard.config import Settings, load_settings
+from dockyard.events.service import NotificationService
 from dockyard.gc.worker import run_maintenance
 from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
 from dockyard.http.auth import Guard
 from dockyard.http.context import Context
 from dockyard.http.tracing import request_tracer
+from dockyard.http.ui_assets import load_assets
+from dockyard.http.ui_session import Sessions, session_key
 from dockyard.linewriter import LineWriter, check_writable
-from dockyard.meta.base import MetadataUnavailable
+from dockyard.meta.base import MetadataStore, MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.registry import (
     BlobService,
+    BrowseService,
     ImmutableTagRule,
     ListingService,
     ManifestService,
@@ -81,22 +86,10 @@ def build_app() -> RegistryApp:
     _lighten_logging()
     meta = open_metadata_store(settings)
     store = open_blob_store(settings)
+    events = NotificationService(settings.notifications, meta, settings.port)
     pulls = PullLog(meta)
-    quotas = Quotas(meta, [QuotaRule(rule.repository, rule.max_bytes) for rule in settings.quotas])
-    registry = Registry(
-        blobs=BlobService(meta, store, settings.uploads.automatic_mount, quotas),
-        uploads=UploadService(meta, store, quotas),
-        manifests=ManifestService(
-            meta,
-            settings.manifests.allow_missing_blobs,
-            immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags],
-            pulls=pulls,
-        ),
-        listing=ListingService(meta, settings.limits.page_max_entries),
-        operations=OperationsService(
-            meta, store, settings.read_only, settings.health.timeout_seconds, settings.limits.page_max_entries
-        ),
-    )
+    registry = _build_registry(settings, meta, store, events, pulls)
+    auth = build_authenticator(settings.auth, settings.data_dir)
 
     async def close() -> None:
         try:
@@ -106,29 +99,15 @@ def build_app() -> RegistryApp:
         await meta.close()
         await store.close()
 
-    async def purge_abandoned_uploads() -> None:
-        max_age = settings.uploads.stale_after_seconds
-        while True:
-            await asyncio.sleep(min(max_age / 4, 3600))
-            try:
-                await registry.uploads.purge_stale(max_age)
-            except Exception:
-                log.exception("purging abandoned uploads failed; will retry")
-
-    auth = build_authenticator(settings.auth, settings.data_dir)
-    access = Access(auth.policy if auth else None)
-
     async def background() -> None:
-        await asyncio.gather(purge_abandoned_uploads(), run_maintenance(meta, store, settings, pulls))
+        await asyncio.gather(
+            _purge_abandoned_uploads(registry, settings.uploads.stale_after_seconds),
+            run_maintenance(meta, store, settings, pulls),
+            events.run(registry.operations.read_only),
+        )
 
     return RegistryApp(
-        Context(
-            registry,
-            settings.limits.manifest_max_bytes,
-            pull_permission=lambda req: access.pull_predicate(req.principal),
-            access=access,
-            auth=auth,
-        ),
+        _build_context(settings, registry, events, auth),
         render_metrics,
         close,
         background,
@@ -138,6 +117,61 @@ def build_app() -> RegistryApp:
         tracer=request_tracer(settings.tracing),
         guard=Guard(auth, secure=settings.tls_cert is not None) if auth else None,
     )
+
+
+def _build_registry(
+    settings: Settings, meta: MetadataStore, store: BlobStore, events: NotificationService, pulls: PullLog
+) -> Registry:
+    quotas = Quotas(meta, [QuotaRule(rule.repository, rule.max_bytes) for rule in settings.quotas])
+    blobs = BlobService(meta, store, settings.uploads.automatic_mount, quotas, notifier=events.notifier)
+    manifests = ManifestService(
+        meta,
+        settings.manifests.allow_missing_blobs,
+        notifier=events.notifier,
+        immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags],
+        pulls=pulls,
+    )
+    return Registry(
+        blobs=blobs,
+        uploads=UploadService(meta, store, quotas, notifier=events.notifier),
+        manifests=manifests,
+        listing=ListingService(meta, settings.limits.page_max_entries),
+        operations=OperationsService(
+            meta, store, settings.read_only, settings.health.timeout_seconds, settings.limits.page_max_entries
+        ),
+        browse=BrowseService(meta, manifests, blobs, settings.limits.page_max_entries),
+    )
+
+
+def _build_context(
+    settings: Settings, registry: Registry, events: NotificationService, auth: Authenticator | None
+) -> Context:
+    access = Access(auth.policy if auth else None)
+    sessions = None
+    if auth:
+        key_file = settings.ui.session_key_file or settings.data_dir / "auth" / "ui-session.key"
+        sessions = Sessions(session_key(key_file), settings.ui.session_seconds)
+    return Context(
+        registry,
+        settings.limits.manifest_max_bytes,
+        pulls=events.pulls,
+        url_scheme="https" if settings.tls_cert else "http",
+        pull_permission=lambda req: access.pull_predicate(req.principal),
+        access=access,
+        auth=auth,
+        secure=settings.tls_cert is not None,
+        ui_sessions=sessions,
+        ui_assets=load_assets() if settings.ui.enabled else None,
+    )
+
+
+async def _purge_abandoned_uploads(registry: Registry, max_age: int) -> None:
+    while True:
+        await asyncio.sleep(min(max_age / 4, 3600))
+        try:
+            await registry.uploads.purge_stale(max_age)
+        except Exception:
+            log.exception("purging abandoned uploads failed; will retry")
 
 
 def _access_log(settings: Settings) -> AccessLog | None:

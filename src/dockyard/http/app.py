@@ -136,7 +136,9 @@ class RegistryApp:
         path = scope.path
         headers = scope.headers
         request_id = self._request_ids.for_request(headers.get(REQUEST_ID_HEADER))
-        req = Request(scope.method, path, scope.query_string, headers, protocol, client=scope.client)
+        req = Request(
+            scope.method, path, scope.query_string, headers, protocol, client=scope.client, request_id=request_id
+        )
         route_name = "unknown"
         tracer = self._tracer
         span = None if tracer is None else tracer.start(scope.method, path, headers)

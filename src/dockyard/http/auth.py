@@ -28,7 +28,10 @@ _PULL_ROUTES = frozenset({"tags", "manifest", "blob", "referrers"})
 _UPLOAD_ROUTES = frozenset({"upload_start", "upload"})
 _SCOPE_ACTIONS = {Action.PULL: "pull", Action.PUSH: "pull,push", Action.DELETE: "delete"}
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
-PUBLIC_ROUTES = frozenset({"token"})
+# The web UI's files are public; its API authenticates its own callers (http/ui_session.py).
+PUBLIC_ROUTES = frozenset(
+    {"token", "ui_root", "ui_asset", "ui_session", "ui_repositories", "ui_tags", "ui_tag", "ui_manifest", "ui_rights"}
+)
 
 
 def needed_action(route: str, method: str) -> Action | None:
@@ -64,10 +67,7 @@ class Guard:
         Host the client addressed."""
         if self._external_url:
             return f"{self._external_url}/auth/token"
-        host = req.header("host") or ""
-        if not _HOST.fullmatch(host):
-            host = "localhost"
-        return f"{self._scheme}://{host}/auth/token"
+        return f"{self._scheme}://{addressed_host(req, 'localhost')}/auth/token"
 
     def challenge(self, req: Request, scope: str | None, error: str | None = None) -> str:
         if not self._auth.token_mode:
@@ -194,6 +194,12 @@ class Guard:
 
 def _verb(action: Action | None, route: str) -> str:
     return action.value if action is not None else f"use {route} of"
+
+
+def addressed_host(req: Request, default: str) -> str:
+    """The Host the client addressed, when it looks like one (it is echoed into URLs), else `default`."""
+    host = req.header("host") or ""
+    return host if _HOST.fullmatch(host) else default
 
 
 def client_address(client: str) -> str:

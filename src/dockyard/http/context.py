@@ -4,7 +4,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dockyard.auth.service import Authenticator
+from dockyard.events.pulls import PullRecorder
 from dockyard.http.messages import Request
+from dockyard.http.ui_assets import Asset
+from dockyard.http.ui_session import Sessions
 from dockyard.registry import Registry
 from dockyard.registry.access import ALLOW_ALL, Access
 from dockyard.registry.blobs import MayPull
@@ -20,7 +23,16 @@ class Context:
     manifest_max_bytes: int
     pull_permission: Callable[[Request], MayPull] = _everyone_may_pull
     """For a request, whether its caller may pull a given repository (mount sources, discovery)."""
+    pulls: PullRecorder | None = None
+    """Set when a notification endpoint subscribes to pulls."""
+    url_scheme: str = "http"
     access: Access = ALLOW_ALL
     """What the caller may do inside an operation; allows everything when auth is off."""
     auth: Authenticator | None = None
     """None when auth is off."""
+    secure: bool = False
+    """Served over TLS: cookies are marked Secure."""
+    ui_sessions: Sessions | None = None
+    """Signs the web UI's session cookies; None when auth is off."""
+    ui_assets: dict[str, Asset] | None = None
+    """The web UI's files by name; None when the UI is disabled."""

@@ -13,10 +13,32 @@ from dockyard.http.errors import HTTPError
 
 
 class Request:
-    __slots__ = ("_protocol", "_query", "client", "headers", "method", "path", "principal", "query_string")
+    __slots__ = (
+        "_protocol",
+        "_query",
+        "client",
+        "headers",
+        "method",
+        "path",
+        "principal",
+        "query_string",
+        "request_id",
+    )
 
-    def __init__(self, method: str, path: str, query_string: str, headers: Any, protocol: Any, *, client: str = ""):
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        headers: Any,
+        protocol: Any,
+        *,
+        client: str = "",
+        request_id: str | None = None,
+    ):
         self.method = method
+        self.client = client
+        self.request_id = request_id
         self.path = path
         self.query_string = query_string
         self.headers = headers

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard.http.handlers import base, blobs, listing, manifests, token, uploads
+from dockyard.http.handlers import base, blobs, browse, listing, manifests, token, ui, uploads
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -25,7 +25,24 @@ def _route(name: str, pattern: str, **methods: Handler) -> Route:
 
 # Repository names contain slashes, so each pattern anchors on the fixed words after the name;
 # uploads are tried before blobs so that `.../blobs/uploads/` is never read as a digest.
+_UI_REPOSITORY = r"/v2/_dockyard/repositories/(?P<name>.+)/-"
 ROUTES = (
+    # The web UI and its JSON API; `/-/` ends a repository name (see handlers/browse.py).
+    _route("ui_root", r"/", GET=ui.root),
+    _route("ui_root", r"/ui", GET=ui.ui_without_slash),
+    _route("ui_asset", r"/ui/", GET=ui.asset, HEAD=ui.asset),
+    _route("ui_asset", r"/ui/(?P<file>[A-Za-z0-9][A-Za-z0-9._-]*)", GET=ui.asset, HEAD=ui.asset),
+    _route("ui_session", r"/v2/_dockyard/session", GET=browse.session, POST=browse.log_in, DELETE=browse.log_out),
+    _route("ui_repositories", r"/v2/_dockyard/repositories", GET=browse.repositories),
+    _route("ui_tags", _UI_REPOSITORY + r"/tags", GET=browse.tags),
+    _route("ui_tag", _UI_REPOSITORY + r"/tags/(?P<tag>[^/]+)", DELETE=browse.delete_tag),
+    _route(
+        "ui_manifest",
+        _UI_REPOSITORY + r"/manifests/(?P<reference>[^/]+)",
+        GET=browse.manifest,
+        DELETE=browse.delete_manifest,
+    ),
+    _route("ui_rights", _UI_REPOSITORY + r"/rights", GET=browse.rights),
     _route("base", r"/v2/?", GET=base.version_check, HEAD=base.version_check),
     _route("catalog", r"/v2/_catalog", GET=listing.list_repositories),
     _route("usage", r"/v2/_dockyard/usage", GET=listing.list_usage),

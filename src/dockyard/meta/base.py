@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from dockyard.meta.browse import ListQuery, Page, RepositorySummary, TagSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,26 @@ class UploadSession:
     id: str
     repository: str
     updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One event for one notification endpoint, stored with the write it describes."""
+
+    endpoint: str
+    repository: str
+    payload: str
+    """The event as JSON, ready to go into an envelope."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBatch:
+    """The oldest events of an endpoint, taken by one delivery worker under its lease."""
+
+    ids: tuple[int, ...]
+    payloads: tuple[str, ...]
+    failures: int
+    """Consecutive failed deliveries to the endpoint so far, for the backoff."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,12 +178,14 @@ class MetadataStore(ABC):
     async def link_blob(self, repository: str, digest: str, size: int) -> None: ...
 
     @abstractmethod
-    async def link_held_blob(self, repository: str, digest: str) -> bool:
+    async def link_held_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
         """Link a blob the registry holds into the repository (a mount); False when it no longer
-        holds it (garbage collection took it since the caller looked)."""
+        holds it (garbage collection took it since the caller looked). The outbox entries are
+        stored only when it was linked."""
 
     @abstractmethod
-    async def unlink_blob(self, repository: str, digest: str) -> bool: ...
+    async def unlink_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+        """The outbox entries are stored only when a link was removed."""
 
     # Upload sessions.
     @abstractmethod
@@ -177,7 +201,9 @@ class MetadataStore(ABC):
     async def delete_upload(self, upload_id: str) -> bool: ...
 
     @abstractmethod
-    async def finish_upload(self, upload_id: str, repository: str, digest: str, size: int) -> None:
+    async def finish_upload(
+        self, upload_id: str, repository: str, digest: str, size: int, outbox: Sequence[OutboxEntry] = ()
+    ) -> None:
         """Link the uploaded blob into the repository and end the session, in one transaction."""
 
     @abstractmethod
@@ -198,6 +224,8 @@ class MetadataStore(ABC):
         tags: Sequence[str],
         require_blobs: bool = True,
         may_move_tags: bool = True,
+        *,
+        outbox: Sequence[OutboxEntry] = (),
     ) -> None:
         """Store a manifest and point tags at it, atomically; with `require_blobs`, raise MissingBlobs
         first when the repository lacks a blob the manifest references; raise TagMoveRefused when
@@ -213,11 +241,11 @@ class MetadataStore(ABC):
     async def manifest_body(self, repository: str, digest: str) -> bytes | None: ...
 
     @abstractmethod
-    async def delete_manifest(self, repository: str, digest: str) -> bool:
-        """Delete a manifest and every tag pointing at it."""
+    async def delete_manifest(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+        """Delete a manifest and every tag pointing at it; the outbox entries only if it existed."""
 
     @abstractmethod
-    async def delete_tag(self, repository: str, tag: str) -> bool: ...
+    async def delete_tag(self, repository: str, tag: str, outbox: Sequence[OutboxEntry] = ()) -> bool: ...
 
     @abstractmethod
     async def list_tags(self, repository: str, limit: int, after: str | None) -> list[str] | None:
@@ -228,6 +256,50 @@ class MetadataStore(ABC):
 
     @abstractmethod
     async def referrers(self, repository: str, subject: str, artifact_type: str | None) -> list[Referrer]: ...
+
+    # The notification outbox. Every write method above stores its `outbox` entries in its own
+    # transaction; delivery workers take them per endpoint under a lease, oldest first.
+    @abstractmethod
+    async def append_outbox(self, entries: Sequence[OutboxEntry]) -> None:
+        """Entries that describe no write of their own (pulls)."""
+
+    @abstractmethod
+    async def take_outbox(
+        self, endpoint: str, owner: str, lease_seconds: float, limit: int, keep: int
+    ) -> tuple[OutboxBatch | None, int]:
+        """Lease the endpoint to `owner` if no other owner holds it, drop its oldest events beyond
+        `keep`, and return its oldest `limit` events when its backoff has passed (None when not
+        leased, not due or empty), with how many events were dropped."""
+
+    @abstractmethod
+    async def ack_outbox(self, endpoint: str, ids: Sequence[int]) -> None:
+        """The events were delivered: remove them and clear the endpoint's backoff."""
+
+    @abstractmethod
+    async def fail_outbox(self, endpoint: str, ids: Sequence[int], max_attempts: int, retry_at: float) -> int:
+        """A delivery failed: count an attempt on each event, remove those that had `max_attempts`
+        and hold the endpoint back until `retry_at`. Returns how many were removed."""
+
+    @abstractmethod
+    async def release_outbox(self, endpoint: str, owner: str) -> None:
+        """Give up the lease, so that another worker may take the endpoint at once."""
+
+    @abstractmethod
+    async def outbox_pending(self, endpoint: str) -> int: ...
+
+    # Browsing (the web UI): filtered by a case-insensitive substring, one page at a time.
+    @abstractmethod
+    async def browse_repositories(
+        self, query: ListQuery, visible: Callable[[str], bool] | None = None
+    ) -> Page[RepositorySummary]:
+        """Only repositories whose name `visible` accepts, when it is given."""
+
+    @abstractmethod
+    async def browse_tags(self, repository: str, query: ListQuery) -> Page[TagSummary] | None:
+        """None when the repository does not exist."""
+
+    @abstractmethod
+    async def tags_of_manifest(self, repository: str, digest: str, limit: int) -> list[str]: ...
 
     # Garbage collection. Reviews are enqueued by the schema's triggers; these methods take due
     # ones, re-check reachability inside the same transaction and delete what nothing holds.

@@ -53,9 +53,10 @@ class Driver(Protocol):
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]: ...
 
-    async def transact(self, work: Work[T], invalidates: bool = True) -> T:
+    async def transact(self, work: Work[T], invalidates: bool = True, durable: bool = True) -> T:
         """Run `work` as one transaction (retried whole if the engine asks); `invalidates` says
-        whether it may change what manifest lookups answer."""
+        whether it may change what manifest lookups answer; `durable=False` lets the commit return
+        before it is on disk (bookkeeping a crash may lose: PostgreSQL's synchronous_commit off)."""
 
     def change_token(self) -> int:
         """Equal tokens mean no invalidating write was seen in between, in any process sharing the

@@ -160,13 +160,15 @@ class PostgresDriver:
             self._token += 1  # deaf to other instances: every lookup must ask the database
         return self._token
 
-    async def transact(self, work: Work[T], invalidates: bool = True) -> T:
+    async def transact(self, work: Work[T], invalidates: bool = True, durable: bool = True) -> T:
         reconnected = False
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             begun = False
             try:
                 async with self._pool.connection() as conn, conn.transaction():
                     begun = True
+                    if not durable:
+                        await conn.execute("SET LOCAL synchronous_commit = off")
                     result = await work(_PostgresTransaction(conn))
                     if invalidates:
                         await conn.execute("NOTIFY " + _CHANNEL)  # delivered at commit, to every listener

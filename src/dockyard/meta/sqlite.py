@@ -87,18 +87,26 @@ class SqliteDriver:
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         return self._reader.execute(sql, params).fetchall()
 
-    async def transact(self, work: Work[T], invalidates: bool = True) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._writer, self._transaction, work, invalidates)
+    async def transact(self, work: Work[T], invalidates: bool = True, durable: bool = True) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, self._transaction, work, invalidates, durable)
 
-    def _transaction(self, work: Work[T], invalidates: bool) -> T:
+    def _transaction(self, work: Work[T], invalidates: bool, durable: bool) -> T:
         conn = self._writer_conn
-        conn.execute("BEGIN IMMEDIATE")
+        if not durable:
+            # In WAL mode, NORMAL commits without an fsync; the next FULL commit syncs this one too.
+            conn.execute("PRAGMA synchronous = NORMAL")
         try:
-            result = run_without_suspending(work(_SqliteTransaction(conn)))
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = run_without_suspending(work(_SqliteTransaction(conn)))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            if not durable:
+                conn.execute("PRAGMA synchronous = FULL")
         if invalidates:
             self._generation.advance()
         return result

@@ -6,6 +6,7 @@ This layer validates and sequences work on the metadata and blob stores; it know
 from dataclasses import dataclass
 
 from dockyard.registry.blobs import BlobService
+from dockyard.registry.browse import BrowseService
 from dockyard.registry.listing import ListingService
 from dockyard.registry.manifests import ImmutableTagRule, ManifestService, TagMoves
 from dockyard.registry.operations import OperationsService
@@ -19,10 +20,13 @@ class Registry:
     manifests: ManifestService
     listing: ListingService
     operations: OperationsService
+    browse: BrowseService | None = None
+    """The web UI's listings and details; a registry composed without them answers no UI calls."""
 
 
 __all__ = [
     "BlobService",
+    "BrowseService",
     "ImmutableTagRule",
     "ListingService",
     "ManifestService",

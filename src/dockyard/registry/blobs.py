@@ -9,6 +9,8 @@ from dockyard import metrics
 from dockyard.blobs.base import BlobSource, BlobStore
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
+from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.base import MetadataStore
 from dockyard.registry.quotas import Quotas
 
@@ -28,10 +30,17 @@ def _unknown(digest: Digest) -> RegistryError:
 
 class BlobService:
     def __init__(
-        self, meta: MetadataStore, store: BlobStore, automatic_mount: bool = True, quotas: Quotas | None = None
+        self,
+        meta: MetadataStore,
+        store: BlobStore,
+        automatic_mount: bool = True,
+        quotas: Quotas | None = None,
+        *,
+        notifier: Notifier = SILENT,
     ):
         self._meta = meta
         self._store = store
+        self._notifier = notifier
         self._automatic_mount = automatic_mount
         self._quotas = quotas or Quotas(meta)
 
@@ -49,32 +58,63 @@ class BlobService:
             raise _unknown(digest)
         return source
 
-    async def delete(self, repository: str, digest: Digest) -> None:
+    async def delete(self, repository: str, digest: Digest, *, origin: Origin | None = None) -> None:
         """Unlink the blob from the repository; its bytes stay until garbage collection."""
-        if not await self._meta.unlink_blob(repository, str(digest)):
+        outbox = self._notifier.entries("delete", [Target(repository, digest=str(digest), kind="blobs")], origin)
+        if not await self._meta.unlink_blob(repository, str(digest), outbox):
             raise _unknown(digest)
+        self._notifier.written(outbox)
 
-    async def mount(self, repository: str, digest: Digest, source_repository: str | None, may_pull: MayPull) -> bool:
+    async def mount(
+        self,
+        repository: str,
+        digest: Digest,
+        source_repository: str | None,
+        may_pull: MayPull,
+        *,
+        origin: Origin | None = None,
+    ) -> bool:
         """Link a blob into this repository without moving bytes: from the source repository when
         it holds the blob, otherwise (with automatic mount) from any repository the caller may pull."""
-        size = await self._mountable_size(str(digest), source_repository, may_pull)
-        if size is None:
+        found = await self._mountable(str(digest), source_repository, may_pull)
+        if found is None:
             return False
+        holder, size = found
         await self._quotas.admit(repository, size, str(digest))
+        mounted = Target(repository, str(digest), BLOB_MEDIA_TYPE, size, from_repository=holder, kind="blobs")
+        outbox = self._notifier.entries("mount", [mounted], origin)
         # The blob may have been collected since: linking then fails and the client uploads it.
-        if not await self._meta.link_held_blob(repository, str(digest)):
+        if not await self._meta.link_held_blob(repository, str(digest), outbox):
             return False
+        self._notifier.written(outbox)
         metrics.BLOB_MOUNTS.inc()
         return True
 
-    async def _mountable_size(self, digest: str, source_repository: str | None, may_pull: MayPull) -> int | None:
+    async def _mountable(self, digest: str, source_repository: str | None, may_pull: MayPull) -> tuple[str, int] | None:
+        """The repository to mount from (named in the mount event) and the blob's size."""
         if source_repository is not None and may_pull(source_repository):
             size = await self._meta.repository_blob_size(source_repository, digest)
             if size is not None:
-                return size
+                return source_repository, size
         if not self._automatic_mount:
             return None
         for holder, size in await self._meta.repositories_with_blob(digest, _MOUNT_CANDIDATES):
             if may_pull(holder):
-                return size
+                return holder, size
         return None
+
+    async def read_small(self, repository: str, digest: Digest, limit: int) -> bytes | None:
+        """The whole content of a small blob of the repository (a config), or None if it is larger
+        than `limit` or its bytes are missing."""
+        size = await self._meta.repository_blob_size(repository, str(digest))
+        if size is None or size > limit:
+            return None
+        content = bytearray()
+        try:
+            async for chunk in self._store.read(digest):
+                content += chunk
+                if len(content) > limit:
+                    return None
+        except FileNotFoundError:
+            return None
+        return bytes(content)

@@ -14,7 +14,9 @@ from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import parse_manifest
 from dockyard.core.names import parse_reference, validate_tag
-from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest, TagMoveRefused
+from dockyard.events.envelope import Origin, Target
+from dockyard.events.notifier import SILENT, Notifier
+from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest, OutboxEntry, TagMoveRefused
 from dockyard.registry.pulls import PullLog
 
 
@@ -79,11 +81,14 @@ class ManifestService:
         self,
         meta: MetadataStore,
         allow_missing_blobs: bool = False,
+        *,
+        notifier: Notifier = SILENT,
         cache_bytes: int = 64 << 20,
         immutable_tags: Sequence[ImmutableTagRule] = (),
         pulls: PullLog | None = None,
     ):
         self._meta = meta
+        self._notifier = notifier
         self._pulls = pulls
         self._allow_missing_blobs = allow_missing_blobs
         self._cache = _BodyCache(cache_bytes)
@@ -103,6 +108,7 @@ class ManifestService:
         extra_tags: Sequence[str],
         *,
         tag_moves: TagMoves = TagMoves.ALLOWED,
+        origin: Origin | None = None,
     ) -> StoredManifest:
         target = parse_reference(reference)
         tags = [validate_tag(tag) for tag in extra_tags]
@@ -129,6 +135,11 @@ class ManifestService:
             child_digests=tuple(str(child.digest) for child in manifest.children),
         )
         unique_tags = tuple(dict.fromkeys(tags))
+        # Distribution sends one push event per tag (and one without a tag for a push by digest).
+        pushed = [
+            Target(repository, record.digest, record.media_type, len(body), tag) for tag in (unique_tags or (None,))
+        ]
+        outbox = self._notifier.entries("push", pushed, origin)
         try:
             await self._meta.put_manifest(
                 repository,
@@ -136,6 +147,7 @@ class ManifestService:
                 unique_tags,
                 require_blobs=not self._allow_missing_blobs,
                 may_move_tags=self._may_move(repository, unique_tags, tag_moves),
+                outbox=outbox,
             )
         except TagMoveRefused as refused:
             raise RegistryError(
@@ -150,6 +162,7 @@ class ManifestService:
                 f"blob unknown to this repository: {missing.digests[0]}",
                 {"digests": missing.digests},
             ) from None
+        self._notifier.written(outbox)
         metrics.MANIFEST_PUSHES.labels(manifest.media_type).inc()
         return StoredManifest(record.digest, record.subject, unique_tags)
 
@@ -180,12 +193,16 @@ class ManifestService:
             self._cache.put(ref.digest, body)
         return ref, body
 
-    async def delete(self, repository: str, reference: str) -> None:
+    async def delete(self, repository: str, reference: str, *, origin: Origin | None = None) -> None:
         """By tag: remove the tag only. By digest: remove the manifest and the tags on it."""
         target = parse_reference(reference)
+        outbox: list[OutboxEntry]
         if isinstance(target, Digest):
-            deleted = await self._meta.delete_manifest(repository, str(target))
+            outbox = self._notifier.entries("delete", [Target(repository, digest=str(target))], origin)
+            deleted = await self._meta.delete_manifest(repository, str(target), outbox)
         else:
-            deleted = await self._meta.delete_tag(repository, target)
+            outbox = self._notifier.entries("delete", [Target(repository, tag=target)], origin)
+            deleted = await self._meta.delete_tag(repository, target, outbox)
         if not deleted:
             raise _unknown(reference)
+        self._notifier.written(outbox)

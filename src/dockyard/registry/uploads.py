@@ -20,6 +20,8 @@ from dockyard import metrics
 from dockyard.blobs.base import BlobStore, UnknownUpload, UploadConflict
 from dockyard.core.digest import Digest, Hasher, new_hasher
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
+from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.base import MetadataStore
 from dockyard.registry.quotas import Quotas
 
@@ -53,9 +55,12 @@ def _unknown_upload(upload_id: str) -> RegistryError:
 
 
 class UploadService:
-    def __init__(self, meta: MetadataStore, store: BlobStore, quotas: Quotas | None = None):
+    def __init__(
+        self, meta: MetadataStore, store: BlobStore, quotas: Quotas | None = None, *, notifier: Notifier = SILENT
+    ):
         self._meta = meta
         self._store = store
+        self._notifier = notifier
         self._quotas = quotas or Quotas(meta)
         # upload id -> (bytes hashed, running hasher), for sessions this process is receiving.
         # Sessions abandoned or finished elsewhere leave entries behind; the oldest are evicted,
@@ -132,6 +137,7 @@ class UploadService:
         start: int | None = None,
         *,
         length: int | None = None,
+        origin: Origin | None = None,
     ) -> int:
         """Take the last chunk (possibly empty), verify the digest and make the blob visible."""
         current = await self._status_at(repository, upload_id, start)
@@ -154,7 +160,10 @@ class UploadService:
         except UploadConflict:
             raise UploadRangeError(upload_id, size) from None
         # Bytes are durable before the link commits: a visible blob always has its bytes.
-        await self._meta.finish_upload(upload_id, repository, str(digest), size)
+        pushed = Target(repository, str(digest), BLOB_MEDIA_TYPE, size, kind="blobs")
+        outbox = self._notifier.entries("push", [pushed], origin)
+        await self._meta.finish_upload(upload_id, repository, str(digest), size, outbox)
+        self._notifier.written(outbox)
         self._hashers.pop(upload_id, None)
         metrics.BLOB_UPLOADS.inc()
         metrics.BLOB_UPLOAD_BYTES.inc(size)
@@ -174,14 +183,20 @@ class UploadService:
             pending = await self._meta.blob_deletion_pending(str(digest))
 
     async def upload_whole(
-        self, repository: str, digest: Digest, chunks: AsyncIterable[bytes], length: int | None = None
+        self,
+        repository: str,
+        digest: Digest,
+        chunks: AsyncIterable[bytes],
+        length: int | None = None,
+        *,
+        origin: Origin | None = None,
     ) -> int:
         """A monolithic upload in one request (POST with ?digest=)."""
         if length is not None:
             await self._quotas.admit(repository, length, str(digest))
         session = await self.start(repository)
         try:
-            return await self.complete(repository, session.id, digest, chunks)
+            return await self.complete(repository, session.id, digest, chunks, origin=origin)
         except BaseException:
             await self._discard(session.id)
             raise

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dockyard.blobs.base import LocalFile, RedirectBlob
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode
+from dockyard.events.envelope import BLOB_MEDIA_TYPE, Target
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
 from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
+from dockyard.http.origin import origin_of
 from dockyard.http.ranges import RangeNotSatisfiable, parse_range
 
 
@@ -31,6 +33,9 @@ async def head_blob(ctx: Context, req: Request, name: str, digest: str) -> Respo
 async def get_blob(ctx: Context, req: Request, name: str, digest: str) -> Response | FileResponse | StreamResponse:
     blob = Digest.parse(digest)
     source = await ctx.registry.blobs.source(name, blob)
+    if ctx.pulls is not None and ctx.pulls.wants(name):
+        size = None if isinstance(source, RedirectBlob) else source.size  # a redirect's size is not at hand
+        ctx.pulls.record(Target(name, str(blob), BLOB_MEDIA_TYPE, size, kind="blobs"), origin_of(ctx, req))
     if isinstance(source, RedirectBlob):
         # The client sends its Range to the URL itself; the digest lets it check what it got.
         return Response(307, [("location", source.url), ("docker-content-digest", str(blob)), ("content-length", "0")])
@@ -59,6 +64,6 @@ async def get_blob(ctx: Context, req: Request, name: str, digest: str) -> Respon
     return StreamResponse(status, headers, await source.open(start, end), end - start)
 
 
-async def delete_blob(ctx: Context, req: Request, name: str, digest: str) -> Response:  # noqa: ARG001
-    await ctx.registry.blobs.delete(name, Digest.parse(digest))
+async def delete_blob(ctx: Context, req: Request, name: str, digest: str) -> Response:
+    await ctx.registry.blobs.delete(name, Digest.parse(digest), origin=origin_of(ctx, req))
     return Response(202)

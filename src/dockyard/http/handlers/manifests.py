@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dockyard.events.envelope import Target
 from dockyard.http.context import Context
 from dockyard.http.messages import Request, Response
+from dockyard.http.origin import origin_of
 from dockyard.meta.base import ManifestRef
 
 
@@ -20,8 +22,11 @@ async def head_manifest(ctx: Context, req: Request, name: str, reference: str) -
     return Response(200, [*_headers(ref), ("content-length", str(ref.size))])
 
 
-async def get_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:  # noqa: ARG001
+async def get_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
     ref, body = await ctx.registry.manifests.fetch(name, reference)
+    if ctx.pulls is not None and ctx.pulls.wants(name):
+        tag = None if ":" in reference else reference  # digests contain a colon, tags never do
+        ctx.pulls.record(Target(name, ref.digest, ref.media_type, ref.size, tag), origin_of(ctx, req))
     return Response(200, _headers(ref), body)
 
 
@@ -30,7 +35,13 @@ async def put_manifest(ctx: Context, req: Request, name: str, reference: str) ->
     extra_tags = req.query_all("tag")
     tag_moves = ctx.access.tag_moves(req.principal, name)
     stored = await ctx.registry.manifests.put(
-        name, reference, body, req.header("content-type"), extra_tags, tag_moves=tag_moves
+        name,
+        reference,
+        body,
+        req.header("content-type"),
+        extra_tags,
+        tag_moves=tag_moves,
+        origin=origin_of(ctx, req),
     )
     headers = [("location", f"/v2/{name}/manifests/{stored.digest}"), ("docker-content-digest", stored.digest)]
     if stored.subject:
@@ -40,6 +51,6 @@ async def put_manifest(ctx: Context, req: Request, name: str, reference: str) ->
     return Response(201, headers)
 
 
-async def delete_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:  # noqa: ARG001
-    await ctx.registry.manifests.delete(name, reference)
+async def delete_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
+    await ctx.registry.manifests.delete(name, reference, origin=origin_of(ctx, req))
     return Response(202)

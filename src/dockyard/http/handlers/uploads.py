@@ -8,6 +8,7 @@ from dockyard.core.names import validate_name
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
 from dockyard.http.messages import Request, Response
+from dockyard.http.origin import origin_of
 from dockyard.http.ranges import parse_content_range, upload_range
 from dockyard.registry.uploads import UploadRangeError, UploadStatus
 
@@ -57,11 +58,11 @@ async def start_upload(ctx: Context, req: Request, name: str) -> Response:
         source = req.query("from")
         if source is not None:
             validate_name(source)
-        if await ctx.registry.blobs.mount(name, digest, source, ctx.pull_permission(req)):
+        if await ctx.registry.blobs.mount(name, digest, source, ctx.pull_permission(req), origin=origin_of(ctx, req)):
             return _created(name, digest)
     elif req.query("digest") is not None:
         digest = _required_digest(req)
-        await uploads.upload_whole(name, digest, req.body(), req.content_length())
+        await uploads.upload_whole(name, digest, req.body(), req.content_length(), origin=origin_of(ctx, req))
         return _created(name, digest)
     status = await uploads.start(name)
     return Response(202, _session_headers(name, status))
@@ -86,7 +87,13 @@ async def complete_upload(ctx: Context, req: Request, name: str, upload_id: str)
     digest = _required_digest(req)
     try:
         await ctx.registry.uploads.complete(
-            name, upload_id, digest, req.body(), _chunk_start(req), length=req.content_length()
+            name,
+            upload_id,
+            digest,
+            req.body(),
+            _chunk_start(req),
+            length=req.content_length(),
+            origin=origin_of(ctx, req),
         )
     except UploadRangeError as error:
         raise _out_of_order(name, error) from None

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dockyard.meta.base import MetadataStore
 from dockyard.meta.sql.blobs import BlobQueries
+from dockyard.meta.sql.browse import BrowseQueries
 from dockyard.meta.sql.gc import GcQueries
 from dockyard.meta.sql.integrity import IntegrityQueries
 from dockyard.meta.sql.listing import ListingQueries
 from dockyard.meta.sql.manifests import ManifestQueries
 from dockyard.meta.sql.operations import OperationsQueries
+from dockyard.meta.sql.outbox import OutboxQueries
 from dockyard.meta.sql.retention import RetentionQueries
 
 
@@ -25,6 +27,8 @@ class SqlMetadataStore(
     GcQueries,
     RetentionQueries,
     IntegrityQueries,
+    OutboxQueries,
+    BrowseQueries,
     MetadataStore,
 ):
     pass

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
-from dockyard.meta.base import UploadSession
+from dockyard.meta.base import OutboxEntry, UploadSession
 from dockyard.meta.driver import Transaction
-from dockyard.meta.sql.core import SqlCore, in_repository, link
+from dockyard.meta.sql.core import SqlCore, in_repository, insert_outbox, link
 
 
 class BlobQueries(SqlCore):
@@ -38,18 +39,20 @@ class BlobQueries(SqlCore):
 
         await self._write(run)
 
-    async def link_held_blob(self, repository: str, digest: str) -> bool:
+    async def link_held_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
         async def run(tx: Transaction) -> bool:
             # Only a blob still held: garbage collection may have taken it since the caller looked.
             row = await tx.fetch_one("SELECT size FROM blobs WHERE digest = ?", (digest,))
             if row is not None:
                 await link(tx, repository, digest, int(row[0]))
+                await insert_outbox(tx, outbox)
             return row is not None
 
         return await self._write(run)
 
-    async def unlink_blob(self, repository: str, digest: str) -> bool:
-        return await self._delete(in_repository("DELETE FROM repository_blobs WHERE digest = ?"), digest, repository)
+    async def unlink_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+        statement = in_repository("DELETE FROM repository_blobs WHERE digest = ?")
+        return await self._delete(statement, digest, repository, outbox=outbox)
 
     # Upload sessions. Their rows never take part in manifest lookups: writes to them leave the
     # lookup cache alone.
@@ -76,10 +79,13 @@ class BlobQueries(SqlCore):
     async def delete_upload(self, upload_id: str) -> bool:
         return await self._write_one("DELETE FROM uploads WHERE id = ?", upload_id, invalidates=False) > 0
 
-    async def finish_upload(self, upload_id: str, repository: str, digest: str, size: int) -> None:
+    async def finish_upload(
+        self, upload_id: str, repository: str, digest: str, size: int, outbox: Sequence[OutboxEntry] = ()
+    ) -> None:
         async def run(tx: Transaction) -> None:
             await link(tx, repository, digest, size)
             await tx.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+            await insert_outbox(tx, outbox)
 
         await self._write(run)
 

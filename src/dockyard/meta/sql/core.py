@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
 from dockyard import metrics
-from dockyard.meta.base import ManifestRef
+from dockyard.meta.base import ManifestRef, OutboxEntry
 from dockyard.meta.driver import Driver, Row, Transaction, Work
 
 T = TypeVar("T")
@@ -47,8 +47,8 @@ class SqlCore:
         return self._driver.fetch_all(sql, params)
 
     @metrics.timed("metadata", "transaction")
-    async def _write(self, work: Work[T], invalidates: bool = True) -> T:
-        return await self._driver.transact(work, invalidates)
+    async def _write(self, work: Work[T], invalidates: bool = True, durable: bool = True) -> T:
+        return await self._driver.transact(work, invalidates, durable)
 
     async def _write_one(self, sql: str, *params: Any, invalidates: bool = True) -> int:
         """A write of one statement; the number of rows it changed."""
@@ -58,9 +58,17 @@ class SqlCore:
 
         return await self._write(run, invalidates)
 
-    async def _delete(self, statement: str, *params: Any) -> bool:
-        """Run one DELETE as its own write; whether it removed anything."""
-        return await self._write_one(statement, *params) > 0
+    async def _delete(self, statement: str, *params: Any, outbox: Sequence[OutboxEntry] = ()) -> bool:
+        """Run one DELETE as its own write; whether it removed anything. The outbox entries are
+        stored with it only when it did."""
+
+        async def run(tx: Transaction) -> bool:
+            deleted = await tx.execute(statement, params) > 0
+            if deleted:
+                await insert_outbox(tx, outbox)
+            return deleted
+
+        return await self._write(run)
 
     def _cached_ref(self, sql: str, repository: str, key: str) -> ManifestRef | None:
         """The cached answer to a manifest lookup (NOT_FOUND for a cached miss), or None.
@@ -108,6 +116,16 @@ async def link(tx: Transaction, repository: str, digest: str, size: int) -> None
            ON CONFLICT (repository_id, digest) DO NOTHING""",
         (await repository_id(tx, repository), digest, now),
     )
+
+
+async def insert_outbox(tx: Transaction, entries: Sequence[OutboxEntry]) -> None:
+    """Store notification events inside the caller's transaction; nothing when there are none."""
+    if entries:
+        now = time.time()
+        await tx.execute_many(
+            "INSERT INTO event_outbox (endpoint, repository, payload, created_at) VALUES (?, ?, ?, ?)",
+            [(entry.endpoint, entry.repository, entry.payload, now) for entry in entries],
+        )
 
 
 def in_repository(statement: str) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from dockyard.meta.base import ManifestRef, MissingBlobs, NewManifest, TagMoveRefused
+from dockyard.meta.base import ManifestRef, MissingBlobs, NewManifest, OutboxEntry, TagMoveRefused
 from dockyard.meta.driver import Transaction
-from dockyard.meta.sql.core import NOT_FOUND, SqlCore, in_repository, placeholders, repository_id
+from dockyard.meta.sql.core import NOT_FOUND, SqlCore, in_repository, insert_outbox, placeholders, repository_id
 
 _MANIFEST_BY_TAG = """
     SELECT m.digest, m.media_type, m.size FROM repositories r
@@ -83,6 +83,8 @@ class ManifestQueries(SqlCore):
         tags: Sequence[str],
         require_blobs: bool = True,
         may_move_tags: bool = True,
+        *,
+        outbox: Sequence[OutboxEntry] = (),
     ) -> None:
         async def run(tx: Transaction) -> None:
             repo_id = await repository_id(tx, repository)
@@ -99,6 +101,7 @@ class ManifestQueries(SqlCore):
                    DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at""",
                 [(repo_id, tag, manifest.digest, now) for tag in tags],
             )
+            await insert_outbox(tx, outbox)
 
         await self._write(run)
 
@@ -123,9 +126,11 @@ class ManifestQueries(SqlCore):
         )
         return bytes(row[0]) if row else None
 
-    async def delete_manifest(self, repository: str, digest: str) -> bool:
+    async def delete_manifest(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
         # Tags on the manifest and its reference rows go with it (ON DELETE CASCADE).
-        return await self._delete(in_repository("DELETE FROM manifests WHERE digest = ?"), digest, repository)
+        statement = in_repository("DELETE FROM manifests WHERE digest = ?")
+        return await self._delete(statement, digest, repository, outbox=outbox)
 
-    async def delete_tag(self, repository: str, tag: str) -> bool:
-        return await self._delete(in_repository("DELETE FROM tags WHERE name = ?"), tag, repository)
+    async def delete_tag(self, repository: str, tag: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+        statement = in_repository("DELETE FROM tags WHERE name = ?")
+        return await self._delete(statement, tag, repository, outbox=outbox)

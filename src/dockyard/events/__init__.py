@@ -1,0 +1,1 @@
+"""Notifications: Distribution's event envelope, sent to webhook endpoints from a persistent outbox."""

@@ -1,0 +1,40 @@
+"""Notifications as the server composes them: the notifier the registry writes through, the pull
+recorder the HTTP layer feeds, and the background work that delivers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+
+from dockyard.config import Notifications
+from dockyard.events.delivery import EndpointWorker
+from dockyard.events.envelope import Source
+from dockyard.events.notifier import Notifier
+from dockyard.events.pulls import PullRecorder
+from dockyard.meta.base import MetadataStore
+
+
+class NotificationService:
+    def __init__(self, settings: Notifications, meta: MetadataStore, port: int):
+        source = Source.of_this_process(port)
+        self.notifier = Notifier(settings.endpoints, source)
+        self.pulls = PullRecorder(self.notifier, meta, settings.pull_buffer) if self.notifier.wants_pulls else None
+        owner = f"{source.addr}/{uuid.uuid4()}"
+        self._workers = [
+            EndpointWorker(endpoint, meta, owner, settings.poll_seconds) for endpoint in settings.endpoints
+        ]
+        self.notifier.on_write(self._wake_all)
+
+    def _wake_all(self) -> None:
+        for worker in self._workers:
+            worker.wake()
+
+    async def run(self, paused: Callable[[], Awaitable[bool]]) -> None:
+        """Deliver until cancelled, idle while `paused` (read-only mode: the outbox is written to
+        as well as read); returns at once when no endpoint is configured."""
+        tasks = [worker.run(paused) for worker in self._workers]
+        if self.pulls is not None:
+            tasks.append(self.pulls.run(paused))
+        if tasks:
+            await asyncio.gather(*tasks)

@@ -1,0 +1,136 @@
+"""Who is calling the UI's API, and what they may do.
+
+The UI logs in once with Basic credentials (checked by the same authenticator as the registry API)
+and then carries a session cookie: HttpOnly, SameSite=Strict, Secure on TLS. The cookie is signed
+with a key every worker and instance shares (a file, by default under the data directory), so a
+session needs no server-side state; it names the user, who must still exist in the user file.
+API clients may send Basic credentials (or, in token mode, a token) instead of the cookie.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+
+from dockyard.auth.policy import Action, Principal
+from dockyard.auth.service import Authenticator, LoginFailed, TooManyFailures
+from dockyard.auth.tokens import TokenError
+from dockyard.core.errors import ErrorCode
+from dockyard.http.auth import client_address, too_many
+from dockyard.http.csrf import cookie_value
+from dockyard.http.errors import HTTPError
+from dockyard.http.messages import Request
+
+COOKIE = "dockyard_session"
+_KEY_BYTES = 32
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def session_key(path: Path) -> bytes:
+    """The signing key in `path`, created (readable by its owner only) when absent; workers that
+    start together agree on one key because only the first exclusive create succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another worker may be writing it this instant
+            key = path.read_bytes()
+            if len(key) >= _KEY_BYTES:
+                return key
+            time.sleep(0.01)
+        raise RuntimeError(f"session key file {path} is shorter than {_KEY_BYTES} bytes") from None
+    key = secrets.token_bytes(_KEY_BYTES)
+    with os.fdopen(fd, "wb") as file:
+        file.write(key)
+        file.flush()
+        os.fsync(file.fileno())
+    return key
+
+
+class Sessions:
+    def __init__(self, key: bytes, lifetime: int):
+        self._key = key
+        self.lifetime = lifetime
+
+    def _signature(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
+
+    def issue(self, user: str) -> str:
+        payload = _b64(json.dumps({"u": user, "e": int(time.time()) + self.lifetime}).encode())
+        return f"{payload}.{self._signature(payload)}"
+
+    def user_of(self, cookie: str) -> str | None:
+        """The user of a valid, unexpired session cookie."""
+        payload, _, signature = cookie.partition(".")
+        if not hmac.compare_digest(signature, self._signature(payload)):
+            return None
+        try:
+            claims = json.loads(_unb64(payload))
+        except (ValueError, binascii.Error):
+            return None
+        if not isinstance(claims, dict) or not isinstance(claims.get("u"), str) or not isinstance(claims.get("e"), int):
+            return None
+        return claims["u"] if claims["e"] > time.time() else None
+
+
+def cookie_header(value: str, max_age: int, secure: bool) -> tuple[str, str]:
+    attributes = f"Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}" + ("; Secure" if secure else "")
+    return "set-cookie", f"{COOKIE}={value}; {attributes}"
+
+
+async def log_in(auth: Authenticator, req: Request) -> Principal:
+    """The principal of the request's Basic credentials; 401 without a challenge (a browser would
+    open its own login dialog on one), 429 after too many failures."""
+    kind, _, credentials = (req.header("authorization") or "").partition(" ")
+    if kind.lower() != "basic":
+        raise HTTPError(401, ErrorCode.UNAUTHORIZED, "send Basic credentials to log in")
+    try:
+        return await auth.basic(credentials, client_address(req.client))
+    except LoginFailed:
+        raise HTTPError(401, ErrorCode.UNAUTHORIZED, "invalid user name or password") from None
+    except TooManyFailures as limited:
+        raise too_many(limited) from None
+
+
+async def caller(auth: Authenticator | None, sessions: Sessions | None, req: Request) -> Principal | None:
+    """Who the request is from: the session's user, else the caller its Basic credentials or (in token
+    mode) Bearer token name, else None."""
+    if auth is None:
+        return None
+    cookie = cookie_value(req, COOKIE)
+    user = sessions.user_of(cookie) if sessions is not None and cookie else None
+    if user is not None and auth.user_exists(user):
+        return Principal(user, auth.policy.groups_of(user))
+    header = req.header("authorization")
+    if header is None:
+        return None
+    kind, _, token = header.partition(" ")
+    if kind.lower() == "bearer" and auth.tokens is not None:
+        try:
+            return auth.tokens.verifier.verify(token.strip())
+        except TokenError as refused:
+            raise HTTPError(401, ErrorCode.UNAUTHORIZED, str(refused)) from None
+    return await log_in(auth, req)
+
+
+def require(auth: Authenticator | None, principal: Principal | None, action: Action, repository: str) -> None:
+    """Refuse unless the principal may do `action` on `repository` (always allowed with auth off)."""
+    if auth is None or auth.policy.allows(principal, action, repository):
+        return
+    if principal is None:
+        raise HTTPError(401, ErrorCode.UNAUTHORIZED, f"log in to {action.value} {repository}")
+    raise HTTPError(403, ErrorCode.DENIED, f"{principal.name} may not {action.value} {repository}")

@@ -1,0 +1,133 @@
+"""The web UI's listings: repositories and tags with sizes and push times, one page at a time.
+
+A page is picked by a query over indexed columns only (names; push times, which the 0005_ui
+triggers keep on each repository's row); tag counts and sizes are then computed for the rows of
+that page alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dockyard.meta.browse import ListQuery, Order, Page, RepositorySummary, TagSummary
+from dockyard.meta.sql.core import SqlCore, placeholders
+
+
+def like_pattern(substring: str) -> str:
+    """A LIKE pattern matching names that contain `substring` literally."""
+    escaped = substring.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+_ESCAPE = "ESCAPE '\\'"
+
+_REPOSITORY_ORDER = {
+    Order.NAME: "name",
+    Order.NAME_DESC: "name DESC",
+    # Ties in the direction of the time, so that the repositories_by_push index serves the order.
+    Order.PUSHED: "pushed_at DESC, name DESC",
+    Order.PUSHED_OLDEST: "pushed_at, name",
+}
+
+_COUNT_REPOSITORIES = f"SELECT COUNT(*) FROM repositories WHERE name LIKE ? {_ESCAPE}"  # noqa: S608 - constants only
+
+
+def _repository_candidates(order: Order, paged: bool) -> str:
+    """Parameters: pattern, then limit and offset when paged."""
+    by = _REPOSITORY_ORDER[order]
+    # Only constants of this module are interpolated; every value is a parameter.
+    return f"""
+        SELECT r.id, r.name, r.pushed_at FROM repositories r
+        WHERE r.name LIKE ? {_ESCAPE} ORDER BY {by} {"LIMIT ? OFFSET ?" if paged else ""}"""  # noqa: S608
+
+
+def _repository_aggregates(ids: list[int]) -> str:
+    """Tag count and deduplicated size of the repositories of these ids."""
+    return f"""
+        SELECT r.id, (SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id),
+            (SELECT COALESCE(SUM(b.size), 0) FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+             WHERE rb.repository_id = r.id)
+        FROM repositories r WHERE r.id IN ({placeholders(ids)})"""  # noqa: S608
+
+
+_TAG_ORDER = {
+    Order.NAME: "name",
+    Order.NAME_DESC: "name DESC",
+    Order.PUSHED: "updated_at DESC, name DESC",
+    Order.PUSHED_OLDEST: "updated_at, name",
+}
+
+_REPOSITORY_ID = "SELECT id FROM repositories WHERE name = ?"
+_COUNT_TAGS = f"SELECT COUNT(*) FROM tags WHERE repository_id = ? AND LOWER(name) LIKE ? {_ESCAPE}"  # noqa: S608
+
+# Blobs of the manifest and of its children (for an index), each once.
+_CONTENT_SIZE = """
+    (SELECT COALESCE(SUM(b.size), 0) FROM blobs b WHERE b.digest IN (
+        SELECT mb.blob_digest FROM manifest_blobs mb
+        WHERE mb.repository_id = p.repository_id AND mb.manifest_digest = p.digest
+        UNION
+        SELECT mb.blob_digest FROM manifest_children mc JOIN manifest_blobs mb
+            ON mb.repository_id = mc.repository_id AND mb.manifest_digest = mc.child_digest
+        WHERE mc.repository_id = p.repository_id AND mc.parent_digest = p.digest))"""
+
+
+def _tags_page(order: Order) -> str:
+    """Parameters: repository id, pattern, limit, offset."""
+    by = _TAG_ORDER[order]
+    return f"""
+        SELECT p.name, p.digest, m.media_type, m.size, p.updated_at, m.size + {_CONTENT_SIZE}
+        FROM (SELECT repository_id, name, digest, updated_at FROM tags
+              WHERE repository_id = ? AND LOWER(name) LIKE ? {_ESCAPE} ORDER BY {by} LIMIT ? OFFSET ?) p
+        JOIN manifests m ON m.repository_id = p.repository_id AND m.digest = p.digest
+        ORDER BY {by}"""  # noqa: S608
+
+
+_TAGS_OF_MANIFEST = """SELECT t.name FROM repositories r JOIN tags t ON t.repository_id = r.id
+    WHERE r.name = ? AND t.digest = ? ORDER BY t.name LIMIT ?"""
+
+
+class BrowseQueries(SqlCore):
+    async def browse_repositories(
+        self, query: ListQuery, visible: Callable[[str], bool] | None = None
+    ) -> Page[RepositorySummary]:
+        # With `visible` (the caller's pull rights) the names are filtered before paging, so the
+        # names and push times of every matching repository are read: milliseconds per 10,000.
+        pattern = like_pattern(query.search)
+        if visible is None:
+            ((total,),) = await self._read_all(_COUNT_REPOSITORIES, pattern)
+            rows = await self._read_all(
+                _repository_candidates(query.order, paged=True), pattern, query.limit, query.offset
+            )
+        else:
+            candidates = await self._read_all(_repository_candidates(query.order, paged=False), pattern)
+            matching = [row for row in candidates if visible(row[1])]
+            total, rows = len(matching), matching[query.offset : query.offset + query.limit]
+        if not rows:
+            return Page(int(total), [])
+        ids = [row[0] for row in rows]
+        aggregates = {row[0]: row[1:] for row in await self._read_all(_repository_aggregates(ids), *ids)}
+        return Page(
+            int(total),
+            [
+                RepositorySummary(name, pushed or None, int(aggregates[id_][0]), int(aggregates[id_][1]))
+                for id_, name, pushed in rows
+            ],
+        )
+
+    async def browse_tags(self, repository: str, query: ListQuery) -> Page[TagSummary] | None:
+        found = await self._read_one(_REPOSITORY_ID, repository)
+        if found is None:
+            return None
+        pattern = like_pattern(query.search)
+        ((total,),) = await self._read_all(_COUNT_TAGS, found[0], pattern)
+        rows = await self._read_all(_tags_page(query.order), found[0], pattern, query.limit, query.offset)
+        return Page(
+            int(total),
+            [
+                TagSummary(name, digest, media_type, int(size), pushed, int(total_size))
+                for name, digest, media_type, size, pushed, total_size in rows
+            ],
+        )
+
+    async def tags_of_manifest(self, repository: str, digest: str, limit: int) -> list[str]:
+        return [name for (name,) in await self._read_all(_TAGS_OF_MANIFEST, repository, digest, limit)]
