@@ -19,18 +19,18 @@ def test_gc_now_frees_a_deleted_image_and_keeps_a_tagged_one(idle_server: Dockya
         kept = client.push_image("team/app", "stable", layers=2, seed="kept")
         dropped = client.push_image("team/app", "old", layers=2, seed="dropped")
         assert client.delete(f"/v2/team/app/manifests/{dropped.digest}").status_code == 202
-        before = stored_blobs(idle_server.data_dir)
+        before = stored_blobs(idle_server)
 
         assert "freed 0 manifests, 0 blobs" in run_gc(idle_server)
         dry = run_gc(idle_server, "--now", "--dry-run")
         assert "would free 0 manifests, 3 blobs" in dry
-        assert stored_blobs(idle_server.data_dir) == before
+        assert stored_blobs(idle_server) == before
 
         real = run_gc(idle_server, "--now")
         assert "team/app" in real
         assert "freed 0 manifests, 3 blobs" in real
         assert dry.splitlines()[1:-1] == real.splitlines()[1:-1]
-        assert len(stored_blobs(idle_server.data_dir)) == 3
+        assert len(stored_blobs(idle_server)) == 3
 
         pulled = client.get_manifest("team/app", "stable")
         assert pulled.status_code == 200
@@ -53,9 +53,9 @@ def test_workers_collect_on_their_own_and_report_it_in_metrics(tmp_path: Path) -
         dropped = client.push_image("team/app", None, layers=2, seed="dropped")
         assert client.delete(f"/v2/team/app/manifests/{dropped.digest}").status_code == 202
         deadline = time.monotonic() + 60
-        while stored_blobs(server.data_dir) and time.monotonic() < deadline:
+        while stored_blobs(server) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert stored_blobs(server.data_dir) == set()
+        assert stored_blobs(server) == set()
         metrics = httpx.get(server.url + "/metrics").text
         assert 'dockyard_gc_deleted_total{kind="blob"} 3.0' in metrics
         assert "dockyard_gc_bytes_freed_total" in metrics
@@ -76,7 +76,7 @@ def test_orphaned_bytes_older_than_the_delay_are_swept(idle_server: DockyardServ
     with RegistryClient(idle_server.url) as client:
         kept = client.push_image("team/app", "stable", seed="kept")
         assert "freed 0 manifests, 1 blobs" in run_gc(idle_server)
-        assert stored_blobs(idle_server.data_dir) == {digest_of(young), *_blobs_of(client, "team/app", kept.digest)}
+        assert stored_blobs(idle_server) == {digest_of(young), *_blobs_of(client, "team/app", kept.digest)}
 
 
 def _blobs_of(client: RegistryClient, repository: str, digest: str) -> set[str]:
@@ -92,6 +92,6 @@ def test_gc_deletes_nothing_in_read_only_mode(idle_server: DockyardServer) -> No
     refused = run_command(idle_server, "gc", "--now")
     assert refused.returncode == 1
     assert "read-only" in refused.stdout
-    assert len(stored_blobs(idle_server.data_dir)) == 2
+    assert len(stored_blobs(idle_server)) == 2
     assert run_command(idle_server, "admin read-only", "off").returncode == 0
     assert "freed 0 manifests, 2 blobs" in run_gc(idle_server, "--now")

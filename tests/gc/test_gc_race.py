@@ -83,7 +83,7 @@ def _assert_exactly_reachable_is_kept(client: RegistryClient, server: DockyardSe
     for repository, digest in sorted(ledger.pushed):
         exists = client.head(f"/v2/{repository}/manifests/{digest}").status_code == 200
         assert exists == ((repository, digest) in reached.manifests), (repository, digest)
-    assert stored_blobs(server.data_dir) == reached.blobs
+    assert stored_blobs(server) == reached.blobs
     return reached
 
 
@@ -133,7 +133,7 @@ def test_sigkill_in_the_middle_of_deletions_loses_nothing_reachable(
             for number in range(GARBAGE):
                 pusher.blob("crash/garbage", f"garbage blob {number}".encode())
             kept = audit(client).blobs
-        garbage = stored_blobs(server.data_dir) - kept
+        garbage = stored_blobs(server) - kept
         assert len(garbage) == GARBAGE
         if deleter == "command":
             _kill_gc_command_after_first_deletions(server, garbage)
@@ -141,9 +141,9 @@ def test_sigkill_in_the_middle_of_deletions_loses_nothing_reachable(
             server.stop()
             server.env = {**storage_env, **SHORT_LEASE, **FAST_GC}
             server.start()
-            _wait_for_first_deletions(server.data_dir, garbage, lambda: server.proc and server.proc.poll())
+            _wait_for_first_deletions(server, garbage, lambda: server.proc and server.proc.poll())
         server.kill()
-        assert stored_blobs(server.data_dir) & garbage, "the kill came after every deletion"
+        assert stored_blobs(server) & garbage, "the kill came after every deletion"
 
         server.env = {**storage_env, **SHORT_LEASE}
         server.start()
@@ -151,13 +151,13 @@ def test_sigkill_in_the_middle_of_deletions_loses_nothing_reachable(
         run_gc(server, "--now")
         with RegistryClient(server.url) as client:
             _assert_exactly_reachable_is_kept(client, server, ledger)
-        assert not stored_blobs(server.data_dir) & garbage
+        assert not stored_blobs(server) & garbage
     finally:
         server.kill()
 
 
-def _wait_for_first_deletions(data_dir: Path, garbage: set[str], exited: Callable[[], object]) -> None:
-    while exited() is None and len(garbage - stored_blobs(data_dir)) < 10:
+def _wait_for_first_deletions(server: DockyardServer, garbage: set[str], exited: Callable[[], object]) -> None:
+    while exited() is None and len(garbage - stored_blobs(server)) < 10:
         time.sleep(0.002)
 
 
@@ -169,7 +169,7 @@ def _kill_gc_command_after_first_deletions(server: DockyardServer, garbage: set[
         env={**os.environ, **server.env},
     )
     try:
-        _wait_for_first_deletions(server.data_dir, garbage, process.poll)
+        _wait_for_first_deletions(server, garbage, process.poll)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()

@@ -29,7 +29,7 @@ def test_a_monolithic_push_over_quota_is_refused_before_bytes_are_stored(quota_s
         response = client.push_blob_monolithic("small/app", b"x" * 2000)
         assert_error(response, 403, "DENIED")
         assert "quota exceeded" in response.json()["errors"][0]["message"]
-        assert stored_blobs(quota_server.data_dir) == set()
+        assert stored_blobs(quota_server) == set()
         assert _uploaded_bytes(quota_server) == 0
         # Elsewhere there is no quota.
         assert client.push_blob_monolithic("large/app", b"x" * 2000).status_code == 201
