@@ -39,6 +39,10 @@ class Dialect:
     skip_locked: str
     """Appended to a SELECT that claims rows for background work, so that workers on several
     instances skip each other's rows instead of waiting ("" where writers are serialized anyway)."""
+    review_lock: str = ""
+    """Run first in a garbage review's transaction: reviews on several instances take turns, since
+    the reviews their cascades enqueue (shared layers) would otherwise deadlock each other again and
+    again ("" where writers are serialized anyway)."""
 
 
 class Driver(Protocol):

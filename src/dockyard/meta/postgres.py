@@ -32,9 +32,14 @@ from dockyard.meta.sql import SqlMetadataStore
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-POSTGRES = Dialect(name="postgresql", skip_locked="FOR UPDATE SKIP LOCKED")
-_CHANNEL = "dockyard_metadata"
 _MIGRATION_LOCK = int.from_bytes(b"dockyard", "big")  # the advisory lock key, any fixed 64-bit value
+_REVIEW_LOCK = int.from_bytes(b"dy-gcrev", "big")
+POSTGRES = Dialect(
+    name="postgresql",
+    skip_locked="FOR UPDATE SKIP LOCKED",
+    review_lock=f"SELECT pg_advisory_xact_lock({_REVIEW_LOCK})",
+)
+_CHANNEL = "dockyard_metadata"
 _CONNECT_TIMEOUT = 10
 _RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected)
 _MAX_ATTEMPTS = 50

@@ -51,6 +51,8 @@ class GcQueries(SqlCore):
         self, cutoff: float, delete_untagged: bool, max_reviews: int, dry_run: bool = False
     ) -> ReviewOutcome:
         async def run(tx: Transaction) -> ReviewOutcome:
+            if self._dialect.review_lock:
+                await tx.execute(self._dialect.review_lock)
             outcome = await self._review(tx, cutoff, delete_untagged, max_reviews)
             if dry_run:
                 raise _DryRun(outcome)
