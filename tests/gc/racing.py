@@ -29,6 +29,9 @@ class Ledger:
     """What the clients pushed, shared by their threads."""
 
     pushed: set[tuple[str, str]] = field(default_factory=set)
+    # Manifests a client deleted itself: an index may still name one (deleting a tagged index's
+    # child is allowed), and its absence is then the client's doing, not the collector's.
+    deleted: set[tuple[str, str]] = field(default_factory=set)
     server_errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -39,6 +42,10 @@ class Ledger:
     def digests_in(self, repository: str) -> list[str]:
         with self.lock:
             return sorted(digest for name, digest in self.pushed if name == repository)
+
+    def delete(self, repository: str, digest: str) -> None:
+        with self.lock:
+            self.deleted.add((repository, digest))
 
     def check(self, status: int, what: str) -> None:
         if status >= 500:
@@ -111,8 +118,9 @@ class Audit:
     referrers: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
 
-def audit(client: RegistryClient) -> Audit:
-    """Pull everything reachable from every tag, verifying every digest; return what was reached."""
+def audit(client: RegistryClient, deleted: frozenset[tuple[str, str]] = frozenset()) -> Audit:
+    """Pull everything reachable from every tag, verifying every digest, except index children
+    in `deleted` that are gone; return what was reached."""
     result = Audit()
     for repository in client.follow_pages("/v2/_catalog", {"n": 100}, "repositories"):
         tags = client.follow_pages(f"/v2/{repository}/tags/list", {"n": 100}, "tags")
@@ -123,7 +131,9 @@ def audit(client: RegistryClient) -> Audit:
                 continue
             result.manifests.add((repository, digest))
             for child in document.get("manifests", []):
-                pending.append(_pull_manifest(client, repository, child["digest"]))
+                gone = (repository, child["digest"]) in deleted and _absent(client, repository, child["digest"])
+                if not gone:
+                    pending.append(_pull_manifest(client, repository, child["digest"]))
             for blob in [document["config"], *document["layers"]] if "config" in document else []:
                 _pull_blob(client, repository, blob["digest"])
                 result.blobs.add(blob["digest"])
@@ -133,6 +143,10 @@ def audit(client: RegistryClient) -> Audit:
             result.referrers[(repository, digest)] = referrers
             pending.extend(_pull_manifest(client, repository, referrer) for referrer in referrers)
     return result
+
+
+def _absent(client: RegistryClient, repository: str, digest: str) -> bool:
+    return client.head(f"/v2/{repository}/manifests/{digest}").status_code == 404
 
 
 def _pull_manifest(client: RegistryClient, repository: str, reference: str) -> tuple[str, dict[str, object]]:
