@@ -43,9 +43,9 @@ class Podman:
 def podman() -> Iterator[Podman]:
     for tool in ("podman", "runc"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (.ci/install-interop.sh, .ci/install-ops.sh)")
+            pytest.fail(f"{tool} is not installed (.ci/install-interop.sh, .ci/install-ops.sh)")
     if not BASE_ROOTFS.is_file():
-        pytest.skip(f"no base image root filesystem at {BASE_ROOTFS}: run .ci/install-ops.sh")
+        pytest.fail(f"no base image root filesystem at {BASE_ROOTFS}: run .ci/install-ops.sh")
     # podman wants short storage paths (the runroot under 50 characters): not pytest's tmp_path.
     root = Path(tempfile.mkdtemp(prefix="dyc-", dir="/tmp"))
     try:

@@ -232,11 +232,6 @@ def test_the_empty_blob(open_store: StoreFactory) -> None:
     run(open_store, scenario)
 
 
-def _needs_maintenance_methods(store: BlobStore) -> None:
-    if not hasattr(store, "list_blobs"):
-        pytest.skip("this store gains delete/list_blobs/read/quarantine with the gc room's change")
-
-
 async def _stored(store: BlobStore, data: bytes) -> Digest:
     digest = Digest.of(data)
     await store.commit_upload(await upload(store, [data]), digest, len(data))
@@ -245,7 +240,6 @@ async def _stored(store: BlobStore, data: bytes) -> Digest:
 
 def test_read_list_delete_and_quarantine(open_store: StoreFactory) -> None:
     async def scenario(store: BlobStore) -> None:
-        _needs_maintenance_methods(store)
         kept = await _stored(store, b"kept" * 1000)
         dropped = await _stored(store, b"dropped")
         odd = await _stored(store, b"odd one")

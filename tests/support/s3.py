@@ -2,8 +2,8 @@
 
 The gateway starts on first use only, so sessions that need no S3 never pay its ~10 s. Set
 DOCKYARD_TEST_S3=URL,ACCESS_KEY,SECRET_KEY to use a gateway that is already running instead.
-Ceph's monitor port is fixed, so where another cluster holds it the S3 tests are skipped rather
-than fight over it.
+Ceph's monitor port is fixed, so where another cluster holds it the S3 tests fail at once with
+that reason rather than fight over it (or pass silently as skipped).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint
         yield S3Endpoint(url, access_key, secret_key)
         return
     if _port_taken(MON_PORT):
-        pytest.skip(f"another Ceph cluster holds port {MON_PORT} on this machine (set DOCKYARD_TEST_S3 to use it)")
+        pytest.fail(f"another Ceph cluster holds port {MON_PORT} on this machine (set DOCKYARD_TEST_S3 to use it)")
     gateway = CephGateway(tmp_path_factory.mktemp("ceph"))
     try:
         gateway.start(timeout=START_TIMEOUT_SECONDS)
