@@ -115,6 +115,12 @@ class Ui(Section):
     generated when absent. Instances that do not share a data directory must be given the same file."""
 
 
+class Metrics(Section):
+    repository_usage_seconds: float = Field(default=60, ge=0)
+    """/metrics reports each repository's usage (blob bytes, shared bytes, tags, manifests), computed
+    at most this often; 0 leaves it out (one series per repository on a very large registry)."""
+
+
 class Health(Section):
     timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     """How long /readyz waits for each store to answer."""
@@ -322,6 +328,7 @@ class Settings(BaseSettings):
     manifests: Manifests = Manifests()
     database: Database = Database()
     health: Health = Health()
+    metrics: Metrics = Metrics()
     tracing: Tracing = Tracing()
     storage: Storage = Storage()
     auth: Auth = Auth()

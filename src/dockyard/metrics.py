@@ -3,11 +3,15 @@
 
 import functools
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from functools import cache
 from typing import Any, ParamSpec, TypeVar
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from dockyard.meta.base import RepositoryUsage
 
 HTTP_REQUESTS = Counter("dockyard_http_requests", "HTTP requests answered", ["method", "route", "status"])
 HTTP_DURATION = Histogram(
@@ -87,3 +91,31 @@ def timed(store: str, operation: str) -> Callable[[Operation[P, T]], Operation[P
         return observed
 
     return decorate
+
+
+_USAGE_FAMILIES = {
+    "blob_bytes": ("dockyard_repository_blob_bytes", "Bytes of the blobs a repository links, each counted once"),
+    "shared_bytes": ("dockyard_repository_shared_bytes", "Bytes of a repository's blobs other repositories link too"),
+    "tags": ("dockyard_repository_tags", "Tags of a repository"),
+    "manifests": ("dockyard_repository_manifests", "Manifests of a repository"),
+}
+
+
+class _UsageCollector(Collector):
+    def __init__(self, usages: Sequence[RepositoryUsage]):
+        self._usages = usages
+
+    def collect(self) -> Iterable[Metric]:
+        for field, (name, documentation) in _USAGE_FAMILIES.items():
+            family = GaugeMetricFamily(name, documentation, labels=["repository"])
+            for usage in self._usages:
+                family.add_metric([usage.repository], getattr(usage, field))
+            yield family
+
+
+def render_usage(usages: Sequence[RepositoryUsage]) -> bytes:
+    """Per-repository usage in the exposition format, built for each scrape rather than kept as
+    series, so that a deleted repository leaves /metrics with it."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_UsageCollector(usages))
+    return generate_latest(registry)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +68,20 @@ def logging_config(level: str, log_format: str = "text") -> dict[str, Any]:
 
 
 def render_metrics() -> bytes:
+    """Every worker's metrics, aggregated through prometheus_client's multiprocess files."""
     collectors = CollectorRegistry()
     multiprocess.MultiProcessCollector(collectors)  # type: ignore[no-untyped-call]
     return generate_latest(collectors)
+
+
+def _metrics_page(registry: Registry, usage_seconds: float) -> Callable[[], Awaitable[bytes]]:
+    async def render() -> bytes:
+        page = render_metrics()
+        if usage_seconds > 0:
+            page += metrics.render_usage(await registry.operations.usage_of_all(usage_seconds))
+        return page
+
+    return render
 
 
 def _lighten_logging() -> None:
@@ -108,7 +120,7 @@ def build_app() -> RegistryApp:
 
     return RegistryApp(
         _build_context(settings, registry, events, auth),
-        render_metrics,
+        _metrics_page(registry, settings.metrics.repository_usage_seconds),
         close,
         background,
         on_start=meta.start,

@@ -32,3 +32,33 @@ def test_operational_metrics(start_server: StartServer) -> None:
     assert sample(url, "dockyard_store_operation_duration_seconds_count", 'operation="commit"') >= 2
     assert "dockyard_http_requests_in_flight" in httpx.get(url + "/metrics").text
     assert sample(url, "dockyard_access_log_dropped_lines_total") == 0
+
+
+def test_repository_usage_is_on_metrics_and_leaves_with_the_repository(start_server: StartServer) -> None:
+    server = start_server(DOCKYARD_METRICS__REPOSITORY_USAGE_SECONDS="0.01")
+    with RegistryClient(server.url) as client:
+        shared = b"a layer both repositories link" * 100
+        client.push_blob("usage/one", shared)
+        client.push_blob("usage/two", shared)
+        own = client.push_blob("usage/two", b"only in two")
+        client.push_image("usage/one", "v1")
+    url = server.url
+    wait_for(lambda: sample(url, "dockyard_repository_tags", 'repository="usage/one"') == 1, "the tag of usage/one")
+    one_bytes = sample(url, "dockyard_repository_blob_bytes", 'repository="usage/one"')
+    assert one_bytes > len(shared)  # the shared layer plus the image's own config and layer
+    assert sample(url, "dockyard_repository_blob_bytes", 'repository="usage/two"') == len(shared) + len(b"only in two")
+    assert sample(url, "dockyard_repository_shared_bytes", 'repository="usage/two"') == len(shared)
+    assert sample(url, "dockyard_repository_manifests", 'repository="usage/one"') == 1
+    with RegistryClient(server.url) as client:
+        assert client.delete(client.blob_url("usage/two", own)).status_code == 202
+    wait_for(
+        lambda: sample(url, "dockyard_repository_blob_bytes", 'repository="usage/two"') == len(shared),
+        "usage after the unlink",
+    )
+
+
+def test_repository_usage_can_be_left_out(start_server: StartServer) -> None:
+    server = start_server(DOCKYARD_METRICS__REPOSITORY_USAGE_SECONDS="0")
+    with RegistryClient(server.url) as client:
+        client.push_image("usage/off", "v1")
+    assert "dockyard_repository_blob_bytes" not in httpx.get(server.url + "/metrics").text

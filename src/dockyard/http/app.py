@@ -86,7 +86,7 @@ class RegistryApp:
     def __init__(
         self,
         context: Context,
-        render_metrics: Callable[[], bytes],
+        render_metrics: Callable[[], Awaitable[bytes]],
         on_close: Callable[[], Awaitable[None]],
         background: Callable[[], Coroutine[Any, Any, None]] | None = None,
         *,
@@ -201,7 +201,7 @@ class RegistryApp:
         return route.name, self._guard.wrap(route.name, params, req, answer)
 
     async def _metrics_response(self) -> Response:
-        return Response(200, [("content-type", CONTENT_TYPE_LATEST)], self._render_metrics())
+        return Response(200, [("content-type", CONTENT_TYPE_LATEST)], await self._render_metrics())
 
     @staticmethod
     def _send(protocol: Any, response: Response | FileResponse, request_id: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from dockyard.blobs.base import BlobStore
@@ -18,6 +19,7 @@ class OperationsService:
         self._configured_read_only = read_only
         self._ping_timeout = ping_timeout
         self._max_page = max_page
+        self._usage_snapshot: tuple[float, list[RepositoryUsage]] = (-float("inf"), [])
 
     async def unready(self) -> dict[str, str]:
         """The parts that do not answer within the timeout, each with the reason; empty when ready."""
@@ -46,3 +48,16 @@ class OperationsService:
 
     async def usage(self, limit: int, after: str | None) -> list[RepositoryUsage]:
         return await self._meta.repository_usage(limit, after)
+
+    async def usage_of_all(self, max_age_seconds: float) -> list[RepositoryUsage]:
+        """Every repository's usage, recomputed when the last walk is older than `max_age_seconds`
+        (a walk is one indexed query per page, but scrapes come every few seconds)."""
+        taken_at, usages = self._usage_snapshot
+        if time.monotonic() - taken_at < max_age_seconds:
+            return usages
+        usages, after = [], None
+        while page := await self._meta.repository_usage(self._max_page, after):
+            usages.extend(page)
+            after = page[-1].repository
+        self._usage_snapshot = (time.monotonic(), usages)
+        return usages
