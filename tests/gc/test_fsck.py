@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 from tests.gc.conftest import run_command
 from tests.http.ocitest import RegistryClient, digest_of
-from tests.support.backends import every_backend
+from tests.support.backends import every_backend, flip_stored_byte, quarantined_blobs, remove_stored_blob
 from tests.support.server import DockyardServer
 
 
 def _fsck(server: DockyardServer, *flags: str) -> subprocess.CompletedProcess[str]:
     return run_command(server, "fsck", *flags)
-
-
-def _blob_file(server: DockyardServer, digest: str) -> str:
-    algorithm, encoded = digest.split(":")
-    return str(server.data_dir / "blobs" / algorithm / encoded[:2] / encoded)
 
 
 @every_backend
@@ -28,13 +22,8 @@ def test_fsck_finds_and_repairs_a_flipped_byte_and_a_vanished_blob(idle_server: 
             client.push_blob("fsck/app", data)
         assert _fsck(idle_server).returncode == 0
 
-        path = _blob_file(idle_server, digest_of(flipped))
-        with open(path, "r+b") as file:
-            file.seek(1000)
-            byte = file.read(1)
-            file.seek(1000)
-            file.write(bytes([byte[0] ^ 1]))
-        os.unlink(_blob_file(idle_server, digest_of(vanished)))
+        flip_stored_byte(idle_server.data_dir, idle_server.env, digest_of(flipped), 1000)
+        remove_stored_blob(idle_server.data_dir, idle_server.env, digest_of(vanished))
 
         found = _fsck(idle_server)
         assert found.returncode == 1
@@ -45,7 +34,7 @@ def test_fsck_finds_and_repairs_a_flipped_byte_and_a_vanished_blob(idle_server: 
         repaired = _fsck(idle_server, "--repair")
         assert repaired.returncode == 0, repaired.stdout
         assert "2 problems, 2 repaired" in repaired.stdout
-        assert (idle_server.data_dir / "quarantine").is_dir()
+        assert digest_of(flipped) in quarantined_blobs(idle_server.data_dir, idle_server.env)
         for data in (flipped, vanished):
             assert client.head(f"/v2/fsck/app/blobs/{digest_of(data)}").status_code == 404
             client.push_blob("fsck/app", data)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.support.s3 import bucket_blobs
+from tests.support.s3 import ServerBucket, bucket_blobs
 from tests.support.server import DockyardServer
 
 BACKENDS: dict[str, tuple[str, ...]] = {
@@ -41,6 +41,44 @@ def backend_env(request: pytest.FixtureRequest, backend: str) -> dict[str, str]:
     for fixture in BACKENDS[backend]:
         env.update(request.getfixturevalue(fixture)())
     return env
+
+
+def flip_stored_byte(data_dir: Path, env: Mapping[str, str], digest: str, offset: int) -> None:
+    """Corrupt one byte of a stored blob behind the registry's back, in whichever store holds it."""
+    if "DOCKYARD_STORAGE__S3__BUCKET" in env:
+        bucket = ServerBucket.of(env)
+        key = bucket.key("blobs", digest)
+        content = bytearray(bucket.admin.get_object(Bucket=bucket.bucket, Key=key)["Body"].read())
+        content[offset] ^= 1
+        bucket.admin.put_object(Bucket=bucket.bucket, Key=key, Body=bytes(content))
+        return
+    with _blob_file(data_dir, "blobs", digest).open("r+b") as file:
+        file.seek(offset)
+        byte = file.read(1)
+        file.seek(offset)
+        file.write(bytes([byte[0] ^ 1]))
+
+
+def remove_stored_blob(data_dir: Path, env: Mapping[str, str], digest: str) -> None:
+    """Delete a blob's bytes behind the registry's back."""
+    if "DOCKYARD_STORAGE__S3__BUCKET" in env:
+        bucket = ServerBucket.of(env)
+        bucket.admin.delete_object(Bucket=bucket.bucket, Key=bucket.key("blobs", digest))
+    else:
+        _blob_file(data_dir, "blobs", digest).unlink()
+
+
+def quarantined_blobs(data_dir: Path, env: Mapping[str, str]) -> set[str]:
+    """The digests fsck --repair set aside."""
+    if "DOCKYARD_STORAGE__S3__BUCKET" in env:
+        return ServerBucket.of(env).digests("quarantine")
+    root = data_dir / "quarantine"  # files named <algorithm>-<hex>
+    return {path.name.replace("-", ":", 1) for path in root.iterdir()} if root.is_dir() else set()
+
+
+def _blob_file(data_dir: Path, area: str, digest: str) -> Path:
+    algorithm, encoded = digest.split(":")
+    return data_dir / area / algorithm / encoded[:2] / encoded
 
 
 def stored_blobs(data_dir: Path, env: Mapping[str, str]) -> set[str]:

@@ -15,6 +15,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -42,20 +43,35 @@ def _admin_of(endpoint: S3Endpoint) -> Any:
     return s3_admin(endpoint)
 
 
+@dataclass(frozen=True)
+class ServerBucket:
+    """The bucket of a server on `env`, seen from outside, in the store's own layout:
+    `<prefix>blobs/<algorithm>/<hex>` and `<prefix>quarantine/<algorithm>/<hex>`."""
+
+    admin: Any
+    bucket: str
+    root: str
+
+    @classmethod
+    def of(cls, env: Mapping[str, str]) -> ServerBucket:
+        setting = {key: env.get(f"DOCKYARD_STORAGE__S3__{key}", "") for key in ("ENDPOINT", "ACCESS_KEY", "SECRET_KEY")}
+        endpoint = S3Endpoint(setting["ENDPOINT"], setting["ACCESS_KEY"], setting["SECRET_KEY"],
+                              env.get("DOCKYARD_STORAGE__S3__REGION", "us-east-1"))  # fmt: skip
+        prefix = env.get("DOCKYARD_STORAGE__S3__PREFIX", "").strip("/")
+        return cls(_admin_of(endpoint), env["DOCKYARD_STORAGE__S3__BUCKET"], f"{prefix}/" if prefix else "")
+
+    def key(self, area: str, digest: str) -> str:
+        return f"{self.root}{area}/{digest.replace(':', '/', 1)}"
+
+    def digests(self, area: str) -> set[str]:
+        prefix = f"{self.root}{area}/"
+        pages = self.admin.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return {item["Key"][len(prefix) :].replace("/", ":", 1) for page in pages for item in page.get("Contents", [])}
+
+
 def bucket_blobs(env: Mapping[str, str]) -> set[str]:
-    """The digests of the blobs in the bucket of a server on `env`, listed from outside (the
-    store's own layout: `<prefix>blobs/<algorithm>/<hex>`)."""
-    setting = {key: env.get(f"DOCKYARD_STORAGE__S3__{key}", "") for key in ("ENDPOINT", "ACCESS_KEY", "SECRET_KEY")}
-    endpoint = S3Endpoint(setting["ENDPOINT"], setting["ACCESS_KEY"], setting["SECRET_KEY"],
-                          env.get("DOCKYARD_STORAGE__S3__REGION", "us-east-1"))  # fmt: skip
-    prefix = env.get("DOCKYARD_STORAGE__S3__PREFIX", "").strip("/")
-    prefix = f"{prefix}/blobs/" if prefix else "blobs/"
-    pages = (
-        _admin_of(endpoint)
-        .get_paginator("list_objects_v2")
-        .paginate(Bucket=env["DOCKYARD_STORAGE__S3__BUCKET"], Prefix=prefix)
-    )
-    return {item["Key"][len(prefix) :].replace("/", ":", 1) for page in pages for item in page.get("Contents", [])}
+    """The digests of the blobs in the bucket of a server on `env`, listed from outside."""
+    return ServerBucket.of(env).digests("blobs")
 
 
 def server_env(endpoint: S3Endpoint, bucket: str, **extra: str) -> dict[str, str]:
