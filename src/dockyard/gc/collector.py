@@ -18,7 +18,7 @@ from dockyard.config import Gc
 from dockyard.core.digest import Digest
 from dockyard.gc import metrics
 from dockyard.gc.report import Report
-from dockyard.meta.base import Collected, MetadataStore
+from dockyard.meta.base import Collected, MetadataStore, WriteContention
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,18 @@ class Collector:
         return math.inf if now else time.time() - self._settings.review_delay_seconds
 
     async def review_batch(self, cutoff: float) -> Pass:
-        outcome = await self._meta.review_garbage(cutoff, self._settings.untagged_manifests, self._settings.batch_size)
+        """One transaction of reviews. A batch touches rows that pushes touch too; when it keeps
+        colliding with them (busy PostgreSQL, several instances) smaller batches get through."""
+        size = self._settings.batch_size
+        while True:
+            try:
+                outcome = await self._meta.review_garbage(cutoff, self._settings.untagged_manifests, size)
+                break
+            except WriteContention:
+                if size == 1:
+                    raise
+                size = max(1, size // 4)
+                log.info("garbage review contended; retrying with batches of %d", size)
         metrics.record(outcome.reviewed, outcome.collected)
         return Pass(outcome.reviewed, outcome.collected)
 

@@ -137,6 +137,10 @@ class TagMoveRefused(Exception):
         self.tags = list(tags)
 
 
+class WriteContention(Exception):
+    """A write kept colliding with concurrent writes through every retry; a smaller one may pass."""
+
+
 class MetadataUnavailable(Exception):
     """The metadata database cannot be reached or refused us; the message says which and why."""
 

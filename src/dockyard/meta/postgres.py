@@ -24,7 +24,7 @@ from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
 from dockyard.core.urls import redact_password
-from dockyard.meta.base import MetadataUnavailable
+from dockyard.meta.base import MetadataUnavailable, WriteContention
 from dockyard.meta.driver import Dialect, Params, Row, Work
 from dockyard.meta.migrate import apply_migrations
 from dockyard.meta.sql import SqlMetadataStore
@@ -177,9 +177,9 @@ class PostgresDriver:
                     result = await work(_PostgresTransaction(conn))
                     if invalidates:
                         await conn.execute("NOTIFY " + _CHANNEL)  # delivered at commit, to every listener
-            except _RETRYABLE:
+            except _RETRYABLE as conflict:
                 if attempt == _MAX_ATTEMPTS:
-                    raise
+                    raise WriteContention(f"gave up after {attempt} attempts: {_one_line(conflict)}") from conflict
                 await asyncio.sleep(random.uniform(0, min(0.001 * 2**attempt, 0.1)))
                 continue
             except psycopg.OperationalError:
