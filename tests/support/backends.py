@@ -76,6 +76,14 @@ def quarantined_blobs(data_dir: Path, env: Mapping[str, str]) -> set[str]:
     return {path.name.replace("-", ":", 1) for path in root.iterdir()} if root.is_dir() else set()
 
 
+def stored_uploads(data_dir: Path, env: Mapping[str, str]) -> set[str]:
+    """The upload sessions whose bytes the blob store holds."""
+    if "DOCKYARD_STORAGE__S3__BUCKET" in env:
+        return ServerBucket.of(env).upload_ids()
+    root = data_dir / "uploads"
+    return {path.name for path in root.iterdir()} if root.is_dir() else set()
+
+
 def _blob_file(data_dir: Path, area: str, digest: str) -> Path:
     algorithm, encoded = digest.split(":")
     return data_dir / area / algorithm / encoded[:2] / encoded

@@ -63,6 +63,12 @@ class ServerBucket:
     def key(self, area: str, digest: str) -> str:
         return f"{self.root}{area}/{digest.replace(':', '/', 1)}"
 
+    def upload_ids(self) -> set[str]:
+        """The upload sessions that have objects in the bucket (`<prefix>uploads/<id>/...`)."""
+        prefix = f"{self.root}uploads/"
+        pages = self.admin.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return {item["Key"][len(prefix) :].split("/", 1)[0] for page in pages for item in page.get("Contents", [])}
+
     def digests(self, area: str) -> set[str]:
         prefix = f"{self.root}{area}/"
         pages = self.admin.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)

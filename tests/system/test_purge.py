@@ -6,7 +6,7 @@ import os
 import time
 
 from tests.http.ocitest import RegistryClient, assert_error, digest_of
-from tests.support.backends import every_backend
+from tests.support.backends import every_backend, stored_uploads
 from tests.support.server import DockyardServer
 
 
@@ -14,12 +14,11 @@ from tests.support.server import DockyardServer
 def test_abandoned_uploads_are_purged_with_their_bytes(fresh_server: DockyardServer) -> None:
     fresh_server.env["DOCKYARD_UPLOADS__STALE_AFTER_SECONDS"] = "2"
     server = fresh_server.start()
-    uploads = server.data_dir / "uploads"
     try:
         client = RegistryClient(server.url)
         abandoned = client.open_session("purge/test")
         assert client.patch(abandoned, os.urandom(4096)).status_code == 202
-        assert len(list(uploads.iterdir())) == 1
+        assert len(stored_uploads(server.data_dir, server.env)) == 1
 
         kept_alive = client.open_session("purge/test")
         data = b""
@@ -33,6 +32,6 @@ def test_abandoned_uploads_are_purged_with_their_bytes(fresh_server: DockyardSer
 
         assert_error(client.upload_status(abandoned), 404, "BLOB_UPLOAD_UNKNOWN")
         assert client.finish(kept_alive, digest_of(data)).status_code == 201
-        assert list(uploads.iterdir()) == []
+        assert stored_uploads(server.data_dir, server.env) == set()
     finally:
         server.stop()
