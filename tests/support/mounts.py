@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import subprocess
 from pathlib import Path
 
 _MNT_DETACH = 2
@@ -21,7 +20,6 @@ def is_mounted(path: Path) -> bool:
 def detach(path: Path) -> None:
     """Lazily unmount: new lookups stop at once, open files keep the old filesystem until closed."""
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    if libc.umount2(os.fsencode(path), _MNT_DETACH) == 0:
-        return
-    # Not allowed (not root): the setuid helper of libfuse 3 unmounts its user's FUSE mounts.
-    subprocess.run(["fusermount3", "-u", "-z", str(path)], check=True, timeout=10)
+    if libc.umount2(os.fsencode(path), _MNT_DETACH) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"cannot unmount {path}: {os.strerror(code)}")

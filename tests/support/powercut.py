@@ -58,7 +58,11 @@ class PowerCutDir:
     def mount(self, timeout: float = 20.0) -> Path:
         if self._proc is not None:
             raise PowerCutError("already mounted")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_REPO), os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(_REPO), os.environ.get("PYTHONPATH")])),
+            "FUSE_LIBRARY_NAME": "fuse",  # libfuse 2, whichever other versions are installed
+        }
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "tests.support.powerfs", str(self.backing), str(self.attic), str(self.path)],
@@ -178,6 +182,8 @@ def fuse_unavailable() -> str | None:
     """Why this machine cannot mount the filesystem, or None when it can."""
     if not os.path.exists("/dev/fuse"):
         return "no /dev/fuse on this machine"
+    if os.geteuid() != 0:
+        return "mounting the power-loss filesystem needs root (it mounts without a fusermount helper)"
     return None
 
 
