@@ -95,23 +95,43 @@ def test_rename_is_durable_once_its_directory_is_synced(powercut_dir: PowerCutDi
     assert old.read_bytes() == (b"new" if sync_dir else b"old")
 
 
-def test_rename_across_directories_needs_both_synced(powercut_dir: PowerCutDir) -> None:
-    src, dst = powercut_dir.path / "src", powercut_dir.path / "dst"
-    src.mkdir()
-    dst.mkdir()
+@pytest.mark.parametrize(
+    ("synced", "names_after"),
+    [((), {"src"}), (("dst",), {"src", "dst"}), (("src",), set()), (("dst", "src"), {"dst"})],
+    ids=["none", "target", "source", "both"],
+)
+def test_a_file_renamed_across_directories_moves_per_directory(
+    powercut_dir: PowerCutDir, synced: tuple[str, ...], names_after: set[str]
+) -> None:
+    for name in ("src", "dst"):
+        (powercut_dir.path / name).mkdir()
     fsync_dir(powercut_dir.path)
-    durable_file(powercut_dir, "src/f", b"data")
-    (src / "f").rename(dst / "f")
-    fsync_dir(dst)  # the target's alone: the rename stays volatile, never half done
+    ino = durable_file(powercut_dir, "src/f", b"data").stat().st_ino
+    (powercut_dir.path / "src/f").rename(powercut_dir.path / "dst/f")
+    for name in synced:
+        fsync_dir(powercut_dir.path / name)
     cut_and_remount(powercut_dir)
-    assert (src / "f").read_bytes() == b"data"
-    assert not (dst / "f").exists()
-    (src / "f").rename(dst / "f")
-    fsync_dir(dst)
-    fsync_dir(src)
+    assert {name for name in ("src", "dst") if (powercut_dir.path / name / "f").exists()} == names_after
+    for name in names_after:
+        assert (powercut_dir.path / name / "f").read_bytes() == b"data"
+        assert (powercut_dir.path / name / "f").stat().st_ino == ino
+
+
+def test_a_directory_renamed_across_directories_needs_both_synced(powercut_dir: PowerCutDir) -> None:
+    for name in ("src", "dst", "src/d"):
+        (powercut_dir.path / name).mkdir()
+        fsync_dir((powercut_dir.path / name).parent)
+    (powercut_dir.path / "src/d").rename(powercut_dir.path / "dst/d")
+    fsync_dir(powercut_dir.path / "dst")  # the target's alone: never half moved
     cut_and_remount(powercut_dir)
-    assert (dst / "f").read_bytes() == b"data"
-    assert not (src / "f").exists()
+    assert (powercut_dir.path / "src/d").is_dir()
+    assert not (powercut_dir.path / "dst/d").exists()
+    (powercut_dir.path / "src/d").rename(powercut_dir.path / "dst/d")
+    fsync_dir(powercut_dir.path / "dst")
+    fsync_dir(powercut_dir.path / "src")
+    cut_and_remount(powercut_dir)
+    assert (powercut_dir.path / "dst/d").is_dir()
+    assert not (powercut_dir.path / "src/d").exists()
 
 
 def test_new_file_synced_without_its_directory_entry_is_gone(powercut_dir: PowerCutDir) -> None:

@@ -18,17 +18,21 @@ File data (per inode, whichever name or descriptor reaches it):
   owner, times, extended attributes) are not modelled: they keep their latest value.
 
 Names (create, mkdir, mknod, symlink, link, unlink, rmdir, rename), as an ordered log of operations:
-- An operation changes the entries of one directory, or two for a rename across directories. It becomes
-  durable once each of those directories has been fsynced (opened and fsynced: fsyncdir) after it, and
-  only after every earlier operation on any of those directories is durable. So a rename is atomic:
-  after a cut the file is under its old name or its new one, never both nor neither, and a rename
-  across directories needs both directories synced (the source's alone or the target's alone keeps
-  nothing). The parent of a renamed directory's `..` is not a separate step.
+- An operation changes the entries of one directory. It becomes durable once that directory has been
+  fsynced (opened and fsynced: fsyncdir) after it, and only after every earlier operation on that
+  directory is durable: a directory's changes persist in the order they were made.
+- A rename within one directory is one operation: after a cut the file is under its old name or its
+  new one. A file renamed across directories is two: its new name (durable with the target directory)
+  and the removal of its old name (durable with the source directory). With only the target synced it
+  is under both names after a cut; with only the source synced it is under neither (so sync the target
+  first, or both). A directory renamed across directories is one operation on both directories, durable
+  when both are synced (a directory cannot have two names); the change of its `..` is part of it.
 - On a cut the operations that are not durable are undone, newest first. A name is reachable after a
   cut only through durable entries from the root: a file created in a new directory whose own entry
   was never synced is gone with it, whatever was synced inside.
-- This is stricter than ext4 or XFS, whose journal commits every earlier change with any fsync, and
-  as strict as POSIX allows: no outcome here is one a conforming filesystem could not produce.
+- This is stricter than ext4 or XFS, whose journal commits every earlier change with any fsync and
+  makes a rename atomic, and as strict as POSIX allows: each outcome here is one that a conforming
+  filesystem (ext2, say) may leave, and whatever a directory's fsync returned for is kept.
 
 Unlinked and replaced objects are kept in an attic (a directory beside the backing root, on the same
 filesystem) until a cut or unmount, so that undoing an unlink or a rename can bring them back; link
@@ -360,12 +364,25 @@ class VolatileDisk:
             if replaced is not None and (replaced.st_dev, replaced.st_ino) == (moved.st_dev, moved.st_ino):
                 return  # two names of one file: rename does nothing
             restore_replaced = self._set_aside(target, moved, replaced)
+            across = source.ino != target.ino and not stat.S_ISDIR(moved.st_mode)
+            # A file moved across directories can come back under its old name on its own.
+            kept = self._keep_link(source, moved) if across else None
             try:
                 os.rename(source.name, target.name, src_dir_fd=source.fd, dst_dir_fd=target.fd)
             except OSError:
                 if restore_replaced is not None and not _exists(target):
                     restore_replaced(target.fd)  # a directory set aside goes back; a kept link just stays kept
                 raise
+
+            def unname_target(target_fd: int) -> None:
+                os.unlink(target.name, dir_fd=target_fd)
+                if restore_replaced is not None:
+                    restore_replaced(target_fd)
+
+            if kept is not None:  # two changes, one per directory
+                self._record([target], lambda fds: unname_target(fds[0]))
+                self._record([source], lambda fds: self._restore_link(kept, fds[0], source.name))
+                return
 
             def undo(fds: list[int]) -> None:
                 source_fd, target_fd = fds[0], fds[-1]
