@@ -88,6 +88,11 @@ class PowerCutDir:
         stats: dict[str, int] = self._command("stats", timeout)["stats"]
         return stats
 
+    def pending(self, timeout: float = 10.0) -> dict[str, list[str]]:
+        """What a cut would drop now: {"names": changes of names in order, "files": files with unsynced data}."""
+        pending: dict[str, list[str]] = self._command("pending", timeout)["pending"]
+        return pending
+
     def sync(self, timeout: float = 10.0) -> None:
         """Make everything durable now, as sync(1) on a real disk would (a baseline before the chaos)."""
         self._command("sync", timeout)

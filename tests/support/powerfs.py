@@ -5,7 +5,8 @@ Run as its own process (tests/support/powercut.py starts it):
 What survives a cut is decided by tests/support/volatile_disk.py (its docstring states the model).
 
 The process speaks JSON lines on stdin/stdout: it writes {"ready": true} once the kernel has mounted it,
-then answers one line per command: {"cmd": "stats"}, {"cmd": "sync"} (make everything durable),
+then answers one line per command: {"cmd": "stats"}, {"cmd": "pending"} (what a cut would drop, by
+name), {"cmd": "sync"} (make everything durable),
 {"cmd": "cut"} (drop everything volatile, detach the mount, exit) and {"cmd": "unmount"} (keep everything,
 detach, exit). The end of stdin unmounts too, so a test process that dies leaves no mount behind.
 After a cut or an unmount every request still reaching the filesystem fails with EIO: a dead disk.
@@ -101,18 +102,18 @@ class PowerFS(mfusepy.Operations):  # type: ignore[misc]
         return os.pread(fh, size, offset)
 
     def write(self, path: str | None, data: bytes, offset: int, fh: int) -> int:
-        written = self.disk.write(fh, data, offset)
+        written = self.disk.write(fh, data, offset, path)
         if fh in self._sync_handles:
             self.disk.fsync(fh)
         return written
 
     def truncate(self, path: str | None, length: int, fh: int | None = None) -> int:
         if fh is not None:
-            self.disk.truncate(fh, length)
+            self.disk.truncate(fh, length, path)
             return 0
         fd = os.open(self._real(path), os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
-            self.disk.truncate(fd, length)
+            self.disk.truncate(fd, length, path)
         finally:
             os.close(fd)
         return 0
@@ -223,6 +224,8 @@ class Control:
             command = json.loads(line)["cmd"]
             if command == "stats":
                 self.send({"ok": True, "stats": self.disk.stats()})
+            elif command == "pending":
+                self.send({"ok": True, "pending": self.disk.pending()})
             elif command == "sync":
                 self.disk.sync_all()
                 self.send({"ok": True})

@@ -55,11 +55,12 @@ class SavedRanges:
 class DirtyFile:
     """A file changed since its last sync: its durable size and the durable bytes changed since."""
 
-    def __init__(self, fd: int, durable_size: int) -> None:
+    def __init__(self, fd: int, durable_size: int, label: str) -> None:
         # A descriptor of our own, readable and writable whatever the caller opened, that keeps the
         # inode reachable after its names are gone.
         self.fd = os.open(f"/proc/self/fd/{fd}", os.O_RDWR | os.O_CLOEXEC)
         self.durable_size = durable_size
+        self.label = label  # the path it was first changed through, for reports
         self.saved = SavedRanges()
         self.unsynced_bytes = 0
 

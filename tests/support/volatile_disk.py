@@ -62,6 +62,7 @@ _DIR_HANDLE = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 class _Operation:
     """One change of names, not durable yet: its directories (by inode), those not synced since, its undo."""
 
+    what: str
     dirs: frozenset[int]
     unsynced: set[int]
     undo: Callable[[], None]
@@ -142,6 +143,11 @@ class VolatileDisk:
         with self._lock:
             return self._stats().as_dict()
 
+    def pending(self) -> dict[str, list[str]]:
+        """What a cut would drop now: changes of names in order, and files with unsynced data."""
+        with self._lock:
+            return {"names": [op.what for op in self._ops], "files": sorted(f.label for f in self._files.values())}
+
     def _stats(self) -> DiskStats:
         return DiskStats(
             dirty_files=len(self._files),
@@ -198,24 +204,24 @@ class VolatileDisk:
 
     # -- data ---------------------------------------------------------------------------------------
 
-    def _dirty(self, fd: int) -> DirtyFile:
+    def _dirty(self, fd: int, path: str | None) -> DirtyFile:
         st = os.fstat(fd)
         dirty = self._files.get(st.st_ino)
         if dirty is None:
-            dirty = self._files[st.st_ino] = DirtyFile(fd, st.st_size)
+            dirty = self._files[st.st_ino] = DirtyFile(fd, st.st_size, path or f"inode {st.st_ino}")
         return dirty
 
-    def write(self, fd: int, data: bytes, offset: int) -> int:
+    def write(self, fd: int, data: bytes, offset: int, path: str | None = None) -> int:
         with self._changing("writes"):
-            dirty = self._dirty(fd)
+            dirty = self._dirty(fd, path)
             dirty.preserve(offset, offset + len(data))
             written = os.pwrite(fd, data, offset)
             dirty.unsynced_bytes += written
             return written
 
-    def truncate(self, fd: int, length: int) -> None:
+    def truncate(self, fd: int, length: int, path: str | None = None) -> None:
         with self._changing("truncates"):
-            dirty = self._dirty(fd)
+            dirty = self._dirty(fd, path)
             dirty.preserve(length, dirty.durable_size)
             dirty.unsynced_bytes += abs(os.fstat(fd).st_size - length)
             os.ftruncate(fd, length)
@@ -263,11 +269,11 @@ class VolatileDisk:
             for parent in parents:
                 os.close(parent.fd)
 
-    def _record(self, parents: list[_Parent], undo: Callable[[list[int]], None]) -> None:
+    def _record(self, what: str, parents: list[_Parent], undo: Callable[[list[int]], None]) -> None:
         """Log an operation on `parents`; its undo receives handles on them that outlive this call."""
         fds = [self._pin(parent) for parent in parents]
         dirs = frozenset(parent.ino for parent in parents)
-        self._ops.append(_Operation(dirs, set(dirs), lambda: undo(fds)))
+        self._ops.append(_Operation(what, dirs, set(dirs), lambda: undo(fds)))
 
     def _pin(self, parent: _Parent) -> int:
         pinned = self._pinned.get(parent.ino)
@@ -316,28 +322,28 @@ class VolatileDisk:
                 if flags & os.O_EXCL:
                     raise
                 return os.open(parent.name, flags | os.O_CLOEXEC, dir_fd=parent.fd)
-            self._record([parent], lambda fds: os.unlink(parent.name, dir_fd=fds[0]))
+            self._record(f"create {path}", [parent], lambda fds: os.unlink(parent.name, dir_fd=fds[0]))
             return fd
 
     def mkdir(self, path: str, mode: int) -> None:
         with self._changing("mkdirs"), self._parents(path) as (parent,):
             os.mkdir(parent.name, mode, dir_fd=parent.fd)
-            self._record([parent], lambda fds: self._drop_dir(fds[0], parent.name))
+            self._record(f"mkdir {path}", [parent], lambda fds: self._drop_dir(fds[0], parent.name))
 
     def mknod(self, path: str, mode: int, device: int) -> None:
         with self._changing("mknods"), self._parents(path) as (parent,):
             os.mknod(parent.name, mode, device, dir_fd=parent.fd)
-            self._record([parent], lambda fds: os.unlink(parent.name, dir_fd=fds[0]))
+            self._record(f"mknod {path}", [parent], lambda fds: os.unlink(parent.name, dir_fd=fds[0]))
 
     def symlink(self, path: str, target: str) -> None:
         with self._changing("symlinks"), self._parents(path) as (parent,):
             os.symlink(target, parent.name, dir_fd=parent.fd)
-            self._record([parent], lambda fds: os.unlink(parent.name, dir_fd=fds[0]))
+            self._record(f"symlink {path}", [parent], lambda fds: os.unlink(parent.name, dir_fd=fds[0]))
 
     def link(self, existing: str, path: str) -> None:
         with self._changing("links"), self._parents(existing, path) as (source, parent):
             os.link(source.name, parent.name, src_dir_fd=source.fd, dst_dir_fd=parent.fd, follow_symlinks=False)
-            self._record([parent], lambda fds: os.unlink(parent.name, dir_fd=fds[0]))
+            self._record(f"link {path}", [parent], lambda fds: os.unlink(parent.name, dir_fd=fds[0]))
 
     def unlink(self, path: str) -> None:
         with self._changing("unlinks"), self._parents(path) as (parent,):
@@ -346,13 +352,13 @@ class VolatileDisk:
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
             kept = self._keep_link(parent, st)
             os.unlink(parent.name, dir_fd=parent.fd)
-            self._record([parent], lambda fds: self._restore_link(kept, fds[0], parent.name))
+            self._record(f"unlink {path}", [parent], lambda fds: self._restore_link(kept, fds[0], parent.name))
 
     def rmdir(self, path: str) -> None:
         with self._changing("rmdirs"), self._parents(path) as (parent,):
             _require_empty_dir(parent)
             kept = self._keep_dir(parent.fd, parent.name)
-            self._record([parent], lambda fds: self._restore_dir(kept, fds[0], parent.name))
+            self._record(f"rmdir {path}", [parent], lambda fds: self._restore_dir(kept, fds[0], parent.name))
 
     def rename(self, old: str, new: str) -> None:
         with self._changing("renames"), self._parents(old, new) as (source, target):
@@ -380,8 +386,12 @@ class VolatileDisk:
                     restore_replaced(target_fd)
 
             if kept is not None:  # two changes, one per directory
-                self._record([target], lambda fds: unname_target(fds[0]))
-                self._record([source], lambda fds: self._restore_link(kept, fds[0], source.name))
+                self._record(f"rename {old} -> {new} (new name)", [target], lambda fds: unname_target(fds[0]))
+                self._record(
+                    f"rename {old} -> {new} (old name gone)",
+                    [source],
+                    lambda fds: self._restore_link(kept, fds[0], source.name),
+                )
                 return
 
             def undo(fds: list[int]) -> None:
@@ -390,7 +400,7 @@ class VolatileDisk:
                 if restore_replaced is not None:
                     restore_replaced(target_fd)
 
-            self._record([source] if source.ino == target.ino else [source, target], undo)
+            self._record(f"rename {old} -> {new}", [source] if source.ino == target.ino else [source, target], undo)
 
     def _set_aside(
         self, target: _Parent, moved: os.stat_result, replaced: os.stat_result | None
