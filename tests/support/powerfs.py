@@ -17,18 +17,21 @@ flags it cannot honour (libfuse 3 through mfusepy drops both). Mount options: ha
 nullpath_ok (an unlinked open file keeps working through its handle, with no .fuse_hidden renames that
 would show up as changes of names), use_ino (the backing inode numbers, which SQLite keys its locks by),
 kernel_cache (every change comes through this mount, so the page cache never goes stale; shared
-writable mmap, which SQLite's -shm needs, works as direct_io stays off), big_writes. Locks are left to
+writable mmap, which SQLite's -shm needs, works as direct_io stays off), attr_timeout=0 (link counts
+change behind the kernel's back when the attic keeps a link), big_writes. Locks are left to
 the kernel, which handles POSIX and flock locks on the mount locally.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource
 import stat
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,20 +45,20 @@ _HANDLED_FLAGS = os.O_APPEND | os.O_TRUNC | os.O_CREAT | os.O_EXCL | os.O_DIRECT
 _STAT_FIELDS = ("st_mode", "st_ino", "st_uid", "st_gid", "st_size", "st_blocks", "st_blksize", "st_rdev")
 
 
-class PowerFS(mfusepy.Operations):  # type: ignore[misc]
+class PowerFS(mfusepy.Operations):
     """FUSE operations: reads straight from the backing directory, every change through the model."""
 
     use_ns = True
     flag_nullpath_ok = True
 
-    def __init__(self, disk: VolatileDisk, on_ready: Any) -> None:
+    def __init__(self, disk: VolatileDisk, on_ready: Callable[[], None]) -> None:
         self.disk = disk
         self._on_ready = on_ready
         self._sync_handles: set[int] = set()
 
     def _real(self, path: str | None) -> Path:
         if path is None:
-            raise FileNotFoundError(2, "no path")
+            raise FileNotFoundError(errno.ENOENT, "no path")
         return self.disk.root / path.lstrip("/")
 
     def init(self, path: str) -> None:
