@@ -44,18 +44,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import stat
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import count
 from pathlib import Path
 
+from tests.support.volatile_attic import DIR_HANDLE, Attic, Entry, exists, require_empty_dir
 from tests.support.volatile_data import DirtyFile
-
-_DIR_HANDLE = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 @dataclass
@@ -72,15 +69,6 @@ class _Operation:
 class _PinnedDir:
     fd: int
     refs: int = 0
-
-
-@dataclass
-class _Parent:
-    """A directory entry addressed through a handle on its directory, valid wherever the directory moves."""
-
-    ino: int
-    fd: int
-    name: str
 
 
 @dataclass
@@ -111,13 +99,7 @@ class VolatileDisk:
 
     def __init__(self, root: Path, attic: Path) -> None:
         self.root = root
-        attic.mkdir(exist_ok=True)
-        for leftover in attic.iterdir():
-            _remove(leftover)
-        self._attic = attic
-        self._attic_fd = os.open(attic, _DIR_HANDLE)
-        self._attic_names = count()
-        self._attic_links: Counter[int] = Counter()
+        self._attic = Attic(attic)
         self._lock = threading.Lock()
         self._dead = False
         self._files: dict[int, DirtyFile] = {}
@@ -192,15 +174,13 @@ class VolatileDisk:
         for pinned in self._pinned.values():
             os.close(pinned.fd)
         self._pinned.clear()
-        for name in os.listdir(self._attic):
-            _remove(self._attic / name)
-        self._attic_links.clear()
+        self._attic.purge()
 
     def visible_nlink(self, st: os.stat_result) -> int:
         """The link count without the attic's links."""
         if stat.S_ISDIR(st.st_mode):
             return st.st_nlink
-        return st.st_nlink - self._attic_links.get(st.st_ino, 0)
+        return st.st_nlink - self._attic.links(st.st_ino)
 
     # -- data ---------------------------------------------------------------------------------------
 
@@ -253,13 +233,13 @@ class VolatileDisk:
                 self._unpin(op.dirs)
         self._ops = pending
 
-    def _parent(self, path: str) -> _Parent:
+    def _parent(self, path: str) -> Entry:
         parent, name = os.path.split(path.strip("/"))
-        fd = os.open(self.root / parent, _DIR_HANDLE)
-        return _Parent(os.fstat(fd).st_ino, fd, name)
+        fd = os.open(self.root / parent, DIR_HANDLE)
+        return Entry(os.fstat(fd).st_ino, fd, name)
 
     @contextlib.contextmanager
-    def _parents(self, *paths: str) -> Iterator[list[_Parent]]:
+    def _parents(self, *paths: str) -> Iterator[list[Entry]]:
         parents = []
         try:
             for path in paths:
@@ -269,13 +249,13 @@ class VolatileDisk:
             for parent in parents:
                 os.close(parent.fd)
 
-    def _record(self, what: str, parents: list[_Parent], undo: Callable[[list[int]], None]) -> None:
+    def _record(self, what: str, parents: list[Entry], undo: Callable[[list[int]], None]) -> None:
         """Log an operation on `parents`; its undo receives handles on them that outlive this call."""
         fds = [self._pin(parent) for parent in parents]
         dirs = frozenset(parent.ino for parent in parents)
         self._ops.append(_Operation(what, dirs, set(dirs), lambda: undo(fds)))
 
-    def _pin(self, parent: _Parent) -> int:
+    def _pin(self, parent: Entry) -> int:
         pinned = self._pinned.get(parent.ino)
         if pinned is None:
             pinned = self._pinned[parent.ino] = _PinnedDir(os.dup(parent.fd))
@@ -289,29 +269,6 @@ class VolatileDisk:
             if not pinned.refs:
                 os.close(pinned.fd)
                 del self._pinned[ino]
-
-    def _keep_link(self, parent: _Parent, st: os.stat_result) -> str:
-        """Hard-link the non-directory at `parent` into the attic, so that its inode can come back."""
-        kept = str(next(self._attic_names))
-        os.link(parent.name, kept, src_dir_fd=parent.fd, dst_dir_fd=self._attic_fd, follow_symlinks=False)
-        self._attic_links[st.st_ino] += 1
-        return kept
-
-    def _keep_dir(self, dir_fd: int, name: str) -> str:
-        """Move the directory `name` into the attic (a directory has one name, so it cannot be linked)."""
-        kept = str(next(self._attic_names))
-        os.rename(name, kept, src_dir_fd=dir_fd, dst_dir_fd=self._attic_fd)
-        return kept
-
-    def _drop_dir(self, dir_fd: int, name: str) -> None:
-        """Take a directory out of the tree (into the attic, whatever it holds)."""
-        self._keep_dir(dir_fd, name)
-
-    def _restore_link(self, kept: str, dir_fd: int, name: str) -> None:
-        os.link(kept, name, src_dir_fd=self._attic_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
-
-    def _restore_dir(self, kept: str, dir_fd: int, name: str) -> None:
-        os.rename(kept, name, src_dir_fd=self._attic_fd, dst_dir_fd=dir_fd)
 
     def create(self, path: str, flags: int, mode: int) -> int:
         """Create and open a new file; an existing one is opened instead (no change of names then)."""
@@ -328,7 +285,7 @@ class VolatileDisk:
     def mkdir(self, path: str, mode: int) -> None:
         with self._changing("mkdirs"), self._parents(path) as (parent,):
             os.mkdir(parent.name, mode, dir_fd=parent.fd)
-            self._record(f"mkdir {path}", [parent], lambda fds: self._drop_dir(fds[0], parent.name))
+            self._record(f"mkdir {path}", [parent], lambda fds: self._attic.drop_dir(fds[0], parent.name))
 
     def mknod(self, path: str, mode: int, device: int) -> None:
         with self._changing("mknods"), self._parents(path) as (parent,):
@@ -350,15 +307,15 @@ class VolatileDisk:
             st = os.stat(parent.name, dir_fd=parent.fd, follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
-            kept = self._keep_link(parent, st)
+            kept = self._attic.keep_link(parent, st)
             os.unlink(parent.name, dir_fd=parent.fd)
-            self._record(f"unlink {path}", [parent], lambda fds: self._restore_link(kept, fds[0], parent.name))
+            self._record(f"unlink {path}", [parent], lambda fds: self._attic.restore_link(kept, fds[0], parent.name))
 
     def rmdir(self, path: str) -> None:
         with self._changing("rmdirs"), self._parents(path) as (parent,):
-            _require_empty_dir(parent)
-            kept = self._keep_dir(parent.fd, parent.name)
-            self._record(f"rmdir {path}", [parent], lambda fds: self._restore_dir(kept, fds[0], parent.name))
+            require_empty_dir(parent)
+            kept = self._attic.keep_dir(parent.fd, parent.name)
+            self._record(f"rmdir {path}", [parent], lambda fds: self._attic.restore_dir(kept, fds[0], parent.name))
 
     def rename(self, old: str, new: str) -> None:
         with self._changing("renames"), self._parents(old, new) as (source, target):
@@ -372,11 +329,11 @@ class VolatileDisk:
             restore_replaced = self._set_aside(target, moved, replaced)
             across = source.ino != target.ino and not stat.S_ISDIR(moved.st_mode)
             # A file moved across directories can come back under its old name on its own.
-            kept = self._keep_link(source, moved) if across else None
+            kept = self._attic.keep_link(source, moved) if across else None
             try:
                 os.rename(source.name, target.name, src_dir_fd=source.fd, dst_dir_fd=target.fd)
             except OSError:
-                if restore_replaced is not None and not _exists(target):
+                if restore_replaced is not None and not exists(target):
                     restore_replaced(target.fd)  # a directory set aside goes back; a kept link just stays kept
                 raise
 
@@ -390,7 +347,7 @@ class VolatileDisk:
                 self._record(
                     f"rename {old} -> {new} (old name gone)",
                     [source],
-                    lambda fds: self._restore_link(kept, fds[0], source.name),
+                    lambda fds: self._attic.restore_link(kept, fds[0], source.name),
                 )
                 return
 
@@ -403,7 +360,7 @@ class VolatileDisk:
             self._record(f"rename {old} -> {new}", [source] if source.ino == target.ino else [source, target], undo)
 
     def _set_aside(
-        self, target: _Parent, moved: os.stat_result, replaced: os.stat_result | None
+        self, target: Entry, moved: os.stat_result, replaced: os.stat_result | None
     ) -> Callable[[int], None] | None:
         """Keep what a rename is about to replace; returns how to put it back under the target's name."""
         if replaced is None:
@@ -411,35 +368,10 @@ class VolatileDisk:
         if not stat.S_ISDIR(replaced.st_mode):
             if stat.S_ISDIR(moved.st_mode):
                 raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
-            kept = self._keep_link(target, replaced)
-            return lambda dir_fd: self._restore_link(kept, dir_fd, target.name)
+            kept = self._attic.keep_link(target, replaced)
+            return lambda dir_fd: self._attic.restore_link(kept, dir_fd, target.name)
         if not stat.S_ISDIR(moved.st_mode):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
-        _require_empty_dir(target)
-        kept = self._keep_dir(target.fd, target.name)
-        return lambda dir_fd: self._restore_dir(kept, dir_fd, target.name)
-
-
-def _exists(entry: _Parent) -> bool:
-    try:
-        os.stat(entry.name, dir_fd=entry.fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def _require_empty_dir(entry: _Parent) -> None:
-    fd = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=entry.fd)
-    try:
-        with os.scandir(fd) as entries:
-            if any(True for _ in entries):
-                raise OSError(errno.ENOTEMPTY, os.strerror(errno.ENOTEMPTY))
-    finally:
-        os.close(fd)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
+        require_empty_dir(target)
+        kept = self._attic.keep_dir(target.fd, target.name)
+        return lambda dir_fd: self._attic.restore_dir(kept, dir_fd, target.name)
