@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from bench.procs import free_port, status_kib
+from tests.faults.observe import received, root_cause
 from tests.faults.origin import Origin, content
 from tests.http.ocitest import seeded_chunks, seeded_digest
 from tests.support.faultproxy import (
@@ -46,23 +47,6 @@ def proxy(origin: Origin) -> Iterator[FaultProxy]:
 def http(proxy: FaultProxy) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=proxy.url, timeout=TIMEOUT) as client:
         yield client
-
-
-def received(client: httpx.Client, url: str, timeout: httpx.Timeout = TIMEOUT) -> tuple[bytes, Exception | None]:
-    """The body bytes that arrived before the transfer ended, and how it ended."""
-    parts: list[bytes] = []
-    try:
-        with client.stream("GET", url, timeout=timeout) as response:
-            parts.extend(response.iter_raw())
-    except httpx.TransportError as error:
-        return b"".join(parts), error
-    return b"".join(parts), None
-
-
-def root_cause(error: BaseException) -> BaseException:
-    while error.__cause__ is not None or error.__context__ is not None:
-        error = error.__cause__ or error.__context__  # type: ignore[assignment]
-    return error
 
 
 # -- pass-through -------------------------------------------------------------------------------------
@@ -216,8 +200,26 @@ def test_stall_mid_body(proxy: FaultProxy, http: httpx.Client) -> None:
     body, error = received(http, "/bytes/1000000", timeout=SHORT_READ)
     assert isinstance(error, httpx.ReadTimeout)
     assert body == content(1_000_000)[:100_000]
+    results: list[tuple[bytes, Exception | None]] = []
+    waiting = threading.Thread(target=lambda: results.append(received(http, "/bytes/1000000")))
+    waiting.start()
+    proxy.wait_for(lambda: [exchange.body_bytes for exchange in proxy.exchanges()] == [100_000, 100_000])
     rule.release()
-    assert received(http, "/bytes/1000000") == (content(1_000_000), None)
+    waiting.join(10)
+    assert results == [(content(1_000_000), None)]
+
+
+def test_stall_holding_the_request_before_upstream(origin: Origin, proxy: FaultProxy, http: httpx.Client) -> None:
+    rule = proxy.add("PUT", "/echo", Stall(hold_request=True))
+    answers: list[httpx.Response] = []
+    waiting = threading.Thread(target=lambda: answers.append(http.put("/echo", content=b"held")))
+    waiting.start()
+    proxy.wait_for_count("PUT", "/echo", 1)
+    assert origin.requests == []  # held before it was forwarded
+    rule.release()
+    waiting.join(10)
+    assert answers[0].json()["size"] == 4
+    assert origin.requests == [("PUT", "/echo")]
 
 
 def test_delay_of_the_first_byte(proxy: FaultProxy, http: httpx.Client) -> None:

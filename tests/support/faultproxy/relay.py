@@ -168,6 +168,8 @@ class Relay:
             self.reset()
             raise Dropped
         else:
+            if rule is not None and isinstance(fault, Stall) and fault.hold_request:
+                await rule.hold(fault.seconds)
             await self._forward(head, exchange, rule)
 
     async def _respond(self, exchange: Exchange, answer: Respond) -> None:
@@ -230,7 +232,7 @@ class Relay:
         if isinstance(fault, Reset):  # forwarded: upstream acted, the client never hears of it
             self.reset()
             raise Dropped
-        if rule is not None and isinstance(fault, Stall) and fault.after_bytes is None:
+        if rule is not None and isinstance(fault, Stall) and fault.after_bytes is None and not fault.hold_request:
             await rule.hold(fault.seconds)
         self.state.answered(exchange, response.status_code)
         await self.client.send(

@@ -104,14 +104,21 @@ class CutBody:
 
 @dataclass(frozen=True)
 class Stall:
-    """Forward, then hold the response for `seconds` (None: until the rule is released), then go on.
+    """Hold an exchange for `seconds` (None: until the rule is released), then let it go on.
 
-    Held before the first byte by default (a delayed or stalled answer); with `after_bytes`, after that
-    many bytes of the body (a transfer that stops mid-way). A client with a shorter timeout gives up.
+    By default the response is held before its first byte, after upstream answered (a delayed or
+    stalled answer); with `after_bytes`, after that many bytes of its body (a transfer that stops
+    mid-way); with `hold_request`, the request before it reaches upstream, its body left unread.
+    A client with a shorter timeout gives up meanwhile.
     """
 
     seconds: float | None = None
     after_bytes: int | None = None
+    hold_request: bool = False
+
+    def __post_init__(self) -> None:
+        if self.hold_request and self.after_bytes is not None:
+            raise ValueError("a held request has no response body yet: after_bytes or hold_request, not both")
 
 
 Fault = PassThrough | Respond | Reset | CutBody | Stall

@@ -33,7 +33,7 @@ class ProxyState:
     def __init__(self, target: str, loop: asyncio.AbstractEventLoop):
         self._loop = loop  # where the relays run and stalls wait
         self._lock = threading.Lock()
-        self._progress = threading.Condition()  # notified when a request arrives or is answered
+        self._progress = threading.Condition()  # notified whenever an exchange moves on
         self._target = Target.parse(target)
         self._rules: list[Rule] = []
         self._exchanges: list[Exchange] = []
@@ -114,17 +114,30 @@ class ProxyState:
         with self._lock:
             exchange.body_bytes += size
             self._bytes_sent += size
+        self._notify()
 
     # -- observations --------------------------------------------------------------------------------
-    def exchanges(self, method: str = "*", path: Pattern = "*", query: Pattern | None = None) -> list[Exchange]:
-        """The matching requests received so far, oldest first."""
-        match = Match(method, path, query)
+    def exchanges(
+        self,
+        method: str = "*",
+        path: Pattern = "*",
+        query: Pattern | None = None,
+        headers: Mapping[str, Pattern] | None = None,
+    ) -> list[Exchange]:
+        """The matching requests received so far, oldest first (matched as rules match them)."""
+        match = Match(method, path, query, dict(headers or {}))
         with self._lock:
             return [exchange for exchange in self._exchanges if match(exchange.request)]
 
-    def count(self, method: str = "*", path: Pattern = "*", query: Pattern | None = None) -> int:
+    def count(
+        self,
+        method: str = "*",
+        path: Pattern = "*",
+        query: Pattern | None = None,
+        headers: Mapping[str, Pattern] | None = None,
+    ) -> int:
         """How many matching requests arrived, answered or not."""
-        return len(self.exchanges(method, path, query))
+        return len(self.exchanges(method, path, query, headers))
 
     @property
     def log(self) -> list[tuple[str, str, int | None]]:
@@ -145,7 +158,7 @@ class ProxyState:
             self._bytes_sent = 0
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-        """Block until `condition()` holds (checked as requests arrive and are answered), or raise TimeoutError."""
+        """Block until `condition()` holds (checked whenever an exchange moves on), or raise TimeoutError."""
         deadline = time.monotonic() + timeout
         with self._progress:  # held while checking, so no notification slips between check and wait
             while not condition():
