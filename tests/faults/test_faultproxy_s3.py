@@ -48,12 +48,12 @@ def proxy(s3_endpoint: S3Endpoint) -> Iterator[FaultProxy]:
         yield fault_proxy
 
 
-# "when_supported" makes botocore send aws-chunked bodies with a trailing checksum.
+# botocore sends every upload with `Expect: 100-continue`; "when_supported" adds a signed CRC32 header too.
 @pytest.mark.parametrize("checksums", ["when_required", "when_supported"])
 def test_signed_requests_pass_unmodified(
     s3_endpoint: S3Endpoint, bucket: str, proxy: FaultProxy, checksums: str
 ) -> None:
-    s3 = s3_client(proxy.url, s3_endpoint, request_checksum_calculation=checksums, retries={"max_attempts": 1})
+    s3 = s3_client(proxy.url, s3_endpoint, request_checksum_calculation=checksums, retries={"total_max_attempts": 1})
     key = "dir/a key+with=odd&chars~(1)"
     body = os.urandom(3 << 20)
     s3.put_object(Bucket=bucket, Key=key, Body=body)
@@ -76,7 +76,7 @@ def test_signed_requests_pass_unmodified(
 
 
 def test_injected_errors_are_read_as_s3_errors(s3_endpoint: S3Endpoint, bucket: str, proxy: FaultProxy) -> None:
-    once = s3_client(proxy.url, s3_endpoint, retries={"max_attempts": 1})
+    once = s3_client(proxy.url, s3_endpoint, retries={"total_max_attempts": 1})
     proxy.add("GET", f"/{bucket}/*", s3_error(500, "InternalError", "injected"), times=1)
     once.put_object(Bucket=bucket, Key="k", Body=b"content")
     with pytest.raises(ClientError) as failure:
@@ -84,7 +84,7 @@ def test_injected_errors_are_read_as_s3_errors(s3_endpoint: S3Endpoint, bucket: 
     assert failure.value.response["Error"]["Code"] == "InternalError"
     assert failure.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
 
-    retrying = s3_client(proxy.url, s3_endpoint, retries={"max_attempts": 3, "mode": "standard"})
+    retrying = s3_client(proxy.url, s3_endpoint, retries={"total_max_attempts": 3, "mode": "standard"})
     proxy.add("PUT", f"/{bucket}/*", s3_error(503, "SlowDown"), times=1)
     retrying.put_object(Bucket=bucket, Key="k", Body=b"retried")  # SlowDown is retried, as S3's own is
     assert once.get_object(Bucket=bucket, Key="k")["Body"].read() == b"retried"

@@ -20,7 +20,7 @@ import termios
 import time
 
 import h11
-from tests.support.faultproxy.rules import CutBody, Exchange, Request, Reset, Respond, Rule, Stall
+from tests.support.faultproxy.rules import PASS_THROUGH, CutBody, Exchange, Request, Reset, Respond, Rule, Stall
 from tests.support.faultproxy.state import ProxyState, Target
 
 READ_SIZE = 64 * 1024
@@ -160,15 +160,16 @@ class Relay:
 
     async def _exchange(self, head: h11.Request) -> None:
         request = Request.parse(head.method, head.target, list(head.headers.raw_items()))
-        exchange, rule = self.state.begin(request)
-        fault = rule.fault if rule is not None else None
+        exchange, chosen = self.state.begin(request)
+        rule = chosen or PASS_THROUGH
+        fault = rule.fault
         if isinstance(fault, Respond):
             await self._respond(exchange, fault)
         elif isinstance(fault, Reset) and not fault.forward:
             self.reset()
             raise Dropped
         else:
-            if rule is not None and isinstance(fault, Stall) and fault.hold_request:
+            if isinstance(fault, Stall) and fault.point == "request":
                 await rule.hold(fault.seconds)
             await self._forward(head, exchange, rule)
 
@@ -199,7 +200,7 @@ class Relay:
             self.upstream, self.upstream_target = Peer(h11.CLIENT, reader, writer), target
         return self.upstream
 
-    async def _forward(self, head: h11.Request, exchange: Exchange, rule: Rule | None) -> None:
+    async def _forward(self, head: h11.Request, exchange: Exchange, rule: Rule) -> None:
         try:
             upstream = await self._connect()
         except (OSError, TimeoutError):
@@ -226,19 +227,19 @@ class Relay:
             if isinstance(event, h11.EndOfMessage):
                 return
 
-    async def _relay_response(self, upstream: Peer, exchange: Exchange, rule: Rule | None) -> None:
-        fault = rule.fault if rule is not None else None
+    async def _relay_response(self, upstream: Peer, exchange: Exchange, rule: Rule) -> None:
+        fault = rule.fault
         response = await self._response_head(upstream)
         if isinstance(fault, Reset):  # forwarded: upstream acted, the client never hears of it
             self.reset()
             raise Dropped
-        if rule is not None and isinstance(fault, Stall) and fault.after_bytes is None and not fault.hold_request:
+        if isinstance(fault, Stall) and fault.point == "response":
             await rule.hold(fault.seconds)
         self.state.answered(exchange, response.status_code)
         await self.client.send(
             h11.Response(status_code=response.status_code, headers=response.headers.raw_items(), reason=response.reason)
         )
-        cut = fault.after_bytes if isinstance(fault, CutBody | Stall) else None
+        cut = fault.after_bytes if isinstance(fault, CutBody | Stall) else None  # None for Stalls elsewhere
         while True:
             event = await upstream.next_event()
             if isinstance(event, h11.Data):
@@ -272,8 +273,7 @@ class Relay:
             self.state.sending(exchange, len(data))
             await self.client.send(h11.Data(data=data))
 
-    async def _at_cut(self, rule: Rule | None) -> None:
-        assert rule is not None
+    async def _at_cut(self, rule: Rule) -> None:
         if isinstance(rule.fault, CutBody):
             await self.client.flush()  # the client gets exactly the bytes before the cut, then the reset
             self.reset()

@@ -14,6 +14,7 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 from xml.sax.saxutils import escape
 
 Pattern = str | re.Pattern[str]
@@ -120,6 +121,13 @@ class Stall:
         if self.hold_request and self.after_bytes is not None:
             raise ValueError("a held request has no response body yet: after_bytes or hold_request, not both")
 
+    @property
+    def point(self) -> Literal["request", "response", "body"]:
+        """Where the exchange is held."""
+        if self.hold_request:
+            return "request"
+        return "response" if self.after_bytes is None else "body"
+
 
 Fault = PassThrough | Respond | Reset | CutBody | Stall
 
@@ -211,6 +219,9 @@ class Rule:
                 await self._gate.wait()
         except TimeoutError:
             pass
+
+
+PASS_THROUGH = Rule(Match(), PassThrough())  # what requests no rule takes get
 
 
 @dataclass
