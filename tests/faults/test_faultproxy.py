@@ -9,6 +9,7 @@ import socket
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -240,6 +241,18 @@ def test_skip_times_and_order_of_rules(proxy: FaultProxy, http: httpx.Client) ->
     assert proxy.count("GET", "/bytes/*") == 6
     assert proxy.count("GET", "/bytes/1") == 2
     assert proxy.count("PUT") == 0
+
+
+def test_times_is_exact_under_concurrency(proxy: FaultProxy) -> None:
+    proxy.add("GET", "/bytes/*", Respond(503), times=5)
+
+    def status(_: int) -> int:
+        return httpx.get(f"{proxy.url}/bytes/1", timeout=TIMEOUT).status_code
+
+    with ThreadPoolExecutor(10) as pool:
+        statuses = list(pool.map(status, range(30)))
+    assert (statuses.count(503), statuses.count(200)) == (5, 25)
+    assert proxy.count("GET", "/bytes/1") == 30
 
 
 def test_probability_is_repeatable_with_a_seed(proxy: FaultProxy, http: httpx.Client) -> None:
