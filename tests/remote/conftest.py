@@ -82,6 +82,8 @@ def remote(request: pytest.FixtureRequest) -> Remote:
     """Each remote the round-trip suite runs against: Distribution (anonymous, no referrers API, no
     deleting tags) and dockyard with the token flow (as admin, who may do everything)."""
     if request.param == "distribution":
-        return Remote(RemoteSettings(request.getfixturevalue("distribution").url), referrers_api=False, deletes_tags=False)
+        return Remote(
+            RemoteSettings(request.getfixturevalue("distribution").url), referrers_api=False, deletes_tags=False
+        )
     registry: TokenDockyard = request.getfixturevalue("token_dockyard")
     return Remote(registry.settings("admin"), referrers_api=True, deletes_tags=True)

@@ -8,12 +8,15 @@ the breaker, its failure opens it for another cooldown. Everything here runs on 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from types import TracebackType
 
 from dockyard.remote.errors import RemoteUnavailable
 from dockyard.remote.observer import RemoteObserver
+
+log = logging.getLogger("dockyard.remote")
 
 
 class Health:
@@ -65,6 +68,9 @@ class Health:
         if reopen or self._failures >= self._failures_to_open:
             if not reopen:
                 self._observer.breaker_opened()
+                log.warning(
+                    "%s: %d consecutive failures, not dialled for %.0f s", self._remote, self._failures, self._cooldown
+                )
             self._open_until = now + self._cooldown
 
     def end_attempt(self, probe: bool) -> None:

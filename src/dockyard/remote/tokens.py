@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from dockyard.remote.errors import RemoteDenied, RemoteInvalid
 from dockyard.remote.headers import Challenge
 from dockyard.remote.observer import RemoteObserver
 from dockyard.remote.settings import RemoteSettings
+
+log = logging.getLogger("dockyard.remote")
 
 Scopes = frozenset[str]
 
@@ -203,6 +206,12 @@ class Authorizer:
         params += [("scope", scope) for scope in sorted(scopes)]
         body = await self._endpoint.fetch_token(bearer.params["realm"], params, self._basic_header())
         self._observer.token_fetched()
+        log.debug(
+            "%s: token fetched from %s for %s",
+            self._settings.base_url,
+            urlsplit(bearer.params["realm"]).netloc,
+            " ".join(sorted(scopes)) or "no scope",
+        )
         try:
             token, lifetime = parse_token_answer(body, time.time())
         except ValueError as error:
