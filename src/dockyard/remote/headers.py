@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # noqa: S105 - RFC 9110's token grammar, no password
 _SCHEME = re.compile(rf"[\s,]*({_TOKEN})")
 _PARAM = re.compile(rf"[\s,]*({_TOKEN})\s*=\s*(\"(?:[^\"\\]|\\.)*\"|{_TOKEN})")
+_TOKEN68 = re.compile(r" +[A-Za-z0-9\-._~+/]+=*(?=\s*(?:,|$))")
 _QUOTED_PAIR = re.compile(r"\\(.)")
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 _UPLOAD_RANGE = re.compile(r"(?:bytes=)?0-(-?\d+)")
@@ -36,6 +37,9 @@ def parse_challenges(values: list[str]) -> list[Challenge]:
                 position = len(text) if comma < 0 else comma + 1
                 continue
             position = scheme.end()
+            token68 = _TOKEN68.match(text, position)
+            if token68 is not None and _PARAM.match(text, position) is None:
+                position = token68.end()  # credentials-like blob of another scheme: not ours to read
             params: dict[str, str] = {}
             while (param := _PARAM.match(text, position)) is not None:
                 value = param.group(2)
