@@ -3,6 +3,7 @@ our credentials), upload locations, pagination links, ranges, error bodies, toke
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
@@ -18,6 +19,7 @@ from dockyard.remote import (
     RemoteInvalid,
     RemoteNotFound,
     RemoteSettings,
+    RemoteUnavailable,
     Secret,
 )
 
@@ -176,5 +178,28 @@ def test_bad_token_answers(answer: web.Response, error: type[Exception], message
                 with pytest.raises(error, match=message):
                     await client.check()
             assert [seen.path_qs for seen in server.seen] == ["/v2/", "/token?service=registry"]
+
+    run(scenario())
+
+
+def test_a_failing_token_fetch_is_shared_too() -> None:
+    """50 calls waiting for the same token share one failed fetch instead of queueing 50 of them."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.path == "/token":
+            await asyncio.sleep(0.05)  # a slow realm, so that every call finds the fetch under way
+            return error_response(503, "UNAVAILABLE")
+        challenge = f'Bearer realm="http://127.0.0.1:{request.url.port}/token",service="registry"'
+        return web.Response(status=401, headers={"WWW-Authenticate": challenge})
+
+    async def scenario() -> None:
+        async with Scripted(handler) as server:
+            async with RemoteClient(RemoteSettings(server.url, breaker_failures=100, max_connections=50)) as client:
+                outcomes = await asyncio.gather(
+                    *(client.head_blob("team/app", BLOB) for _ in range(50)), return_exceptions=True
+                )
+            assert all(isinstance(outcome, RemoteUnavailable) for outcome in outcomes)
+            assert server.count() == 51  # 50 challenged calls, 1 token request
+            assert sum(seen.path_qs.startswith("/token") for seen in server.seen) == 1
 
     run(scenario())

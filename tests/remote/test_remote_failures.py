@@ -7,12 +7,15 @@ import asyncio
 import time
 from collections.abc import Callable
 from email.utils import formatdate
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from bench.procs import free_port
 from tests.remote.scripted import Scripted, error_response
 from tests.remote.support import run
+from tests.support.server import DockyardServer
+from tests.system.test_tls import self_signed
 
 from dockyard.core.digest import Digest
 from dockyard.remote import RemoteClient, RemoteCounters, RemoteSettings, RemoteUnavailable
@@ -242,3 +245,24 @@ def test_connection_limit() -> None:
             assert server.count() == 1
 
     run(scenario())
+
+
+def test_tls_remote(tmp_path: Path) -> None:
+    """A remote with a private CA: refused as untrusted until its CA is given (or verification is off)."""
+    cert, key = self_signed(tmp_path)
+    env = {"DOCKYARD_TLS_CERT": str(cert), "DOCKYARD_TLS_KEY": str(key)}
+    server = DockyardServer(tmp_path / "data", env=env, tls_ca=cert).start()
+    try:
+
+        async def scenario() -> None:
+            async with RemoteClient(RemoteSettings(server.url)) as client:
+                with pytest.raises(RemoteUnavailable, match="certificate is not trusted"):
+                    await client.check()
+            async with RemoteClient(RemoteSettings(server.url, ca_file=cert)) as client:
+                await client.check()
+            async with RemoteClient(RemoteSettings(server.url, tls_verify=False)) as client:
+                await client.check()
+
+        run(scenario())
+    finally:
+        server.stop()

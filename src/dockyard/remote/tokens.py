@@ -133,7 +133,7 @@ class Authorizer:
         self._bearer: Challenge | None = None
         self._basic = False
         self._tokens: dict[Scopes, _Cached] = {}
-        self._locks: dict[Scopes, asyncio.Lock] = {}
+        self._flights: dict[Scopes, asyncio.Future[str]] = {}
 
     def _basic_header(self) -> str | None:
         credentials = self._settings.credentials
@@ -194,12 +194,19 @@ class Authorizer:
         token = self._fresh(scopes)
         if token is not None:
             return token
-        lock = self._locks.setdefault(scopes, asyncio.Lock())
-        async with lock:  # single flight: whoever waited here finds the token the first one fetched
-            token = self._fresh(scopes)
-            if token is None:
-                token = await self._fetch(bearer, scopes)
-        return token
+        # Single flight: every caller that wants this scope set while a fetch is under way awaits that
+        # fetch and shares its outcome, the token or the failure; one caller giving up cancels nothing.
+        flight = self._flights.get(scopes)
+        if flight is None:
+            flight = asyncio.ensure_future(self._fetch(bearer, scopes))
+            self._flights[scopes] = flight
+            flight.add_done_callback(lambda done: self._landed(scopes, done))
+        return await asyncio.shield(flight)
+
+    def _landed(self, scopes: Scopes, flight: asyncio.Future[str]) -> None:
+        del self._flights[scopes]
+        if not flight.cancelled():
+            flight.exception()  # retrieved: a failure nobody awaited any more is not reported as lost
 
     async def _fetch(self, bearer: Challenge, scopes: Scopes) -> str:
         params = [("service", bearer.params["service"])] if bearer.params.get("service") else []
@@ -225,4 +232,3 @@ class Authorizer:
             return
         now = self._clock()
         self._tokens = {scopes: cached for scopes, cached in self._tokens.items() if cached.refresh_at > now}
-        self._locks = {scopes: lock for scopes, lock in self._locks.items() if lock.locked() or scopes in self._tokens}

@@ -54,6 +54,10 @@ def same_origin(url: str, other: str) -> bool:
 def _unavailable(remote: str, what: str, error: BaseException) -> RemoteUnavailable:
     if isinstance(error, TimeoutError):
         reason = "timed out"
+    elif isinstance(error, aiohttp.ClientConnectorCertificateError):
+        reason = "its TLS certificate is not trusted (tls_verify, ca_file)"
+    elif isinstance(error, aiohttp.ClientSSLError):
+        reason = "the TLS handshake failed"
     elif isinstance(error, aiohttp.ClientConnectorError):
         reason = f"cannot connect ({error.os_error.strerror or type(error.os_error).__name__})"
     else:
@@ -90,9 +94,11 @@ class Transport:
         """The pooled session, made on first use (it belongs to the running event loop)."""
         if self._session is None:
             settings = self.settings
-            tls: ssl.SSLContext | bool = ssl.create_default_context(cafile=settings.ca_file)
-            if not settings.tls_verify:
-                tls = False
+            tls: ssl.SSLContext | bool = False
+            if settings.tls_verify:
+                tls = ssl.create_default_context()  # the system's CAs, and the remote's own if given
+                if settings.ca_file is not None:
+                    tls.load_verify_locations(cafile=settings.ca_file)
             connector = aiohttp.TCPConnector(limit=settings.max_connections, ssl=tls)
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -191,11 +197,12 @@ class Transport:
 
     async def _request(self, method: str, url: str, headers: dict[str, str], body: Body) -> aiohttp.ClientResponse:
         target = URL(url, encoded=True)  # sent exactly as given: presigned URLs must not be re-quoted
-        if not callable(body):
-            return await self._client().request(method, target, headers=headers, data=body, allow_redirects=False)
-        # A stalled upload: aiohttp's read timeout does not cover writing, so a watchdog does.
+        if body is None:
+            return await self._client().request(method, target, headers=headers, allow_redirects=False)
+        # aiohttp's read timeout does not cover writing a body: a remote that stops reading one would
+        # hang us. A deadline does, pushed back each time a chunk of a streamed body has gone out.
         async with asyncio.timeout(self.settings.read_timeout) as deadline:
-            data = self._watched(body(), deadline)
+            data = self._watched(body(), deadline) if callable(body) else body
             return await self._client().request(method, target, headers=headers, data=data, allow_redirects=False)
 
     async def _watched(self, chunks: AsyncIterable[bytes], deadline: asyncio.Timeout) -> AsyncIterator[bytes]:
