@@ -34,6 +34,7 @@ import uvloop
 from bench.http import Conn
 from bench.oci import Blob, push_blob_monolithic
 from bench.procs import start_distribution
+from dockyard.remote import RemoteClient, RemoteSettings
 
 CHUNK = 1 << 20
 REPO = "bench/remote"
@@ -104,8 +105,24 @@ async def with_aiohttp_any(base: str, url: str, sink: Sink) -> None:
     await with_aiohttp(base, url, sink, any_size=True)
 
 
+async def with_remote_client(base: str, url: str, sink: Sink) -> None:
+    """dockyard.remote's own get_blob (aiohttp underneath, plus its checks and counters)."""
+    repository, digest = url.removeprefix(f"{base}/v2/").split("/blobs/")
+    async with RemoteClient(RemoteSettings(base)) as client:
+        await client.check()
+        sink.begin()
+        async with client.get_blob(repository, digest) as stream:
+            async for chunk in stream.chunks:
+                sink.feed(chunk)
+
+
 Fetch = Callable[[str, str, Sink], Awaitable[None]]
-LIBRARIES: dict[str, Fetch] = {"httpx": with_httpx, "aiohttp": with_aiohttp, "aiohttp-any": with_aiohttp_any}
+LIBRARIES: dict[str, Fetch] = {
+    "httpx": with_httpx,
+    "aiohttp": with_aiohttp,
+    "aiohttp-any": with_aiohttp_any,
+    "dockyard.remote": with_remote_client,
+}
 
 
 def run_async(variant: str, fetch: Fetch, base: str, url: str, loop: str, hashing: bool) -> Sample:

@@ -15,7 +15,7 @@ class RemoteObserver:
         `status` is None when no answer came (timeout, refused, reset)."""
 
     def bytes_received(self, count: int) -> None:
-        """Body bytes of a streamed blob arrived."""
+        """Body bytes arrived (blobs, manifests, lists, tokens)."""
 
     def bytes_sent(self, count: int) -> None:
         """Body bytes of a blob upload went out."""
