@@ -116,6 +116,34 @@ async def with_remote_client(base: str, url: str, sink: Sink) -> None:
                 sink.feed(chunk)
 
 
+async def with_remote_client_hashing_aside(base: str, url: str, sink: Sink) -> None:
+    """get_blob with sha256 overlapped with receiving: 1 MiB batches hashed on a thread (hashlib
+    releases the GIL), the next batch received meanwhile."""
+    repository, digest = url.removeprefix(f"{base}/v2/").split("/blobs/")
+    hasher = hashlib.sha256()
+    pending: asyncio.Task[None] | None = None
+    batch: list[bytes] = []
+    batched = 0
+    async with RemoteClient(RemoteSettings(base)) as client:
+        await client.check()
+        sink.begin()
+        async with client.get_blob(repository, digest) as stream:
+            async for chunk in stream.chunks:
+                sink.feed(chunk)
+                batch.append(chunk)
+                batched += len(chunk)
+                if batched >= CHUNK:
+                    if pending is not None:
+                        await pending
+                    pending = asyncio.create_task(asyncio.to_thread(hasher.update, b"".join(batch)))
+                    batch, batched = [], 0
+        if pending is not None:
+            await pending
+        hasher.update(b"".join(batch))
+    if f"sha256:{hasher.hexdigest()}" != digest:
+        raise RuntimeError("digest mismatch")
+
+
 Fetch = Callable[[str, str, Sink], Awaitable[None]]
 LIBRARIES: dict[str, Fetch] = {
     "httpx": with_httpx,
@@ -157,6 +185,10 @@ def variants(base: str, url: str) -> dict[str, Callable[[], Sample]]:
             for hashing in (False, True):
                 name = f"{library} {loop}{' +sha256' if hashing else ''}"
                 table[name] = lambda n=name, f=fetch, lp=loop, h=hashing: run_async(n, f, base, url, lp, h)
+    for loop in ("asyncio", "uvloop"):
+        name = f"dockyard.remote {loop} +sha256 on a thread"
+        fetch = with_remote_client_hashing_aside
+        table[name] = lambda n=name, f=fetch, lp=loop: run_async(n, f, base, url, lp, hashing=False)
     return table
 
 

@@ -76,6 +76,22 @@ def test_chunked_upload(remote: Remote) -> None:
     assert counters.sent == len(data)
 
 
+def test_one_byte_chunks_and_empty_blobs(remote: Remote) -> None:
+    """The smallest cases: chunks of one byte (a session holding one byte reads `0-0`, like an empty
+    one), and an empty blob."""
+    repository = fresh("tiny")
+
+    async def scenario() -> None:
+        async with RemoteClient(remote.settings) as client:
+            for data, chunk_size in ((b"abc", 1), (b"", 1), (b"", None)):
+                digest = Digest.of(data)
+                await client.upload_blob(repository, digest, len(data), factory(data), chunk_size=chunk_size)
+                assert await client.head_blob(repository, digest) == len(data)
+                assert await pull_blob(client, repository, digest) == data
+
+    run(scenario())
+
+
 def test_index_with_children(remote: Remote) -> None:
     repository = fresh("index")
     children = [image(f"{repository}-{arch}") for arch in ("amd64", "arm64", "s390x")]

@@ -131,6 +131,8 @@ class PushOperations(PullOperations):
         blob = as_digest(digest)
         if size < 0 or (chunk_size is not None and chunk_size < 1):
             raise ValueError("size must not be negative and chunk_size must be positive")
+        if resume is not None and (resume.repository != repository or resume.digest != blob):
+            raise ValueError("the session to resume belongs to another repository or blob")
         session = resume or await self._start_upload(validate_name(repository), blob)
         progress = _Progress(session, None if resume else 0)
         failures = 0
@@ -224,7 +226,8 @@ class PushOperations(PullOperations):
                 raise _OutOfStep from None
             raise
         progress.session = UploadSession(session.repository, session.digest, location)
-        if held is not None and held != offset + length:
+        # `0-0` also stands for one byte held (headers.upload_offset reads it as none)
+        if held is not None and held != offset + length and (held, offset + length) != (0, 1):
             raise _OutOfStep
         progress.offset = offset + length
 
