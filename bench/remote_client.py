@@ -215,14 +215,17 @@ def summarize(samples: list[Sample]) -> dict[str, dict[str, float]]:
     }
 
 
-def render(summary: dict[str, dict[str, float]], size_mib: int, rounds: int, when: datetime) -> str:
+def render(
+    summary: dict[str, dict[str, float]], size_mib: int, rounds: int, when: datetime, load: tuple[float, float]
+) -> str:
     direct = summary["curl (direct GET)"]
     lines = [
         f"# Remote client: streaming a {size_mib} MiB blob from Distribution 2.8.2 on loopback",
         "",
         f"{when:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()},"
         f" httpx {httpx.__version__}, aiohttp {aiohttp.__version__}, uvloop {uvloop.__version__}; "
-        f"{rounds} interleaved rounds, medians. Ratios are total time over curl's.",
+        f"{rounds} interleaved rounds, medians. Ratios are total time over curl's. Machine load (1-minute "
+        f"average) {load[0]:.1f} before, {load[1]:.1f} after (2 cores: above 2, other work competed).",
         "",
         "| client | TTFB ms | total s | MB/s | total / direct | client CPU s/GB |",
         "|---|---|---|---|---|---|",
@@ -242,6 +245,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     when = datetime.now(UTC)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="remote-client-") as work:
         upstream = start_distribution("distribution", Path(work))
         try:
@@ -258,12 +262,13 @@ def main() -> None:
         finally:
             upstream.stop()
     summary = summarize(samples)
-    report = render(summary, args.size_mib, args.rounds, when)
+    load = (load_before, os.getloadavg()[0])
+    report = render(summary, args.size_mib, args.rounds, when, load)
     print(report)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{when:%Y-%m-%d-%H%M}-remote-client"
     stem.with_suffix(".md").write_text(report)
-    raw = {"summary": summary, "samples": [asdict(s) for s in samples], "size_mib": args.size_mib}
+    raw = {"summary": summary, "samples": [asdict(s) for s in samples], "size_mib": args.size_mib, "load": load}
     stem.with_suffix(".json").write_text(json.dumps(raw, indent=2) + "\n")
 
 
