@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import yaml
 from tests.events.receiver import Receiver
 from tests.support.backends import backend_env
 from tests.support.server import DockyardServer
+from tests.support.wait import wait_until
 
 SECRET = "Bearer sekrit-token-for-the-receiver"
 
@@ -77,7 +77,6 @@ def metric(server: DockyardServer, name: str, endpoint: str = "hook") -> float:
 
 
 def wait_for_metric(server: DockyardServer, name: str, value: float, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while (current := metric(server, name)) != value:
-        assert time.monotonic() < deadline, f"{name} stayed at {current}, expected {value}"
-        time.sleep(0.05)
+    wait_until(
+        lambda: metric(server, name) == value, timeout, lambda: f"{name} stayed at {metric(server, name)}, not {value}"
+    )
