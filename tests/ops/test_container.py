@@ -54,6 +54,7 @@ def podman() -> Iterator[Podman]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.timeout(1800)  # the image build alone may take its 15 minutes
 def test_the_image_builds_and_serves(podman: Podman) -> None:
     podman("import", "--change", 'CMD ["/bin/bash"]', str(BASE_ROOTFS), BASE_IMAGE, timeout=300)
     podman(
