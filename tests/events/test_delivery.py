@@ -132,7 +132,7 @@ def test_a_hanging_delivery_is_given_up_at_its_timeout(start_server: StartServer
         client.push_image("events/timeout", "v1")
     # The receiver never answers, so only the worker's own timeout can end an attempt.
     wait_until(
-        lambda: metric(server, "dockyard_event_deliveries_failed_total") >= 2,
+        lambda: metric(server, "dockyard_event_deliveries_failed_total") >= 1,
         60,
         "a delivery to the hanging receiver was never abandoned",
     )
@@ -140,7 +140,8 @@ def test_a_hanging_delivery_is_given_up_at_its_timeout(start_server: StartServer
     receiver.mode = "ok"
     receiver.released.set()
     events = receiver.wait_for(lambda events: ("events/timeout", "v1") in _manifest_pushes(events))
-    assert _manifest_pushes(events) == [("events/timeout", "v1")]
+    # The abandoned attempts are recorded too once released: delivery is at least once.
+    assert set(_manifest_pushes(events)) == {("events/timeout", "v1")}
 
 
 @every_backend
