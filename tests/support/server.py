@@ -90,8 +90,8 @@ class DockyardServer:
         those still queued at the sending end (not acknowledged) and those waiting in its own
         receive queues (the kernel's view, from /proc/net/tcp*)."""
         unread = 0
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            for line in Path(table).read_text().splitlines()[1:]:
+        for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+            for line in table.read_text().splitlines()[1:] if table.exists() else []:
                 _, local, remote, state, queues, *_ = line.split()
                 if state != _ESTABLISHED:
                     continue

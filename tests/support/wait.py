@@ -1,5 +1,5 @@
-"""Waiting for a condition with a deadline: the one way tests wait for what happens asynchronously
-(a server coming up, a worker catching up, a cache expiring, a file being flushed).
+"""Polling for a condition with a deadline: how tests wait for what happens asynchronously with no
+event to wait on (a server coming up, a worker catching up, a cache expiring, a file being flushed).
 
 A test never sleeps a fixed time in place of the state it means to reach, and never asserts how long
 something took (performance is measured in bench/): it polls for the state itself, and the deadline
