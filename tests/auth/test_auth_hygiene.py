@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -13,6 +12,7 @@ import pytest
 from tests.auth.support import PASSWORDS, TEST_COST, AuthServer, basic, bearer, fetch_token, start_server
 from tests.http.ocitest import error_codes
 from tests.support.server import DockyardServer
+from tests.support.wait import wait_until
 from tests.system.test_tls import self_signed
 
 from dockyard.auth.htpasswd import hash_password
@@ -144,14 +144,13 @@ def test_user_command_edits_the_file_and_the_server_follows(basic_server: AuthSe
     assert oct(htpasswd.stat().st_mode & 0o777) == "0o600"
     assert "newcomer" in _user_command(htpasswd, "list").stdout.split()
     url = f"{basic_server.url}/v2/"
-    deadline = time.monotonic() + 20
-    while httpx.get(url, auth=("newcomer", "newcomer-pw")).status_code != 200:
-        assert time.monotonic() < deadline, "the server never picked up the new user"
-        time.sleep(0.2)
+
+    def newcomer_answered() -> int:
+        return httpx.get(url, auth=("newcomer", "newcomer-pw")).status_code
+
+    wait_until(lambda: newcomer_answered() == 200, 20, "the server never picked up the new user")
     assert _user_command(htpasswd, "remove", "newcomer").returncode == 0
-    while httpx.get(url, auth=("newcomer", "newcomer-pw")).status_code != 401:
-        assert time.monotonic() < deadline, "the server never forgot the removed user"
-        time.sleep(0.2)
+    wait_until(lambda: newcomer_answered() == 401, 20, "the server never forgot the removed user")
     missing = _user_command(htpasswd, "remove", "newcomer")
     assert missing.returncode != 0
     assert "no user 'newcomer'" in missing.stderr

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 from tests.events.receiver import Receiver
+from tests.support import metrics
 from tests.support.backends import backend_env
 from tests.support.server import DockyardServer
+from tests.support.wait import wait_until
 
 SECRET = "Bearer sekrit-token-for-the-receiver"
 
@@ -71,13 +70,10 @@ def start_server(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -
 
 
 def metric(server: DockyardServer, name: str, endpoint: str = "hook") -> float:
-    text = httpx.get(server.url + "/metrics").text
-    pattern = rf'^{name}{{endpoint="{endpoint}"}} ([0-9.e+]+)$'
-    return sum(float(value) for value in re.findall(pattern, text, re.MULTILINE))
+    return metrics.metric(server.url, name, endpoint=endpoint)
 
 
 def wait_for_metric(server: DockyardServer, name: str, value: float, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while (current := metric(server, name)) != value:
-        assert time.monotonic() < deadline, f"{name} stayed at {current}, expected {value}"
-        time.sleep(0.05)
+    wait_until(
+        lambda: metric(server, name) == value, timeout, lambda: f"{name} stayed at {metric(server, name)}, not {value}"
+    )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bench.procs import free_port
+from tests.support.wait import wait_until
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -19,7 +19,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("content-length", "0")))
         receiver = self.server.receiver
         if receiver.mode == "hang":
-            receiver.released.wait()
+            receiver.hold()
         if receiver.mode == "fail":
             self.send_response(503)
             self.send_header("content-length", "0")
@@ -51,6 +51,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.port}/events"
         self.mode = "ok"
         self.released = threading.Event()
+        self.held = 0  # deliveries waiting in "hang" mode right now
         self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
         self._lock = threading.Lock()
         self._server: _Server | None = None
@@ -58,6 +59,14 @@ class Receiver:
     def record(self, headers: dict[str, str], envelope: dict[str, Any]) -> None:
         with self._lock:
             self.requests.append((headers, envelope))
+
+    def hold(self) -> None:
+        """Keep a delivery waiting until released."""
+        with self._lock:
+            self.held += 1
+        self.released.wait()
+        with self._lock:
+            self.held -= 1
 
     def start(self) -> Receiver:
         self._server = _Server(self.port, self)
@@ -76,10 +85,6 @@ class Receiver:
             return [event for _, envelope in self.requests for event in envelope["events"]]
 
     def wait_for(self, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 60.0) -> list[dict[str, Any]]:
-        """The events once `done` holds for them (a deadline against hanging, not a timed assertion)."""
-        deadline = time.monotonic() + timeout
-        while not done(events := self.events()):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"receiver still waiting after {timeout}s; got {len(events)} events: {events}")
-            time.sleep(0.05)
-        return events
+        """The events once `done` holds for them."""
+        wait_until(lambda: done(self.events()), timeout, lambda: f"the receiver got only {self.events()}")
+        return self.events()

@@ -12,6 +12,7 @@ from tests.gc.conftest import FAST_GC, run_command, run_gc, stored_blobs
 from tests.http.ocitest import RegistryClient, digest_of
 from tests.support.backends import every_backend
 from tests.support.server import DockyardServer
+from tests.support.wait import wait_until
 
 
 @every_backend
@@ -53,10 +54,7 @@ def test_workers_collect_on_their_own_and_report_it_in_metrics(tmp_path: Path) -
     with DockyardServer(tmp_path / "data", env=FAST_GC) as server, RegistryClient(server.url) as client:
         dropped = client.push_image("team/app", None, layers=2, seed="dropped")
         assert client.delete(f"/v2/team/app/manifests/{dropped.digest}").status_code == 202
-        deadline = time.monotonic() + 60
-        while stored_blobs(server) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert stored_blobs(server) == set()
+        wait_until(lambda: not stored_blobs(server), 60, lambda: f"the workers left {stored_blobs(server)}")
         metrics = httpx.get(server.url + "/metrics").text
         assert 'dockyard_gc_deleted_total{kind="blob"} 3.0' in metrics
         assert "dockyard_gc_bytes_freed_total" in metrics

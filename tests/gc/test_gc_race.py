@@ -24,8 +24,9 @@ import pytest
 from tests.gc.conftest import FAST_GC, run_gc, stored_blobs
 from tests.gc.racing import SHARED_LAYERS, Audit, Ledger, Pusher, audit
 from tests.http.ocitest import RegistryClient
-from tests.support.backends import every_backend
+from tests.support.backends import every_backend, metadata_rows
 from tests.support.server import DockyardServer
+from tests.support.wait import wait_until
 
 REPOSITORIES = ["race/a", "race/b", "race/c"]
 TAGS = ["t0", "t1", "t2"]
@@ -150,7 +151,7 @@ def test_sigkill_in_the_middle_of_deletions_loses_nothing_reachable(
 
         server.env = {**storage_env, **SHORT_LEASE}
         server.start()
-        time.sleep(float(SHORT_LEASE["DOCKYARD_GC__DELETION_LEASE_SECONDS"]))  # the dead deleter's lease
+        wait_until(lambda: _leased_deletions(server) == 0, 30, "the dead deleter's lease never ran out")
         run_gc(server, "--now")
         with RegistryClient(server.url) as client:
             _assert_exactly_reachable_is_kept(client, server, ledger)
@@ -159,9 +160,21 @@ def test_sigkill_in_the_middle_of_deletions_loses_nothing_reachable(
         server.kill()
 
 
+def _leased_deletions(server: DockyardServer) -> int:
+    """Blob deletions a deleter holds (or that back off) until a time still to come."""
+    query = f"SELECT count(*) FROM gc_blob_deletions WHERE next_attempt_at > {time.time()}"
+    [(count,)] = metadata_rows(server.data_dir, server.env, query)
+    return int(count)
+
+
 def _wait_for_first_deletions(server: DockyardServer, garbage: set[str], exited: Callable[[], object]) -> None:
-    while exited() is None and len(garbage - stored_blobs(server)) < 10:
-        time.sleep(0.002)
+    """Until the deleter has deleted a few garbage blobs (or exited)."""
+    wait_until(
+        lambda: exited() is not None or len(garbage - stored_blobs(server)) >= 10,
+        120,
+        "the deleter never deleted 10 garbage blobs",
+        interval=0.002,
+    )
 
 
 def _kill_gc_command_after_first_deletions(server: DockyardServer, garbage: set[str]) -> None:

@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.gc.graphs import Stores, chunks_of
+from tests.support.wait import wait_until
 
 from dockyard.core.digest import Digest
 
@@ -23,10 +24,13 @@ async def _unreferenced_blob(stores: Stores) -> None:
 
 async def _claimed(root: Path, upload: asyncio.Task[int]) -> None:
     """Until the upload has claimed its digest (read straight from the database file)."""
-    with sqlite3.connect(root / "metadata.db") as conn:
-        while not conn.execute("SELECT 1 FROM gc_upload_claims WHERE digest = ?", (str(DIGEST),)).fetchone():
-            assert not upload.done(), upload.result()
-            await asyncio.sleep(0.01)
+
+    def claimed() -> bool:
+        with sqlite3.connect(root / "metadata.db") as conn:
+            return bool(conn.execute("SELECT 1 FROM gc_upload_claims WHERE digest = ?", (str(DIGEST),)).fetchone())
+
+    await asyncio.to_thread(wait_until, lambda: claimed() or upload.done(), 30, "the upload never claimed its digest")
+    assert not upload.done(), upload.result()
 
 
 def test_an_open_upload_claiming_a_digest_holds_its_blob(tmp_path: Path) -> None:

@@ -19,13 +19,14 @@ import signal
 import subprocess
 import tarfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 import httpx
+from tests.support.wait import poll, wait_until
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -133,36 +134,14 @@ def wait_until_ready(
     proc: subprocess.Popen[bytes], ready: Callable[[], bool], name: str, log_tail: Callable[[], str], timeout: float
 ) -> None:
     """Returns once ready() holds; RuntimeError with the daemon's log if it exits or times out first."""
-    deadline_at = time.monotonic() + timeout
-    while time.monotonic() < deadline_at:
+
+    def up() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited {proc.returncode}:\n{log_tail()}")
-        if ready():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{name} did not come up within {timeout}s:\n{log_tail()}")
+        return ready()
 
-
-class CallTimeoutError(AssertionError):
-    pass
-
-
-@contextlib.contextmanager
-def deadline(seconds: float, what: str) -> Iterator[None]:
-    """A timeout for an in-process client call (oras-py, python-dxf) on the main thread."""
-
-    def expired(_signum: int, _frame: FrameType | None) -> None:
-        raise CallTimeoutError(f"{what} did not finish within {seconds}s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    started = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        log(f"{what}  [{time.monotonic() - started:.1f}s]")
+    if poll(up, timeout, interval=0.1) is None:
+        raise RuntimeError(f"{name} did not come up within {timeout}s:\n{log_tail()}")
 
 
 # --------------------------------------------------------------------------- images
@@ -492,6 +471,22 @@ class TrafficMeter:
         assert self.access_log is not None
         return self.access_log.stat().st_size
 
+    def _log_lines_since(self, offset: int) -> str:
+        """The access log's lines from `offset` on, up to a marker request sent now: the registry
+        answered every request before that one, so it has written their lines by the marker's."""
+        assert self.access_log is not None
+        log_file, marker = self.access_log, f"/v2/traffic-marker-{uuid.uuid4().hex}/tags/list"
+        httpx.get(self.url + marker, timeout=10)
+
+        def through_marker() -> str | None:
+            with log_file.open("rb") as f:
+                f.seek(offset)
+                text = f.read().decode(errors="replace")
+            return text if marker in text else None
+
+        text = wait_until(through_marker, 10, f"the access log never showed {marker}")
+        return text[: text.index(marker)].rpartition("\n")[0]
+
     @contextlib.contextmanager
     def measure(self) -> Iterator[Traffic]:
         """Counts what happens inside the block; the Traffic is filled in when it exits."""
@@ -518,11 +513,7 @@ class TrafficMeter:
             traffic = Traffic(f"access log {self.access_log.name}")
             start = self._log_offset()
             yield traffic
-            time.sleep(0.3)  # the registry writes its log line after answering
-            with self.access_log.open("rb") as f:
-                f.seek(start)
-                text = f.read().decode(errors="replace")
-            for m in _ACCESS.finditer(text):
+            for m in _ACCESS.finditer(self._log_lines_since(start)):
                 method, path, status = m.groups()
                 route = route_of(path)
                 traffic.requests[(method, route, status)] += 1

@@ -26,7 +26,6 @@ from tests.interop.harness import (
     MANIFEST_ACCEPT,
     OCI_LAYER_TAR,
     Layout,
-    deadline,
     file_digest,
     log,
     read_layout_ref,
@@ -162,7 +161,7 @@ def test_large_layer_oras(
     style = "chunked" if chunked else "monolithic"
 
     started = time.monotonic()
-    with target.meter.measure() as traffic, deadline(300, f"oras push 256 MiB ({style})"):
+    with target.meter.measure() as traffic:
         resp = client.push(
             target=target.ref(name, "big"),
             files=[f"{big_layer.path}:{OCI_LAYER_TAR}"],
@@ -184,8 +183,7 @@ def test_large_layer_oras(
 
     out = scratch / "out"
     started = time.monotonic()
-    with deadline(300, "oras pull 256 MiB"):
-        files = client.pull(target=target.ref(name, "big"), outdir=str(out))
+    files = client.pull(target=target.ref(name, "big"), outdir=str(out))
     report(f"oras-py pull 256 MiB (after {style} push)", rate(time.monotonic() - started, big_layer.size))
     assert [Path(f).name for f in files] == ["layer.tar"]
     pulled = out / "layer.tar"
@@ -206,7 +204,7 @@ def test_large_layer_parallel_pulls(
     name = repo("big")
     pusher = dxf.DXF(target.host, name, insecure=True, timeout=120)
     started = time.monotonic()
-    with target.meter.measure() as traffic, deadline(300, "dxf push 256 MiB"):
+    with target.meter.measure() as traffic:
         assert pusher.push_blob(str(big_layer.path)) == big_layer.digest
     report("python-dxf push 256 MiB", rate(time.monotonic() - started, big_layer.size))
     report("python-dxf large push upload style", traffic.describe_style())

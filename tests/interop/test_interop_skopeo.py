@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -393,22 +392,21 @@ def test_skopeo_umoci_layout(skopeo: Skopeo, target: Target, repo: Callable[[str
     assert files["data/numbers"] == bytes(range(200)) * 50
 
 
-def test_plain_http_port_rejects_tls_quickly(target: Target, report: Callable[[str, str], None]) -> None:
-    """skopeo, podman and buildah try HTTPS first; the plain-HTTP port must turn that down at
-    once, or every client command stalls before falling back to HTTP."""
+def test_plain_http_port_answers_tls_in_plain_http(target: Target) -> None:
+    """skopeo, podman and buildah try HTTPS first; the plain-HTTP port must turn that down at once
+    by answering in HTTP, which their TLS stack reports as such and they fall back, or every client
+    command stalls until the server gives up on a request line that never comes."""
     host, port = target.host.rsplit(":", 1)
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    started = time.monotonic()
     with (
-        socket.create_connection((host, int(port)), timeout=5) as sock,
-        pytest.raises((ssl.SSLError, OSError)),
+        socket.create_connection((host, int(port)), timeout=10) as sock,
+        pytest.raises(ssl.SSLError) as refused,  # a server that waits instead times out: not an SSLError
     ):
         ctx.wrap_socket(sock, server_hostname=host)
-    elapsed = time.monotonic() - started
-    report("TLS handshake on the plain port refused after", f"{elapsed * 1000:.1f} ms")
-    assert elapsed < 1.0, f"TLS handshake on the plain port took {elapsed:.2f}s to fail"
+    # The handshake failed on an answer that is not TLS, not on a connection closed without one.
+    assert not isinstance(refused.value, ssl.SSLEOFError), refused.value
     # And the port is still fine for plain HTTP afterwards.
     assert httpx.get(target.url + "/v2/", timeout=5).status_code == 200
 

@@ -7,16 +7,14 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
-import time
-from collections.abc import Callable
 
 import httpx
 import pytest
 from tests.http.ocitest import OCI_MANIFEST, RegistryClient, assert_error, digest_of, seeded_chunks, upload_end
 from tests.meta.conftest import Instances
 from tests.support.backends import every_backend
-from tests.support.server import DockyardServer
+from tests.support.metrics import metric
+from tests.support.wait import wait_until
 from tests.system.test_concurrency import annotated_variants, run_together
 from tests.system.test_crash import StalledBody, crash, in_background
 
@@ -24,15 +22,9 @@ pytestmark = [pytest.mark.slow, every_backend]
 REPO = "instances/shared"
 LAYER = "application/vnd.oci.image.layer.v1.tar"
 MIB = 1 << 20
-
-
-def eventually(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    """Wait for a state other instances learn of asynchronously (a correctness check with a
-    generous bound, not a measurement: bench/ measures how soon)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.01)
+# How long other instances may take to learn of a change: a generous bound on a correctness
+# check, not a measurement (bench/ measures how soon).
+CONVERGED_SECONDS = 15
 
 
 def test_round_robin_pushes_and_pulls_with_every_chunk_on_another_instance(instances: Instances) -> None:
@@ -86,12 +78,17 @@ def test_a_tag_moved_on_one_instance_is_seen_by_the_others(instances: Instances)
                 assert served in (previous, body), "a reader served neither the old nor the new manifest"
                 return served == body
 
-            eventually(moved, "the moved tag reached another instance")
+            wait_until(moved, CONVERGED_SECONDS, "the moved tag never reached another instance", 0.01)
         previous = body
     with RegistryClient(mover.url) as client:
         assert client.delete(f"/v2/{REPO}/manifests/{digest_of(previous)}").status_code == 202
     for reader in reader_clients:
-        eventually(lambda reader=reader: reader.get_manifest(REPO, "moving").status_code == 404, "the delete")
+        wait_until(
+            lambda reader=reader: reader.get_manifest(REPO, "moving").status_code == 404,
+            CONVERGED_SECONDS,
+            "an instance still serves the deleted manifest",
+            0.01,
+        )
 
 
 def test_racing_pushes_to_one_tag_from_two_instances(instances: Instances) -> None:
@@ -109,17 +106,17 @@ def test_racing_pushes_to_one_tag_from_two_instances(instances: Instances) -> No
     winners = set()
     for server in servers:
         with RegistryClient(server.url) as client:
-            eventually(lambda client=client: client.get_manifest(REPO, "contended").content in bodies, "a winner")
+            wait_until(
+                lambda client=client: client.get_manifest(REPO, "contended").content in bodies,
+                CONVERGED_SECONDS,
+                "the contended tag names none of the pushed manifests",
+                0.01,
+            )
             winners.add(client.get_manifest(REPO, "contended").content)
             for body in bodies:
                 assert client.get_manifest(REPO, digest_of(body)).content == body
             assert client.tags(REPO).json()["tags"] == ["base", "contended"]
     assert len(winners) == 1
-
-
-def purged_count(server: DockyardServer) -> float:
-    text = httpx.get(server.url + "/metrics").text
-    return sum(float(value) for value in re.findall(r"^dockyard_uploads_purged_total(?:\{[^}]*\})? (\S+)$", text, re.M))
 
 
 def test_every_instance_purges_and_no_session_is_purged_twice(instances: Instances) -> None:
@@ -131,13 +128,13 @@ def test_every_instance_purges_and_no_session_is_purged_twice(instances: Instanc
             assert client.patch(location, os.urandom(1000)).status_code == 202
             abandoned.append(location)
     with RegistryClient(servers[0].url) as client:
-        eventually(
+        wait_until(
             lambda: all(client.upload_status(location).status_code == 404 for location in abandoned),
-            "every abandoned session purged",
-            timeout=60,
+            60,
+            "an abandoned session was never purged",
         )
         assert_error(client.upload_status(abandoned[0]), 404, "BLOB_UPLOAD_UNKNOWN")
-    assert sum(purged_count(server) for server in servers) == len(abandoned)
+    assert sum(metric(server.url, "dockyard_uploads_purged_total") for server in servers) == len(abandoned)
 
 
 def resume_upload(client: RegistryClient, location: str, data: bytes, acknowledged: int) -> httpx.Response:
@@ -189,6 +186,11 @@ def test_an_instance_killed_mid_push_leaves_nothing_half_visible(instances: Inst
         assert done.status_code == 201, done.text
         assert client.put_manifest(REPO, "retried", body).status_code == 201
     with RegistryClient(reader.url) as client:
-        eventually(lambda: client.get_manifest(REPO, "retried").content == body, "the retried push")
+        wait_until(
+            lambda: client.get_manifest(REPO, "retried").content == body,
+            CONVERGED_SECONDS,
+            "the retried push is not served",
+            0.01,
+        )
         assert client.get_blob(REPO, digest_of(layer)).content == layer
         assert client.get_manifest(REPO, "base").content == base.body

@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from tests.http.ocitest import OCI_INDEX, RegistryClient, digest_of, index_manifest, manifest_descriptor, seeded_chunks
 from tests.support.backends import backend_env, stored_blobs
 from tests.support.server import DockyardServer
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
 MIB = 1 << 20
@@ -75,9 +75,12 @@ def test_migrate_interrupted_resumed_and_verified_by_pulling(
     migrate = migrate_command(source, target, env)
 
     interrupted = migrate()
-    deadline = time.monotonic() + 60
-    while interrupted.poll() is None and len(stored_blobs(target, env)) < 5 and time.monotonic() < deadline:
-        time.sleep(0.002)
+    wait_until(
+        lambda: interrupted.poll() is not None or len(stored_blobs(target, env)) >= 5,
+        60,
+        "the first run never copied 5 blobs",
+        interval=0.002,
+    )
     interrupted.send_signal(signal.SIGKILL)
     assert interrupted.wait(30) == -signal.SIGKILL, "the first run ended before it was interrupted"
 

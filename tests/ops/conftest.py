@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -59,12 +58,3 @@ def servers(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Ite
 @pytest.fixture
 def start_server(servers: Servers) -> StartServer:
     return servers.start
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
-    """Poll until `condition` holds: for effects that land asynchronously (log flushes, caches)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)

@@ -12,8 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.ops.conftest import StartServer, wait_for
+from tests.ops.conftest import StartServer
 from tests.support.server import DockyardServer
+from tests.support.wait import wait_until
 
 SECRET = "hunter2-very-secret"
 
@@ -36,7 +37,7 @@ def test_json_lines_carry_every_field(start_server: StartServer, tmp_path: Path)
         headers={"X-Request-Id": "client-id-1", "User-Agent": 'probe "quoted"\tagent', "Authorization": SECRET},
     )
     assert response.headers["x-request-id"] == "client-id-1"
-    wait_for(lambda: lines_with(access, "client-id-1"), "the access line")
+    wait_until(lambda: lines_with(access, "client-id-1"), 20, "no access line for the request")
     [entry] = lines_with(access, "client-id-1")
     assert set(entry) == {
         "time", "level", "request_id", "method", "path", "status", "bytes", "duration_ms", "client", "user_agent"
@@ -64,11 +65,13 @@ def test_request_ids_are_generated_unique_and_echoed(start_server: StartServer, 
         generated = [http.get("/v2/nope/manifests/latest").headers["x-request-id"] for _ in range(20)]
         # Ids a client sends are checked: too long or with odd characters, they are replaced.
         too_long = http.get("/v2/", headers={"X-Request-Id": "a" * 129}).headers["x-request-id"]
-        odd = http.get("/v2/", headers={"X-Request-Id": "x y\"z"}).headers["x-request-id"]
+        odd = http.get("/v2/", headers={"X-Request-Id": 'x y"z'}).headers["x-request-id"]
     assert len(set(generated)) == 20
     assert too_long != "a" * 129
     assert odd != 'x y"z'
-    wait_for(lambda: all(lines_with(access, rid) for rid in [*generated, too_long, odd]), "all access lines")
+    wait_until(
+        lambda: all(lines_with(access, rid) for rid in [*generated, too_long, odd]), 20, "a request got no access line"
+    )
     for rid in generated:
         [entry] = lines_with(access, rid)
         assert entry["status"] == 404
@@ -81,7 +84,7 @@ def test_text_lines_and_probes_left_out(start_server: StartServer, tmp_path: Pat
     assert httpx.get(server.url + "/healthz").status_code == 200
     assert httpx.get(server.url + "/readyz").status_code == 200
     rid = httpx.get(server.url + "/v2/", headers={"User-Agent": 'agent "quoted"\tx'}).headers["x-request-id"]
-    wait_for(lambda: access.exists() and rid in access.read_text(), "the access line")
+    wait_until(lambda: access.exists() and rid in access.read_text(), 20, "no access line for the request")
     text = access.read_text()
     assert "/healthz" not in text
     assert "/readyz" not in text
@@ -94,7 +97,7 @@ def test_the_file_is_reopened_after_logrotate(start_server: StartServer, tmp_pat
     access = tmp_path / "access.log"
     server = start_server(DOCKYARD_LOG_FORMAT="json", DOCKYARD_ACCESS_LOG_FILE=str(access))
     first = httpx.get(server.url + "/v2/").headers["x-request-id"]
-    wait_for(lambda: lines_with(access, first), "the first line")
+    wait_until(lambda: lines_with(access, first), 20, "no access line for the first request")
     rotated = tmp_path / "access.log.1"
     os.rename(access, rotated)
     assert server.proc is not None
@@ -108,7 +111,7 @@ def test_the_file_is_reopened_after_logrotate(start_server: StartServer, tmp_pat
         logged = {entry["request_id"] for entry in json_lines(access)}
         return bool(logged.intersection(issued))
 
-    wait_for(logged_in_new_file, "a line in the reopened file")
+    wait_until(logged_in_new_file, 20, "nothing was logged in the reopened file")
     assert lines_with(rotated, first)
 
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from bench.procs import free_port
 from tests.interop.clients import ContainersConfig, Result
-from tests.ops.conftest import wait_for
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_ROOTFS = Path(os.environ.get("DOCKYARD_BASE_ROOTFS", "/var/cache/dockyard-ci/debian-bookworm-python3.tar"))
@@ -54,6 +54,7 @@ def podman() -> Iterator[Podman]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.timeout(1800)  # the image build alone may take its 15 minutes
 def test_the_image_builds_and_serves(podman: Podman) -> None:
     podman("import", "--change", 'CMD ["/bin/bash"]', str(BASE_ROOTFS), BASE_IMAGE, timeout=300)
     podman(
@@ -82,7 +83,7 @@ def test_the_image_builds_and_serves(podman: Podman) -> None:
             except httpx.TransportError:
                 return False
 
-        wait_for(healthy, "the container to answer /healthz", timeout=60)
+        wait_until(healthy, 60, "the container never answered /healthz")
         assert httpx.get(url + "/readyz").json() == {"status": "ready"}
         assert podman("healthcheck", "run", "dockyard-test", check=False).returncode == 0
         assert podman("exec", "dockyard-test", "id", "-u").stdout.strip() == "10001"

@@ -3,17 +3,11 @@ sessions and store latencies, summed over workers."""
 
 from __future__ import annotations
 
-import re
-
 import httpx
 from tests.http.ocitest import RegistryClient
-from tests.ops.conftest import StartServer, wait_for
-
-
-def sample(url: str, name: str, labels: str = "") -> float:
-    text = httpx.get(url + "/metrics").text
-    pattern = rf"^{re.escape(name)}(?:{{[^}}]*{re.escape(labels)}[^}}]*}})? ([0-9.e+-]+)$"
-    return sum(float(value) for value in re.findall(pattern, text, re.MULTILINE))
+from tests.ops.conftest import StartServer
+from tests.support.metrics import metric
+from tests.support.wait import wait_until
 
 
 def test_operational_metrics(start_server: StartServer) -> None:
@@ -24,14 +18,15 @@ def test_operational_metrics(start_server: StartServer) -> None:
         assert manifest.status_code == 200
         client.open_session("metrics/a")  # left open
     url = server.url
-    wait_for(lambda: sample(url, "dockyard_http_sent_bytes_total", 'route="manifest"') >= len(pushed.body), "bytes out")
-    wait_for(lambda: sample(url, "dockyard_http_received_bytes_total", 'route="manifest"') >= len(pushed.body), "in")
-    wait_for(lambda: sample(url, "dockyard_upload_sessions_open") == 1, "the open upload session")
-    wait_for(lambda: sample(url, "dockyard_event_loop_lag_seconds_count") >= 2, "event-loop lag samples")
-    assert sample(url, "dockyard_store_operation_duration_seconds_count", 'operation="transaction"') >= 3
-    assert sample(url, "dockyard_store_operation_duration_seconds_count", 'operation="commit"') >= 2
+    size = len(pushed.body)
+    wait_until(lambda: metric(url, "dockyard_http_sent_bytes_total", route="manifest") >= size, 20, "bytes out")
+    wait_until(lambda: metric(url, "dockyard_http_received_bytes_total", route="manifest") >= size, 20, "bytes in")
+    wait_until(lambda: metric(url, "dockyard_upload_sessions_open") == 1, 20, "the open upload session")
+    wait_until(lambda: metric(url, "dockyard_event_loop_lag_seconds_count") >= 2, 20, "event-loop lag samples")
+    assert metric(url, "dockyard_store_operation_duration_seconds_count", operation="transaction") >= 3
+    assert metric(url, "dockyard_store_operation_duration_seconds_count", operation="commit") >= 2
     assert "dockyard_http_requests_in_flight" in httpx.get(url + "/metrics").text
-    assert sample(url, "dockyard_access_log_dropped_lines_total") == 0
+    assert metric(url, "dockyard_access_log_dropped_lines_total") == 0
 
 
 def test_repository_usage_is_on_metrics_and_leaves_with_the_repository(start_server: StartServer) -> None:
@@ -43,17 +38,18 @@ def test_repository_usage_is_on_metrics_and_leaves_with_the_repository(start_ser
         own = client.push_blob("usage/two", b"only in two")
         client.push_image("usage/one", "v1")
     url = server.url
-    wait_for(lambda: sample(url, "dockyard_repository_tags", 'repository="usage/one"') == 1, "the tag of usage/one")
-    one_bytes = sample(url, "dockyard_repository_blob_bytes", 'repository="usage/one"')
+    wait_until(lambda: metric(url, "dockyard_repository_tags", repository="usage/one") == 1, 20, "usage/one's tag")
+    one_bytes = metric(url, "dockyard_repository_blob_bytes", repository="usage/one")
     assert one_bytes > len(shared)  # the shared layer plus the image's own config and layer
-    assert sample(url, "dockyard_repository_blob_bytes", 'repository="usage/two"') == len(shared) + len(b"only in two")
-    assert sample(url, "dockyard_repository_shared_bytes", 'repository="usage/two"') == len(shared)
-    assert sample(url, "dockyard_repository_manifests", 'repository="usage/one"') == 1
+    assert metric(url, "dockyard_repository_blob_bytes", repository="usage/two") == len(shared) + len(b"only in two")
+    assert metric(url, "dockyard_repository_shared_bytes", repository="usage/two") == len(shared)
+    assert metric(url, "dockyard_repository_manifests", repository="usage/one") == 1
     with RegistryClient(server.url) as client:
         assert client.delete(client.blob_url("usage/two", own)).status_code == 202
-    wait_for(
-        lambda: sample(url, "dockyard_repository_blob_bytes", 'repository="usage/two"') == len(shared),
-        "usage after the unlink",
+    wait_until(
+        lambda: metric(url, "dockyard_repository_blob_bytes", repository="usage/two") == len(shared),
+        20,
+        "usage/two still counts the unlinked blob",
     )
 
 

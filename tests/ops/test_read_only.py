@@ -7,9 +7,10 @@ from pathlib import Path
 
 import httpx
 from tests.http.ocitest import RegistryClient, assert_error
-from tests.ops.conftest import Servers, wait_for
+from tests.ops.conftest import Servers
 from tests.support.backends import every_backend
 from tests.support.server import DockyardServer
+from tests.support.wait import wait_until
 
 
 def admin(servers: Servers, data_dir: Path, state: str) -> str:
@@ -58,13 +59,13 @@ def test_switched_at_runtime_across_two_workers(servers: Servers, tmp_path: Path
     with RegistryClient(server.url) as client:
         pushed = client.push_image("ro/runtime", "v1")
     assert admin(servers, data, "on") == "read-only mode is on"
-    wait_for(lambda: every_worker_answers(server, "ro/runtime", refused), "both workers to refuse writes")
+    wait_until(lambda: every_worker_answers(server, "ro/runtime", refused), 20, "both workers to refuse writes")
     for _ in range(10):  # pulls keep working
         with RegistryClient(server.url) as client:
             assert client.get_manifest("ro/runtime", "v1").content == pushed.body
     assert admin(servers, data, "status") == "read-only mode is on"
     assert admin(servers, data, "off") == "read-only mode is off"
-    wait_for(lambda: every_worker_answers(server, "ro/runtime", accepted), "both workers to accept writes again")
+    wait_until(lambda: every_worker_answers(server, "ro/runtime", accepted), 20, "both workers to accept writes")
 
 
 def accepted(response: httpx.Response) -> bool:

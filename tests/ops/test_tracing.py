@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.ops.conftest import StartServer, wait_for
+from tests.ops.conftest import StartServer
+from tests.support.wait import wait_until
 
 trace_service = pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
 
@@ -72,7 +73,7 @@ def test_a_span_per_request_in_the_clients_trace(start_server: StartServer, rece
     def traced() -> list[Any]:
         return [span for span in receiver.spans if attributes(span).get("dockyard.request_id") == "traced-1"]
 
-    wait_for(traced, "the request's span")
+    wait_until(traced, 20, "no span of the request arrived")
     [span] = traced()
     assert span.trace_id.hex() == trace_id
     assert span.parent_span_id.hex() == "00f067aa0ba902b7"

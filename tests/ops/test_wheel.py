@@ -5,13 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import tarfile
-import time
 import venv
 from pathlib import Path
 
 import httpx
 import pytest
 from bench.procs import free_port
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,16 +46,16 @@ def test_wheel_and_sdist_install_and_serve(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+    def ready() -> bool:
+        assert server.poll() is None, "the installed dockyard exited"
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+        except httpx.TransportError:
+            return False
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, "the installed dockyard exited"
-                assert time.monotonic() < deadline, "the installed dockyard did not answer"
-                time.sleep(0.1)
+        wait_until(ready, 60, "the installed dockyard never became ready")
     finally:
         server.terminate()
         server.wait(30)

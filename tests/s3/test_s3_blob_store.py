@@ -157,10 +157,14 @@ def test_two_writers_at_one_offset_one_wins_and_the_bytes_are_its(open_store: St
     async def scenario(store: BlobStore) -> None:
         upload_id = await upload(store, [b"head-"])
         other = open_store()
-        both_started = asyncio.Event()
+        writing: list[bytes] = []  # each writer read the upload's state before taking its first piece
+        both_writing, both_started = asyncio.Event(), asyncio.Event()
 
         async def slow(piece: bytes) -> AsyncIterator[bytes]:
             yield piece
+            writing.append(piece)
+            if len(writing) == 2:
+                both_writing.set()
             await both_started.wait()
             yield piece
 
@@ -170,7 +174,11 @@ def test_two_writers_at_one_offset_one_wins_and_the_bytes_are_its(open_store: St
         try:
             first = asyncio.ensure_future(write(store, b"A" * 100))
             second = asyncio.ensure_future(write(other, b"B" * 100))
-            await asyncio.sleep(0.5)  # let both read the upload's state before either finishes
+            # Until both are writing, or one has already failed.
+            waiting = asyncio.ensure_future(both_writing.wait())
+            done, _ = await asyncio.wait([waiting, first, second], timeout=30, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            assert done, "neither writer took its first piece"
             both_started.set()
             outcomes = await asyncio.gather(first, second, return_exceptions=True)
         finally:

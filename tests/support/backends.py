@@ -17,10 +17,13 @@ bucket per server).
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from tests.support.s3 import ServerBucket, bucket_blobs
 from tests.support.server import DockyardServer
@@ -82,6 +85,16 @@ def stored_uploads(data_dir: Path, env: Mapping[str, str]) -> set[str]:
         return ServerBucket.of(env).upload_ids()
     root = data_dir / "uploads"
     return {path.name for path in root.iterdir()} if root.is_dir() else set()
+
+
+def metadata_rows(data_dir: Path, env: Mapping[str, str], query: str) -> list[tuple[Any, ...]]:
+    """What a query (one SQL both databases speak) reads from the metadata store of a server on
+    `data_dir` and `env`, behind the server's back."""
+    if "DOCKYARD_DATABASE__URL" in env:
+        with psycopg.connect(env["DOCKYARD_DATABASE__URL"]) as conn:
+            return conn.execute(query).fetchall()
+    with sqlite3.connect(data_dir / "metadata.db") as conn:
+        return conn.execute(query).fetchall()
 
 
 def _blob_file(data_dir: Path, area: str, digest: str) -> Path:

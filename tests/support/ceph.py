@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 from bench.procs import free_port
+from tests.support.wait import poll
 
 MON_PORT = 6789
 OSD_PORTS = (6790, 6800)
@@ -133,12 +134,17 @@ class CephGateway:
 
     def _ceph(self, *args: str, timeout: float = 30) -> str:
         # Without cephx a client may send its command before it has the monmap and be refused
-        # ('problem getting command descriptions', EPERM). The commands used here are idempotent.
-        for _ in range(2):
+        # ('problem getting command descriptions', EPERM): tried again for a second (the commands
+        # used here are idempotent), then once more to report the error.
+        command = ("ceph", "-c", str(self.conf), *args)
+
+        def attempt() -> tuple[str] | None:
             with contextlib.suppress(CephStartError):
-                return self._run("ceph", "-c", str(self.conf), *args, timeout=timeout)
-            time.sleep(0.5)
-        return self._run("ceph", "-c", str(self.conf), *args, timeout=timeout)
+                return (self._run(*command, timeout=timeout),)
+            return None
+
+        answered = poll(attempt, 1, interval=0.5)
+        return answered[0] if answered else self._run(*command, timeout=timeout)
 
     def start(self, timeout: float = 180) -> CephGateway:
         missing = [name for name in REQUIRED_BINARIES if not _on_path(name)]
@@ -181,8 +187,8 @@ class CephGateway:
             if not self._alive("osd.0"):
                 with contextlib.suppress(CephStartError):  # judged by whether it comes up
                     self._run("ceph-osd", "-c", str(self.conf), "-i", "0")
-            settled = self._wait(
-                lambda: self._osd_up() or not self._alive("osd.0"), min(deadline, time.monotonic() + 25)
+            settled = poll(
+                lambda: self._osd_up() or not self._alive("osd.0"), min(deadline - time.monotonic(), 25), interval=0.3
             )
             if settled and self._alive("osd.0"):
                 return
@@ -198,7 +204,7 @@ class CephGateway:
 
     def _start_gateway(self, deadline: float) -> None:
         self._run("radosgw", "-c", str(self.conf), "-n", "client.rgw.a")
-        if not self._wait(self._gateway_answers, deadline):
+        if not poll(self._gateway_answers, deadline - time.monotonic(), interval=0.3):
             raise CephStartError(f"radosgw did not answer on port {self.port}\n{self.log_tails()}")
         self._run(
             "radosgw-admin", "-c", str(self.conf), "user", "create", "--uid=dockyard", "--display-name=dockyard",
@@ -212,15 +218,6 @@ class CephGateway:
             return httpx.get(self.endpoint.url, timeout=2).status_code == 200
         except httpx.TransportError:
             return False
-
-    @staticmethod
-    def _wait(ready: object, deadline: float) -> bool:
-        assert callable(ready)
-        while time.monotonic() < deadline:
-            if ready():
-                return True
-            time.sleep(0.3)
-        return False
 
     def _pid(self, daemon: str) -> int | None:
         try:
@@ -253,9 +250,7 @@ class CephGateway:
             if not self._alive(daemon):
                 continue
             self._signal(daemon, signal.SIGTERM)
-            stop_by = time.monotonic() + 10
-            while self._alive(daemon) and time.monotonic() < stop_by:
-                time.sleep(0.1)
+            poll(lambda daemon=daemon: not self._alive(daemon), 10, interval=0.1)
             self._signal(daemon, signal.SIGKILL)
 
     def log_tails(self, lines: int = 8) -> str:

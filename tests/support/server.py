@@ -7,11 +7,11 @@ import signal
 import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 from bench.procs import free_port, process_tree, status_kib
+from tests.support.wait import poll
 
 
 class DockyardServer:
@@ -49,19 +49,20 @@ class DockyardServer:
         self.proc = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, start_new_session=True
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"dockyard exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                # 401: up, with authentication on.
-                if httpx.get(self.url + "/v2/", timeout=1.0, verify=self.verify).status_code in (200, 401):
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"dockyard did not answer within {timeout}s:\n{self.log()}")
+        if poll(self._answers, timeout) is None:
+            self.kill()
+            raise RuntimeError(f"dockyard did not answer within {timeout}s:\n{self.log()}")
+        return self
+
+    def _answers(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"dockyard exited with {self.proc.returncode}:\n{self.log()}")
+        try:
+            # 401: up, with authentication on.
+            return httpx.get(self.url + "/v2/", timeout=1.0, verify=self.verify).status_code in (200, 401)
+        except httpx.TransportError:
+            return False
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -84,6 +85,23 @@ class DockyardServer:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
 
+    def unread_bytes(self) -> int:
+        """Bytes sent to the server that it has not read yet, summed over its loopback connections:
+        those still queued at the sending end (not acknowledged) and those waiting in its own
+        receive queues (the kernel's view, from /proc/net/tcp*)."""
+        unread = 0
+        for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+            for line in table.read_text().splitlines()[1:] if table.exists() else []:
+                _, local, remote, state, queues, *_ = line.split()
+                if state != _ESTABLISHED:
+                    continue
+                sent_unacknowledged, received_unread = (int(queue, 16) for queue in queues.split(":"))
+                if _port(local) == self.port:
+                    unread += received_unread
+                elif _port(remote) == self.port:
+                    unread += sent_unacknowledged
+        return unread
+
     def pids(self) -> list[int]:
         assert self.proc is not None
         return process_tree(self.proc.pid)
@@ -100,3 +118,11 @@ class DockyardServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+_ESTABLISHED = "01"
+
+
+def _port(address: str) -> int:
+    """The port of a /proc/net/tcp address (hex `ADDR:PORT`)."""
+    return int(address.rsplit(":", 1)[1], 16)

@@ -5,17 +5,18 @@ and SIGTERM lets a request in flight finish."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from tests.http.ocitest import OCI_MANIFEST, RegistryClient, digest_of
+from tests.support.metrics import metric
 from tests.support.server import DockyardServer
+from tests.support.wait import wait_until
+from tests.system.test_crash import StalledBody
 
 pytestmark = pytest.mark.slow
 
@@ -36,12 +37,6 @@ def fresh_connection_patch(url: str, location: str, chunk: bytes, start: int) ->
         return http.patch(location, content=chunk, headers=headers)
 
 
-def request_count(url: str, method: str, route: str) -> float:
-    text = httpx.get(url + "/metrics").text
-    pattern = rf'dockyard_http_requests_total{{[^}}]*method="{method}",route="{route}"[^}}]*}} ([0-9.e+]+)'
-    return sum(float(value) for value in re.findall(pattern, text))
-
-
 def test_chunked_uploads_continue_across_workers(two_workers: DockyardServer) -> None:
     assert len(two_workers.pids()) >= 3  # the supervisor and two workers
     client = RegistryClient(two_workers.url)
@@ -58,11 +53,19 @@ def test_chunked_uploads_continue_across_workers(two_workers: DockyardServer) ->
 
 
 def test_metrics_add_up_over_all_workers(two_workers: DockyardServer) -> None:
-    before = request_count(two_workers.url, "GET", "base")
+    before = metric(two_workers.url, "dockyard_http_requests_total", method="GET", route="base")
     for _ in range(40):
         with httpx.Client(base_url=two_workers.url) as http:
             assert http.get("/v2/").status_code == 200
-    assert request_count(two_workers.url, "GET", "base") - before == 40
+    assert metric(two_workers.url, "dockyard_http_requests_total", method="GET", route="base") - before == 40
+
+
+def _refuses_connections(url: str) -> bool:
+    try:
+        httpx.get(url + "/v2/", timeout=5)
+    except httpx.ConnectError:
+        return True
+    return False
 
 
 def test_sigterm_lets_an_upload_in_flight_finish(fresh_server: DockyardServer) -> None:
@@ -70,20 +73,17 @@ def test_sigterm_lets_an_upload_in_flight_finish(fresh_server: DockyardServer) -
     client = RegistryClient(fresh_server.url)
     location = client.open_session("workers/graceful")
     data = os.urandom(1 << 20)
-    first_part_sent = threading.Event()
-
-    def slow_body() -> Iterator[bytes]:
-        for start in range(0, len(data), 128 * 1024):
-            yield data[start : start + 128 * 1024]
-            first_part_sent.set()
-            time.sleep(0.1)
-
+    body = StalledBody(data[: len(data) // 2], data[len(data) // 2 :])
     outcome: list[httpx.Response] = []
-    sender = threading.Thread(target=lambda: outcome.append(client.patch(location, slow_body())))
+    sender = threading.Thread(target=lambda: outcome.append(client.patch(location, body)))
     sender.start()
-    assert first_part_sent.wait(10)
+    assert body.sent.wait(10)
+    wait_until(lambda: fresh_server.unread_bytes() == 0, 30, "the server never read the first half")
     assert fresh_server.proc is not None
     fresh_server.proc.send_signal(signal.SIGTERM)
+    # The rest goes once the server has begun to shut down (it accepts no more connections).
+    wait_until(lambda: _refuses_connections(fresh_server.url), 30, "the server kept accepting connections")
+    body.release.set()
     sender.join(30)
     assert outcome, "the PATCH in flight got no answer"
     assert outcome[0].status_code == 202
