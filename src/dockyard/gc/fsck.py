@@ -28,8 +28,8 @@ _REPAIR_HOLD_SECONDS = 60.0
 
 
 class CheckerStore(Integrity, BlobDeletions, Protocol):
-    """The blobs and references to check, and the deletion queue that tells a blob GC just took
-    from a missing one (and that a repair hands the bad bytes to)."""
+    """The blobs and references to check, and the byte-deletion queue: it tells a blob GC just
+    took from a missing one, and a repair hands it the bad bytes."""
 
 
 @dataclass(frozen=True, slots=True)
