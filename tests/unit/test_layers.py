@@ -22,6 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"http"}),
     frozenset({"registry", "gc", "events", "replication"}),
     frozenset({"proxy", "auth", "meta", "blobs"}),
+    frozenset({"remote"}),  # the client for other registries, under the pull-through cache and replication
     frozenset({"config", "metrics", "linewriter", "logformat", "settings_check", "versions"}),
     frozenset({"core", ROOT}),
 )
