@@ -30,8 +30,9 @@ from dockyard.http.tracing import request_tracer
 from dockyard.http.ui_assets import load_assets
 from dockyard.http.ui_session import Sessions, session_key
 from dockyard.linewriter import LineWriter, check_writable
-from dockyard.meta.base import MetadataStore, MetadataUnavailable
+from dockyard.meta.errors import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
+from dockyard.meta.store import MetadataStore
 from dockyard.registry import (
     BlobService,
     BrowseService,

@@ -21,9 +21,9 @@ from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.config import Gc
 from dockyard.core.digest import Digest
 from dockyard.gc.collector import Collector
-from dockyard.meta.base import MetadataStore
 from dockyard.meta.postgres import PostgresMetadataStore
 from dockyard.meta.sqlite import SqliteMetadataStore
+from dockyard.meta.store import MetadataStore
 from dockyard.registry import (
     BlobService,
     ListingService,
@@ -32,6 +32,7 @@ from dockyard.registry import (
     Registry,
     UploadService,
 )
+from dockyard.registry.quotas import Quotas
 
 
 @dataclass
@@ -108,7 +109,7 @@ class Stores:
         self.blob_store = FilesystemBlobStore(root)
         self.registry = Registry(
             blobs=BlobService(self.meta, self.blob_store),
-            uploads=UploadService(self.meta, self.blob_store),
+            uploads=UploadService(self.meta, self.blob_store, Quotas(self.meta)),
             manifests=ManifestService(self.meta),
             listing=ListingService(self.meta, 1000),
             operations=OperationsService(self.meta, self.blob_store, False, 2.0, 1000),

@@ -13,7 +13,7 @@ from pathlib import Path
 from dockyard.blobs.base import BlobStore
 from dockyard.commands.stores import open_blobs, open_metadata
 from dockyard.config import CONFIG_FILE_ENV, Settings
-from dockyard.meta.base import MetadataStore
+from dockyard.meta.lifecycle import Lifecycle
 from dockyard.settings_check import Problem, check
 
 _CONNECT_TIMEOUT = 10.0
@@ -68,7 +68,7 @@ def _check(args: argparse.Namespace) -> int:
 
 async def _connect(settings: Settings) -> list[Problem]:
     """Open the stores a server of these settings would use and ask each to answer."""
-    openers: dict[str, Callable[[Settings], Awaitable[MetadataStore | BlobStore]]] = {
+    openers: dict[str, Callable[[Settings], Awaitable[Lifecycle | BlobStore]]] = {
         "metadata store": open_metadata,
         "blob store": open_blobs,
     }

@@ -28,8 +28,9 @@ from dockyard.core.digest import Digest, new_hasher
 
 if TYPE_CHECKING:
     from dockyard.blobs.base import BlobStore
-    from dockyard.meta.base import MetadataStore
+    from dockyard.meta.manifests import Manifests
     from dockyard.meta.snapshot import SqliteSnapshot
+    from dockyard.meta.uploads import Uploads
 
 _CHUNK = 1 << 20
 _SESSION_REPOSITORY = "dockyard-migrate"  # upload sessions of the copy; purged like any if it dies
@@ -63,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     # Store modules load only now (see commands/stores.py).
     from dockyard.blobs.filesystem import FilesystemBlobStore  # noqa: PLC0415
-    from dockyard.meta.base import MetadataUnavailable  # noqa: PLC0415
+    from dockyard.meta.errors import MetadataUnavailable  # noqa: PLC0415
     from dockyard.meta.factory import prepare_metadata_store  # noqa: PLC0415
     from dockyard.meta.snapshot import SqliteSnapshot  # noqa: PLC0415
 
@@ -110,7 +111,7 @@ async def _migrate(snapshot: SqliteSnapshot, source: BlobStore, settings: Settin
 
 
 async def _copy_blobs(
-    snapshot: SqliteSnapshot, source: BlobStore, target: BlobStore, meta: MetadataStore, tally: Tally
+    snapshot: SqliteSnapshot, source: BlobStore, target: BlobStore, meta: Uploads, tally: Tally
 ) -> set[str]:
     """Copy the blobs the target lacks; the digests of those it holds now."""
     blobs = snapshot.blobs()
@@ -132,7 +133,7 @@ async def _copy_blobs(
     return verified
 
 
-async def _copy_blob(digest: Digest, source: BlobStore, target: BlobStore, meta: MetadataStore) -> bool:
+async def _copy_blob(digest: Digest, source: BlobStore, target: BlobStore, meta: Uploads) -> bool:
     found = await source.source(digest)
     if not isinstance(found, LocalFile):  # the source is an embedded registry: its blobs are files
         return False
@@ -157,7 +158,7 @@ async def _read_file(path: Path) -> AsyncIterator[bytes]:
             yield chunk
 
 
-async def _copy_manifests(snapshot: SqliteSnapshot, meta: MetadataStore, tally: Tally) -> None:
+async def _copy_manifests(snapshot: SqliteSnapshot, meta: Manifests, tally: Tally) -> None:
     with tqdm(total=snapshot.manifest_count(), unit=" manifests", desc="manifests", disable=None) as bar:
         for stored in snapshot.manifests():
             manifest = stored.manifest

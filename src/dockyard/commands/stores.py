@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dockyard.blobs.base import BlobStore
     from dockyard.config import Settings
-    from dockyard.meta.base import MetadataStore
+    from dockyard.meta.store import MetadataStore
 
 
 async def open_metadata(settings: Settings) -> MetadataStore:

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from dockyard.commands.stores import open_metadata
 from dockyard.config import Settings
-from dockyard.meta.base import RepositoryUsage
+from dockyard.meta.usage import RepositoryUsage
 
 _PAGE = 1000
 _ROW = "{:40} {:>9} {:>6} {:>6} {:>14} {:>14}"

@@ -24,7 +24,7 @@ import httpx
 from dockyard.config import NotificationEndpoint
 from dockyard.events import metrics
 from dockyard.events.envelope import MEDIA_TYPE, envelope
-from dockyard.meta.base import MetadataStore, OutboxBatch
+from dockyard.meta.outbox import Outbox, OutboxBatch
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class EndpointWorker:
     def __init__(
         self,
         endpoint: NotificationEndpoint,
-        meta: MetadataStore,
+        meta: Outbox,
         owner: str,
         poll_seconds: float,
     ):

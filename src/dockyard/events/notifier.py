@@ -9,7 +9,7 @@ from fnmatch import fnmatchcase
 
 from dockyard.config import EventAction, NotificationEndpoint
 from dockyard.events.envelope import Origin, Source, Target, event
-from dockyard.meta.base import OutboxEntry
+from dockyard.meta.outbox import OutboxEntry
 
 # Writes made by dockyard itself rather than a client request.
 INTERNAL = Origin(request_id="", addr="", host="", method="", useragent="")

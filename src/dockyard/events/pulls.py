@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dockyard.events import metrics
 from dockyard.events.envelope import Origin, Target
 from dockyard.events.notifier import Notifier
-from dockyard.meta.base import MetadataStore
+from dockyard.meta.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ _CHUNK = 256
 
 
 class PullRecorder:
-    def __init__(self, notifier: Notifier, meta: MetadataStore, capacity: int):
+    def __init__(self, notifier: Notifier, meta: Outbox, capacity: int):
         self._notifier = notifier
         self._meta = meta
         self._capacity = capacity

@@ -12,11 +12,11 @@ from dockyard.events.delivery import EndpointWorker
 from dockyard.events.envelope import Source
 from dockyard.events.notifier import Notifier
 from dockyard.events.pulls import PullRecorder
-from dockyard.meta.base import MetadataStore
+from dockyard.meta.outbox import Outbox
 
 
 class NotificationService:
-    def __init__(self, settings: Notifications, meta: MetadataStore, port: int):
+    def __init__(self, settings: Notifications, meta: Outbox, port: int):
         source = Source.of_this_process(port)
         self.notifier = Notifier(settings.endpoints, source)
         self.pulls = PullRecorder(self.notifier, meta, settings.pull_buffer) if self.notifier.wants_pulls else None

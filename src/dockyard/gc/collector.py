@@ -12,13 +12,16 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from dockyard.blobs.base import BlobStore
 from dockyard.config import Gc
 from dockyard.core.digest import Digest
 from dockyard.gc import metrics
 from dockyard.gc.report import Report
-from dockyard.meta.base import Collected, MetadataStore, WriteContention
+from dockyard.meta.blob_deletions import BlobDeletions
+from dockyard.meta.errors import WriteContention
+from dockyard.meta.garbage_reviews import Collected, GarbageReviews
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,10 @@ _ORPHAN_BATCH = 500
 _DRY_RUN_MAX_REVIEWS = 1_000_000
 
 
+class CollectorStore(GarbageReviews, BlobDeletions, Protocol):
+    """Reviews that delete metadata, then the queue that deletes the bytes."""
+
+
 @dataclass(frozen=True, slots=True)
 class Pass:
     reviewed: int
@@ -37,7 +44,7 @@ class Pass:
 
 
 class Collector:
-    def __init__(self, meta: MetadataStore, store: BlobStore, settings: Gc):
+    def __init__(self, meta: CollectorStore, store: BlobStore, settings: Gc):
         self._meta = meta
         self._store = store
         self._settings = settings

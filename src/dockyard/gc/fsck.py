@@ -11,11 +11,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from dockyard.blobs.base import BlobStore
 from dockyard.core.digest import Digest, new_hasher
 from dockyard.gc import metrics
-from dockyard.meta.base import MetadataStore
+from dockyard.meta.blob_deletions import BlobDeletions
+from dockyard.meta.integrity import Integrity
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,11 @@ _PAGE = 500
 _DANGLING_SHOWN = 1000
 # Uploads of a blob being repaired wait this long at most for its bad bytes to be moved aside.
 _REPAIR_HOLD_SECONDS = 60.0
+
+
+class CheckerStore(Integrity, BlobDeletions, Protocol):
+    """The blobs and references to check, and the byte-deletion queue: it tells a blob GC just
+    took from a missing one, and a repair hands it the bad bytes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +72,7 @@ class _Throttle:
 
 
 class Checker:
-    def __init__(self, meta: MetadataStore, store: BlobStore):
+    def __init__(self, meta: CheckerStore, store: BlobStore):
         self._meta = meta
         self._store = store
 
@@ -123,7 +130,7 @@ class Checker:
         return True
 
 
-async def scrub_forever(meta: MetadataStore, store: BlobStore, bytes_per_second: int) -> None:
+async def scrub_forever(meta: CheckerStore, store: BlobStore, bytes_per_second: int) -> None:
     """Background integrity checking at a bounded rate; findings are logged and counted, not repaired."""
     if not bytes_per_second:
         return

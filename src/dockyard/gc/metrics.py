@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge
 
-from dockyard.meta.base import Collected, GcQueue
+from dockyard.meta.garbage_reviews import Collected, GcQueue
 
 REVIEWS = Counter("dockyard_gc_reviews", "GC reviews processed")
 DELETED = Counter("dockyard_gc_deleted", "Objects garbage collection deleted", ["kind"])

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dockyard.meta.base import Collected
+from dockyard.meta.garbage_reviews import Collected
 
 _UNLINKED = "(no repository)"
 

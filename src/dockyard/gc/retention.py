@@ -12,12 +12,18 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import Protocol
 
 from dockyard.config import RetentionRule
-from dockyard.meta.base import MetadataStore, TagState
+from dockyard.meta.catalog import Catalog
+from dockyard.meta.retention import RetentionState, TagState
 
 _DAY = 86400.0
 _PAGE = 1000
+
+
+class RetentionStore(RetentionState, Catalog, Protocol):
+    """Tags and untagged manifests to judge, in every repository the catalog lists."""
 
 
 @dataclass
@@ -42,7 +48,7 @@ def _doomed_tags(rule: RetentionRule, tags: Sequence[TagState], now: float) -> l
 
 
 class Retention:
-    def __init__(self, meta: MetadataStore, rules: Sequence[RetentionRule]):
+    def __init__(self, meta: RetentionStore, rules: Sequence[RetentionRule]):
         self._meta = meta
         self._rules = tuple(rules)
 

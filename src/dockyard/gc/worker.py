@@ -11,14 +11,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from dockyard.blobs.base import BlobStore
 from dockyard.config import Gc, Settings
 from dockyard.gc import metrics
-from dockyard.gc.collector import Collector
-from dockyard.gc.fsck import scrub_forever
-from dockyard.gc.retention import Retention
-from dockyard.meta.base import MetadataStore
+from dockyard.gc.collector import Collector, CollectorStore
+from dockyard.gc.fsck import CheckerStore, scrub_forever
+from dockyard.gc.retention import Retention, RetentionStore
+from dockyard.meta.runtime_settings import RuntimeSettings
 from dockyard.registry.pulls import PullLog
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,11 @@ _ERROR_PAUSE_SECONDS = 5.0
 _QUEUE_COUNT_SECONDS = 30.0
 
 
-async def run_maintenance(meta: MetadataStore, store: BlobStore, settings: Settings, pulls: PullLog) -> None:
+class MaintenanceStore(CollectorStore, CheckerStore, RetentionStore, RuntimeSettings, Protocol):
+    """Everything the background maintenance works on, and the read-only switch that pauses it."""
+
+
+async def run_maintenance(meta: MaintenanceStore, store: BlobStore, settings: Settings, pulls: PullLog) -> None:
     """Everything a server process does in the background for GC, retention and pull times."""
     retention = Retention(meta, settings.retention)
 
@@ -56,7 +61,7 @@ async def _every(
 
 
 async def run_gc_worker(
-    meta: MetadataStore, store: BlobStore, settings: Gc, paused: Callable[[], Awaitable[bool]]
+    meta: CollectorStore, store: BlobStore, settings: Gc, paused: Callable[[], Awaitable[bool]]
 ) -> None:
     """Collect garbage until cancelled, idling while `paused`; errors are logged and the work retried."""
     if not settings.enabled:

@@ -1,11 +1,12 @@
-"""What the web UI lists: repositories and tags with their sizes and push times (the queries are
-in meta/sql/browse.py)."""
+"""Browsing: what the web UI lists, repositories and tags with their sizes and push times."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -55,3 +56,17 @@ class ListQuery:
     order: Order
     limit: int
     offset: int
+
+
+class Browsing(Protocol):
+    """Filtered by a case-insensitive substring, one page at a time."""
+
+    @abstractmethod
+    async def browse_repositories(
+        self, query: ListQuery, visible: Callable[[str], bool] | None = None
+    ) -> Page[RepositorySummary]:
+        """Only repositories whose name `visible` accepts, when it is given."""
+
+    @abstractmethod
+    async def browse_tags(self, repository: str, query: ListQuery) -> Page[TagSummary] | None:
+        """None when the repository does not exist."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dockyard.config import Settings
 from dockyard.core.urls import redact_password
 from dockyard.meta import postgres, sqlite
-from dockyard.meta.base import MetadataStore
+from dockyard.meta.store import MetadataStore
 
 _SQLITE_FILE = "metadata.db"
 

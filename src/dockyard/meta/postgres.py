@@ -24,8 +24,8 @@ from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
 from dockyard.core.urls import redact_password
-from dockyard.meta.base import MetadataUnavailable, WriteContention
 from dockyard.meta.driver import Dialect, Params, Row, Work
+from dockyard.meta.errors import MetadataUnavailable, WriteContention
 from dockyard.meta.migrate import apply_migrations
 from dockyard.meta.sql import SqlMetadataStore
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.meta.base import NewManifest
+from dockyard.meta.manifests import NewManifest
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
-from dockyard.meta.base import MetadataStore
+from dockyard.meta.blob_links import BlobLinks
 from dockyard.registry.quotas import Quotas
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def _unknown(digest: Digest) -> RegistryError:
 class BlobService:
     def __init__(
         self,
-        meta: MetadataStore,
+        meta: BlobLinks,
         store: BlobStore,
         automatic_mount: bool = True,
         quotas: Quotas | None = None,

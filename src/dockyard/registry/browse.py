@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from dockyard.core import mediatypes
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.meta.base import MetadataStore
-from dockyard.meta.browse import ListQuery, Page, RepositorySummary, TagSummary
+from dockyard.meta.browse import Browsing, ListQuery, Page, RepositorySummary, TagSummary
+from dockyard.meta.manifests import Manifests
+from dockyard.meta.referrers import Referrers
+from dockyard.meta.tags import Tags
 from dockyard.registry import inspect
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.manifests import ManifestService
@@ -28,8 +30,13 @@ _REFERRER_DEPTH = 4
 _REFERRER_NODES = 200
 
 
+class BrowseStore(Browsing, Manifests, Tags, Referrers, Protocol):
+    """The UI's listings, and what a manifest's page shows beside its bytes: its tags, which
+    children of an index are present, its referrers."""
+
+
 class BrowseService:
-    def __init__(self, meta: MetadataStore, manifests: ManifestService, blobs: BlobService, max_page: int):
+    def __init__(self, meta: BrowseStore, manifests: ManifestService, blobs: BlobService, max_page: int):
         self._meta = meta
         self._manifests = manifests
         self._blobs = blobs

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from dockyard.core import mediatypes
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.meta.base import MetadataStore
+from dockyard.meta.catalog import Catalog
+from dockyard.meta.referrers import Referrers
+from dockyard.meta.tags import Tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +22,12 @@ class Page:
     """Whether entries follow the last item: the caller then links to the next page."""
 
 
+class ListingStore(Tags, Catalog, Referrers, Protocol):
+    """What the listing endpoints page through: tags, repository names, referrers."""
+
+
 class ListingService:
-    def __init__(self, meta: MetadataStore, max_page: int):
+    def __init__(self, meta: ListingStore, max_page: int):
         self._meta = meta
         self._max_page = max_page
 
@@ -35,9 +41,7 @@ class ListingService:
             raise RegistryError(ErrorCode.NAME_UNKNOWN, detail={"name": repository})
         return Page(tags[:limit], len(tags) > limit)
 
-    async def repositories(
-        self, n: int | None, last: str | None, visible: Callable[[str], bool] | None = None
-    ) -> Page:
+    async def repositories(self, n: int | None, last: str | None, visible: Callable[[str], bool] | None = None) -> Page:
         """A page of repository names; with `visible`, of those it accepts (the caller may pull),
         read in batches until the page is full so that paging stays exact."""
         limit = self._limit(n)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from fnmatch import fnmatchcase
+from typing import Protocol
 
 from dockyard import metrics
 from dockyard.core.digest import Digest
@@ -16,7 +17,9 @@ from dockyard.core.manifest import parse_manifest
 from dockyard.core.names import parse_reference, validate_tag
 from dockyard.events.envelope import Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
-from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest, OutboxEntry, TagMoveRefused
+from dockyard.meta.manifests import ManifestRef, Manifests, MissingBlobs, NewManifest, TagMoveRefused
+from dockyard.meta.outbox import OutboxEntry
+from dockyard.meta.tags import Tags
 from dockyard.registry.pulls import PullLog
 
 
@@ -76,10 +79,14 @@ def _unknown(reference: str) -> RegistryError:
     return RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference[:200]})
 
 
+class ManifestStore(Manifests, Tags, Protocol):
+    """Manifests and the tags that point at them."""
+
+
 class ManifestService:
     def __init__(
         self,
-        meta: MetadataStore,
+        meta: ManifestStore,
         allow_missing_blobs: bool = False,
         *,
         notifier: Notifier = SILENT,

@@ -5,15 +5,23 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from dockyard.blobs.base import BlobStore
-from dockyard.meta.base import MetadataStore, RepositoryUsage
+from dockyard.meta.lifecycle import Lifecycle
+from dockyard.meta.runtime_settings import RuntimeSettings
+from dockyard.meta.uploads import Uploads
+from dockyard.meta.usage import RepositoryUsage, Usage
 
 READ_ONLY_MESSAGE = "registry is in read-only mode"
 
 
+class OperationsStore(Lifecycle, RuntimeSettings, Uploads, Usage, Protocol):
+    """Whether the store answers, the read-only switch, open uploads and usage, for operators."""
+
+
 class OperationsService:
-    def __init__(self, meta: MetadataStore, blobs: BlobStore, read_only: bool, ping_timeout: float, max_page: int):
+    def __init__(self, meta: OperationsStore, blobs: BlobStore, read_only: bool, ping_timeout: float, max_page: int):
         self._meta = meta
         self._blobs = blobs
         self._configured_read_only = read_only

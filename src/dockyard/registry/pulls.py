@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from dockyard.meta.base import MetadataStore
+from dockyard.meta.retention import RetentionState
 
 # Bounds memory between flushes; pulls of further tags in the same interval go unnoted, which
 # only makes retention keep less on the strength of a pull it did not hear of.
@@ -12,7 +12,7 @@ _MAX_PENDING = 100_000
 
 
 class PullLog:
-    def __init__(self, meta: MetadataStore):
+    def __init__(self, meta: RetentionState):
         self._meta = meta
         self._pending: dict[tuple[str, str], float] = {}
 

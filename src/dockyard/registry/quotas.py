@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.meta.base import MetadataStore
+from dockyard.meta.blob_links import BlobLinks
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class QuotaRule:
 
 
 class Quotas:
-    def __init__(self, meta: MetadataStore, rules: Sequence[QuotaRule] = ()):
+    def __init__(self, meta: BlobLinks, rules: Sequence[QuotaRule] = ()):
         self._meta = meta
         self._rules = tuple(rules)
 

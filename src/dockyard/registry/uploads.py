@@ -15,6 +15,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from dockyard import metrics
 from dockyard.blobs.base import BlobStore, UnknownUpload, UploadConflict
@@ -22,7 +23,8 @@ from dockyard.core.digest import Digest, Hasher, new_hasher
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
-from dockyard.meta.base import MetadataStore
+from dockyard.meta.blob_deletions import BlobDeletions
+from dockyard.meta.uploads import Uploads
 from dockyard.registry.quotas import Quotas
 
 log = logging.getLogger(__name__)
@@ -54,14 +56,16 @@ def _unknown_upload(upload_id: str) -> RegistryError:
     return RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": upload_id[:64]})
 
 
+class UploadStore(Uploads, BlobDeletions, Protocol):
+    """Upload sessions, and the byte deletions a finishing upload must wait out."""
+
+
 class UploadService:
-    def __init__(
-        self, meta: MetadataStore, store: BlobStore, quotas: Quotas | None = None, *, notifier: Notifier = SILENT
-    ):
+    def __init__(self, meta: UploadStore, store: BlobStore, quotas: Quotas, *, notifier: Notifier = SILENT):
         self._meta = meta
         self._store = store
         self._notifier = notifier
-        self._quotas = quotas or Quotas(meta)
+        self._quotas = quotas
         # upload id -> (bytes hashed, running hasher), for sessions this process is receiving.
         # Sessions abandoned or finished elsewhere leave entries behind; the oldest are evicted,
         # which costs at most one re-read of the stored bytes if such a session does go on.

@@ -6,7 +6,7 @@ from dockyard.events.envelope import Target
 from dockyard.http.context import Context
 from dockyard.http.messages import Request, Response
 from dockyard.http.origin import origin_of
-from dockyard.meta.base import ManifestRef
+from dockyard.meta.manifests import ManifestRef
 
 
 def _headers(ref: ManifestRef) -> list[tuple[str, str]]:

@@ -1,34 +1,48 @@
-"""The one SQL implementation of MetadataStore, over a driver per engine (meta/driver.py).
+"""The one SQL implementation of the metadata store, over a driver per engine (meta/driver.py).
 
-Queries are grouped by concept, one module each; a new method goes into the module of its concept
-(or a new one, mixed in below), in portable SQL: `?` placeholders, ON CONFLICT, RETURNING, times as
-REAL epoch seconds, no engine-only functions, and `self._dialect` for what cannot be portable.
+Each module holds the queries of one concern as a mixin that implements that concern's interface
+(`sql/tags.py` implements `meta/tags.py`); a new method goes into the mixin of its concern, a new
+concern into a new module mixed in below. Queries are portable SQL: `?` placeholders, ON CONFLICT,
+RETURNING, times as REAL epoch seconds, no engine-only functions, and `self._dialect` for what
+cannot be portable.
 """
 
 from __future__ import annotations
 
-from dockyard.meta.base import MetadataStore
-from dockyard.meta.sql.blobs import BlobQueries
+from dockyard.meta.sql.blob_deletions import BlobDeletionQueries
+from dockyard.meta.sql.blob_links import BlobLinkQueries
 from dockyard.meta.sql.browse import BrowseQueries
-from dockyard.meta.sql.gc import GcQueries
+from dockyard.meta.sql.catalog import CatalogQueries
+from dockyard.meta.sql.garbage_reviews import GarbageReviewQueries
 from dockyard.meta.sql.integrity import IntegrityQueries
-from dockyard.meta.sql.listing import ListingQueries
+from dockyard.meta.sql.lifecycle import LifecycleQueries
 from dockyard.meta.sql.manifests import ManifestQueries
-from dockyard.meta.sql.operations import OperationsQueries
 from dockyard.meta.sql.outbox import OutboxQueries
+from dockyard.meta.sql.referrers import ReferrerQueries
 from dockyard.meta.sql.retention import RetentionQueries
+from dockyard.meta.sql.runtime_settings import RuntimeSettingsQueries
+from dockyard.meta.sql.tags import TagQueries
+from dockyard.meta.sql.uploads import UploadQueries
+from dockyard.meta.sql.usage import UsageQueries
+from dockyard.meta.store import MetadataStore
 
 
 class SqlMetadataStore(
-    BlobQueries,
+    LifecycleQueries,
+    RuntimeSettingsQueries,
+    CatalogQueries,
+    BlobLinkQueries,
+    UploadQueries,
     ManifestQueries,
-    ListingQueries,
-    OperationsQueries,
-    GcQueries,
-    RetentionQueries,
-    IntegrityQueries,
+    TagQueries,
+    ReferrerQueries,
     OutboxQueries,
     BrowseQueries,
+    GarbageReviewQueries,
+    BlobDeletionQueries,
+    RetentionQueries,
+    IntegrityQueries,
+    UsageQueries,
     MetadataStore,
 ):
     pass

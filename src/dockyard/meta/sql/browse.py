@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dockyard.meta.browse import ListQuery, Order, Page, RepositorySummary, TagSummary
+from dockyard.meta.browse import Browsing, ListQuery, Order, Page, RepositorySummary, TagSummary
 from dockyard.meta.sql.core import SqlCore, placeholders
 
 
@@ -82,11 +82,7 @@ def _tags_page(order: Order) -> str:
         ORDER BY {by}"""  # noqa: S608
 
 
-_TAGS_OF_MANIFEST = """SELECT t.name FROM repositories r JOIN tags t ON t.repository_id = r.id
-    WHERE r.name = ? AND t.digest = ? ORDER BY t.name LIMIT ?"""
-
-
-class BrowseQueries(SqlCore):
+class BrowseQueries(SqlCore, Browsing):
     async def browse_repositories(
         self, query: ListQuery, visible: Callable[[str], bool] | None = None
     ) -> Page[RepositorySummary]:
@@ -128,6 +124,3 @@ class BrowseQueries(SqlCore):
                 for name, digest, media_type, size, pushed, total_size in rows
             ],
         )
-
-    async def tags_of_manifest(self, repository: str, digest: str, limit: int) -> list[str]:
-        return [name for (name,) in await self._read_all(_TAGS_OF_MANIFEST, repository, digest, limit)]

@@ -1,4 +1,4 @@
-"""The base of the shared SQL store: the driver, the manifest lookup cache and shared helpers.
+"""The base of every query mixin: the driver, the manifest lookup cache and shared helpers.
 
 Manifest lookups, the hot path of every pull, are answered from memory while the driver's change
 token says no process has written since; most of a query's cost is the round trip or read
@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
 from dockyard import metrics
-from dockyard.meta.base import ManifestRef, OutboxEntry
 from dockyard.meta.driver import Driver, Row, Transaction, Work
+from dockyard.meta.manifests import ManifestRef
+from dockyard.meta.outbox import OutboxEntry
 
 T = TypeVar("T")
 
@@ -32,12 +33,6 @@ class SqlCore:
         self._refs: dict[tuple[str, str, str], ManifestRef] = {}
         self._refs_token = driver.change_token()
         self._refs_expire = 0.0
-
-    async def start(self) -> None:
-        await self._driver.start()
-
-    async def close(self) -> None:
-        await self._driver.close()
 
     # Plain functions handing back the driver's awaitable: no coroutine of their own per read.
     def _read_one(self, sql: str, *params: Any) -> Awaitable[Row | None]:

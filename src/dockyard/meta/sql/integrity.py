@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 from dockyard.meta.driver import Transaction
+from dockyard.meta.integrity import Integrity
 from dockyard.meta.sql.core import SqlCore
 
 
-class IntegrityQueries(SqlCore):
+class IntegrityQueries(SqlCore, Integrity):
     async def blob_page(self, after: str | None, limit: int) -> list[tuple[str, int]]:
         rows = await self._read_all(
             "SELECT digest, size FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?", after or "", limit

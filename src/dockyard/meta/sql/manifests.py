@@ -1,19 +1,15 @@
-"""Manifests, their references, and tags."""
+"""Manifests with their references; a push points its tags at the manifest in the same transaction."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
 
-from dockyard.meta.base import ManifestRef, MissingBlobs, NewManifest, OutboxEntry, TagMoveRefused
 from dockyard.meta.driver import Transaction
+from dockyard.meta.manifests import ManifestRef, Manifests, MissingBlobs, NewManifest, TagMoveRefused
+from dockyard.meta.outbox import OutboxEntry
 from dockyard.meta.sql.core import NOT_FOUND, SqlCore, in_repository, insert_outbox, placeholders, repository_id
 
-_MANIFEST_BY_TAG = """
-    SELECT m.digest, m.media_type, m.size FROM repositories r
-    JOIN tags t ON t.repository_id = r.id
-    JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
-    WHERE r.name = ? AND t.name = ?"""
 _MANIFEST_BY_DIGEST = """
     SELECT m.digest, m.media_type, m.size FROM repositories r
     JOIN manifests m ON m.repository_id = r.id WHERE r.name = ? AND m.digest = ?"""
@@ -75,7 +71,7 @@ async def _insert_manifest(tx: Transaction, repository_id: int, manifest: NewMan
     )
 
 
-class ManifestQueries(SqlCore):
+class ManifestQueries(SqlCore, Manifests):
     async def put_manifest(
         self,
         repository: str,
@@ -111,12 +107,6 @@ class ManifestQueries(SqlCore):
             ref = await self._query_ref(_MANIFEST_BY_DIGEST, repository, digest)
         return None if ref is NOT_FOUND else ref
 
-    async def manifest_by_tag(self, repository: str, tag: str) -> ManifestRef | None:
-        ref = self._cached_ref(_MANIFEST_BY_TAG, repository, tag)
-        if ref is None:
-            ref = await self._query_ref(_MANIFEST_BY_TAG, repository, tag)
-        return None if ref is NOT_FOUND else ref
-
     async def manifest_body(self, repository: str, digest: str) -> bytes | None:
         row = await self._read_one(
             """SELECT m.body FROM repositories r JOIN manifests m ON m.repository_id = r.id
@@ -130,7 +120,3 @@ class ManifestQueries(SqlCore):
         # Tags on the manifest and its reference rows go with it (ON DELETE CASCADE).
         statement = in_repository("DELETE FROM manifests WHERE digest = ?")
         return await self._delete(statement, digest, repository, outbox=outbox)
-
-    async def delete_tag(self, repository: str, tag: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
-        statement = in_repository("DELETE FROM tags WHERE name = ?")
-        return await self._delete(statement, tag, repository, outbox=outbox)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from dockyard.meta.base import OutboxBatch, OutboxEntry
 from dockyard.meta.driver import Transaction
+from dockyard.meta.outbox import Outbox, OutboxBatch, OutboxEntry
 from dockyard.meta.sql.core import SqlCore, insert_outbox, placeholders
 
 _ENSURE_ENDPOINT = "INSERT INTO event_endpoints (name) VALUES (?) ON CONFLICT (name) DO NOTHING"
@@ -36,7 +36,7 @@ async def _trim(tx: Transaction, endpoint: str, keep: int) -> int:
     return await tx.execute(_TRIM, (endpoint, endpoint, keep))
 
 
-class OutboxQueries(SqlCore):
+class OutboxQueries(SqlCore, Outbox):
     async def append_outbox(self, entries: Sequence[OutboxEntry]) -> None:
         async def run(tx: Transaction) -> None:
             await insert_outbox(tx, entries)

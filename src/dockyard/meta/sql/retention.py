@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dockyard.meta.base import TagState
 from dockyard.meta.driver import Transaction
+from dockyard.meta.retention import RetentionState, TagState
 from dockyard.meta.sql.core import SqlCore, repository_id
-from dockyard.meta.sql.gc import UNHELD_MANIFEST
+from dockyard.meta.sql.garbage_reviews import UNHELD_MANIFEST
 
 _REPOSITORY_ID = "SELECT id FROM repositories WHERE name = ?"
 
 
-class RetentionQueries(SqlCore):
+class RetentionQueries(SqlCore, RetentionState):
     async def record_pulls(self, pulls: Sequence[tuple[str, str, float]]) -> None:
         async def run(tx: Transaction) -> None:
             for repository, tag, at in pulls:

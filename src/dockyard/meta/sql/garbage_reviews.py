@@ -1,4 +1,4 @@
-"""Garbage collection: due reviews taken, reachability re-checked and deletions made in one transaction.
+"""Garbage reviews: due reviews taken, reachability re-checked and deletions made in one transaction.
 
 Every decision to delete is taken in the transaction that deletes, from the reference tables:
 a concurrent push either commits first (and the re-check sees its reference) or after (and finds
@@ -9,11 +9,9 @@ review rows `FOR UPDATE SKIP LOCKED` so they pass each other's rows by.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-
-from dockyard.meta.base import BlobDeletion, Collected, GcQueue, ReviewOutcome
 from dockyard.meta.driver import Transaction
+from dockyard.meta.garbage_reviews import Collected, GarbageReviews, GcQueue, ReviewOutcome
+from dockyard.meta.sql.blob_deletions import QUEUE_DELETION
 from dockyard.meta.sql.core import SqlCore
 
 # Untagged, listed by no index of its repository, no live subject: collectable once old enough.
@@ -31,11 +29,6 @@ _REVIEW_MANIFEST_AT = """INSERT INTO gc_manifest_reviews (repository_id, digest,
     ON CONFLICT (repository_id, digest) DO UPDATE SET enqueued_at = excluded.enqueued_at"""
 _REVIEW_BLOB_AT = """INSERT INTO gc_blob_reviews (digest, enqueued_at) VALUES (?, ?)
     ON CONFLICT (digest) DO UPDATE SET enqueued_at = excluded.enqueued_at"""
-_QUEUE_DELETION = """INSERT INTO gc_blob_deletions (digest, size, attempts, next_attempt_at) VALUES (?, ?, 0, 0)
-    ON CONFLICT (digest) DO NOTHING"""
-_ORPHANED = """SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE digest = ?)
-    AND NOT EXISTS (SELECT 1 FROM gc_upload_claims WHERE digest = ?)
-    AND NOT EXISTS (SELECT 1 FROM gc_blob_deletions WHERE digest = ?)"""
 
 
 class _DryRun(Exception):
@@ -46,7 +39,7 @@ class _DryRun(Exception):
         self.outcome = outcome
 
 
-class GcQueries(SqlCore):
+class GarbageReviewQueries(SqlCore, GarbageReviews):
     async def review_garbage(
         self, cutoff: float, delete_untagged: bool, max_reviews: int, dry_run: bool = False
     ) -> ReviewOutcome:
@@ -93,68 +86,6 @@ class GcQueries(SqlCore):
             if not manifests and not blobs:
                 break
         return ReviewOutcome(reviewed, collected)
-
-    async def take_blob_deletions(self, limit: int, lease_seconds: float) -> list[BlobDeletion]:
-        async def run(tx: Transaction) -> list[BlobDeletion]:
-            now = time.time()
-            rows = await tx.fetch_all(
-                f"""UPDATE gc_blob_deletions SET next_attempt_at = ? WHERE digest IN (
-                        SELECT digest FROM gc_blob_deletions WHERE next_attempt_at <= ?
-                        ORDER BY next_attempt_at LIMIT ? {self._dialect.skip_locked})
-                    RETURNING digest, size, attempts""",  # noqa: S608 - a dialect constant
-                (now + lease_seconds, now, limit),
-            )
-            return [BlobDeletion(digest, int(size), int(attempts)) for digest, size, attempts in rows]
-
-        return await self._write(run, invalidates=False)
-
-    async def finish_blob_deletion(self, digest: str) -> None:
-        await self._write_one("DELETE FROM gc_blob_deletions WHERE digest = ?", digest, invalidates=False)
-
-    async def retry_blob_deletion(self, digest: str, at: float) -> None:
-        await self._write_one(
-            "UPDATE gc_blob_deletions SET attempts = attempts + 1, next_attempt_at = ? WHERE digest = ?",
-            at,
-            digest,
-            invalidates=False,
-        )
-
-    async def claim_upload_digest(self, upload_id: str, digest: str) -> bool:
-        async def run(tx: Transaction) -> bool:
-            await tx.execute(
-                """INSERT INTO gc_upload_claims (upload_id, digest) SELECT id, ? FROM uploads WHERE id = ?
-                   ON CONFLICT (upload_id) DO UPDATE SET digest = excluded.digest""",
-                (digest, upload_id),
-            )
-            return await tx.fetch_one("SELECT 1 FROM gc_blob_deletions WHERE digest = ?", (digest,)) is not None
-
-        return await self._write(run, invalidates=False)
-
-    async def blob_deletion_pending(self, digest: str) -> bool:
-        return await self._read_one("SELECT 1 FROM gc_blob_deletions WHERE digest = ?", digest) is not None
-
-    async def orphaned_blobs(self, digests: Sequence[str]) -> list[str]:
-        return [digest for digest in digests if await self._read_one(_ORPHANED, digest, digest, digest)]
-
-    async def delete_orphans(self, blobs: Sequence[tuple[str, int]]) -> list[str]:
-        async def run(tx: Transaction) -> list[str]:
-            queued = []
-            for digest, size in blobs:
-                if await tx.fetch_one(_ORPHANED, (digest, digest, digest)):
-                    await tx.execute(_QUEUE_DELETION, (digest, size))
-                    queued.append(digest)
-            return queued
-
-        return await self._write(run, invalidates=False)
-
-    async def repository_blob_bytes(self, repository: str) -> int:
-        row = await self._read_one(
-            """SELECT COALESCE(SUM(b.size), 0) FROM repositories r
-               JOIN repository_blobs rb ON rb.repository_id = r.id JOIN blobs b ON b.digest = rb.digest
-               WHERE r.name = ?""",
-            repository,
-        )
-        return int(row[0]) if row else 0
 
     async def gc_queue(self) -> GcQueue:
         row = await self._read_one(
@@ -203,5 +134,5 @@ async def _review_blob(tx: Transaction, digest: str, cutoff: float) -> list[Coll
         await tx.execute(_REVIEW_BLOB_AT, (digest, youngest))
         return []
     await tx.execute("DELETE FROM blobs WHERE digest = ?", (digest,))
-    await tx.execute(_QUEUE_DELETION, (digest, size))
+    await tx.execute(QUEUE_DELETION, (digest, size))
     return [Collected("blob", dropped[0][1] if dropped else "", digest, size)]

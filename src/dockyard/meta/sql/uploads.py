@@ -1,61 +1,20 @@
-"""Blob links and upload sessions."""
+"""Upload sessions, and the claim by which a finishing upload keeps GC off its digest.
+
+Session rows never take part in manifest lookups: writes to them leave the lookup cache alone.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
 
-from dockyard.meta.base import OutboxEntry, UploadSession
 from dockyard.meta.driver import Transaction
-from dockyard.meta.sql.core import SqlCore, in_repository, insert_outbox, link
+from dockyard.meta.outbox import OutboxEntry
+from dockyard.meta.sql.core import SqlCore, insert_outbox, link
+from dockyard.meta.uploads import Uploads, UploadSession
 
 
-class BlobQueries(SqlCore):
-    async def repository_blob_size(self, repository: str, digest: str) -> int | None:
-        row = await self._read_one(
-            """SELECT b.size FROM repositories r
-               JOIN repository_blobs rb ON rb.repository_id = r.id
-               JOIN blobs b ON b.digest = rb.digest
-               WHERE r.name = ? AND rb.digest = ?""",
-            repository,
-            digest,
-        )
-        return row[0] if row else None
-
-    async def repositories_with_blob(self, digest: str, limit: int) -> list[tuple[str, int]]:
-        rows = await self._read_all(
-            """SELECT r.name, b.size FROM repository_blobs rb
-               JOIN repositories r ON r.id = rb.repository_id
-               JOIN blobs b ON b.digest = rb.digest
-               WHERE rb.digest = ? ORDER BY r.name LIMIT ?""",
-            digest,
-            limit,
-        )
-        return [(name, size) for name, size in rows]
-
-    async def link_blob(self, repository: str, digest: str, size: int) -> None:
-        async def run(tx: Transaction) -> None:
-            await link(tx, repository, digest, size)
-
-        await self._write(run)
-
-    async def link_held_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
-        async def run(tx: Transaction) -> bool:
-            # Only a blob still held: garbage collection may have taken it since the caller looked.
-            row = await tx.fetch_one("SELECT size FROM blobs WHERE digest = ?", (digest,))
-            if row is not None:
-                await link(tx, repository, digest, int(row[0]))
-                await insert_outbox(tx, outbox)
-            return row is not None
-
-        return await self._write(run)
-
-    async def unlink_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
-        statement = in_repository("DELETE FROM repository_blobs WHERE digest = ?")
-        return await self._delete(statement, digest, repository, outbox=outbox)
-
-    # Upload sessions. Their rows never take part in manifest lookups: writes to them leave the
-    # lookup cache alone.
+class UploadQueries(SqlCore, Uploads):
     async def create_upload(self, upload_id: str, repository: str) -> None:
         now = time.time()
         await self._write_one(
@@ -79,6 +38,17 @@ class BlobQueries(SqlCore):
     async def delete_upload(self, upload_id: str) -> bool:
         return await self._write_one("DELETE FROM uploads WHERE id = ?", upload_id, invalidates=False) > 0
 
+    async def claim_upload_digest(self, upload_id: str, digest: str) -> bool:
+        async def run(tx: Transaction) -> bool:
+            await tx.execute(
+                """INSERT INTO gc_upload_claims (upload_id, digest) SELECT id, ? FROM uploads WHERE id = ?
+                   ON CONFLICT (upload_id) DO UPDATE SET digest = excluded.digest""",
+                (digest, upload_id),
+            )
+            return await tx.fetch_one("SELECT 1 FROM gc_blob_deletions WHERE digest = ?", (digest,)) is not None
+
+        return await self._write(run, invalidates=False)
+
     async def finish_upload(
         self, upload_id: str, repository: str, digest: str, size: int, outbox: Sequence[OutboxEntry] = ()
     ) -> None:
@@ -88,6 +58,10 @@ class BlobQueries(SqlCore):
             await insert_outbox(tx, outbox)
 
         await self._write(run)
+
+    async def count_uploads(self) -> int:
+        row = await self._read_one("SELECT COUNT(*) FROM uploads")
+        return int(row[0]) if row else 0
 
     async def claim_stale_uploads(self, updated_before: float, limit: int) -> list[str]:
         # The claim renews the sessions' lease: other instances' purges now pass them by, and if

@@ -1,0 +1,72 @@
+"""Manifests: stored byte for byte with what they reference, tagged as they are pushed."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from dockyard.meta.outbox import OutboxEntry
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRef:
+    digest: str
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewManifest:
+    digest: str
+    media_type: str
+    body: bytes
+    artifact_type: str | None
+    subject: str | None
+    annotations_json: str | None
+    blob_digests: tuple[str, ...]
+    child_digests: tuple[str, ...]
+
+
+class MissingBlobs(Exception):
+    """A manifest referenced blobs the repository does not hold."""
+
+    def __init__(self, digests: Sequence[str]):
+        super().__init__(", ".join(digests))
+        self.digests = list(digests)
+
+
+class TagMoveRefused(Exception):
+    """Tags already point at another manifest and the push may not move them."""
+
+    def __init__(self, tags: Sequence[str]):
+        super().__init__(", ".join(tags))
+        self.tags = list(tags)
+
+
+class Manifests(Protocol):
+    @abstractmethod
+    async def put_manifest(
+        self,
+        repository: str,
+        manifest: NewManifest,
+        tags: Sequence[str],
+        require_blobs: bool = True,
+        may_move_tags: bool = True,
+        *,
+        outbox: Sequence[OutboxEntry] = (),
+    ) -> None:
+        """Store a manifest and point tags at it, atomically; with `require_blobs`, raise MissingBlobs
+        first when the repository lacks a blob the manifest references; raise TagMoveRefused when
+        a tag points at another digest and `may_move_tags` is false."""
+
+    @abstractmethod
+    async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRef | None: ...
+
+    @abstractmethod
+    async def manifest_body(self, repository: str, digest: str) -> bytes | None: ...
+
+    @abstractmethod
+    async def delete_manifest(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+        """Delete a manifest and every tag pointing at it; the outbox entries only if it existed."""

@@ -1,0 +1,53 @@
+"""Upload sessions: started, touched with each chunk, finished by linking their blob, or purged."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from dockyard.meta.outbox import OutboxEntry
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSession:
+    id: str
+    repository: str
+    updated_at: float
+
+
+class Uploads(Protocol):
+    @abstractmethod
+    async def create_upload(self, upload_id: str, repository: str) -> None: ...
+
+    @abstractmethod
+    async def get_upload(self, upload_id: str) -> UploadSession | None: ...
+
+    @abstractmethod
+    async def touch_upload(self, upload_id: str) -> None: ...
+
+    @abstractmethod
+    async def delete_upload(self, upload_id: str) -> bool: ...
+
+    @abstractmethod
+    async def claim_upload_digest(self, upload_id: str, digest: str) -> bool:
+        """Mark the session as about to make `digest` visible, so GC leaves that blob alone.
+
+        Returns True while bytes of `digest` are still being deleted: the caller must wait
+        (see `BlobDeletions.blob_deletion_pending`) before putting its own bytes in place."""
+
+    @abstractmethod
+    async def finish_upload(
+        self, upload_id: str, repository: str, digest: str, size: int, outbox: Sequence[OutboxEntry] = ()
+    ) -> None:
+        """Link the uploaded blob into the repository and end the session, in one transaction."""
+
+    @abstractmethod
+    async def count_uploads(self) -> int:
+        """Upload sessions started and neither finished nor cancelled (for a metric)."""
+
+    @abstractmethod
+    async def claim_stale_uploads(self, updated_before: float, limit: int) -> list[str]:
+        """Sessions untouched since `updated_before`, at most `limit`, each handed to one caller
+        across all instances; the caller discards them (a claim not discarded comes back later)."""
