@@ -64,7 +64,7 @@ def test_request_ids_are_generated_unique_and_echoed(start_server: StartServer, 
         generated = [http.get("/v2/nope/manifests/latest").headers["x-request-id"] for _ in range(20)]
         # Ids a client sends are checked: too long or with odd characters, they are replaced.
         too_long = http.get("/v2/", headers={"X-Request-Id": "a" * 129}).headers["x-request-id"]
-        odd = http.get("/v2/", headers={"X-Request-Id": "x y\"z"}).headers["x-request-id"]
+        odd = http.get("/v2/", headers={"X-Request-Id": 'x y"z'}).headers["x-request-id"]
     assert len(set(generated)) == 20
     assert too_long != "a" * 129
     assert odd != 'x y"z'

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from dockyard.blobs.base import BlobStore
-from dockyard.config import Gc
+from dockyard.config.settings import Gc
 from dockyard.core.digest import Digest
 from dockyard.gc import metrics
 from dockyard.gc.report import Report

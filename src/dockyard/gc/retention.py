@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from dockyard.config import RetentionRule
+from dockyard.config.settings import RetentionRule
 from dockyard.meta.base import MetadataStore, TagState
 
 _DAY = 86400.0

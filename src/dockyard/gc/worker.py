@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from dockyard.blobs.base import BlobStore
-from dockyard.config import Gc, Settings
+from dockyard.config.settings import Gc, Settings
 from dockyard.gc import metrics
 from dockyard.gc.collector import Collector
 from dockyard.gc.fsck import scrub_forever

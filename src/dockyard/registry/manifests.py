@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from enum import Enum
 from fnmatch import fnmatchcase
 
-from dockyard import metrics
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import parse_manifest
@@ -17,6 +16,7 @@ from dockyard.core.names import parse_reference, validate_tag
 from dockyard.events.envelope import Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.base import ManifestRef, MetadataStore, MissingBlobs, NewManifest, OutboxEntry, TagMoveRefused
+from dockyard.registry import metrics
 from dockyard.registry.pulls import PullLog
 
 

@@ -16,13 +16,13 @@ from collections import OrderedDict
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
-from dockyard import metrics
 from dockyard.blobs.base import BlobStore, UnknownUpload, UploadConflict
 from dockyard.core.digest import Digest, Hasher, new_hasher
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.base import MetadataStore
+from dockyard.registry import metrics
 from dockyard.registry.quotas import Quotas
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ import time
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
-from dockyard import metrics
 from dockyard.meta.base import ManifestRef, OutboxEntry
 from dockyard.meta.driver import Driver, Row, Transaction, Work
+from dockyard.telemetry import metrics
 
 T = TypeVar("T")
 
