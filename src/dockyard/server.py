@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import multiprocessing
-import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from granian.constants import Interfaces
@@ -203,29 +198,10 @@ def serve(settings: Settings, data_dir: Path) -> None:
         flush=True,
     )
     try:
-        with _worker_processes():
-            _run_granian(settings)
+        _run_granian(settings)
     except RuntimeError as error:  # granian reports bind failures this way
         # The first line is the reason; a native backtrace may follow.
         sys.exit(f"dockyard: cannot serve on {settings.listen}: {str(error).splitlines()[0]}")
-
-
-@contextlib.contextmanager
-def _worker_processes() -> Iterator[None]:
-    """Workers start as fresh interpreters sharing a metrics directory, removed when they are done.
-
-    prometheus_client picks its storage once, when it is first imported: per process, or files in
-    PROMETHEUS_MULTIPROC_DIR that /metrics adds up over all workers. This process imported it long
-    before serving; forked workers would inherit its per-process storage, so they are spawned and
-    import it anew with the directory set.
-    """
-    directory = tempfile.mkdtemp(prefix="dockyard-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-    multiprocessing.set_start_method("spawn", force=True)
-    try:
-        yield
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _run_granian(settings: Settings) -> None:

@@ -13,24 +13,21 @@ from typing import Any
 
 from dockyard.config.settings import Tracing
 
-try:  # the `tracing` extra is optional
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
-    from opentelemetry.trace import SpanKind, StatusCode
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-    TRACING_INSTALLED = True
-except ImportError:
-    TRACING_INSTALLED = False
-
 log = logging.getLogger("dockyard.http")
 
 
 class RequestTracer:
     def __init__(self, settings: Tracing):
+        # Imported here, the one import inside a function in dockyard: the extra is optional, and
+        # servers without tracing never load it (at the top it would cost every process ~25 MiB).
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
+        from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
+        from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
+        from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio  # noqa: PLC0415
+        from opentelemetry.trace import SpanKind, StatusCode  # noqa: PLC0415
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator  # noqa: PLC0415
+
         self._provider = TracerProvider(
             resource=Resource.create({"service.name": settings.service_name}),
             sampler=ParentBasedTraceIdRatio(settings.sample_ratio),
@@ -66,7 +63,8 @@ class RequestTracer:
 def request_tracer(settings: Tracing) -> RequestTracer | None:
     if settings.endpoint is None:
         return None
-    if not TRACING_INSTALLED:
+    try:
+        return RequestTracer(settings)
+    except ImportError:
         log.warning("tracing.endpoint is set but OpenTelemetry is not installed: pip install 'dockyard[tracing]'")
         return None
-    return RequestTracer(settings)
