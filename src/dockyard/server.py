@@ -1,4 +1,4 @@
-"""Composition: build the stores, the registry and the HTTP app from the settings, and run granian."""
+"""Composition: build the stores, the registry, the web UI and the HTTP app from the settings, and run granian."""
 
 from __future__ import annotations
 

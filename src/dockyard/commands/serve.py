@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    if args.own_metrics_dir is None:
+    if args.own_metrics_dir is None or os.environ.get(_METRICS_DIR_ENV) != args.own_metrics_dir:
         _begin_anew_with_metrics_dir()
     try:
         _serve(settings)
