@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from dockyard.http.accesslog import AccessLog, LogFormat, RequestIds
-from dockyard.linewriter import LineWriter
+from dockyard.telemetry.linewriter import LineWriter
 
 
 class _Scope:

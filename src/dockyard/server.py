@@ -1,4 +1,4 @@
-"""Composition: build the stores, the registry and the HTTP app from the settings, and run granian."""
+"""Composition: build the stores, the registry, the web UI and the HTTP app from the settings, and run granian."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from granian.constants import Interfaces
 from granian.http import HTTP1Settings
@@ -15,21 +14,19 @@ from granian.log import LogLevels
 from granian.server import Server
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
-from dockyard import metrics
 from dockyard.auth.service import Authenticator, build_authenticator
 from dockyard.blobs.base import BlobStore
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
-from dockyard.config import Settings, load_settings
+from dockyard.config.settings import Settings, load_settings
 from dockyard.events.service import NotificationService
 from dockyard.gc.worker import run_maintenance
 from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
 from dockyard.http.auth import Guard
 from dockyard.http.context import Context
+from dockyard.http.metrics import ACCESS_LOG_DROPPED
+from dockyard.http.routes import Route
 from dockyard.http.tracing import request_tracer
-from dockyard.http.ui_assets import load_assets
-from dockyard.http.ui_session import Sessions, session_key
-from dockyard.linewriter import LineWriter, check_writable
 from dockyard.meta.errors import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.meta.store import MetadataStore
@@ -44,32 +41,21 @@ from dockyard.registry import (
     UploadService,
 )
 from dockyard.registry.access import Access
+from dockyard.registry.metrics import render_usage
 from dockyard.registry.pulls import PullLog
 from dockyard.registry.quotas import QuotaRule, Quotas
+from dockyard.telemetry.linewriter import LineWriter, check_writable
+from dockyard.telemetry.logconfig import lighten_logging, logging_config
+from dockyard.ui.assets import load_assets
+from dockyard.ui.routes import ui_routes
+from dockyard.ui.session import Sessions, session_key
 
 log = logging.getLogger("dockyard")
 
-_FORMATTERS = {"text": "dockyard.logformat.TextFormatter", "json": "dockyard.logformat.JsonFormatter"}
 
-
-def logging_config(level: str, log_format: str = "text") -> dict[str, Any]:
-    """One format for dockyard's and granian's messages, on standard error. The access log is not
-    among them: it bypasses `logging` (see http/accesslog.py)."""
-    handler = {"class": "logging.StreamHandler", "formatter": log_format, "stream": "ext://sys.stderr"}
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {name: {"()": factory} for name, factory in _FORMATTERS.items()},
-        "handlers": {"console": handler},
-        "loggers": {
-            "dockyard": {"handlers": ["console"], "level": level.upper(), "propagate": False},
-            "_granian": {"handlers": ["console"], "level": level.upper(), "propagate": False},
-        },
-    }
-
-
-def render_metrics() -> bytes:
-    """Every worker's metrics, aggregated through prometheus_client's multiprocess files."""
+def _all_workers_metrics() -> bytes:
+    """Every worker's metrics, aggregated from prometheus_client's multiprocess files (blocking
+    reads of one file per worker and kind: run it off the event loop)."""
     collectors = CollectorRegistry()
     multiprocess.MultiProcessCollector(collectors)  # type: ignore[no-untyped-call]
     return generate_latest(collectors)
@@ -77,26 +63,18 @@ def render_metrics() -> bytes:
 
 def _metrics_page(registry: Registry, usage_seconds: float) -> Callable[[], Awaitable[bytes]]:
     async def render() -> bytes:
-        page = render_metrics()
+        page = await asyncio.to_thread(_all_workers_metrics)
         if usage_seconds > 0:
-            page += metrics.render_usage(await registry.operations.usage_of_all(usage_seconds))
+            page += render_usage(await registry.operations.usage_of_all(usage_seconds))
         return page
 
     return render
 
 
-def _lighten_logging() -> None:
-    """Skip what dockyard's log lines never show; the logging manual's own advice for hot paths."""
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    logging._srcfile = None  # no caller lookup per record
-
-
 def build_app() -> RegistryApp:
     """The granian factory: runs in every worker process, configured by the environment."""
     settings = load_settings()
-    _lighten_logging()
+    lighten_logging()
     meta = open_metadata_store(settings)
     store = open_blob_store(settings)
     events = NotificationService(settings.notifications, meta, settings.port)
@@ -124,6 +102,7 @@ def build_app() -> RegistryApp:
         _metrics_page(registry, settings.metrics.repository_usage_seconds),
         close,
         background,
+        routes=_ui_routes(settings, auth),
         on_start=meta.start,
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
@@ -160,10 +139,6 @@ def _build_context(
     settings: Settings, registry: Registry, events: NotificationService, auth: Authenticator | None
 ) -> Context:
     access = Access(auth.policy if auth else None)
-    sessions = None
-    if auth:
-        key_file = settings.ui.session_key_file or settings.data_dir / "auth" / "ui-session.key"
-        sessions = Sessions(session_key(key_file), settings.ui.session_seconds)
     return Context(
         registry,
         settings.limits.manifest_max_bytes,
@@ -173,9 +148,15 @@ def _build_context(
         access=access,
         auth=auth,
         secure=settings.tls_cert is not None,
-        ui_sessions=sessions,
-        ui_assets=load_assets() if settings.ui.enabled else None,
     )
+
+
+def _ui_routes(settings: Settings, auth: Authenticator | None) -> tuple[Route, ...]:
+    sessions = None
+    if auth:
+        key_file = settings.ui.session_key_file or settings.data_dir / "auth" / "ui-session.key"
+        sessions = Sessions(session_key(key_file), settings.ui.session_seconds)
+    return ui_routes(sessions, load_assets() if settings.ui.enabled else None)
 
 
 async def _purge_abandoned_uploads(registry: Registry, max_age: int) -> None:
@@ -190,7 +171,7 @@ async def _purge_abandoned_uploads(registry: Registry, max_age: int) -> None:
 def _access_log(settings: Settings) -> AccessLog | None:
     if not settings.access_log:
         return None
-    writer = LineWriter(settings.access_log_file, metrics.ACCESS_LOG_DROPPED.inc)
+    writer = LineWriter(settings.access_log_file, ACCESS_LOG_DROPPED.inc)
     return AccessLog(writer, settings.log_format)
 
 
@@ -218,21 +199,25 @@ def serve(settings: Settings, data_dir: Path) -> None:
         flush=True,
     )
     try:
-        Server(
-            "dockyard.server:build_app",
-            factory=True,
-            interface=Interfaces.RSGI,
-            address=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            runtime_threads=settings.io_threads_per_worker,
-            http1_settings=HTTP1Settings(keep_alive=True),
-            log_level=LogLevels(settings.log_level),
-            log_dictconfig=logging_config(settings.log_level, settings.log_format),
-            ssl_cert=settings.tls_cert,
-            ssl_key=settings.tls_key,
-            workers_kill_timeout=30,
-        ).serve()
+        _run_granian(settings)
     except RuntimeError as error:  # granian reports bind failures this way
         # The first line is the reason; a native backtrace may follow.
         sys.exit(f"dockyard: cannot serve on {settings.listen}: {str(error).splitlines()[0]}")
+
+
+def _run_granian(settings: Settings) -> None:
+    Server(
+        "dockyard.server:build_app",
+        factory=True,
+        interface=Interfaces.RSGI,
+        address=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        runtime_threads=settings.io_threads_per_worker,
+        http1_settings=HTTP1Settings(keep_alive=True),
+        log_level=LogLevels(settings.log_level),
+        log_dictconfig=logging_config(settings.log_level, settings.log_format),
+        ssl_cert=settings.tls_cert,
+        ssl_key=settings.tls_key,
+        workers_kill_timeout=30,
+    ).serve()

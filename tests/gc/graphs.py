@@ -18,7 +18,7 @@ from tests.http.ocitest import (
 )
 
 from dockyard.blobs.filesystem import FilesystemBlobStore
-from dockyard.config import Gc
+from dockyard.config.settings import Gc
 from dockyard.core.digest import Digest
 from dockyard.gc.collector import Collector
 from dockyard.meta.postgres import PostgresMetadataStore

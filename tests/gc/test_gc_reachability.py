@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from tests.gc.graphs import Model, ModelManifest, Stores, config_blob, image, index
 from tests.support.backends import every_backend
 
-from dockyard.config import Gc
+from dockyard.config.settings import Gc
 from dockyard.core.digest import Digest
 
 REPOSITORIES = ["a/one", "a/two", "b/three"]

@@ -12,7 +12,7 @@ from tests.gc.graphs import Stores, config_blob, image, index
 from tests.http.ocitest import RegistryClient
 from tests.support.server import DockyardServer
 
-from dockyard.config import RetentionRule
+from dockyard.config.settings import RetentionRule
 from dockyard.gc.retention import Retention
 from dockyard.registry import ManifestService
 from dockyard.registry.pulls import PullLog

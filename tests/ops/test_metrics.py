@@ -3,6 +3,9 @@ sessions and store latencies, summed over workers."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import httpx
 from tests.http.ocitest import RegistryClient
 from tests.ops.conftest import StartServer
@@ -58,3 +61,17 @@ def test_repository_usage_can_be_left_out(start_server: StartServer) -> None:
     with RegistryClient(server.url) as client:
         client.push_image("usage/off", "v1")
     assert "dockyard_repository_blob_bytes" not in httpx.get(server.url + "/metrics").text
+
+
+def test_the_workers_metrics_directory_leaves_with_the_server(start_server: StartServer) -> None:
+    server = start_server("--workers", "2")
+    assert server.proc is not None
+    environment = Path(f"/proc/{server.proc.pid}/environ").read_bytes().split(b"\0")
+    [directory] = [
+        Path(entry.partition(b"=")[2].decode())
+        for entry in environment
+        if entry.startswith(b"PROMETHEUS_MULTIPROC_DIR=")
+    ]
+    assert any(directory.glob("*.db"))  # the workers' series
+    assert server.stop() == 0
+    assert not directory.exists()

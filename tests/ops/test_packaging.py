@@ -13,7 +13,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from dockyard.config import Settings
+from dockyard.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,5 @@
-"""The package builds a wheel and an sdist; the wheel's console script serves from a clean venv."""
+"""The package builds a wheel and an sdist; the wheel's console script serves, the UI included, from a
+clean venv."""
 
 from __future__ import annotations
 
@@ -56,6 +57,10 @@ def test_wheel_and_sdist_install_and_serve(tmp_path: Path) -> None:
 
     try:
         wait_until(ready, 60, "the installed dockyard never became ready")
+        # The UI's static files are package data: the installed wheel serves them.
+        page = httpx.get(f"http://127.0.0.1:{port}/ui/")
+        assert page.status_code == 200
+        assert b"<title>dockyard</title>" in page.content
     finally:
         server.terminate()
         server.wait(30)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt import PyJWKSet
@@ -111,8 +112,6 @@ def public_keys(pem_file: Path | None, jwks_file: Path | None) -> list[Verifying
         data = pem_file.read_bytes()
         try:
             if b"CERTIFICATE" in data:
-                from cryptography import x509  # noqa: PLC0415 - only for certificate files
-
                 loaded: Any = x509.load_pem_x509_certificate(data).public_key()
             else:
                 loaded = serialization.load_pem_public_key(data)

@@ -17,7 +17,7 @@ from dockyard.auth.credentials import FailedLogins, UserFile, Verifier
 from dockyard.auth.grants import UploadGrants
 from dockyard.auth.policy import Action, Policy, Principal, rule
 from dockyard.auth.tokens import Scope, TokenIssuer, TokenVerifier, repository_actions
-from dockyard.config import Auth
+from dockyard.config.settings import Auth
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from dockyard.blobs.base import BlobStore
 from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.blobs.s3 import S3BlobStore
 from dockyard.blobs.s3_client import S3Location, explain
-from dockyard.config import S3Storage, Settings
+from dockyard.config.settings import S3Storage, Settings
 
 _CHECK_SECONDS = 15.0
 

@@ -15,10 +15,10 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
 
-from dockyard import metrics
 from dockyard.blobs.base import BlobSource, BlobStore, LocalFile, StoredBlob, UnknownUpload, UploadConflict
 from dockyard.core.digest import Digest, Hasher
 from dockyard.core.errors import RegistryError
+from dockyard.telemetry import metrics
 
 _BATCH_BYTES = 1 << 20
 _BATCH_CHUNKS = 512  # below IOV_MAX, the most buffers one pwritev takes

@@ -13,13 +13,13 @@ from datetime import datetime
 
 from botocore.exceptions import ClientError
 
-from dockyard import metrics
 from dockyard.blobs.base import BlobSource, BlobStore, RedirectBlob, StoredBlob, StreamedBlob, UnknownUpload
 from dockyard.blobs.s3_client import Keys, S3Connection, S3Location, is_missing
 from dockyard.blobs.s3_segments import PART_BYTES
 from dockyard.blobs.s3_uploads import S3Uploads
 from dockyard.core.digest import Digest, Hasher
 from dockyard.core.errors import RegistryError
+from dockyard.telemetry import metrics
 
 PRESIGNED_SECONDS = 20 * 60
 """Long enough for a slow client to start its download, short enough that a leaked URL soon expires."""

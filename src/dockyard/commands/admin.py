@@ -6,16 +6,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from dockyard.commands.flags import add_setting_flags
 from dockyard.commands.stores import open_metadata
-from dockyard.config import Settings
+from dockyard.config.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from dockyard.cli import add_setting_flags  # noqa: PLC0415 - cli imports this module
-
-    parser = subparsers.add_parser(
-        "admin", help="switch runtime settings of running registries", description=__doc__
-    )
+    parser = subparsers.add_parser("admin", help="switch runtime settings of running registries", description=__doc__)
     actions = parser.add_subparsers(dest="admin_command", required=True, metavar="SETTING")
     read_only = actions.add_parser(
         "read-only",

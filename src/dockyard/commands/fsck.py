@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from dockyard.commands.flags import add_setting_flags
 from dockyard.commands.stores import open_stores
-from dockyard.config import Settings
+from dockyard.config.settings import Settings
+from dockyard.gc.fsck import Checker
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from dockyard.cli import add_setting_flags  # noqa: PLC0415 - cli imports this module
-
     parser = subparsers.add_parser(
         "fsck",
         help="check every blob and reference",
@@ -34,8 +34,6 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _check(settings: Settings, repair: bool) -> tuple[list[str], int]:
-    from dockyard.gc.fsck import Checker  # noqa: PLC0415 - see commands/stores.py
-
     async with open_stores(settings) as (meta, store):
         report = await Checker(meta, store).check(repair=repair)
         return report.lines(), len(report.findings) - report.repaired

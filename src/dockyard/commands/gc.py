@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import TYPE_CHECKING
 
+from dockyard.commands.flags import add_setting_flags
 from dockyard.commands.stores import open_stores
-from dockyard.config import Settings
-
-if TYPE_CHECKING:
-    from dockyard.gc.report import Report
+from dockyard.config.settings import Settings
+from dockyard.gc.collector import Collector
+from dockyard.gc.report import Report
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from dockyard.cli import add_setting_flags  # noqa: PLC0415 - cli imports this module
-
     parser = subparsers.add_parser(
         "gc",
         help="collect garbage now",
@@ -47,8 +44,6 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _collect(settings: Settings, now: bool, dry_run: bool) -> Report | None:
-    from dockyard.gc.collector import Collector  # noqa: PLC0415 - see commands/stores.py
-
     async with open_stores(settings) as (meta, store):
         if not dry_run and (settings.read_only or await meta.read_only()):
             return None

@@ -17,20 +17,20 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from dockyard.blobs.base import LocalFile
+from dockyard.blobs.base import BlobStore, LocalFile
+from dockyard.blobs.filesystem import FilesystemBlobStore
+from dockyard.commands.flags import add_setting_flags
 from dockyard.commands.stores import open_blobs, open_metadata
-from dockyard.config import Settings
+from dockyard.config.settings import Settings
 from dockyard.core.digest import Digest, new_hasher
-
-if TYPE_CHECKING:
-    from dockyard.blobs.base import BlobStore
-    from dockyard.meta.manifests import Manifests
-    from dockyard.meta.snapshot import SqliteSnapshot
-    from dockyard.meta.uploads import Uploads
+from dockyard.meta.errors import MetadataUnavailable
+from dockyard.meta.factory import prepare_metadata_store
+from dockyard.meta.manifests import Manifests
+from dockyard.meta.snapshot import SqliteSnapshot
+from dockyard.meta.uploads import Uploads
 
 _CHUNK = 1 << 20
 _SESSION_REPOSITORY = "dockyard-migrate"  # upload sessions of the copy; purged like any if it dies
@@ -48,8 +48,6 @@ class Tally:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from dockyard.cli import add_setting_flags  # noqa: PLC0415 - cli imports this module
-
     parser = subparsers.add_parser(
         "migrate",
         help="copy an embedded registry into the configured stores (PostgreSQL, ...)",
@@ -62,12 +60,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    # Store modules load only now (see commands/stores.py).
-    from dockyard.blobs.filesystem import FilesystemBlobStore  # noqa: PLC0415
-    from dockyard.meta.errors import MetadataUnavailable  # noqa: PLC0415
-    from dockyard.meta.factory import prepare_metadata_store  # noqa: PLC0415
-    from dockyard.meta.snapshot import SqliteSnapshot  # noqa: PLC0415
-
     if settings.database.url is None:
         print("dockyard migrate: set database.url (e.g. DOCKYARD_DATABASE__URL) to the target", file=sys.stderr)
         return 2

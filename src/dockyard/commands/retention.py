@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from dockyard.commands.flags import add_setting_flags
 from dockyard.commands.stores import open_stores
-from dockyard.config import Settings
+from dockyard.config.settings import Settings
+from dockyard.gc.retention import Retention, describe
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from dockyard.cli import add_setting_flags  # noqa: PLC0415 - cli imports this module
-
     parser = subparsers.add_parser(
         "retention",
         help="apply the retention rules now",
@@ -29,8 +29,6 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _apply(settings: Settings, dry_run: bool) -> list[str]:
-    from dockyard.gc.retention import Retention, describe  # noqa: PLC0415 - see commands/stores.py
-
     async with open_stores(settings) as (meta, _):
         retention = Retention(meta, settings.retention)
         plans = await (retention.plan() if dry_run else retention.apply())

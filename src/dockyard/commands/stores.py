@@ -1,33 +1,25 @@
-"""The stores maintenance commands open: the same ones the servers of these settings use.
-
-The store modules are imported when a command runs, not when the command line is parsed: they
-load prometheus_client, which must first see the metrics directory `serve` sets up.
-"""
+"""The stores maintenance commands open: the same ones the servers of these settings use."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from dockyard.blobs.base import BlobStore
-    from dockyard.config import Settings
-    from dockyard.meta.store import MetadataStore
+from dockyard.blobs.base import BlobStore
+from dockyard.blobs.factory import open_blob_store
+from dockyard.config.settings import Settings
+from dockyard.meta.factory import open_metadata_store
+from dockyard.meta.store import MetadataStore
 
 
 async def open_metadata(settings: Settings) -> MetadataStore:
     """The metadata store, started on the running event loop."""
-    from dockyard.meta.factory import open_metadata_store  # noqa: PLC0415 - see above
-
     store = open_metadata_store(settings)
     await store.start()
     return store
 
 
 async def open_blobs(settings: Settings) -> BlobStore:
-    from dockyard.blobs.factory import open_blob_store  # noqa: PLC0415 - see above
-
     return open_blob_store(settings)
 
 

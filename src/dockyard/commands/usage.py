@@ -10,8 +10,9 @@ from dataclasses import asdict, astuple
 
 from tqdm import tqdm
 
+from dockyard.commands.flags import add_setting_flags
 from dockyard.commands.stores import open_metadata
-from dockyard.config import Settings
+from dockyard.config.settings import Settings
 from dockyard.meta.usage import RepositoryUsage
 
 _PAGE = 1000
@@ -19,8 +20,6 @@ _ROW = "{:40} {:>9} {:>6} {:>6} {:>14} {:>14}"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from dockyard.cli import add_setting_flags  # noqa: PLC0415 - cli imports this module
-
     parser = subparsers.add_parser(
         "usage",
         help="storage used per repository",

@@ -7,12 +7,11 @@ import getpass
 import sys
 
 from dockyard.auth import htpasswd
-from dockyard.config import Settings
+from dockyard.commands.flags import add_setting_flags
+from dockyard.config.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from dockyard.cli import add_setting_flags  # noqa: PLC0415 - cli imports this module
-
     parser = subparsers.add_parser(
         "user",
         help="add, remove or list the users of auth.htpasswd",

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from dockyard.config import NotificationEndpoint
+from dockyard.config.settings import NotificationEndpoint
 from dockyard.events import metrics
 from dockyard.events.envelope import MEDIA_TYPE, envelope
 from dockyard.meta.outbox import Outbox, OutboxBatch

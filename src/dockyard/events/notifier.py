@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
 
-from dockyard.config import EventAction, NotificationEndpoint
+from dockyard.config.settings import EventAction, NotificationEndpoint
 from dockyard.events.envelope import Origin, Source, Target, event
 from dockyard.meta.outbox import OutboxEntry
 

@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 
-from dockyard.config import Notifications
+from dockyard.config.settings import Notifications
 from dockyard.events.delivery import EndpointWorker
 from dockyard.events.envelope import Source
 from dockyard.events.notifier import Notifier

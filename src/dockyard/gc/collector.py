@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dockyard.blobs.base import BlobStore
-from dockyard.config import Gc
+from dockyard.config.settings import Gc
 from dockyard.core.digest import Digest
 from dockyard.gc import metrics
 from dockyard.gc.report import Report

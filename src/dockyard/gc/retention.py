@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Protocol
 
-from dockyard.config import RetentionRule
+from dockyard.config.settings import RetentionRule
 from dockyard.meta.catalog import Catalog
 from dockyard.meta.retention import RetentionState, TagState
 

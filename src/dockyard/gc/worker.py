@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from dockyard.blobs.base import BlobStore
-from dockyard.config import Gc, Settings
+from dockyard.config.settings import Gc, Settings
 from dockyard.gc import metrics
 from dockyard.gc.collector import Collector, CollectorStore
 from dockyard.gc.fsck import CheckerStore, scrub_forever

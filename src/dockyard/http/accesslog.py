@@ -15,8 +15,8 @@ from typing import Literal
 
 from granian.rsgi import Scope
 
-from dockyard.linewriter import LineWriter
-from dockyard.logformat import Clock, json_string, text_field
+from dockyard.telemetry.linewriter import LineWriter
+from dockyard.telemetry.logformat import Clock, json_string, text_field
 
 LogFormat = Literal["text", "json"]
 
@@ -52,9 +52,7 @@ class AccessLog:
     def reopen(self) -> None:
         self._writer.reopen()
 
-    def _text(
-        self, request_id: str, scope: Scope, status: int, sent: int, seconds: float, *, user: str | None
-    ) -> None:
+    def _text(self, request_id: str, scope: Scope, status: int, sent: int, seconds: float, *, user: str | None) -> None:
         agent = scope.headers.get("user-agent")
         self._writer.write(
             f"{self._clock.timestamp(time.time())} {scope.client} {text_field(user) if user else '-'}"
@@ -62,9 +60,7 @@ class AccessLog:
             f' {request_id} "{text_field(agent) if agent else "-"}"\n'
         )
 
-    def _json(
-        self, request_id: str, scope: Scope, status: int, sent: int, seconds: float, *, user: str | None
-    ) -> None:
+    def _json(self, request_id: str, scope: Scope, status: int, sent: int, seconds: float, *, user: str | None) -> None:
         agent = scope.headers.get("user-agent")
         level = "error" if status >= 500 else "info"
         user_field = f',"user":{json_string(user)}' if user else ""

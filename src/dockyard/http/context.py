@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from dockyard.auth.service import Authenticator
 from dockyard.events.pulls import PullRecorder
 from dockyard.http.messages import Request
-from dockyard.http.ui_assets import Asset
-from dockyard.http.ui_session import Sessions
 from dockyard.registry import Registry
 from dockyard.registry.access import ALLOW_ALL, Access
 from dockyard.registry.blobs import MayPull
@@ -32,7 +30,3 @@ class Context:
     """None when auth is off."""
     secure: bool = False
     """Served over TLS: cookies are marked Secure."""
-    ui_sessions: Sessions | None = None
-    """Signs the web UI's session cookies; None when auth is off."""
-    ui_assets: dict[str, Asset] | None = None
-    """The web UI's files by name; None when the UI is disabled."""

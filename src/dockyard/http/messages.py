@@ -34,7 +34,7 @@ class Request:
         protocol: Any,
         *,
         client: str = "",
-        request_id: str | None = None,
+        request_id: str,
     ):
         self.method = method
         self.client = client

@@ -13,7 +13,8 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
-from dockyard import metrics
+from dockyard.http import metrics
+from dockyard.registry.metrics import UPLOAD_SESSIONS
 
 log = logging.getLogger("dockyard.http")
 
@@ -45,7 +46,7 @@ class Monitor:
 
     async def _publish_uploads(self) -> None:
         try:
-            metrics.UPLOAD_SESSIONS.set(await self._count_uploads())
+            UPLOAD_SESSIONS.set(await self._count_uploads())
         except Exception:  # the store may be down for a while; /readyz says so, this retries
             log.warning("counting open upload sessions failed", exc_info=True)
 

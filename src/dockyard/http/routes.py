@@ -1,13 +1,21 @@
-"""The route table of the /v2/ API: path patterns, and a handler for each method."""
+"""Route tables: path patterns, a handler for each method, and the router that finds a path's route.
+
+The /v2/ API's table is here; other tables (the web UI's) come from the composition root and are
+tried first.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard.http.handlers import base, blobs, browse, listing, manifests, token, ui, uploads
+from dockyard.core.errors import ErrorCode
+from dockyard.core.names import validate_name
+from dockyard.http.errors import HTTPError
+from dockyard.http.handlers import base, blobs, listing, manifests, token, uploads
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -17,37 +25,22 @@ class Route:
     name: str
     pattern: re.Pattern[str]
     methods: dict[str, Handler]
+    public: bool
+    """Answered without the auth guard: the route authenticates its callers itself, or needs none."""
 
 
-def _route(name: str, pattern: str, **methods: Handler) -> Route:
-    return Route(name, re.compile(pattern), methods)
+def route(name: str, pattern: str, *, public: bool = False, **methods: Handler) -> Route:
+    return Route(name, re.compile(pattern), methods, public)
 
 
 # Repository names contain slashes, so each pattern anchors on the fixed words after the name;
 # uploads are tried before blobs so that `.../blobs/uploads/` is never read as a digest.
-_UI_REPOSITORY = r"/v2/_dockyard/repositories/(?P<name>.+)/-"
-ROUTES = (
-    # The web UI and its JSON API; `/-/` ends a repository name (see handlers/browse.py).
-    _route("ui_root", r"/", GET=ui.root),
-    _route("ui_root", r"/ui", GET=ui.ui_without_slash),
-    _route("ui_asset", r"/ui/", GET=ui.asset, HEAD=ui.asset),
-    _route("ui_asset", r"/ui/(?P<file>[A-Za-z0-9][A-Za-z0-9._-]*)", GET=ui.asset, HEAD=ui.asset),
-    _route("ui_session", r"/v2/_dockyard/session", GET=browse.session, POST=browse.log_in, DELETE=browse.log_out),
-    _route("ui_repositories", r"/v2/_dockyard/repositories", GET=browse.repositories),
-    _route("ui_tags", _UI_REPOSITORY + r"/tags", GET=browse.tags),
-    _route("ui_tag", _UI_REPOSITORY + r"/tags/(?P<tag>[^/]+)", DELETE=browse.delete_tag),
-    _route(
-        "ui_manifest",
-        _UI_REPOSITORY + r"/manifests/(?P<reference>[^/]+)",
-        GET=browse.manifest,
-        DELETE=browse.delete_manifest,
-    ),
-    _route("ui_rights", _UI_REPOSITORY + r"/rights", GET=browse.rights),
-    _route("base", r"/v2/?", GET=base.version_check, HEAD=base.version_check),
-    _route("catalog", r"/v2/_catalog", GET=listing.list_repositories),
-    _route("usage", r"/v2/_dockyard/usage", GET=listing.list_usage),
-    _route("tags", r"/v2/(?P<name>.+)/tags/list", GET=listing.list_tags),
-    _route(
+API_ROUTES = (
+    route("base", r"/v2/?", GET=base.version_check, HEAD=base.version_check),
+    route("catalog", r"/v2/_catalog", GET=listing.list_repositories),
+    route("usage", r"/v2/_dockyard/usage", GET=listing.list_usage),
+    route("tags", r"/v2/(?P<name>.+)/tags/list", GET=listing.list_tags),
+    route(
         "manifest",
         r"/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)",
         GET=manifests.get_manifest,
@@ -55,8 +48,8 @@ ROUTES = (
         PUT=manifests.put_manifest,
         DELETE=manifests.delete_manifest,
     ),
-    _route("upload_start", r"/v2/(?P<name>.+)/blobs/uploads/?", POST=uploads.start_upload),
-    _route(
+    route("upload_start", r"/v2/(?P<name>.+)/blobs/uploads/?", POST=uploads.start_upload),
+    route(
         "upload",
         r"/v2/(?P<name>.+)/blobs/uploads/(?P<upload_id>[^/]+)",
         GET=uploads.upload_status,
@@ -64,21 +57,31 @@ ROUTES = (
         PUT=uploads.complete_upload,
         DELETE=uploads.cancel_upload,
     ),
-    _route(
+    route(
         "blob",
         r"/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)",
         GET=blobs.get_blob,
         HEAD=blobs.head_blob,
         DELETE=blobs.delete_blob,
     ),
-    _route("referrers", r"/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)", GET=listing.list_referrers),
-    _route("token", r"/auth/token", GET=token.get_token, POST=token.post_token),
+    route("referrers", r"/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)", GET=listing.list_referrers),
+    route("token", r"/auth/token", public=True, GET=token.get_token, POST=token.post_token),
 )
 
 
-def match(path: str) -> tuple[Route, dict[str, str]] | None:
-    for route in ROUTES:
-        found = route.pattern.fullmatch(path)
-        if found:
-            return route, found.groupdict()
-    return None
+class Router:
+    def __init__(self, tables: Iterable[Iterable[Route]]):
+        self._routes = tuple(route for table in tables for route in table)
+        # Pulls repeat the same few paths: remember their routes.
+        self.find = functools.lru_cache(maxsize=8192)(self._find)
+
+    def _find(self, path: str) -> tuple[Route, dict[str, str]]:
+        """The first route matching `path`, with its parameters; the repository name, if any, is valid."""
+        for candidate in self._routes:
+            found = candidate.pattern.fullmatch(path)
+            if found:
+                params = found.groupdict()
+                if "name" in params:
+                    validate_name(params["name"])
+                return candidate, params
+        raise HTTPError(404, ErrorCode.UNSUPPORTED, "no such API endpoint")

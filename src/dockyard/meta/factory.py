@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockyard.config import Settings
+from dockyard.config.settings import Settings
 from dockyard.core.urls import redact_password
 from dockyard.meta import postgres, sqlite
 from dockyard.meta.store import MetadataStore

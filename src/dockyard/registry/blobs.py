@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from dockyard import metrics
 from dockyard.blobs.base import BlobSource, BlobStore
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.blob_links import BlobLinks
+from dockyard.registry import metrics
 from dockyard.registry.quotas import Quotas
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ from enum import Enum
 from fnmatch import fnmatchcase
 from typing import Protocol
 
-from dockyard import metrics
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import parse_manifest
@@ -20,6 +19,7 @@ from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.manifests import ManifestRef, Manifests, MissingBlobs, NewManifest, TagMoveRefused
 from dockyard.meta.outbox import OutboxEntry
 from dockyard.meta.tags import Tags
+from dockyard.registry import metrics
 from dockyard.registry.pulls import PullLog
 
 

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from dockyard import metrics
 from dockyard.blobs.base import BlobStore, UnknownUpload, UploadConflict
 from dockyard.core.digest import Digest, Hasher, new_hasher
 from dockyard.core.errors import ErrorCode, RegistryError
@@ -25,6 +24,7 @@ from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.blob_deletions import BlobDeletions
 from dockyard.meta.uploads import Uploads
+from dockyard.registry import metrics
 from dockyard.registry.quotas import Quotas
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ import time
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
-from dockyard import metrics
 from dockyard.meta.driver import Driver, Row, Transaction, Work
 from dockyard.meta.manifests import ManifestRef
 from dockyard.meta.outbox import OutboxEntry
+from dockyard.telemetry import metrics
 
 T = TypeVar("T")
 

@@ -1,4 +1,5 @@
-"""`dockyard config check` and `dockyard config schema`: judge a configuration, describe them all."""
+"""`dockyard config`: print the effective configuration; `config check` judges one, `config schema`
+describes them all."""
 
 from __future__ import annotations
 
@@ -11,19 +12,22 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from dockyard.blobs.base import BlobStore
+from dockyard.commands.flags import add_setting_flags
 from dockyard.commands.stores import open_blobs, open_metadata
-from dockyard.config import CONFIG_FILE_ENV, Settings
+from dockyard.config.check import Problem, check
+from dockyard.config.settings import CONFIG_FILE_ENV, Settings
 from dockyard.meta.lifecycle import Lifecycle
-from dockyard.settings_check import Problem, check
 
 _CONNECT_TIMEOUT = 10.0
 
 
-def register(config_parser: argparse.ArgumentParser) -> None:
-    """Add `check` and `schema` under `dockyard config` (which alone prints the effective configuration)."""
-    from dockyard.cli import add_setting_flags  # noqa: PLC0415 - cli imports this module
-
-    actions = config_parser.add_subparsers(dest="config_command", metavar="ACTION")
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "config", help="print the effective configuration", description="Print the effective configuration as JSON."
+    )
+    add_setting_flags(parser)
+    parser.set_defaults(run=_show)
+    actions = parser.add_subparsers(dest="config_command", metavar="ACTION")
     checker = actions.add_parser(
         "check",
         help="validate a configuration",
@@ -43,6 +47,11 @@ def register(config_parser: argparse.ArgumentParser) -> None:
         "schema", help="print the JSON Schema of the configuration", description="For editors and CI."
     )
     schema.set_defaults(run_unloaded=_schema)
+
+
+def _show(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG001 - uniform command signature
+    print(settings.model_dump_json(indent=2))
+    return 0
 
 
 def _schema(args: argparse.Namespace) -> int:  # noqa: ARG001 - uniform command signature

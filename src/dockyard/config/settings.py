@@ -177,11 +177,14 @@ class S3Storage(Section):
 
 class Storage(Section):
     s3: S3Storage | None = None
+
+
 AuthAction = Literal["pull", "push", "delete", "overwrite"]
 
 
 class AuthRule(Section):
     """Who may do what where: a user matches when named in `users` or a member of one of `groups`."""
+
     repositories: list[str] = Field(min_length=1)
     """Globs: `*` matches within one path segment, `**` across segments."""
     users: list[str] = []
@@ -191,6 +194,7 @@ class AuthRule(Section):
 
 class TrustedIssuer(Section):
     """An external token service whose tokens dockyard accepts: its `iss` and its public key(s)."""
+
     issuer: str = Field(min_length=1)
     public_key_file: Path | None = None
     jwks_file: Path | None = None
@@ -244,6 +248,8 @@ class Auth(Section):
         if self.token.enabled and self.htpasswd is None and not self.token.trusted_issuers:
             raise ValueError("auth.token.enabled needs auth.htpasswd or auth.token.trusted_issuers")
         return self
+
+
 class Gc(Section):
     """Online garbage collection (see README, "Garbage collection")."""
 

@@ -23,9 +23,9 @@ class Asset:
 
 
 def load_assets() -> dict[str, Asset]:
-    """Every file of the `dockyard/ui` package directory, by file name."""
+    """Every file of the `dockyard/ui/static` package directory, by file name."""
     assets = {}
-    for entry in resources.files("dockyard").joinpath("ui").iterdir():
+    for entry in resources.files("dockyard.ui").joinpath("static").iterdir():
         suffix = "." + entry.name.rpartition(".")[2]
         if entry.is_file() and suffix in _TYPES:
             body = entry.read_bytes()

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from dockyard.config import CONFIG_FILE_ENV, Settings
+from dockyard.config.settings import CONFIG_FILE_ENV, Settings
 
 ENV_PREFIX = "DOCKYARD_"
 _NOT_SETTINGS = frozenset({CONFIG_FILE_ENV})

@@ -24,9 +24,9 @@ from dockyard.auth.service import Authenticator, LoginFailed, TooManyFailures
 from dockyard.auth.tokens import TokenError
 from dockyard.core.errors import ErrorCode
 from dockyard.http.auth import client_address, too_many
-from dockyard.http.csrf import cookie_value
 from dockyard.http.errors import HTTPError
 from dockyard.http.messages import Request
+from dockyard.ui.csrf import cookie_value
 
 COOKIE = "dockyard_session"
 _KEY_BYTES = 32
@@ -92,7 +92,7 @@ def cookie_header(value: str, max_age: int, secure: bool) -> tuple[str, str]:
     return "set-cookie", f"{COOKIE}={value}; {attributes}"
 
 
-async def log_in(auth: Authenticator, req: Request) -> Principal:
+async def basic_login(auth: Authenticator, req: Request) -> Principal:
     """The principal of the request's Basic credentials; 401 without a challenge (a browser would
     open its own login dialog on one), 429 after too many failures."""
     kind, _, credentials = (req.header("authorization") or "").partition(" ")
@@ -124,7 +124,7 @@ async def caller(auth: Authenticator | None, sessions: Sessions | None, req: Req
             return auth.tokens.verifier.verify(token.strip())
         except TokenError as refused:
             raise HTTPError(401, ErrorCode.UNAUTHORIZED, str(refused)) from None
-    return await log_in(auth, req)
+    return await basic_login(auth, req)
 
 
 def require(auth: Authenticator | None, principal: Principal | None, action: Action, repository: str) -> None:

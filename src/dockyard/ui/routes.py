@@ -1,0 +1,42 @@
+"""The web UI's route table: its files under `/` and `/ui/`, its JSON API under `/v2/_dockyard/`.
+
+Every route is public to the auth guard: the files need no login, and the API authenticates its
+callers itself (session.py). Repository names contain slashes, so what follows a name in the API's
+paths is introduced by `/-/`, a path segment no repository name can contain.
+"""
+
+from __future__ import annotations
+
+from dockyard.http.routes import Route, route
+from dockyard.ui.api import Api
+from dockyard.ui.assets import Asset
+from dockyard.ui.pages import Pages
+from dockyard.ui.session import Sessions
+
+_REPOSITORY = r"/v2/_dockyard/repositories/(?P<name>.+)/-"
+
+
+def ui_routes(sessions: Sessions | None, assets: dict[str, Asset] | None) -> tuple[Route, ...]:
+    """`sessions` is None when auth is off, `assets` when the UI is disabled (its API still answers)."""
+    pages = Pages(assets)
+    api = Api(sessions)
+    return (
+        route("ui_root", r"/", public=True, GET=pages.root),
+        route("ui_root", r"/ui", public=True, GET=pages.ui_without_slash),
+        route("ui_asset", r"/ui/", public=True, GET=pages.asset, HEAD=pages.asset),
+        route("ui_asset", r"/ui/(?P<file>[A-Za-z0-9][A-Za-z0-9._-]*)", public=True, GET=pages.asset, HEAD=pages.asset),
+        route(
+            "ui_session", r"/v2/_dockyard/session", public=True, GET=api.session, POST=api.log_in, DELETE=api.log_out
+        ),
+        route("ui_repositories", r"/v2/_dockyard/repositories", public=True, GET=api.repositories),
+        route("ui_tags", _REPOSITORY + r"/tags", public=True, GET=api.tags),
+        route("ui_tag", _REPOSITORY + r"/tags/(?P<tag>[^/]+)", public=True, DELETE=api.delete_tag),
+        route(
+            "ui_manifest",
+            _REPOSITORY + r"/manifests/(?P<reference>[^/]+)",
+            public=True,
+            GET=api.manifest,
+            DELETE=api.delete_manifest,
+        ),
+        route("ui_rights", _REPOSITORY + r"/rights", public=True, GET=api.rights),
+    )
