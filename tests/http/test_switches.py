@@ -31,9 +31,7 @@ def switched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryClien
 
 
 @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
-def test_without_automatic_mount_a_mount_without_from_opens_a_session(
-    switched: RegistryClient, algorithm: str
-) -> None:
+def test_without_automatic_mount_a_mount_without_from_opens_a_session(switched: RegistryClient, algorithm: str) -> None:
     digest = switched.push_blob("switch/holder", b"held elsewhere", algorithm)
     response = switched.start_upload("switch/target", mount=digest)
     assert response.status_code == 202

@@ -3,7 +3,6 @@ sessions and store latencies, summed over workers."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import httpx

@@ -32,6 +32,7 @@ SIBLINGS = frozenset(
         ("__main__", "cli"),
         ("cli", "commands"),
         ("cli", "server"),
+        ("commands", "server"),  # `dockyard serve` runs the composition root
         ("registry", "events"),  # the registry writes its events into the outbox with its writes
         ("gc", "registry"),  # the background worker flushes the registry's pull log
     }

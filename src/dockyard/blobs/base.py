@@ -115,6 +115,7 @@ class BlobStore(ABC):
         """Remove upload leftovers no session names any more (begun before `older_than`, epoch
         seconds), such as an object store's unfinished multipart uploads; return how many."""
         return 0
+
     # Maintenance: garbage collection, fsck and scrubbing.
     @abstractmethod
     async def delete(self, digest: Digest) -> None:
