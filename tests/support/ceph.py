@@ -3,15 +3,19 @@
 One monitor, one BlueStore OSD on a sparse file, no manager, no cephx between the daemons
 (S3 requests are still SigV4-authenticated by the gateway), pools of size one. Everything
 lives in one directory on a real filesystem (BlueStore needs O_DIRECT: no tmpfs). The monitor
-port is fixed (6789) because Ceph advertises an address it never serves on other ports, so
-one such cluster runs per machine at a time. The daemons are stopped by the PIDs they wrote.
+port is fixed (6789) because Ceph advertises an address it never serves on other ports; so that
+several test sessions can each run a cluster, every cluster claims a loopback address of its own
+(127.0.N.1, held by a lock file for its lifetime) for its monitor and OSD. The gateway listens on
+127.0.0.1. The daemons are stopped by the PIDs they wrote.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -41,6 +45,31 @@ class CephStartError(RuntimeError):
     pass
 
 
+def _claim_address() -> tuple[str, int]:
+    """A loopback address whose monitor and OSD ports are free, and the open lock file that holds it."""
+    for n in range(1, 64):
+        address = f"127.0.{n}.1"
+        lock = os.open(f"/tmp/dockyard-test-ceph-{address}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+            continue
+        if _port_free(address, MON_PORT):
+            return address, lock
+        os.close(lock)
+    raise CephStartError("no free loopback address for a Ceph monitor (127.0.1.1 to 127.0.63.1 all taken)")
+
+
+def _port_free(address: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class S3Endpoint:
     url: str
@@ -49,13 +78,13 @@ class S3Endpoint:
     region: str = "us-east-1"
 
 
-def _config(data: Path, fsid: str, rgw_port: int) -> str:
+def _config(data: Path, fsid: str, address: str, rgw_port: int) -> str:
     return f"""[global]
 fsid = {fsid}
-mon_host = 127.0.0.1:{MON_PORT}
+mon_host = {address}:{MON_PORT}
 mon_initial_members = a
-public_addr = 127.0.0.1
-cluster_addr = 127.0.0.1
+public_addr = {address}
+cluster_addr = {address}
 ms_bind_msgr2 = false
 ms_bind_ipv6 = false
 ms_bind_port_min = {OSD_PORTS[0]}
@@ -113,6 +142,8 @@ class CephGateway:
         self.conf = self.data / "ceph.conf"
         self.port = free_port()
         self.endpoint = S3Endpoint(f"http://127.0.0.1:{self.port}", access_key, secret_key)
+        self.address = "127.0.0.1"
+        self._address_lock: int | None = None
 
     def _run(self, *args: str, timeout: float = 60) -> str:
         try:
@@ -151,6 +182,7 @@ class CephGateway:
         if missing:
             raise CephStartError(f"missing {', '.join(missing)}: run .ci/install-ceph.sh")
         deadline = time.monotonic() + timeout
+        self.address, self._address_lock = _claim_address()
         try:
             self._create_monitor()
             self._create_osd(deadline)
@@ -167,10 +199,10 @@ class CephGateway:
         for sub in ("run", "log", "mon.a", "osd.0", "rgw.a", "crash"):
             (self.data / sub).mkdir(parents=True, exist_ok=True)
         fsid = str(uuid.uuid4())
-        self.conf.write_text(_config(self.data, fsid, self.port))
+        self.conf.write_text(_config(self.data, fsid, self.address, self.port))
         keyring, monmap = str(self.data / "keyring"), str(self.data / "monmap")
         self._run("ceph-authtool", "--create-keyring", keyring, "--gen-key", "-n", "mon.", "--cap", "mon", "allow *")
-        self._run("monmaptool", "--create", "--add", "a", f"127.0.0.1:{MON_PORT}", "--fsid", fsid, monmap)
+        self._run("monmaptool", "--create", "--add", "a", f"{self.address}:{MON_PORT}", "--fsid", fsid, monmap)
         conf = str(self.conf)
         self._run("ceph-mon", "-c", conf, "--mkfs", "-i", "a", "--monmap", monmap, "--keyring", keyring)
         self._run("ceph-mon", "-c", conf, "-i", "a")
@@ -252,6 +284,9 @@ class CephGateway:
             self._signal(daemon, signal.SIGTERM)
             poll(lambda daemon=daemon: not self._alive(daemon), 10, interval=0.1)
             self._signal(daemon, signal.SIGKILL)
+        if self._address_lock is not None:
+            os.close(self._address_lock)  # the address is free for another cluster
+            self._address_lock = None
 
     def log_tails(self, lines: int = 8) -> str:
         tails = []

@@ -12,7 +12,6 @@ import contextlib
 import functools
 import os
 import shutil
-import socket
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 from botocore.config import Config
 from botocore.session import get_session
-from tests.support.ceph import MON_PORT, CephGateway, S3Endpoint
+from tests.support.ceph import CephGateway, S3Endpoint
 
 START_TIMEOUT_SECONDS = 180
 
@@ -93,11 +92,6 @@ def server_env(endpoint: S3Endpoint, bucket: str, **extra: str) -> dict[str, str
     return env
 
 
-def _port_taken(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 def empty_bucket(admin: Any, bucket: str) -> None:
     for page in admin.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
         for upload in page.get("Uploads", []):
@@ -115,8 +109,6 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint
         url, access_key, secret_key = external.split(",")
         yield S3Endpoint(url, access_key, secret_key)
         return
-    if _port_taken(MON_PORT):
-        pytest.fail(f"another Ceph cluster holds port {MON_PORT} on this machine (set DOCKYARD_TEST_S3 to use it)")
     gateway = CephGateway(tmp_path_factory.mktemp("ceph"))
     try:
         gateway.start(timeout=START_TIMEOUT_SECONDS)
