@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator, model_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,15 +19,10 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from dockyard.config.section import Section
 from dockyard.core.urls import redact_password
 
 CONFIG_FILE_ENV = "DOCKYARD_CONFIG"
-
-
-class Section(BaseModel):
-    """A group of settings; an unknown key in it is refused like one at the top level."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class Limits(Section):

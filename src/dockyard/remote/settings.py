@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from dockyard.config.remotes import RemoteRegistry
+
 _HIDDEN = "**********"
+
+# Docker Hub serves its registry and its tokens from different hosts; trusting the token host for
+# the registry host is what every user of Docker Hub would otherwise have to configure.
+_KNOWN_TOKEN_REALMS = {"registry-1.docker.io": ("auth.docker.io",)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +79,22 @@ class RemoteSettings:
                 raise ValueError(f"remote {name} must be positive")
         if self.max_connections < 1 or self.breaker_failures < 1:
             raise ValueError("remote max_connections and breaker_failures must be at least 1")
+
+    @classmethod
+    def of(cls, section: RemoteRegistry) -> RemoteSettings:
+        """The client's settings for a registry configured in `proxy.upstreams` or `replication.targets`."""
+        host = urlsplit(section.url).hostname or ""
+        return cls(
+            url=section.url,
+            username=section.username,
+            password=None if section.password is None else Secret(section.password.get_secret_value()),
+            tls_verify=section.tls_verify,
+            ca_file=section.ca_file,
+            connect_timeout=section.connect_timeout_seconds,
+            read_timeout=section.read_timeout_seconds,
+            max_connections=section.max_connections,
+            trusted_token_realms=(*section.trusted_token_realms, *_KNOWN_TOKEN_REALMS.get(host, ())),
+        )
 
     @property
     def base_url(self) -> str:
