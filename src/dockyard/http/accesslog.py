@@ -13,8 +13,7 @@ import secrets
 import time
 from typing import Literal
 
-from granian.rsgi import Scope
-
+from dockyard.http.messages import Request
 from dockyard.telemetry.linewriter import LineWriter
 from dockyard.telemetry.logformat import Clock, json_string, text_field
 
@@ -24,6 +23,7 @@ REQUEST_ID_HEADER = "x-request-id"
 # Ids from clients and proxies are echoed into logs and responses: short, and no characters
 # that could break either.
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+_REMEMBERED_FIELDS = 1024
 
 
 class RequestIds:
@@ -44,6 +44,7 @@ class AccessLog:
     def __init__(self, writer: LineWriter, log_format: LogFormat):
         self._writer = writer
         self._clock = Clock()
+        self._escaped: dict[str, str] = {}
         self.record = self._json if log_format == "json" else self._text
 
     def close(self) -> None:
@@ -52,21 +53,33 @@ class AccessLog:
     def reopen(self) -> None:
         self._writer.reopen()
 
-    def _text(self, request_id: str, scope: Scope, status: int, sent: int, seconds: float, *, user: str | None) -> None:
-        agent = scope.headers.get("user-agent")
+    def _text_field(self, value: str) -> str:
+        """`text_field(value)`, remembered: paths and user agents repeat from request to request."""
+        escaped = self._escaped.get(value)
+        if escaped is None:
+            if len(self._escaped) >= _REMEMBERED_FIELDS:
+                self._escaped.clear()
+            escaped = self._escaped[value] = text_field(value)
+        return escaped
+
+    def _text(self, req: Request, status: int, sent: int, seconds: float) -> None:
+        principal = req.principal
+        agent = req.headers.get("user-agent")
+        user = self._text_field(principal.name) if principal else "-"
         self._writer.write(
-            f"{self._clock.timestamp(time.time())} {scope.client} {text_field(user) if user else '-'}"
-            f' "{scope.method} {text_field(scope.path)}" {status} {sent} {seconds * 1000:.3f}ms'
-            f' {request_id} "{text_field(agent) if agent else "-"}"\n'
+            f"{self._clock.timestamp(time.time())} {req.client} {user}"
+            f' "{req.method} {self._text_field(req.path)}" {status} {sent} {seconds * 1000:.3f}ms'
+            f' {req.request_id} "{self._text_field(agent) if agent else "-"}"\n'
         )
 
-    def _json(self, request_id: str, scope: Scope, status: int, sent: int, seconds: float, *, user: str | None) -> None:
-        agent = scope.headers.get("user-agent")
+    def _json(self, req: Request, status: int, sent: int, seconds: float) -> None:
+        principal = req.principal
+        agent = req.headers.get("user-agent")
         level = "error" if status >= 500 else "info"
-        user_field = f',"user":{json_string(user)}' if user else ""
+        user_field = f',"user":{json_string(principal.name)}' if principal else ""
         agent_field = f',"user_agent":{json_string(agent)}' if agent else ""
         self._writer.write(
-            f'{{"time":"{self._clock.timestamp(time.time())}","level":"{level}","request_id":"{request_id}",'
-            f'"method":"{scope.method}","path":{json_string(scope.path)},"status":{status},"bytes":{sent},'
-            f'"duration_ms":{seconds * 1000:.3f},"client":"{scope.client}"{user_field}{agent_field}}}\n'
+            f'{{"time":"{self._clock.timestamp(time.time())}","level":"{level}","request_id":"{req.request_id}",'
+            f'"method":"{req.method}","path":{json_string(req.path)},"status":{status},"bytes":{sent},'
+            f'"duration_ms":{seconds * 1000:.3f},"client":"{req.client}"{user_field}{agent_field}}}\n'
         )

@@ -27,7 +27,6 @@ from dockyard.http.auth import Guard
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError, error_body, status_of
 from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
-from dockyard.http.metrics import observe_request
 from dockyard.http.monitor import Monitor
 from dockyard.http.relay import relay
 from dockyard.http.routes import API_ROUTES, Route, Router
@@ -78,6 +77,11 @@ class RegistryApp:
         self._guard = guard
         self._monitor = Monitor(context.registry.operations.open_uploads)
         self._background.append(self._monitor.run)
+        self._probes: dict[str, tuple[str, Answer]] = {
+            "/metrics": ("metrics", self._metrics_response),
+            "/healthz": ("healthz", health.alive),
+            "/readyz": ("readyz", functools.partial(health.ready, context)),
+        }
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._on_start is not None:
@@ -95,6 +99,7 @@ class RegistryApp:
             with contextlib.suppress(asyncio.CancelledError):
                 loop.run_until_complete(task)
         loop.run_until_complete(self._on_close())
+        self._monitor.publish()
         if self._access_log is not None:
             self._access_log.close()
         if self._tracer is not None:
@@ -107,7 +112,7 @@ class RegistryApp:
         req = Request(
             scope.method, scope.path, scope.query_string, headers, protocol, client=scope.client, request_id=request_id
         )
-        span = None if self._tracer is None else self._tracer.start(scope.method, scope.path, headers)
+        span = None if self._tracer is None else self._tracer.start(req.method, req.path, headers)
         self._monitor.in_flight += 1
         route = "unknown"
         try:
@@ -123,18 +128,15 @@ class RegistryApp:
             await relay(protocol, response.status, sent_headers, response.chunks)
         else:
             _send(protocol, response, sent_headers)
-        self._observe(scope, req, route, response, elapsed=time.perf_counter() - started, span=span)
+        self._observe(req, route, response, time.perf_counter() - started, span)
 
     def _resolve(self, req: Request) -> tuple[str, Answer]:
         """The route's name (for metrics and logs) and the call that answers the request: the
         handler, behind the auth guard unless the route is public."""
         if req.method in _READ_METHODS:
-            if req.path == "/metrics":
-                return "metrics", self._metrics_response
-            if req.path == "/healthz":
-                return "healthz", health.alive
-            if req.path == "/readyz":
-                return "readyz", functools.partial(health.ready, self._context)
+            probe = self._probes.get(req.path)
+            if probe is not None:
+                return probe
         if len(req.path) > _MAX_PATH:
             raise HTTPError(414, ErrorCode.NAME_INVALID, "request path too long")
         route, params = self._router.find(req.path)
@@ -148,18 +150,17 @@ class RegistryApp:
         return route.name, self._guard.wrap(route.name, params, req, answer)
 
     async def _metrics_response(self) -> Response:
+        self._monitor.publish()  # this process's tallies, up to this request
         return Response(200, [("content-type", CONTENT_TYPE_LATEST)], await self._render_metrics())
 
-    def _observe(
-        self, scope: Scope, req: Request, route: str, response: AnyResponse, *, elapsed: float, span: Any
-    ) -> None:
-        observe_request(scope.method, route, response.status, elapsed)
-        sent = _body_size(response)
-        self._monitor.answered(route, 0 if req.method in _READ_METHODS else _declared_length(req), sent)
+    def _observe(self, req: Request, route: str, response: AnyResponse, elapsed: float, span: Any) -> None:
+        status, sent = response.status, _body_size(response)
+        received = 0 if req.method in _READ_METHODS else _declared_length(req)
+        self._monitor.answered(req.method, route, status, elapsed, received=received, sent=sent)
         if self._tracer is not None:
-            self._tracer.finish(span, route, response.status, req.request_id)
+            self._tracer.finish(span, route, status, req.request_id)
         if self._access_log is not None and route not in self._unlogged:
-            self._access_log.record(req.request_id, scope, response.status, sent, elapsed, user=_user_of(req))
+            self._access_log.record(req, status, sent, elapsed)
 
 
 def _failure(req: Request, error: Exception) -> Response:
@@ -200,9 +201,3 @@ def _body_size(response: AnyResponse) -> int:
 def _declared_length(req: Request) -> int:
     value = req.header("content-length")
     return int(value) if value is not None and value.isdigit() else 0
-
-
-def _user_of(req: Request) -> str | None:
-    """Who made the request, once authenticated (the auth layer sets `req.principal`)."""
-    principal = getattr(req, "principal", None)
-    return None if principal is None else str(getattr(principal, "name", principal))

@@ -26,26 +26,17 @@ class Request:
     )
 
     def __init__(
-        self,
-        method: str,
-        path: str,
-        query_string: str,
-        headers: Any,
-        protocol: Any,
-        *,
-        client: str = "",
-        request_id: str,
+        self, method: str, path: str, query_string: str, headers: Any, protocol: Any, *, client: str, request_id: str
     ):
         self.method = method
-        self.client = client
-        self.request_id = request_id
         self.path = path
         self.query_string = query_string
         self.headers = headers
         self._protocol = protocol
-        self._query: dict[str, list[str]] | None = None
         self.client = client
         """The peer's address, `HOST:PORT`."""
+        self.request_id = request_id
+        self._query: dict[str, list[str]] | None = None
         self.principal: Principal | None = None
         """Who the request authenticated as; None when anonymous or when auth is off."""
 

@@ -70,7 +70,7 @@ class SqlCore:
 
         Not a coroutine: a cache hit, the common case of every pull, costs no await."""
         token, now = self._change_token(), time.monotonic()
-        if token != self._refs_token or now > self._refs_expire or len(self._refs) > _CACHE_ENTRIES:
+        if token != self._refs_token or now > self._refs_expire:
             self._refs.clear()
             self._refs_token, self._refs_expire = token, now + _CACHE_SECONDS
         return self._refs.get((sql, repository, key))
@@ -81,6 +81,8 @@ class SqlCore:
         row = await self._driver.fetch_one(sql, (repository, key))
         ref = ManifestRef(*row) if row else NOT_FOUND
         if self._change_token() == token == self._refs_token:
+            if len(self._refs) >= _CACHE_ENTRIES:
+                self._refs.clear()
             self._refs[(sql, repository, key)] = ref
         return ref
 
