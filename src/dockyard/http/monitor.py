@@ -28,10 +28,13 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
 _BOUNDS = metrics.HTTP_DURATION_BUCKETS
 
 
-class _RouteTally:
-    __slots__ = ("buckets", "received", "seconds", "sent")
+class _Tally:
+    """Requests of one method, route and status since the last publish."""
+
+    __slots__ = ("buckets", "count", "received", "seconds", "sent")
 
     def __init__(self) -> None:
+        self.count = 0
         self.received = 0
         self.sent = 0
         self.seconds = 0.0
@@ -42,18 +45,16 @@ class Monitor:
     def __init__(self, count_uploads: Callable[[], Awaitable[int]]):
         self._count_uploads = count_uploads
         self.in_flight = 0
-        self._requests: dict[tuple[str, str, int], int] = {}
-        self._routes: dict[str, _RouteTally] = {}
+        self._tallies: dict[tuple[str, str, int], _Tally] = {}
 
     def answered(self, method: str, route: str, status: int, seconds: float, *, received: int, sent: int) -> None:
         """Tally one answered request: `received` body bytes declared, `sent` body bytes."""
         # Methods are client input: anything unexpected is one series, so clients cannot grow the label space.
         key = (method if method in _METHODS else "OTHER", route, status)
-        requests = self._requests
-        requests[key] = requests.get(key, 0) + 1
-        tally = self._routes.get(route)
+        tally = self._tallies.get(key)
         if tally is None:
-            tally = self._routes[route] = _RouteTally()
+            tally = self._tallies[key] = _Tally()
+        tally.count += 1
         tally.received += received
         tally.sent += sent
         tally.seconds += seconds
@@ -79,11 +80,9 @@ class Monitor:
     def publish(self) -> None:
         """Add what was tallied since the last call to the metrics."""
         metrics.HTTP_IN_FLIGHT.set(self.in_flight)
-        requests, self._requests = self._requests, {}
-        routes, self._routes = self._routes, {}
-        for (method, route, status), count in requests.items():
-            metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc(count)
-        for route, tally in routes.items():
+        tallies, self._tallies = self._tallies, {}
+        for (method, route, status), tally in tallies.items():
+            metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc(tally.count)
             observe_many(metrics.HTTP_DURATION.labels(route), tally.buckets, tally.seconds)
             if tally.received:
                 metrics.HTTP_RECEIVED_BYTES.labels(route).inc(tally.received)
