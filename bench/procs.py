@@ -240,6 +240,7 @@ def _spawn(
     *,
     env: dict[str, str] | None = None,
     workers: int | None = None,
+    data_dir: Path | None = None,
 ) -> Registry:
     """Start a server process in a session of its own, its output in WORK/server.log."""
     log_path = work / "server.log"
@@ -259,7 +260,7 @@ def _spawn(
         workers=workers,
         proc=proc,
         root_pid=proc.pid,
-        data_dir=work / "data",
+        data_dir=data_dir or work / "data",
         log_path=log_path,
     )
 
@@ -285,17 +286,20 @@ def start_dockyard(
     access_log: bool = False,
     python: str | None = None,
     env: dict[str, str] | None = None,
+    data_dir: Path | None = None,
 ) -> Registry:
+    """`data_dir`: where it keeps its data (default WORK/data)."""
     work.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    data_dir = data_dir or work / "data"
     cmd = [python or sys.executable, "-m", "dockyard", "serve", "--listen", f"127.0.0.1:{port}"]
-    cmd += ["--data-dir", str(work / "data")]
+    cmd += ["--data-dir", str(data_dir)]
     if workers is not None:
         cmd += ["--workers", str(workers)]
     full_env = {"DOCKYARD_ACCESS_LOG": "true" if access_log else "false", **(env or {})}
     if not access_log and "DOCKYARD_LOG_LEVEL" not in os.environ:
         full_env.setdefault("DOCKYARD_LOG_LEVEL", "warning")
-    reg = _spawn(name, "dockyard", cmd, work, port, env=full_env, workers=workers or 1)
+    reg = _spawn(name, "dockyard", cmd, work, port, env=full_env, workers=workers or 1, data_dir=data_dir)
     wait_ready(reg, timeout=60.0)
     return reg
 
