@@ -11,6 +11,7 @@ select is touched on either side.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -28,6 +29,9 @@ _REFERRER_DEPTH = 3
 # Index nesting followed at most (content addressing rules out cycles; this bounds hostile depth).
 _INDEX_DEPTH = 8
 _RESOLVE_CONCURRENCY = 16
+# The tags of the referrers fallback (`sha256-<hex>`), which registries without the referrers API
+# keep for the subject's referrers: maintained by the copy of each referrer, never deleted as stale.
+_REFERRERS_TAG = re.compile(r"[a-z0-9]+-[0-9a-f]{32,}")
 
 
 class Progress(Protocol):
@@ -156,7 +160,9 @@ class Copier:
             (plan.images if moved else plan.unchanged).append(image)
         if rule.settings.delete:
             keep = frozenset(digests.values())
-            gone = sorted(tag for tag in present if tag not in digests and rule.selects(tag))
+            gone = sorted(
+                tag for tag in present if tag not in digests and rule.selects(tag) and not _REFERRERS_TAG.fullmatch(tag)
+            )
             plan.deletions.extend((there_name, tag, keep) for tag in gone)
 
     # Copying.
