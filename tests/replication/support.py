@@ -33,7 +33,7 @@ async def _inventory(settings: RemoteSettings, repository: str) -> dict[str, str
     async with RemoteClient(settings) as client:
         try:
             tags = await client.list_tags(repository)
-        except Exception:  # noqa: BLE001 - an unknown repository has no tags
+        except Exception:
             return {}
         return {tag: str((await client.head_manifest(repository, tag)).digest) for tag in tags}
 
@@ -49,7 +49,7 @@ async def _has(settings: RemoteSettings, repository: str, digest: str) -> bool:
     async with RemoteClient(settings) as client:
         try:
             await client.head_manifest(repository, digest)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
         return True
 

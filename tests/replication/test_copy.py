@@ -81,7 +81,8 @@ def test_an_index_with_its_signature_is_copied_whole_and_a_rerun_sends_nothing(
         ):
             first = replicate(config, "run", rule)
             assert first.returncode == 0, first.stdout + first.stderr
-            assert "succeeded" in first.stdout and "manifests" in first.stderr  # the summary, the progress bar
+            assert "succeeded" in first.stdout
+            assert "manifests" in first.stderr
             assert inventory(settings, repository) == inventory(local, "multi/app") == {"v1.0": str(index.digest)}
             for manifest in (*children, signature):
                 assert has_manifest(settings, repository, str(manifest.digest))
@@ -89,7 +90,8 @@ def test_an_index_with_its_signature_is_copied_whole_and_a_rerun_sends_nothing(
 
             again = replicate(config, "run", rule)
             assert again.returncode == 0, again.stdout + again.stderr
-            assert ": succeeded" in again.stdout and " 0 manifests, 0 blobs, 0 B " in again.stdout
+            assert ": succeeded" in again.stdout
+            assert " 0 manifests, 0 blobs, 0 B " in again.stdout
             assert "0 manifests to copy, 1 up to date" in replicate(config, "run", rule, "--dry-run").stdout
     finally:
         source.stop()
@@ -108,10 +110,12 @@ def test_a_target_refusing_our_credentials_fails_the_run_with_the_reason(
         push_images(RemoteSettings(source.url), "app", (image("refused"), "1.0"))
         failed = replicate(config, "run", "refused")
         assert failed.returncode == 1
-        assert "refused: failed" in failed.stdout and "401" in failed.stdout
+        assert "refused: failed" in failed.stdout
+        assert "401" in failed.stdout
         assert "not-the-password" not in failed.stdout + failed.stderr
         status = replicate(config, "status")
         assert status.returncode == 1
-        assert "failed" in status.stdout and "401" in status.stdout
+        assert "failed" in status.stdout
+        assert "401" in status.stdout
     finally:
         source.stop()
