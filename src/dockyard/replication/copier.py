@@ -159,11 +159,21 @@ class Copier:
             image = Image(repository, there_name, digest, all_tags)
             (plan.images if moved else plan.unchanged).append(image)
         if rule.settings.delete:
-            keep = frozenset(digests.values())
-            gone = sorted(
-                tag for tag in present if tag not in digests and rule.selects(tag) and not _REFERRERS_TAG.fullmatch(tag)
-            )
-            plan.deletions.extend((there_name, tag, keep) for tag in gone)
+            await self._plan_deletions(there_name, present, digests, chosen, plan)
+
+    async def _plan_deletions(
+        self, there_name: str, present: set[str], digests: dict[str, str], chosen: set[str], plan: Plan
+    ) -> None:
+        """Tags the other side has and the source no longer has, of those the rule copies: the
+        selected ones and those that came along with a selected tag of their digest."""
+        gone = sorted(tag for tag in present if tag not in digests and not _REFERRERS_TAG.fullmatch(tag))
+        unselected = [tag for tag in gone if not self.rule.selects(tag)]
+        resolved = await bounded(
+            _RESOLVE_CONCURRENCY, unselected, lambda tag: self.destination.resolve(there_name, tag)
+        )
+        came_along = {tag for tag, digest in zip(unselected, resolved, strict=True) if digest in chosen}
+        keep = frozenset(digests.values())
+        plan.deletions.extend((there_name, tag, keep) for tag in gone if self.rule.selects(tag) or tag in came_along)
 
     # Copying.
 

@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 _BATCH = 100
 _BACKOFF_SECONDS = 1.0
 _BACKOFF_MAX_SECONDS = 300.0
-_LEASE_SECONDS = 120.0
+# The queue's lease only keeps two workers from taking the same batch; the rule's lease (runner.py)
+# is what keeps runs apart, so this one may be short: a killed holder's queue is free again soon.
+_LEASE_SECONDS = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +163,7 @@ class EventRule:
         rule, source = self._rule, copier.source
         repository, there = event.repository, self._rule.destination(event.repository)
         if event.action == "delete":
-            if event.tag is not None and rule.selects(event.tag):
+            if event.tag is not None and await self._was_copied(copier, repository, there, event.tag):
                 await copier.remove_tag(there, event.tag, lambda digest: self._still_tagged(copier, repository, digest))
             elif event.tag is None and event.digest is not None:
                 await copier.remove_manifest(there, event.digest)
@@ -174,6 +176,16 @@ class EventRule:
             await copier.copy_image(Image(repository, there, digest, tags))
         elif not tags and rule.settings.referrers and await self._refers_to_copied(copier, repository, there, digest):
             await copier.copy_image(Image(repository, there, digest, ()))
+
+    async def _was_copied(self, copier: Copier, repository: str, there: str, tag: str) -> bool:
+        """Whether the rule copied a tag: it selects the tag, or the tag came along with a selected
+        tag of its digest (which the source still shows)."""
+        if self._rule.selects(tag):
+            return True
+        digest = await copier.destination.resolve(there, tag)
+        return digest is not None and any(
+            self._rule.selects(t) for t in await copier.source.tags_of(repository, digest) or ()
+        )
 
     @staticmethod
     async def _still_tagged(copier: Copier, repository: str, digest: str) -> bool:

@@ -24,7 +24,8 @@ from dockyard.replication.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 60.0
+# A killed process's rule is free again after this long; a live one renews it every third of it.
+LEASE_SECONDS = 30.0
 KEEP_RUNS = 50
 _MESSAGE_ERRORS = 3
 
