@@ -89,12 +89,17 @@ class ReplicationService:
         return self._clients[target]
 
     def _sides_of(self, rule: Rule) -> Callable[[], tuple[Side, Side]]:
+        """Made once per rule: the remote side keeps interrupted uploads for the rule's next run."""
+        made: list[tuple[Side, Side]] = []
+
         def sides() -> tuple[Side, Side]:
             if self._registry is None:
                 raise RuntimeError("replication runs before its registry was attached")
-            local = LocalSide(self._registry, self._meta, self._store)
-            remote = RemoteSide(self._client(rule.settings.target), rule.settings.target)
-            return (local, remote) if rule.settings.direction == "push" else (remote, local)
+            if not made:
+                local = LocalSide(self._registry, self._meta, self._store)
+                remote = RemoteSide(self._client(rule.settings.target), rule.settings.target)
+                made.append((local, remote) if rule.settings.direction == "push" else (remote, local))
+            return made[0]
 
         return sides
 
@@ -112,8 +117,8 @@ class ReplicationService:
             await self.close()
 
     async def close(self) -> None:
-        clients, self._clients = self._clients, {}
-        for client in clients.values():
+        """Close the remote clients' connections (a client opens new ones if used again)."""
+        for client in self._clients.values():
             with contextlib.suppress(Exception):
                 await client.close()
 
