@@ -1,4 +1,4 @@
--- Each repository's tag count on its row, as sqlite/0006_tag_counts.sql (a tag push already
+-- Each repository's tag count on its row, as sqlite/0007_tag_counts.sql (a tag push already
 -- updates its repository's row for pushed_at: no new row is locked). The tags on one manifest
 -- are listed by name: the index carries the name, so that a manifest with a million tags is not
 -- sorted whole for its first hundred (SQLite's index has it already, as the key of the table).
