@@ -146,7 +146,11 @@ async def _many_tags(meta: MetadataStore, shape: Shape) -> None:
 
 async def _repositories(meta: MetadataStore, shape: Shape) -> None:
     config = _config("one of many repositories")
-    await _for_each(range(shape.repositories), lambda number: _image(meta, shape.repository(number), config, ["v1"]))
+    # A few at a time: every repository links the same two blobs, and each link queues a garbage
+    # review of the blob, one row per digest that concurrent writers on PostgreSQL take turns on.
+    await _for_each(
+        range(shape.repositories), lambda number: _image(meta, shape.repository(number), config, ["v1"]), at_once=4
+    )
 
 
 async def _store_blob(store: FilesystemBlobStore, data: bytes) -> str:
