@@ -18,6 +18,7 @@ from dockyard.auth.service import Authenticator, build_authenticator
 from dockyard.blobs.base import BlobStore
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
 from dockyard.config.settings import Settings, load_settings
+from dockyard.events.fills import FillNotifier
 from dockyard.events.service import NotificationService
 from dockyard.gc.worker import run_maintenance
 from dockyard.http.accesslog import AccessLog
@@ -30,6 +31,7 @@ from dockyard.http.tracing import request_tracer
 from dockyard.meta.errors import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.meta.store import MetadataStore
+from dockyard.proxy import PullThroughCache
 from dockyard.registry import (
     BlobService,
     BrowseService,
@@ -79,10 +81,13 @@ def build_app() -> RegistryApp:
     store = open_blob_store(settings)
     events = NotificationService(settings.notifications, meta, settings.port)
     pulls = PullLog(meta)
-    registry = _build_registry(settings, meta, store, events, pulls)
+    cache = _build_cache(settings, meta, store, events)
+    registry = _build_registry(settings, meta, store, events, pulls, cache=cache)
     auth = build_authenticator(settings.auth, settings.data_dir)
 
     async def close() -> None:
+        if cache is not None:
+            await cache.close()
         try:
             await pulls.flush()
         except Exception:
@@ -91,11 +96,14 @@ def build_app() -> RegistryApp:
         await store.close()
 
     async def background() -> None:
-        await asyncio.gather(
+        work = [
             _purge_abandoned_uploads(registry, settings.uploads.stale_after_seconds),
             run_maintenance(meta, store, settings, pulls),
             events.run(registry.operations.read_only),
-        )
+        ]
+        if cache is not None:
+            work.append(cache.run(registry.operations.read_only, settings.gc.pull_flush_seconds))
+        await asyncio.gather(*work)
 
     return RegistryApp(
         _build_context(settings, registry, events, auth),
@@ -111,27 +119,50 @@ def build_app() -> RegistryApp:
     )
 
 
+def _build_cache(
+    settings: Settings, meta: MetadataStore, store: BlobStore, events: NotificationService
+) -> PullThroughCache | None:
+    if not settings.proxy.upstreams:
+        return None
+    return PullThroughCache(
+        settings.proxy,
+        meta,
+        store,
+        manifest_max_bytes=settings.limits.manifest_max_bytes,
+        events=FillNotifier(events.notifier),
+    )
+
+
 def _build_registry(
-    settings: Settings, meta: MetadataStore, store: BlobStore, events: NotificationService, pulls: PullLog
+    settings: Settings,
+    meta: MetadataStore,
+    store: BlobStore,
+    events: NotificationService,
+    pulls: PullLog,
+    *,
+    cache: PullThroughCache | None = None,
 ) -> Registry:
     quotas = Quotas(meta, [QuotaRule(rule.repository, rule.max_bytes) for rule in settings.quotas])
-    blobs = BlobService(meta, store, settings.uploads.automatic_mount, quotas, notifier=events.notifier)
+    notifier = events.notifier
+    blobs = BlobService(meta, store, settings.uploads.automatic_mount, quotas, notifier=notifier, cache=cache)
     manifests = ManifestService(
         meta,
         settings.manifests.allow_missing_blobs,
-        notifier=events.notifier,
+        notifier=notifier,
         immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags],
         pulls=pulls,
+        cache=cache,
     )
     return Registry(
         blobs=blobs,
-        uploads=UploadService(meta, store, quotas, notifier=events.notifier),
+        uploads=UploadService(meta, store, quotas, notifier=notifier, cache=cache),
         manifests=manifests,
-        listing=ListingService(meta, settings.limits.page_max_entries),
+        listing=ListingService(meta, settings.limits.page_max_entries, cache),
         operations=OperationsService(
             meta, store, settings.read_only, settings.health.timeout_seconds, settings.limits.page_max_entries
         ),
         browse=BrowseService(meta, manifests, blobs, settings.limits.page_max_entries),
+        cache=cache,
     )
 
 

@@ -19,6 +19,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from dockyard.config.proxy import Proxy
 from dockyard.config.section import Section
 from dockyard.core.urls import redact_password
 
@@ -44,7 +45,7 @@ class Manifests(Section):
     """Accept image manifests whose config or layers this repository does not hold (sparse mirrors)."""
 
 
-EventAction = Literal["push", "pull", "delete", "mount"]
+EventAction = Literal["push", "pull", "delete", "mount", "fill"]
 
 
 class NotificationEndpoint(Section):
@@ -57,7 +58,8 @@ class NotificationEndpoint(Section):
     headers: dict[str, SecretStr] = {}
     """Sent with every request; values may be secrets (Authorization) and are never logged."""
     events: list[EventAction] = ["push", "delete", "mount"]
-    """Pulls are opt-in: they are frequent, and recorded with a weaker guarantee."""
+    """Pulls are opt-in: they are frequent, and recorded with a weaker guarantee. So are fills: content
+    the pull-through cache stored from an upstream."""
     repositories: list[str] = ["*"]
     """Shell-style globs (fnmatch: `*` crosses slashes) of the repositories whose events are sent."""
     timeout: float = Field(default=5.0, gt=0)
@@ -339,6 +341,7 @@ class Settings(BaseSettings):
     quotas: list[Quota] = []
     """The first rule matching a repository applies."""
     ui: Ui = Ui()
+    proxy: Proxy = Proxy()
 
     @field_validator("listen")
     @classmethod

@@ -10,15 +10,18 @@ from urllib.parse import parse_qs
 from dockyard.auth.policy import Principal
 from dockyard.core.errors import ErrorCode
 from dockyard.http.errors import HTTPError
+from dockyard.proxy import CacheNote
 
 
 class Request:
     __slots__ = (
         "_protocol",
         "_query",
+        "cache",
         "client",
         "headers",
         "method",
+        "namespace",
         "path",
         "principal",
         "query_string",
@@ -48,6 +51,10 @@ class Request:
         """The peer's address, `HOST:PORT`."""
         self.principal: Principal | None = None
         """Who the request authenticated as; None when anonymous or when auth is off."""
+        self.namespace: str | None = None
+        """The `ns` query parameter that chose a pull-through cache's upstream (echoed as OCI-Namespace)."""
+        self.cache: CacheNote | None = None
+        """How the pull-through cache answered, for the access log and metrics."""
 
     def header(self, name: str) -> str | None:
         value: str | None = self.headers.get(name)

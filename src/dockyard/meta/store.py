@@ -11,6 +11,7 @@ from typing import Protocol
 from dockyard.meta.blob_deletions import BlobDeletions
 from dockyard.meta.blob_links import BlobLinks
 from dockyard.meta.browse import Browsing
+from dockyard.meta.cache import CacheState
 from dockyard.meta.catalog import Catalog
 from dockyard.meta.garbage_reviews import GarbageReviews
 from dockyard.meta.integrity import Integrity
@@ -41,6 +42,7 @@ class MetadataStore(
     RetentionState,
     Integrity,
     Usage,
+    CacheState,
     Protocol,
 ):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""
