@@ -74,6 +74,10 @@ class BlobCache:
         self._fills: dict[str, Fill] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
+    async def settle(self) -> None:
+        """Wait for this process's downloads to end (stored or failed)."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def close(self) -> None:
         """Stop the downloads of this process (others take them over once their leases run out)."""
         for task in list(self._tasks):
@@ -103,8 +107,11 @@ class BlobCache:
         cached = await self._cached(route, digest)
         if cached is not None:
             self._pulls.digest(route.local, str(digest))
-            return ServedBlob(cached, "hit")
-        return ServedBlob(await self._miss(route, digest), "miss")
+            served = ServedBlob(cached, "hit")
+        else:
+            served = ServedBlob(await self._miss(route, digest), "miss")
+        metrics.SERVED.labels(route.upstream.name, "blob", served.outcome).inc()
+        return served
 
     async def _cached(self, route: CacheRoute, digest: Digest) -> BlobSource | None:
         """The stored blob, linked here already or once it is (held by another repository)."""

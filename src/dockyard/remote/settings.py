@@ -93,6 +93,8 @@ class RemoteSettings:
             connect_timeout=section.connect_timeout_seconds,
             read_timeout=section.read_timeout_seconds,
             max_connections=section.max_connections,
+            breaker_failures=section.breaker_failures,
+            breaker_cooldown=section.breaker_cooldown_seconds,
             trusted_token_realms=(*section.trusted_token_realms, *_KNOWN_TOKEN_REALMS.get(host, ())),
             user_agent=user_agent,
         )
