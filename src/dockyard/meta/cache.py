@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from dockyard.meta.manifests import NewManifest
+from dockyard.meta.manifests import ManifestRef, NewManifest
 from dockyard.meta.outbox import OutboxEntry
 
 
@@ -52,9 +52,14 @@ class CacheItem:
 
 class CacheState(Protocol):
     @abstractmethod
-    async def cached_tag(self, repository: str, tag: str) -> CachedTag | None:
+    async def cached_tag(self, repository: str, tag: str, *, fresh: bool = False) -> CachedTag | None:
         """The tag of a cache repository with its last confirmation; answered from memory while no
-        process has written since (the manifest lookups' change token)."""
+        process has written since (the manifest lookups' change token), unless `fresh` (after
+        waiting for another instance, whose change may not have been announced yet)."""
+
+    @abstractmethod
+    async def cached_manifest(self, repository: str, digest: str) -> ManifestRef | None:
+        """The manifest as the store has it now (never from memory)."""
 
     @abstractmethod
     async def repository_exists(self, repository: str) -> bool:

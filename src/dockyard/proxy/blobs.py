@@ -146,22 +146,31 @@ class BlobCache:
         download ended meanwhile."""
         key = _key(route, digest)
         while True:
-            fill = self._fills.get(key)
-            if fill is not None:
-                metrics.JOINS.labels(route.upstream.name, "process").inc()
-                return StreamedBlob(await fill.size(), functools.partial(self._read_fill, fill))
-            stored = await self._linked(route, digest)
+            stored = None if key in self._fills else await self._linked(route, digest)
             if stored is not None:
                 return stored
-            lease = await self._meta.take_fill_lease(key, self._leases.owner, str(uuid.uuid4()), self._leases.seconds)
-            if self._leases.mine(lease):
-                fill = self._start(route, digest, lease)
-                return StreamedBlob(await fill.size(), functools.partial(self._read_fill, fill))
+            found, joined = await self._lead(route, digest, key)
+            if isinstance(found, Fill):
+                if joined:
+                    metrics.JOINS.labels(route.upstream.name, "process").inc()
+                return StreamedBlob(await found.size(), functools.partial(self._read_fill, found))
             size = await self._announced_size(key)
             if size is not None:
                 metrics.JOINS.labels(route.upstream.name, "instance").inc()
-                return StreamedBlob(size, functools.partial(self._follow, route, digest, lease))
+                return StreamedBlob(size, functools.partial(self._follow, route, digest, found))
             # That download ended before it began (it failed, or stored the blob): look again.
+
+    async def _lead(self, route: CacheRoute, digest: Digest, key: str) -> tuple[Fill | FillLease, bool]:
+        """This process's download of the blob (and whether it ran already), started now if the lease
+        is free; else the lease of the process downloading it."""
+        async with self._leases.local(key):
+            fill = self._fills.get(key)
+            if fill is not None:
+                return fill, True
+            lease = await self._meta.take_fill_lease(key, self._leases.owner, str(uuid.uuid4()), self._leases.seconds)
+            if self._leases.mine(lease):
+                return self._start(route, digest, lease), False
+            return lease, False
 
     async def _announced_size(self, key: str) -> int | None:
         """The size another process's download learned from upstream, once it has (None if it ended)."""
@@ -295,13 +304,10 @@ class BlobCache:
 
     async def _take_over(self, route: CacheRoute, digest: Digest, expired: FillLease) -> None:
         """The download's owner stopped renewing its lease (it died): start it anew here."""
-        lease = await self._meta.take_fill_lease(
-            expired.key, self._leases.owner, str(uuid.uuid4()), self._leases.seconds
-        )
-        if self._leases.mine(lease):
-            log.info("taking over the download of %s into %s from %s", digest, route.local, expired.owner)
+        found, _ = await self._lead(route, digest, expired.key)
+        if isinstance(found, Fill) and found.upload_id != expired.upload_id:
+            log.info("took over the download of %s into %s from %s", digest, route.local, expired.owner)
             await self._discard(expired.upload_id)
-            self._start(route, digest, lease)
 
 
 class _Pieces:

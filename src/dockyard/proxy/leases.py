@@ -50,16 +50,23 @@ class Leases:
     async def turn(self, key: str, *, across_instances: bool = True) -> AsyncIterator[None]:
         """Run the block while no other task (of any process or instance, unless only this process's
         are to take turns) runs one for `key`: the blocks for one key run one after another."""
+        async with self.local(key):
+            if not across_instances:
+                yield
+                return
+            lease = await self._wait_for(key)
+            async with self.renewed(lease):
+                yield
+
+    @contextlib.asynccontextmanager
+    async def local(self, key: str) -> AsyncIterator[None]:
+        """Run the block while no other task of this process runs one for `key` (the owner of a
+        lease is the process: its tasks must take turns before they touch it)."""
         waiters = self._local.setdefault(key, _Waiters())
         waiters.count += 1
         try:
             async with waiters.lock:
-                if not across_instances:
-                    yield
-                    return
-                lease = await self._wait_for(key)
-                async with self.renewed(lease):
-                    yield
+                yield
         finally:
             waiters.count -= 1
             if waiters.count == 0:

@@ -94,7 +94,7 @@ class ManifestCache:
         ref = await self._meta.manifest_by_digest(route.local, str(digest))
         if ref is None:
             async with self._leases.turn(_key(route, digest)):
-                ref = await self._meta.manifest_by_digest(route.local, str(digest))
+                ref = await self._meta.cached_manifest(route.local, str(digest))
                 if ref is None:
                     return await self._fetch(route, digest, None)
         self._pulls.digest(route.local, str(digest))
@@ -105,8 +105,8 @@ class ManifestCache:
         cached = await self._meta.cached_tag(route.local, tag)
         if cached is None or not self._fresh(route, cached, asked_at):
             # Misses are fetched once across instances; revalidations only take turns in this process.
-            async with self._leases.turn(_key(route, tag), across_instances=cached is not None):
-                cached = await self._meta.cached_tag(route.local, tag)
+            async with self._leases.turn(_key(route, tag), across_instances=cached is None):
+                cached = await self._meta.cached_tag(route.local, tag, fresh=True)
                 if cached is None:
                     return await self._fetch_tag(route, tag, head)
                 if not self._fresh(route, cached, asked_at):

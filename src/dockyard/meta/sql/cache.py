@@ -15,7 +15,7 @@ from typing import Any
 
 from dockyard.meta.cache import CachedTag, CacheItem, CacheState, FillLease
 from dockyard.meta.driver import Transaction
-from dockyard.meta.manifests import NewManifest
+from dockyard.meta.manifests import ManifestRef, NewManifest
 from dockyard.meta.outbox import OutboxEntry
 from dockyard.meta.sql.core import SqlCore, insert_outbox, link, repository_id
 from dockyard.meta.sql.manifests import insert_manifest
@@ -68,15 +68,24 @@ def _under(prefix: str) -> tuple[str, str]:
 
 
 class CacheQueries(SqlCore, CacheState):
-    async def cached_tag(self, repository: str, tag: str) -> CachedTag | None:
+    async def cached_tag(self, repository: str, tag: str, *, fresh: bool = False) -> CachedTag | None:
         key = (_CACHED_TAG, repository, tag)
-        found = self._recall(key)
-        if found is None:
+        found: CachedTag | bool | None = self._recall(key)  # False: remembered as absent
+        if found is None or fresh:
             token = self._refs_token
             row = await self._read_one(_CACHED_TAG, repository, tag)
             found = CachedTag(*row) if row else False
             self._remember(key, found, token)
-        return found or None
+        return found if isinstance(found, CachedTag) else None
+
+    async def cached_manifest(self, repository: str, digest: str) -> ManifestRef | None:
+        row = await self._read_one(
+            """SELECT m.digest, m.media_type, m.size FROM repositories r
+               JOIN manifests m ON m.repository_id = r.id WHERE r.name = ? AND m.digest = ?""",
+            repository,
+            digest,
+        )
+        return ManifestRef(*row) if row else None
 
     async def repository_exists(self, repository: str) -> bool:
         key = (_REPOSITORY_EXISTS, repository, "")
