@@ -8,12 +8,12 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from dockyard.commands import admin, config, fsck, gc, migrate, proxy, retention, serve, usage, user
+from dockyard.commands import admin, config, fsck, gc, migrate, proxy, replicate, retention, serve, usage, user
 from dockyard.commands.flags import apply_setting_flags
 from dockyard.commands.versions import versions
 from dockyard.config.settings import load_settings
 
-_COMMANDS = (serve, config, admin, usage, migrate, user, gc, fsck, retention, proxy)
+_COMMANDS = (serve, config, admin, usage, migrate, user, gc, fsck, retention, replicate, proxy)
 
 
 def _parser() -> argparse.ArgumentParser:

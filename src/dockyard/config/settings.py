@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from dockyard.config.proxy import Proxy
+from dockyard.config.replication import Replication
 from dockyard.config.section import Section
 from dockyard.core.urls import redact_password
 
@@ -341,6 +342,7 @@ class Settings(BaseSettings):
     quotas: list[Quota] = []
     """The first rule matching a repository applies."""
     ui: Ui = Ui()
+    replication: Replication = Replication()
     proxy: Proxy = Proxy()
 
     @field_validator("listen")

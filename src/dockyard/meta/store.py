@@ -19,6 +19,7 @@ from dockyard.meta.lifecycle import Lifecycle
 from dockyard.meta.manifests import Manifests
 from dockyard.meta.outbox import Outbox
 from dockyard.meta.referrers import Referrers
+from dockyard.meta.replication import ReplicationState
 from dockyard.meta.retention import RetentionState
 from dockyard.meta.runtime_settings import RuntimeSettings
 from dockyard.meta.tags import Tags
@@ -42,6 +43,7 @@ class MetadataStore(
     RetentionState,
     Integrity,
     Usage,
+    ReplicationState,
     CacheState,
     Protocol,
 ):

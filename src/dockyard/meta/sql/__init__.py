@@ -20,6 +20,7 @@ from dockyard.meta.sql.lifecycle import LifecycleQueries
 from dockyard.meta.sql.manifests import ManifestQueries
 from dockyard.meta.sql.outbox import OutboxQueries
 from dockyard.meta.sql.referrers import ReferrerQueries
+from dockyard.meta.sql.replication import ReplicationQueries
 from dockyard.meta.sql.retention import RetentionQueries
 from dockyard.meta.sql.runtime_settings import RuntimeSettingsQueries
 from dockyard.meta.sql.tags import TagQueries
@@ -44,6 +45,7 @@ class SqlMetadataStore(
     RetentionQueries,
     IntegrityQueries,
     UsageQueries,
+    ReplicationQueries,
     CacheQueries,
     MetadataStore,
 ):
