@@ -110,7 +110,7 @@ class BlobCache:
             served = ServedBlob(cached, "hit")
         else:
             served = ServedBlob(await self._miss(route, digest), "miss")
-        metrics.SERVED.labels(route.upstream.name, "blob", served.outcome).inc()
+        metrics.served(route.upstream.name, "blob", served.outcome).inc()
         return served
 
     async def _cached(self, route: CacheRoute, digest: Digest) -> BlobSource | None:
@@ -217,13 +217,24 @@ class BlobCache:
             self._fills.pop(fill.key, None)
 
     async def _download(self, fill: Fill, route: CacheRoute, lease: FillLease) -> None:
-        await self._meta.create_upload(fill.upload_id, route.local)
-        await self._store.start_upload(fill.upload_id)
-        hasher = new_hasher(fill.digest.algorithm)
-        async with route.upstream.client.get_blob(route.repository, fill.digest) as stream:
-            fill.started(stream.size)
-            await self._meta.renew_fill_lease(lease.key, lease.owner, self._leases.seconds, stream.size)
-            await self._store_pieces(fill, _Pieces(stream.chunks, fill), stream.size, hasher)
+        # The session row and bytes area are made while upstream is asked: neither waits for the other.
+        prepared = asyncio.ensure_future(self._prepare(fill.upload_id, route.local))
+        try:
+            async with route.upstream.client.get_blob(route.repository, fill.digest) as stream:
+                fill.started(stream.size)
+                receiving = asyncio.ensure_future(fill.receive(stream.chunks))
+                try:
+                    await prepared
+                    await self._meta.renew_fill_lease(lease.key, lease.owner, self._leases.seconds, stream.size)
+                    hasher = new_hasher(fill.digest.algorithm)
+                    await self._store_pieces(fill, stream.size, hasher)
+                    await receiving
+                finally:
+                    receiving.cancel()
+                    await asyncio.gather(receiving, return_exceptions=True)
+        finally:
+            prepared.cancel()
+            await asyncio.gather(prepared, return_exceptions=True)
         actual = Digest(fill.digest.algorithm, hasher.hexdigest())
         if actual != fill.digest:
             raise RemoteInvalid(route.upstream.url, f"blob {fill.digest} arrived with digest {actual}")
@@ -237,10 +248,16 @@ class BlobCache:
         self._events.written(entries)
         fill.finished(committed=True)
 
-    async def _store_pieces(self, fill: Fill, pieces: _Pieces, size: int, hasher: Hasher) -> None:
+    async def _prepare(self, upload_id: str, repository: str) -> None:
+        """The upload session's row first, then its bytes area: bytes never exist without a row."""
+        await self._meta.create_upload(upload_id, repository)
+        await self._store.start_upload(upload_id)
+
+    async def _store_pieces(self, fill: Fill, size: int, hasher: Hasher) -> None:
+        """Append the received bytes in pieces, each readable by other processes once stored."""
         offset = 0
         while offset < size:
-            piece = pieces.next(min(PIECE_BYTES, size - offset))
+            piece = fill.unstored(offset, min(PIECE_BYTES, size - offset))
             offset = await self._store.append_upload(fill.upload_id, offset, piece, hasher)
             fill.stored(offset)
 
@@ -308,31 +325,6 @@ class BlobCache:
         if isinstance(found, Fill) and found.upload_id != expired.upload_id:
             log.info("took over the download of %s into %s from %s", digest, route.local, expired.owner)
             await self._discard(expired.upload_id)
-
-
-class _Pieces:
-    """The upstream stream cut into pieces for the blob store, each chunk handed to the readers first."""
-
-    def __init__(self, chunks: AsyncIterator[bytes], fill: Fill):
-        self._chunks = chunks
-        self._fill = fill
-        self._carry = b""
-
-    async def next(self, limit: int) -> AsyncIterator[bytes]:
-        taken = 0
-        while taken < limit:
-            if self._carry:
-                chunk, self._carry = self._carry, b""
-            else:
-                try:
-                    chunk = await anext(self._chunks)
-                except StopAsyncIteration:
-                    raise RemoteInvalid("upstream", "the blob's body ended early") from None
-                self._fill.received(chunk)
-            if taken + len(chunk) > limit:
-                chunk, self._carry = chunk[: limit - taken], chunk[limit - taken :]
-            taken += len(chunk)
-            yield chunk
 
 
 def _as_client_error(route: CacheRoute, error: BaseException) -> BaseException:

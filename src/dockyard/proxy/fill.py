@@ -1,6 +1,7 @@
 """A blob's download from upstream, as its readers in this process see it: the bytes arrive into a
-window in memory, from which every reader takes them at once; readers that fall behind the window
-read what the blob store holds already (the upload, or the blob once committed).
+window in memory, from which every reader takes them at once, and from which the download's writer
+takes them for the blob store at its own pace; readers that fall behind the window read what the
+blob store holds already (the upload, or the blob once committed).
 
 The last byte is held back from every reader until the whole blob's digest has been verified, so a
 client that receives a complete body has received the blob, never bytes that failed the check.
@@ -67,6 +68,9 @@ class Fill:
         self.verified = False
         self.committed = False
         self.error: BaseException | None = None
+        """Why the fill failed, as its readers are told."""
+        self.broken: BaseException | None = None
+        """Why the upstream's body broke off, for the fill's own writer."""
         self.readers = 0
         self._size: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._changed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -75,9 +79,33 @@ class Fill:
     def started(self, size: int) -> None:
         self._size.set_result(size)
 
-    def received(self, chunk: bytes) -> None:
-        self.window.append(chunk)
-        self._wake()
+    async def receive(self, chunks: AsyncIterator[bytes]) -> None:
+        """Take the upstream's bytes into the window as they arrive, up to `WINDOW_BYTES` ahead of
+        what the blob store has: readers get them at once, whatever the store's pace."""
+        try:
+            async for chunk in chunks:
+                self.window.append(chunk)
+                self._wake()
+                while self.window.end - self.durable > WINDOW_BYTES:
+                    await self._changed
+        except BaseException as error:
+            self.broken = error
+            self._wake()
+            raise
+
+    async def unstored(self, offset: int, length: int) -> AsyncIterator[bytes]:
+        """The received bytes [offset, offset + length) for the blob store, as they arrive."""
+        position, end = offset, offset + length
+        while position < end:
+            changed = self._changed
+            if self.window.start <= position < self.window.end:
+                chunk = self.window.read(position, end)
+                position += len(chunk)
+                yield chunk
+            elif self.broken is not None:
+                raise self.broken
+            else:
+                await changed
 
     def stored(self, offset: int) -> None:
         self.durable = offset

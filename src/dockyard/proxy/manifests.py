@@ -87,7 +87,7 @@ class ManifestCache:
             served = await self._by_digest(route, target)
         else:
             served = await self._by_tag(route, target, head)
-        metrics.SERVED.labels(route.upstream.name, "manifest", served.outcome).inc()
+        metrics.served(route.upstream.name, "manifest", served.outcome).inc()
         return served
 
     async def _by_digest(self, route: CacheRoute, digest: Digest) -> ServedManifest:

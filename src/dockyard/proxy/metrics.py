@@ -4,6 +4,8 @@ clients that joined one instead of asking upstream themselves."""
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter
 
 from dockyard.remote import RemoteObserver
@@ -37,6 +39,17 @@ UPSTREAM_BYTES = Counter("dockyard_proxy_upstream_bytes", "Body bytes received f
 TOKENS = Counter("dockyard_proxy_upstream_tokens", "Tokens fetched from upstreams' token services", ["upstream"])
 BREAKER_OPENINGS = Counter("dockyard_proxy_breaker_openings", "Circuit breakers opened on an upstream", ["upstream"])
 RELEASED = Counter("dockyard_proxy_evictions", "Cached tags and holds released by eviction", ["upstream", "reason"])
+
+
+@functools.lru_cache(maxsize=1024)
+def served(upstream: str, kind: str, outcome: str) -> Counter:
+    """The counter of one upstream, kind and outcome (looked up once: `labels()` costs more than `inc()`)."""
+    return SERVED.labels(upstream, kind, outcome)
+
+
+@functools.lru_cache(maxsize=256)
+def served_bytes(upstream: str) -> Counter:
+    return SERVED_BYTES.labels(upstream)
 
 
 class UpstreamObserver(RemoteObserver):
