@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,15 +23,19 @@ MIB = 1 << 20
 PULLERS = 8
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def faults(distribution: Distribution) -> Iterator[FaultProxy]:
     with FaultProxy(distribution.url) as proxy:
         yield proxy
 
 
-@pytest.fixture
-def instances(request: pytest.FixtureRequest, tmp_path: Path, faults: FaultProxy) -> Iterator[list[DockyardServer]]:
-    """Three instances sharing one PostgreSQL database and one bucket, nothing else (as on three machines)."""
+@pytest.fixture(scope="module")
+def instances(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, faults: FaultProxy
+) -> Iterator[list[DockyardServer]]:
+    """Three instances sharing one PostgreSQL database and one bucket, nothing else (as on three
+    machines), for the module: the last test kills one."""
+    tmp_path = tmp_path_factory.mktemp("instances")
     config = tmp_path / "config.yaml"
     proxy = {"upstreams": [upstream("hub", faults.url, tag_ttl_seconds=3600)], "lease_seconds": 2}
     config.write_text(yaml.safe_dump({"proxy": proxy}))
@@ -105,7 +108,7 @@ def test_when_the_downloading_instance_dies_another_takes_over(
     image = seed_image(distribution.url, repository, "1", layer_sizes=(6 * MIB,))
     layer, blob = max(image.blobs.items(), key=lambda item: len(item[1]))
     stall = faults.add("GET", f"/v2/{repository}/blobs/{layer}", Stall(after_bytes=MIB), times=1)
-    leader, follower, _ = instances
+    leader, follower, _ = instances  # the module's last test: the leader does not come back
     path = f"/v2/hub/{repository}/blobs/{layer}"
     with httpx.Client(timeout=120) as client, client.stream("GET", leader.url + path) as first:
         assert first.status_code == 200
