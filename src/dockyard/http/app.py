@@ -183,7 +183,7 @@ class RegistryApp:
         if self._tracer is not None:
             self._tracer.finish(span, route, response.status, req.request_id)
         if req.cache is not None:
-            proxy_metrics.served_bytes(req.cache.upstream).inc(sent)
+            proxy_metrics.TALLIES.sent(req.cache.upstream, sent)
         if self._access_log is not None and route not in self._unlogged:
             cache = None if req.cache is None else req.cache.outcome
             self._access_log.record(

@@ -110,7 +110,7 @@ class BlobCache:
             served = ServedBlob(cached, "hit")
         else:
             served = ServedBlob(await self._miss(route, digest), "miss")
-        metrics.served(route.upstream.name, "blob", served.outcome).inc()
+        metrics.TALLIES.served(route.upstream.name, "blob", served.outcome)
         return served
 
     async def _cached(self, route: CacheRoute, digest: Digest) -> BlobSource | None:

@@ -87,7 +87,7 @@ class ManifestCache:
             served = await self._by_digest(route, target)
         else:
             served = await self._by_tag(route, target, head)
-        metrics.served(route.upstream.name, "manifest", served.outcome).inc()
+        metrics.TALLIES.served(route.upstream.name, "manifest", served.outcome)
         return served
 
     async def _by_digest(self, route: CacheRoute, digest: Digest) -> ServedManifest:

@@ -4,7 +4,7 @@ clients that joined one instead of asking upstream themselves."""
 
 from __future__ import annotations
 
-import functools
+import collections
 
 from prometheus_client import Counter
 
@@ -41,15 +41,32 @@ BREAKER_OPENINGS = Counter("dockyard_proxy_breaker_openings", "Circuit breakers 
 RELEASED = Counter("dockyard_proxy_evictions", "Cached tags and holds released by eviction", ["upstream", "reason"])
 
 
-@functools.lru_cache(maxsize=1024)
-def served(upstream: str, kind: str, outcome: str) -> Counter:
-    """The counter of one upstream, kind and outcome (looked up once: `labels()` costs more than `inc()`)."""
-    return SERVED.labels(upstream, kind, outcome)
+class Tallies:
+    """What each pull of a cache repository adds (its outcome, its bytes), tallied in memory and
+    published about once a second: updating a series in multiprocess mode takes a lock and writes a
+    shared file, more than the rest of a cache hit costs."""
+
+    def __init__(self) -> None:
+        self._served: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        self._bytes: collections.Counter[str] = collections.Counter()
+
+    def served(self, upstream: str, kind: str, outcome: str) -> None:
+        self._served[upstream, kind, outcome] += 1
+
+    def sent(self, upstream: str, count: int) -> None:
+        self._bytes[upstream] += count
+
+    def publish(self) -> None:
+        served, self._served = self._served, collections.Counter()
+        sent, self._bytes = self._bytes, collections.Counter()
+        for labels, count in served.items():
+            SERVED.labels(*labels).inc(count)
+        for upstream, count in sent.items():
+            SERVED_BYTES.labels(upstream).inc(count)
 
 
-@functools.lru_cache(maxsize=256)
-def served_bytes(upstream: str) -> Counter:
-    return SERVED_BYTES.labels(upstream)
+TALLIES = Tallies()
+"""This process's."""
 
 
 class UpstreamObserver(RemoteObserver):

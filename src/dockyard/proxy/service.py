@@ -14,6 +14,7 @@ from dockyard.blobs.base import BlobStore
 from dockyard.config.proxy import Proxy
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.meta.cache import CacheState
+from dockyard.proxy import metrics
 from dockyard.proxy.blobs import BlobCache, BlobCacheStore
 from dockyard.proxy.eviction import Eviction
 from dockyard.proxy.leases import Leases
@@ -25,6 +26,8 @@ from dockyard.proxy.upstreams import CacheRoute, Routes, Upstream
 from dockyard.remote import RemoteClient, RemoteSettings
 
 log = logging.getLogger("dockyard.proxy")
+
+_PUBLISH_SECONDS = 1.0
 
 
 class CacheStore(BlobCacheStore, ManifestCacheStore, CacheState, Protocol):
@@ -119,6 +122,7 @@ class PullThroughCache:
         await asyncio.gather(
             self._every(flush_seconds, "recording cache pulls", self.pulls.flush, paused),
             self._every(self._settings.eviction_interval_seconds, "evicting cached content", self.eviction.run, paused),
+            self._every(_PUBLISH_SECONDS, "publishing cache metrics", _publish, _never),
         )
 
     @staticmethod
@@ -134,6 +138,7 @@ class PullThroughCache:
                 log.exception("%s failed; will retry", what)
 
     async def close(self) -> None:
+        metrics.TALLIES.publish()
         await self.blobs.close()
         try:
             await self.pulls.flush()
@@ -141,3 +146,11 @@ class PullThroughCache:
             log.exception("recording the last cache pulls failed")
         for upstream in self.upstreams:
             await upstream.client.close()
+
+
+async def _publish() -> None:
+    metrics.TALLIES.publish()
+
+
+async def _never() -> bool:
+    return False
