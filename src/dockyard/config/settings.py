@@ -19,6 +19,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from dockyard.config.http import Http
 from dockyard.config.section import Section
 from dockyard.core.urls import redact_password
 
@@ -323,6 +324,7 @@ class Settings(BaseSettings):
     """Refuse every write; `dockyard admin read-only on|off` switches it at runtime too."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    http: Http = Http()
     limits: Limits = Limits()
     uploads: Uploads = Uploads()
     notifications: Notifications = Notifications()

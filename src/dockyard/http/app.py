@@ -24,8 +24,10 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.http import health
 from dockyard.http.accesslog import REQUEST_ID_HEADER, AccessLog, RequestIds
 from dockyard.http.auth import Guard
+from dockyard.http.clients import ClientAddresses
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError, error_body, status_of
+from dockyard.http.limits import RequestLimits, check_headers
 from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
 from dockyard.http.metrics import observe_request
 from dockyard.http.monitor import Monitor
@@ -61,8 +63,11 @@ class RegistryApp:
         log_probes: bool = False,
         tracer: RequestTracer | None = None,
         guard: Guard | None = None,
+        limits: RequestLimits | None = None,
+        clients: ClientAddresses | None = None,
     ):
-        """`routes` are tried before the /v2/ API's (the web UI's come this way)."""
+        """`routes` are tried before the /v2/ API's (the web UI's come this way); `clients` decides
+        the client's address when trusted proxies name it."""
         self._context = context
         self._router = Router((routes, API_ROUTES))
         self._render_metrics = render_metrics
@@ -76,6 +81,8 @@ class RegistryApp:
         self._request_ids = RequestIds()
         self._tracer = tracer
         self._guard = guard
+        self._limits = limits or RequestLimits()
+        self._clients = clients if clients is not None and clients.behind_proxies else None
         self._monitor = Monitor(context.registry.operations.open_uploads)
         self._background.append(self._monitor.run)
 
@@ -104,13 +111,24 @@ class RegistryApp:
         started = time.perf_counter()
         headers = scope.headers
         request_id = self._request_ids.for_request(headers.get(REQUEST_ID_HEADER))
+        client = scope.client
+        if self._clients is not None:
+            client = self._clients.client(client, headers.get("x-forwarded-for"))
         req = Request(
-            scope.method, scope.path, scope.query_string, headers, protocol, client=scope.client, request_id=request_id
+            scope.method,
+            scope.path,
+            scope.query_string,
+            headers,
+            protocol,
+            client=client,
+            request_id=request_id,
+            limits=self._limits,
         )
         span = None if self._tracer is None else self._tracer.start(scope.method, scope.path, headers)
         self._monitor.in_flight += 1
         route = "unknown"
         try:
+            check_headers(headers, self._limits)
             route, answer = self._resolve(req)
             if req.method not in _READ_METHODS and await self._read_only():
                 raise HTTPError(405, ErrorCode.UNSUPPORTED, READ_ONLY_MESSAGE)
@@ -159,7 +177,9 @@ class RegistryApp:
         if self._tracer is not None:
             self._tracer.finish(span, route, response.status, req.request_id)
         if self._access_log is not None and route not in self._unlogged:
-            self._access_log.record(req.request_id, scope, response.status, sent, elapsed, user=_user_of(req))
+            self._access_log.record(
+                req.request_id, scope, response.status, sent, elapsed, client=req.client, user=_user_of(req)
+            )
 
 
 def _failure(req: Request, error: Exception) -> Response:

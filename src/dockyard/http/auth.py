@@ -17,6 +17,7 @@ from dockyard.auth.policy import Action, Principal
 from dockyard.auth.service import Authenticator, LoginFailed, TooManyFailures, is_empty_basic
 from dockyard.auth.tokens import TokenError, TokenExpired
 from dockyard.core.errors import ErrorCode
+from dockyard.http.clients import host_of
 from dockyard.http.errors import HTTPError
 from dockyard.http.messages import FileResponse, Request, Response
 
@@ -197,9 +198,8 @@ def addressed_host(req: Request, default: str) -> str:
 
 
 def client_address(client: str) -> str:
-    """The host part of `HOST:PORT` (and `[V6]:PORT`)."""
-    host, sep, port = client.rpartition(":")
-    return host.strip("[]") if sep and port.isdigit() else client
+    """The address failed logins count against: the host of the request's client."""
+    return host_of(client)
 
 
 def too_many(limited: TooManyFailures) -> HTTPError:

@@ -10,10 +10,12 @@ from urllib.parse import parse_qs
 from dockyard.auth.policy import Principal
 from dockyard.core.errors import ErrorCode
 from dockyard.http.errors import HTTPError
+from dockyard.http.limits import RequestLimits, timed_body
 
 
 class Request:
     __slots__ = (
+        "_limits",
         "_protocol",
         "_query",
         "client",
@@ -35,10 +37,11 @@ class Request:
         *,
         client: str = "",
         request_id: str,
+        limits: RequestLimits | None = None,
     ):
         self.method = method
-        self.client = client
         self.request_id = request_id
+        self._limits = limits
         self.path = path
         self.query_string = query_string
         self.headers = headers
@@ -71,9 +74,10 @@ class Request:
         return int(value)
 
     def body(self) -> AsyncIterable[bytes]:
-        """The request body as it arrives, chunked transfer encoding included. Read it once."""
+        """The request body as it arrives, chunked transfer encoding included; 408 when it stalls or
+        takes too long (`limits`). Read it once."""
         body: AsyncIterable[bytes] = self._protocol
-        return body
+        return body if self._limits is None else timed_body(body, self._limits)
 
     async def read_body(self, limit: int) -> bytes:
         """The whole body, refused with 413 beyond `limit` bytes (before reading, when declared)."""
