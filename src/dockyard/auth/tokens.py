@@ -199,12 +199,24 @@ class TokenVerifier:
             try:
                 claims = _decode(token, key, audience, issuer, self._leeway)
             except jwt.ExpiredSignatureError:
-                stale = _decode(token, key, audience, issuer, self._leeway, verify_exp=False)
-                expired = principal_of(stale, issuer == self._own_issuer)
-                raise TokenExpired(expired, float(stale.get("iat", 0))) from None
+                # Expired, but otherwise valid here? Only then may an upload grant still honour it.
+                stale = self._decode_expired(token, key, audience, issuer)
+                raise TokenExpired(
+                    principal_of(stale, issuer == self._own_issuer), float(stale.get("iat", 0))
+                ) from None
             except jwt.InvalidSignatureError:
                 continue
             except jwt.PyJWTError as error:
-                raise TokenError(f"the token is not valid here: {type(error).__name__}") from None
+                raise _not_valid_here(error) from None
             return principal_of(claims, issuer == self._own_issuer), claims
         raise TokenError("the token's signature does not verify")
+
+    def _decode_expired(self, token: str, key: VerifyingKey, audience: str, issuer: str) -> dict[str, Any]:
+        try:
+            return _decode(token, key, audience, issuer, self._leeway, verify_exp=False)
+        except jwt.PyJWTError as error:  # e.g. a refresh token, or one for another service
+            raise _not_valid_here(error) from None
+
+
+def _not_valid_here(error: jwt.PyJWTError) -> TokenError:
+    return TokenError(f"the token is not valid here: {type(error).__name__}")

@@ -11,6 +11,7 @@ from dockyard.auth.policy import Principal
 from dockyard.auth.service import Authenticator, LoginFailed, TooManyFailures
 from dockyard.auth.tokens import Scope, TokenError, parse_scope
 from dockyard.core.errors import ErrorCode
+from dockyard.core.names import validate_name
 from dockyard.http.auth import client_address, too_many
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
@@ -27,11 +28,15 @@ def _authenticator(ctx: Context) -> Authenticator:
 
 
 def _scopes(texts: list[str]) -> list[Scope]:
+    """The scopes asked for; a repository's name must be one a repository can have (it is cached and
+    logged, and a token for `a/../b` would be a trap for whatever reads it)."""
     scopes = []
     for text in texts:
         scope = parse_scope(text)
         if scope is None:
             raise HTTPError(400, ErrorCode.UNSUPPORTED, f"malformed scope: {text[:200]!r}")
+        if scope.type == "repository":
+            validate_name(scope.name)
         scopes.append(scope)
     return scopes
 
