@@ -30,6 +30,9 @@ def test_failed_logins_are_limited_per_address(tmp_path: Path) -> None:
         assert 1 <= int(limited.headers["retry-after"]) <= 60
         # While limited, even the right password waits: guessing gains nothing.
         assert httpx.get(url, headers=basic("admin")).status_code == 429
+        # Without trusted proxies, X-Forwarded-For is the client's own word and changes nothing.
+        spoofed = {**basic("admin", "guess"), "X-Forwarded-For": "198.51.100.9"}
+        assert httpx.get(url, headers=spoofed).status_code == 429
     finally:
         server.stop()
 

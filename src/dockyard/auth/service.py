@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dockyard.auth import keys
+from dockyard.auth import keys, metrics
 from dockyard.auth.credentials import FailedLogins, UserFile, Verifier
 from dockyard.auth.grants import UploadGrants
+from dockyard.auth.password_checks import PasswordChecks, PasswordChecksBusy
 from dockyard.auth.policy import Action, Policy, Principal, rule
 from dockyard.auth.tokens import Scope, TokenIssuer, TokenVerifier, repository_actions
-from dockyard.config.settings import Auth
+from dockyard.config.auth import Auth
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,8 @@ class LoginFailed(Exception):
 
 
 class TooManyFailures(Exception):
-    def __init__(self, retry_after: int):
-        super().__init__(f"too many failed logins; retry in {retry_after}s")
+    def __init__(self, retry_after: int, message: str | None = None):
+        super().__init__(message or f"too many failed logins; retry in {retry_after}s")
         self.retry_after = retry_after
 
 
@@ -66,7 +67,10 @@ class Authenticator:
         self.policy = policy
         self.tokens = tokens
         self._users = users
-        self._verifier = Verifier(users, settings.credential_cache_seconds) if users is not None else None
+        self._verifier = None
+        if users is not None:
+            checks = PasswordChecks(settings.password_check_threads, settings.password_check_queue)
+            self._verifier = Verifier(users, settings.credential_cache_seconds, checks)
         self._failures = FailedLogins(settings.failed_logins_per_minute)
         self._principals: dict[str, Principal] = {}
 
@@ -82,22 +86,49 @@ class Authenticator:
 
     async def _verified(self, key: bytes, parse: Callable[[], tuple[str, str] | None], client: str) -> Principal:
         """The principal of credentials, from the cache when they were checked lately; failures
-        count against the client's address."""
+        count against the client's address. Raises LoginFailed or TooManyFailures."""
         wait = self._failures.retry_after(client)
         if wait:
+            metrics.LIMITED_LOGINS.inc()
             raise TooManyFailures(wait)
         assert self._verifier is not None
         user, fresh = self._verifier.cached(key)
         if user is None:
-            parsed = parse()
-            user = await self._verifier.verify(key, *parsed) if parsed is not None else ""
+            user = await self._checked(key, parse(), client)
+        elif not user:
+            self._failures.record_failure(client)  # known to be wrong: no bcrypt, but it counts
         elif not fresh and (parsed := parse()) is not None:
             self._verifier.recheck(key, *parsed)
         if not user:
-            self._failures.record_failure(client)
+            metrics.FAILED_LOGINS.inc()
             log.info("failed login from %s", client)
             raise LoginFailed
         return self._principal(user)
+
+    async def _checked(self, key: bytes, parsed: tuple[str, str] | None, client: str) -> str:
+        """The user of credentials not seen lately, or "": bcrypt, unless they do not even parse. The
+        check counts as a failed login from its start (until it succeeds), so that guesses sent in
+        parallel cannot all pass the limit before the first has failed; a request that joins a check
+        under way adds no guess, and counts only if the check fails."""
+        assert self._verifier is not None
+        if parsed is None:
+            self._failures.record_failure(client)
+            return ""
+        joining = self._verifier.checking(key)
+        if not joining and (wait := self._failures.attempt(client)):
+            metrics.LIMITED_LOGINS.inc()
+            raise TooManyFailures(wait)
+        try:
+            user = await self._verifier.verify(key, *parsed)
+        except PasswordChecksBusy as busy:
+            if not joining:
+                self._failures.withdraw(client)  # nothing was checked
+            raise TooManyFailures(busy.retry_after, str(busy)) from None
+        if joining and not user:
+            self._failures.record_failure(client)
+        elif not joining and user:
+            self._failures.withdraw(client)
+        return user
 
     async def login(self, user: str, password: str, client: str) -> Principal:
         if self._verifier is None:

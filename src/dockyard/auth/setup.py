@@ -9,7 +9,7 @@ from pathlib import Path
 from dockyard.auth.htpasswd import HtpasswdError
 from dockyard.auth.keys import KeyFileError
 from dockyard.auth.service import build_authenticator
-from dockyard.config.settings import Auth
+from dockyard.config.auth import Auth
 
 
 def check_auth(settings: Auth, data_dir: Path) -> None:
