@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from dockyard.config.auth import Auth
 from dockyard.config.http import Http
+from dockyard.config.replication import Replication
 from dockyard.config.section import Section
 from dockyard.core.urls import redact_password
 
@@ -271,6 +272,7 @@ class Settings(BaseSettings):
     quotas: list[Quota] = []
     """The first rule matching a repository applies."""
     ui: Ui = Ui()
+    replication: Replication = Replication()
 
     @field_validator("listen")
     @classmethod
