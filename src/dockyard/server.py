@@ -139,7 +139,7 @@ def build_app() -> RegistryApp:
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
         tracer=request_tracer(settings.tracing),
-        guard=Guard(auth, secure=settings.tls_cert is not None) if auth else None,
+        guard=Guard(auth, secure=settings.tls_cert is not None, listen=settings.listen) if auth else None,
         limits=RequestLimits(
             settings.http.max_headers,
             settings.http.max_header_bytes,

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.auth.support import PASSWORDS, TEST_COST, AuthServer, basic, bearer, fetch_token, start_server
+from bench.procs import free_port
+from tests.auth.support import (
+    PASSWORDS,
+    TEST_COST,
+    AuthServer,
+    auth_config,
+    basic,
+    bearer,
+    fetch_token,
+    start_server,
+)
 from tests.http.ocitest import error_codes
 from tests.support.server import DockyardServer
 from tests.support.wait import wait_until
@@ -168,8 +179,6 @@ def test_realm_is_https_under_tls_and_follows_external_url(tmp_path: Path) -> No
     config_dir = tmp_path / "tls"
     config_dir.mkdir()
     env = {"DOCKYARD_TLS_CERT": str(cert), "DOCKYARD_TLS_KEY": str(key)}
-    from tests.auth.support import auth_config  # noqa: PLC0415
-
     config = auth_config(config_dir, token_mode=True)
     server = DockyardServer(tmp_path / "data", ["--config", str(config)], env=env, tls_ca=cert).start()
     try:
@@ -185,3 +194,38 @@ def test_realm_is_https_under_tls_and_follows_external_url(tmp_path: Path) -> No
         assert response.headers["www-authenticate"].startswith('Bearer realm="https://registry.example.com/auth/token"')
     finally:
         behind_proxy.stop()
+
+
+def test_the_realm_never_follows_the_host_header(token_server: AuthServer) -> None:
+    response = httpx.get(f"{token_server.url}/v2/", headers={"Host": "registry.evil.example"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith(f'Bearer realm="{token_server.url}/auth/token"')
+
+
+def _dockyard_exits(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A dockyard command expected to end by itself; should it serve instead, its process group is
+    killed at the deadline (and the test fails)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dockyard", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise AssertionError(f"dockyard {' '.join(args)} did not exit") from None
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+
+
+def test_token_mode_on_a_public_address_needs_an_external_url(tmp_path: Path) -> None:
+    config = str(auth_config(tmp_path, token_mode=True))
+    env = {"DOCKYARD_DATA_DIR": str(tmp_path / "data"), "DOCKYARD_LISTEN": f"0.0.0.0:{free_port()}"}
+    for args in (("serve", "--config", config), ("config", "check", config)):
+        result = _dockyard_exits(*args, env=env)
+        assert result.returncode != 0, args
+        assert "error: auth.external_url: " in result.stderr, args

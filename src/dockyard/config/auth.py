@@ -63,7 +63,9 @@ class Auth(Section):
     """With no rules, every authenticated user may do everything."""
     realm: str = "dockyard"
     external_url: str | None = None
-    """The URL clients reach dockyard at (behind a reverse proxy); the token realm is built on it."""
+    """The URL clients reach dockyard at (behind a reverse proxy: its URL); the token realm is built on it,
+    never on a request's Host. Unset, the realm is on the listen address, which token mode accepts only
+    on loopback."""
     token: TokenAuth = TokenAuth()
     credential_cache_seconds: int = Field(default=60, ge=0)
     failed_logins_per_minute: int = Field(default=10, ge=1)

@@ -7,6 +7,7 @@ changes here.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import typing
 from collections.abc import Iterator
@@ -140,6 +141,29 @@ def _path_problems(model: BaseModel, prefix: tuple[str, ...] = ()) -> Iterator[P
                 yield Problem(".".join(key), f"{must_exist} does not exist", "create it or correct the path")
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def consistency_problems(settings: Settings) -> list[Problem]:
+    """Settings each valid alone that do not go together; `dockyard serve` refuses to start on them."""
+    problems = []
+    auth = settings.auth
+    if auth.token.enabled and auth.external_url is None and not _is_loopback(settings.host):
+        problems.append(
+            Problem(
+                "auth.external_url",
+                f"token mode on {settings.listen}, an address other machines reach, needs the URL they use: "
+                "the token realm is never taken from a request's Host header",
+                "set auth.external_url, e.g. https://registry.example.com",
+            )
+        )
+    return problems
+
+
 def _file_problems(config_file: Path) -> Iterator[Problem]:
     if not config_file.is_file():
         yield Problem("(file)", f"{config_file} does not exist", "give the path of a YAML file")
@@ -179,7 +203,7 @@ def check(config_file: Path | None) -> tuple[Settings | None, list[Problem]]:
         settings = Settings()
     except ValidationError as error:
         return None, [*problems, *_validation_problems(error, {problem.key for problem in problems})]
-    return settings, [*problems, *_path_problems(settings)]
+    return settings, [*problems, *_path_problems(settings), *consistency_problems(settings)]
 
 
 def refusal(error: Exception) -> str:

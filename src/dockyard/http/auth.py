@@ -53,23 +53,20 @@ def _scope(repository: str | None, action: Action | None, route: str) -> str | N
 
 
 class Guard:
-    def __init__(self, auth: Authenticator, secure: bool):
+    def __init__(self, auth: Authenticator, secure: bool, listen: str):
+        """`listen`: the address served, which names the token endpoint when `auth.external_url` is
+        unset (only on a loopback address: `dockyard serve` refuses token mode elsewhere without it)."""
         self._auth = auth
-        self._scheme = "https" if secure else "http"
         external = auth.settings.external_url
-        self._external_url = external.rstrip("/") if external else None
+        base = external.rstrip("/") if external else f"{'https' if secure else 'http'}://{listen}"
+        self.realm = f"{base}/auth/token"
+        """The token endpoint's URL: from the configuration only, never from a request's Host header
+        (a client would send its credentials wherever the Host named)."""
 
-    def realm(self, req: Request) -> str:
-        """The token endpoint's URL as the client reaches it: the configured external URL, else the
-        Host the client addressed."""
-        if self._external_url:
-            return f"{self._external_url}/auth/token"
-        return f"{self._scheme}://{addressed_host(req, 'localhost')}/auth/token"
-
-    def challenge(self, req: Request, scope: str | None, error: str | None = None) -> str:
+    def challenge(self, scope: str | None, error: str | None = None) -> str:
         if not self._auth.token_mode:
             return f'Basic realm="{self._auth.settings.realm}",charset="UTF-8"'
-        parts = [f'Bearer realm="{self.realm(req)}"', f'service="{self._auth.settings.token.service}"']
+        parts = [f'Bearer realm="{self.realm}"', f'service="{self._auth.settings.token.service}"']
         if scope:
             parts.append(f'scope="{scope}"')
         if error:
@@ -81,7 +78,7 @@ class Guard:
     ) -> HTTPError:
         # The scope is built only here: the requests that succeed never need it.
         scope = _scope(params.get("name"), needed_action(route, req.method), route)
-        header = ("www-authenticate", self.challenge(req, scope, error))
+        header = ("www-authenticate", self.challenge(scope, error))
         return HTTPError(401, ErrorCode.UNAUTHORIZED, message, [header])
 
     def wrap(self, route: str, params: dict[str, str], req: Request, answer: Answer) -> Answer:
