@@ -129,8 +129,8 @@ class RegistryApp:
         route = "unknown"
         try:
             check_headers(headers, self._limits)
-            route, answer = self._resolve(req)
-            if req.method not in _READ_METHODS and await self._read_only():
+            route, answer, writes = self._resolve(req)
+            if writes and await self._read_only():
                 raise HTTPError(405, ErrorCode.UNSUPPORTED, READ_ONLY_MESSAGE)
             response = await answer()
         except Exception as error:
@@ -143,16 +143,16 @@ class RegistryApp:
             _send(protocol, response, sent_headers)
         self._observe(scope, req, route, response, elapsed=time.perf_counter() - started, span=span)
 
-    def _resolve(self, req: Request) -> tuple[str, Answer]:
-        """The route's name (for metrics and logs) and the call that answers the request: the
-        handler, behind the auth guard unless the route is public."""
+    def _resolve(self, req: Request) -> tuple[str, Answer, bool]:
+        """The route's name (for metrics and logs), the call that answers the request (the handler,
+        behind the auth guard unless the route is public), and whether it would change content."""
         if req.method in _READ_METHODS:
             if req.path == "/metrics":
-                return "metrics", self._metrics_response
+                return "metrics", self._metrics_response, False
             if req.path == "/healthz":
-                return "healthz", health.alive
+                return "healthz", health.alive, False
             if req.path == "/readyz":
-                return "readyz", functools.partial(health.ready, self._context)
+                return "readyz", functools.partial(health.ready, self._context), False
         if len(req.path) > _MAX_PATH:
             raise HTTPError(414, ErrorCode.NAME_INVALID, "request path too long")
         route, params = self._router.find(req.path)
@@ -161,9 +161,10 @@ class RegistryApp:
             allow = [("allow", ", ".join(route.methods))]
             raise HTTPError(405, ErrorCode.UNSUPPORTED, f"{req.method} is not supported here", allow)
         answer = functools.partial(handler, self._context, req, **params)
+        writes = route.changes_content and req.method not in _READ_METHODS
         if self._guard is None or route.public:  # auth off: not one call more
-            return route.name, answer
-        return route.name, self._guard.wrap(route.name, params, req, answer)
+            return route.name, answer, writes
+        return route.name, self._guard.wrap(route.name, params, req, answer), writes
 
     async def _metrics_response(self) -> Response:
         return Response(200, [("content-type", CONTENT_TYPE_LATEST)], await self._render_metrics())
