@@ -139,7 +139,7 @@ def build_app() -> RegistryApp:
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
         tracer=request_tracer(settings.tracing),
-        guard=Guard(auth, secure=settings.tls_cert is not None, listen=settings.listen) if auth else None,
+        guard=_guard(settings, auth),
         limits=RequestLimits(
             settings.http.max_headers,
             settings.http.max_header_bytes,
@@ -147,6 +147,18 @@ def build_app() -> RegistryApp:
             settings.http.body_timeout_seconds,
         ),
         clients=ClientAddresses(settings.http.trusted_proxies),
+    )
+
+
+def _guard(settings: Settings, auth: Authenticator | None) -> Guard | None:
+    if auth is None:
+        return None
+    token = settings.metrics.token
+    return Guard(
+        auth,
+        secure=settings.tls_cert is not None,
+        listen=settings.listen,
+        metrics_token=token.get_secret_value() if token else None,
     )
 
 

@@ -1,6 +1,6 @@
 """Logins under attack, over HTTP: parallel guesses count before they are checked, clients behind a
-trusted proxy are told apart by X-Forwarded-For, and a burst of password checks is shed before it
-delays pushes."""
+trusted proxy are told apart by X-Forwarded-For, a burst of password checks is shed before it
+delays pushes; and /metrics, which names every repository, is for administrators."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.support.wait import wait_until
 LIMIT = 10
 CHECK_THREADS = 1
 CHECK_QUEUE = 16
+METRICS_TOKEN = "metrics-token-for-the-scraper"
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
         "DOCKYARD_HTTP__TRUSTED_PROXIES": '["127.0.0.1/32"]',
         "DOCKYARD_AUTH__PASSWORD_CHECK_THREADS": str(CHECK_THREADS),
         "DOCKYARD_AUTH__PASSWORD_CHECK_QUEUE": str(CHECK_QUEUE),
+        "DOCKYARD_METRICS__TOKEN": METRICS_TOKEN,
     }
     with running(tmp_path_factory.mktemp("guarded"), False, env, failed_logins_per_minute=LIMIT) as server:
         yield server
@@ -104,3 +106,23 @@ def test_a_burst_of_password_checks_is_shed_before_it_delays_a_push(guarded: Aut
     assert refused.headers["retry-after"] == "1"
     # The push finished while admitted checks were still waiting for the bcrypt thread.
     assert checked_when_pushed < statuses.count(401), (checked_before, checked_when_pushed, statuses.count(401))
+
+
+def test_metrics_need_the_metrics_token_or_an_administrator(guarded: AuthServer) -> None:
+    url = f"{guarded.url}/metrics"
+    with RegistryClient(guarded.url) as client:
+        client.http.headers.update(from_client("203.0.113.8", basic("admin")))
+        client.push_blob("team/counted", b"counted")
+    anonymous = httpx.get(url)
+    assert anonymous.status_code == 401
+    assert error_codes(anonymous) == ["UNAUTHORIZED"]
+    assert anonymous.headers["www-authenticate"].startswith("Basic ")
+    assert "team/counted" not in anonymous.text
+    assert httpx.get(url, headers={"Authorization": "Bearer not-the-token"}).status_code == 401
+    reader = httpx.get(url, headers=from_client("203.0.113.8", basic("reader")))
+    assert reader.status_code == 403
+    assert error_codes(reader) == ["DENIED"]
+    for headers in ({"Authorization": f"Bearer {METRICS_TOKEN}"}, from_client("203.0.113.8", basic("admin"))):
+        answer = httpx.get(url, headers=headers)
+        assert answer.status_code == 200
+        assert 'repository="team/counted"' in answer.text

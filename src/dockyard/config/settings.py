@@ -117,6 +117,9 @@ class Metrics(Section):
     repository_usage_seconds: float = Field(default=60, ge=0)
     """/metrics reports each repository's usage (blob bytes, shared bytes, tags, manifests), computed
     at most this often; 0 leaves it out (one series per repository on a very large registry)."""
+    token: SecretStr | None = None
+    """With auth on, /metrics answers `Authorization: Bearer <token>` (or an administrator's Basic
+    credentials) only; with auth off it is open."""
 
 
 class Health(Section):

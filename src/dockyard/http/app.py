@@ -148,7 +148,9 @@ class RegistryApp:
         behind the auth guard unless the route is public), and whether it would change content."""
         if req.method in _READ_METHODS:
             if req.path == "/metrics":
-                return "metrics", self._metrics_response, False
+                if self._guard is None:
+                    return "metrics", self._metrics_response, False
+                return "metrics", functools.partial(self._guard.metrics, req, self._metrics_response), False
             if req.path == "/healthz":
                 return "healthz", health.alive, False
             if req.path == "/readyz":

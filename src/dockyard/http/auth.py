@@ -8,6 +8,7 @@ Basic mode) or 429 (too many failed logins) before the handler runs.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -53,10 +54,12 @@ def _scope(repository: str | None, action: Action | None, route: str) -> str | N
 
 
 class Guard:
-    def __init__(self, auth: Authenticator, secure: bool, listen: str):
+    def __init__(self, auth: Authenticator, secure: bool, listen: str, metrics_token: str | None = None):
         """`listen`: the address served, which names the token endpoint when `auth.external_url` is
-        unset (only on a loopback address: `dockyard serve` refuses token mode elsewhere without it)."""
+        unset (only on a loopback address: `dockyard serve` refuses token mode elsewhere without it).
+        `metrics_token`: the bearer token that may read /metrics."""
         self._auth = auth
+        self._metrics_token = metrics_token.encode() if metrics_token else None
         external = auth.settings.external_url
         base = external.rstrip("/") if external else f"{'https' if secure else 'http'}://{listen}"
         self.realm = f"{base}/auth/token"
@@ -80,6 +83,31 @@ class Guard:
         scope = _scope(params.get("name"), needed_action(route, req.method), route)
         header = ("www-authenticate", self.challenge(scope, error))
         return HTTPError(401, ErrorCode.UNAUTHORIZED, message, [header])
+
+    async def metrics(self, req: Request, answer: Answer) -> Response | FileResponse:
+        """/metrics names every repository and its size: only for the configured metrics token or an
+        administrator's Basic credentials (in token mode too, since a scraper cannot follow the token
+        flow)."""
+        kind, _, credentials = (req.header("authorization") or "").partition(" ")
+        kind = kind.lower()
+        if kind == "bearer" and self._metrics_token is not None:
+            if hmac.compare_digest(credentials.strip().encode(), self._metrics_token):
+                return await answer()
+        elif kind == "basic" and not is_empty_basic(credentials):
+            try:
+                principal = await self._auth.basic(credentials, client_address(req.client))
+            except LoginFailed:
+                raise self._metrics_unauthorized("invalid user name or password") from None
+            except TooManyFailures as limited:
+                raise too_many(limited) from None
+            if self._auth.policy.is_admin(principal):
+                return await answer()
+            raise HTTPError(403, ErrorCode.DENIED, f"{principal.name} is not an administrator")
+        raise self._metrics_unauthorized("metrics need the metrics token or an administrator's credentials")
+
+    def _metrics_unauthorized(self, message: str) -> HTTPError:
+        challenge = f'Basic realm="{self._auth.settings.realm}",charset="UTF-8"'
+        return HTTPError(401, ErrorCode.UNAUTHORIZED, message, [("www-authenticate", challenge)])
 
     def wrap(self, route: str, params: dict[str, str], req: Request, answer: Answer) -> Answer:
         """`answer` behind the guard (public routes never get here: the app answers them directly)."""
