@@ -111,7 +111,7 @@ def build_app() -> RegistryApp:
     store = open_blob_store(settings)
     composed = compose(settings, meta, store)
     registry, events, pulls = composed.registry, composed.events, composed.pulls
-    auth = build_authenticator(settings.auth, settings.data_dir)
+    auth = build_authenticator(settings.auth, settings.data_dir, meta)
 
     async def close() -> None:
         try:

@@ -17,8 +17,10 @@ from dockyard.auth.credentials import FailedLogins, UserFile, Verifier
 from dockyard.auth.grants import UploadGrants
 from dockyard.auth.password_checks import PasswordChecks, PasswordChecksBusy
 from dockyard.auth.policy import Action, Policy, Principal, rule
+from dockyard.auth.revocation import CredentialStamp, Revocation, password_stamp
 from dockyard.auth.tokens import Scope, TokenIssuer, TokenVerifier, repository_actions
 from dockyard.config.auth import Auth
+from dockyard.meta.revocations import Revocations
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +64,14 @@ class Tokens:
 
 
 class Authenticator:
-    def __init__(self, settings: Auth, users: UserFile | None, policy: Policy, tokens: Tokens | None):
+    def __init__(
+        self, settings: Auth, users: UserFile | None, policy: Policy, tokens: Tokens | None, revocations: Revocations
+    ):
         self.settings = settings
         self.policy = policy
         self.tokens = tokens
+        self.revocation = Revocation(revocations, _stamps_of(users))
+        """What ends refresh tokens and UI sessions before they expire (auth/revocation.py)."""
         self._users = users
         self._verifier = None
         if users is not None:
@@ -164,17 +170,27 @@ class Authenticator:
         issued_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
         return {"token": token, "access_token": token, "expires_in": lifetime, "issued_at": issued_at}
 
-    def refresh_token(self, principal: Principal) -> str:
+    async def refresh_token(self, principal: Principal) -> str:
         assert self.tokens is not None
-        return self.tokens.issuer.refresh_token(principal.name, self.tokens.refresh_lifetime, time.time())
+        binding = await self.revocation.bind(principal.name)
+        return self.tokens.issuer.refresh_token(principal.name, self.tokens.refresh_lifetime, time.time(), binding)
 
-    def refreshed_principal(self, refresh_token: str) -> Principal:
-        """The user of a refresh token, who must still exist; raises TokenError or LoginFailed."""
+    async def refreshed_principal(self, refresh_token: str) -> Principal:
+        """The user of a refresh token that still holds (its user exists, with the credential it was
+        issued for, and nothing revoked it); raises TokenError or LoginFailed."""
         assert self.tokens is not None
-        user = self.tokens.verifier.verify_refresh(refresh_token, self.tokens.issuer.refresh_audience)
-        if not self.user_exists(user):
+        token = self.tokens.verifier.verify_refresh(refresh_token, self.tokens.issuer.refresh_audience)
+        if not self.user_exists(token.subject):
             raise LoginFailed
-        return Principal(user, self.policy.groups_of(user))
+        if not await self.revocation.holds(token.subject, token.binding, token.token_id):
+            raise LoginFailed
+        return Principal(token.subject, self.policy.groups_of(token.subject))
+
+
+def _stamps_of(users: UserFile | None) -> CredentialStamp:
+    if users is None:
+        return lambda _subject: ""
+    return lambda subject: password_stamp(users.hash_of(subject))
 
 
 def _tokens(settings: Auth, data_dir: Path) -> Tokens:
@@ -196,10 +212,9 @@ def _tokens(settings: Auth, data_dir: Path) -> Tokens:
     )
 
 
-def build_authenticator(settings: Auth, data_dir: Path) -> Authenticator | None:
-    """None when auth is off. Raises HtpasswdError or KeyFileError with a message for the operator."""
-    if not settings.enabled:
-        return None
+def load_auth(settings: Auth, data_dir: Path) -> tuple[UserFile | None, Policy, Tokens | None]:
+    """The users, the policy and the token keys the settings name (the signing key is generated when
+    absent). Raises HtpasswdError or KeyFileError with a message for the operator."""
     users = UserFile(settings.htpasswd) if settings.htpasswd is not None else None
     policy = Policy(
         [rule(entry.repositories, entry.users, entry.groups, entry.actions) for entry in settings.rules],
@@ -207,4 +222,11 @@ def build_authenticator(settings: Auth, data_dir: Path) -> Authenticator | None:
         settings.groups,
     )
     tokens = _tokens(settings, data_dir) if settings.token.enabled else None
-    return Authenticator(settings, users, policy, tokens)
+    return users, policy, tokens
+
+
+def build_authenticator(settings: Auth, data_dir: Path, revocations: Revocations) -> Authenticator | None:
+    """None when auth is off. Raises HtpasswdError or KeyFileError with a message for the operator."""
+    if not settings.enabled:
+        return None
+    return Authenticator(settings, *load_auth(settings, data_dir), revocations)

@@ -85,7 +85,7 @@ async def get_token(ctx: Context, req: Request) -> Response:
             raise too_many(limited) from None
     answer = auth.token_for(principal, scopes)
     if principal is not None and req.query("offline_token") == "true":
-        answer["refresh_token"] = auth.refresh_token(principal)
+        answer["refresh_token"] = await auth.refresh_token(principal)
     return _json(answer)
 
 
@@ -106,11 +106,11 @@ async def post_token(ctx: Context, req: Request) -> Response:
             auth, _form_value(form, "username") or "", _form_value(form, "password") or "", client_address(req.client)
         )
         if _form_value(form, "access_type") == "offline":
-            refresh_token = auth.refresh_token(principal)
+            refresh_token = await auth.refresh_token(principal)
     elif grant_type == "refresh_token":
         refresh_token = _form_value(form, "refresh_token") or ""
         try:
-            principal = auth.refreshed_principal(refresh_token)
+            principal = await auth.refreshed_principal(refresh_token)
         except (TokenError, LoginFailed):
             raise _refused(auth, "invalid refresh token") from None
     else:
