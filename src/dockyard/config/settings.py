@@ -208,8 +208,9 @@ class Gc(Section):
 
 
 class ImmutableTags(Section):
-    """Tags matching `tags` in repositories matching `repository` (both globs) never move: pushing
-    one with a different digest is refused; only an explicit `overwrite` grant overrides it."""
+    """Tags matching `tags` in repositories matching `repository` (both globs) never change: pushing
+    one with a different digest is refused, and so is deleting it or the manifest it points at; only
+    an explicit `overwrite` grant overrides it."""
 
     repository: str
     tags: str = "*"

@@ -158,14 +158,16 @@ class Api:
 
     async def delete_tag(self, ctx: Context, req: Request, name: str, tag: str) -> Response:
         csrf.require_token(req)
-        await self._authorized(ctx, req, Action.DELETE, name)
+        principal = await self._caller(ctx, req)
+        require(ctx.auth, principal, Action.DELETE, name)
         validate_tag(tag)
-        await _browse(ctx).delete(name, tag)
+        await _browse(ctx).delete(name, tag, ctx.access.tag_moves(principal, name))
         return Response(204)
 
     async def delete_manifest(self, ctx: Context, req: Request, name: str, reference: str) -> Response:
         """By digest only: deleting by tag is the tag route's business."""
         csrf.require_token(req)
-        await self._authorized(ctx, req, Action.DELETE, name)
-        await _browse(ctx).delete(name, str(Digest.parse(reference)))
+        principal = await self._caller(ctx, req)
+        require(ctx.auth, principal, Action.DELETE, name)
+        await _browse(ctx).delete(name, str(Digest.parse(reference)), ctx.access.tag_moves(principal, name))
         return Response(204)
