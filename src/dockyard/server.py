@@ -123,8 +123,7 @@ def build_app() -> RegistryApp:
 
     async def background() -> None:
         await asyncio.gather(
-            _purge_abandoned_uploads(registry, settings.uploads.stale_after_seconds),
-            run_maintenance(meta, store, settings, pulls),
+            run_maintenance(meta, store, settings, pulls, registry.uploads),
             events.run(registry.operations.read_only),
             composed.replication.run(registry.operations.read_only),
         )
@@ -208,15 +207,6 @@ def _ui_routes(settings: Settings, auth: Authenticator | None, replication: Repl
         key_file = settings.ui.session_key_file or settings.data_dir / "auth" / "ui-session.key"
         sessions = Sessions(session_key(key_file), settings.ui.session_seconds)
     return ui_routes(sessions, load_assets() if settings.ui.enabled else None, replication)
-
-
-async def _purge_abandoned_uploads(registry: Registry, max_age: int) -> None:
-    while True:
-        await asyncio.sleep(min(max_age / 4, 3600))
-        try:
-            await registry.uploads.purge_stale(max_age)
-        except Exception:
-            log.exception("purging abandoned uploads failed; will retry")
 
 
 def _access_log(settings: Settings) -> AccessLog | None:
