@@ -256,7 +256,8 @@ class Settings(BaseSettings):
     access_log_file: Path | None = None
     """Append the access log here instead of standard error; reopened on SIGHUP (logrotate)."""
     read_only: bool = False
-    """Refuse every write; `dockyard admin read-only on|off` switches it at runtime too."""
+    """Refuse every change to content (logins still work); `dockyard admin read-only on|off` switches it
+    at runtime too."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
     http: Http = Http()
