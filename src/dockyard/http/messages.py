@@ -48,7 +48,8 @@ class Request:
         self._protocol = protocol
         self._query: dict[str, list[str]] | None = None
         self.client = client
-        """The peer's address, `HOST:PORT`."""
+        """The client's address: the peer's `HOST:PORT`, or behind trusted proxies the address they
+        name (http/clients.py)."""
         self.principal: Principal | None = None
         """Who the request authenticated as; None when anonymous or when auth is off."""
 
