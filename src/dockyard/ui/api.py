@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dockyard.auth.policy import Action, Principal
+from dockyard.core.decimals import parse_decimal
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode
 from dockyard.core.names import validate_tag
@@ -38,9 +39,10 @@ def _number(req: Request, name: str, default: int) -> int:
     value = req.query(name)
     if value is None or value == "":
         return default
-    if not value.isdigit() or len(value) > 9:
+    number = parse_decimal(value, max_digits=9)
+    if number is None:
         raise _bad_parameter(f"{name} must be a non-negative integer")
-    return int(value)
+    return number
 
 
 def _listing_query(req: Request) -> ListQuery:
