@@ -181,6 +181,8 @@ class TokenVerifier:
         return principal.name
 
     def _verify(self, token: str, audience: str) -> tuple[Principal, dict[str, Any]]:
+        if not token.isascii():  # a JWT is base64url and dots; PyJWT fails otherwise in its own way
+            raise TokenError("the token is malformed")
         try:
             header = jwt.get_unverified_header(token)
             issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
@@ -199,12 +201,19 @@ class TokenVerifier:
             try:
                 claims = _decode(token, key, audience, issuer, self._leeway)
             except jwt.ExpiredSignatureError:
-                stale = _decode(token, key, audience, issuer, self._leeway, verify_exp=False)
-                expired = principal_of(stale, issuer == self._own_issuer)
-                raise TokenExpired(expired, float(stale.get("iat", 0))) from None
+                raise self._expired(token, key, audience, issuer) from None
             except jwt.InvalidSignatureError:
                 continue
             except jwt.PyJWTError as error:
                 raise TokenError(f"the token is not valid here: {type(error).__name__}") from None
             return principal_of(claims, issuer == self._own_issuer), claims
         raise TokenError("the token's signature does not verify")
+
+    def _expired(self, token: str, key: VerifyingKey, audience: str, issuer: str) -> TokenError:
+        """Why a token past its expiry is refused: TokenExpired when it is otherwise valid here (an
+        upload grant may still let it through), else what else is wrong with it."""
+        try:
+            stale = _decode(token, key, audience, issuer, self._leeway, verify_exp=False)
+        except jwt.PyJWTError as error:  # another audience, a claim of the wrong type...
+            return TokenError(f"the token is not valid here: {type(error).__name__}")
+        return TokenExpired(principal_of(stale, issuer == self._own_issuer), float(stale.get("iat", 0)))

@@ -76,7 +76,8 @@ class Sessions:
     def user_of(self, cookie: str) -> str | None:
         """The user of a valid, unexpired session cookie."""
         payload, _, signature = cookie.partition(".")
-        if not hmac.compare_digest(signature, self._signature(payload)):
+        # compare_digest refuses non-ASCII text with a TypeError; a cookie of ours is ASCII.
+        if not cookie.isascii() or not hmac.compare_digest(signature, self._signature(payload)):
             return None
         try:
             claims = json.loads(_unb64(payload))
