@@ -49,6 +49,8 @@ def _listing_query(req: Request) -> ListQuery:
     search = req.query("q") or ""
     if len(search) > _MAX_SEARCH:
         raise _bad_parameter(f"q must be at most {_MAX_SEARCH} characters")
+    if not search.isprintable():  # no name holds a control character; PostgreSQL refuses NUL
+        raise _bad_parameter("q must be printable text")
     try:
         order = Order(req.query("sort") or Order.NAME.value)
     except ValueError:
