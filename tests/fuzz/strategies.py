@@ -15,14 +15,14 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-_IN_CI = bool(os.environ.get("CI"))
+IN_CI = bool(os.environ.get("CI"))
 EXAMPLES = int(os.environ.get("DOCKYARD_FUZZ_EXAMPLES", "200"))
 
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=_IN_CI,
-    database=None if _IN_CI else settings.default.database,
+    derandomize=IN_CI,
+    database=None if IN_CI else settings.default.database,
     suppress_health_check=[HealthCheck.too_slow],
 )
 """The settings of every property test of a parser."""
