@@ -121,7 +121,7 @@ def basic_target(directory: Path, env: dict[str, str]) -> Iterator[Target]:
             "basic", server, {"valid": basic("admin")["Authorization"], "wrong": basic("admin", "x")["Authorization"]}
         )
     finally:
-        server.stop()
+        _stop(server)
 
 
 def token_target(directory: Path) -> Iterator[Target]:
