@@ -201,19 +201,24 @@ class TokenVerifier:
             try:
                 claims = _decode(token, key, audience, issuer, self._leeway)
             except jwt.ExpiredSignatureError:
-                raise self._expired(token, key, audience, issuer) from None
+                # Expired, but otherwise valid here? Only then may an upload grant still honour it.
+                stale = self._decode_expired(token, key, audience, issuer)
+                raise TokenExpired(
+                    principal_of(stale, issuer == self._own_issuer), float(stale.get("iat", 0))
+                ) from None
             except jwt.InvalidSignatureError:
                 continue
             except jwt.PyJWTError as error:
-                raise TokenError(f"the token is not valid here: {type(error).__name__}") from None
+                raise _not_valid_here(error) from None
             return principal_of(claims, issuer == self._own_issuer), claims
         raise TokenError("the token's signature does not verify")
 
-    def _expired(self, token: str, key: VerifyingKey, audience: str, issuer: str) -> TokenError:
-        """Why a token past its expiry is refused: TokenExpired when it is otherwise valid here (an
-        upload grant may still let it through), else what else is wrong with it."""
+    def _decode_expired(self, token: str, key: VerifyingKey, audience: str, issuer: str) -> dict[str, Any]:
         try:
-            stale = _decode(token, key, audience, issuer, self._leeway, verify_exp=False)
-        except jwt.PyJWTError as error:  # another audience, a claim of the wrong type...
-            return TokenError(f"the token is not valid here: {type(error).__name__}")
-        return TokenExpired(principal_of(stale, issuer == self._own_issuer), float(stale.get("iat", 0)))
+            return _decode(token, key, audience, issuer, self._leeway, verify_exp=False)
+        except jwt.PyJWTError as error:  # e.g. a refresh token, or one for another service
+            raise _not_valid_here(error) from None
+
+
+def _not_valid_here(error: jwt.PyJWTError) -> TokenError:
+    return TokenError(f"the token is not valid here: {type(error).__name__}")
