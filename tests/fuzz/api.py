@@ -162,7 +162,10 @@ def dress(case: Any, extras: dict[str, Any]) -> Any:
     body = extras["body"]
     if body is not None:
         case.body = body
-        case.media_type = _declared_type(body) or "application/octet-stream"
+        case.media_type = "application/octet-stream"  # sent as it is; the header may say otherwise
+        declared = _declared_type(body)
+        if declared is not None and "Content-Type" not in case.headers:
+            case.headers["Content-Type"] = declared
     return case
 
 
