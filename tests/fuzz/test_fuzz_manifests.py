@@ -9,8 +9,8 @@ from typing import Any
 
 from hypothesis import example, given
 from hypothesis import strategies as st
-from tests.fuzz.manifests import bodies, content_types
-from tests.fuzz.strategies import FUZZ, outcome
+from tests.fuzz.manifests import bodies, content_types, media_types
+from tests.fuzz.strategies import FUZZ, outcome, tricky_text
 
 from dockyard.core import mediatypes
 from dockyard.core.digest import Digest
@@ -134,3 +134,14 @@ def test_a_duplicated_key_is_refused(key: str, content: bytes) -> None:
     result = outcome(parse_manifest, body, None)
     assert isinstance(result, RegistryError)
     assert result.code is ErrorCode.MANIFEST_INVALID
+
+
+@FUZZ
+@given(st.one_of(tricky_text, media_types, st.text(min_size=250, max_size=300)))
+@example("application/vnd.oci.image.manifest.v1+json")
+@example("text/plain; charset=utf-8")
+def test_what_passes_as_a_media_type_is_storable(text: str) -> None:
+    if mediatypes.is_media_type(text):
+        assert _storable(text)
+        assert 0 < len(text) <= mediatypes.MAX_LENGTH
+        assert text.isprintable()
