@@ -29,6 +29,10 @@ FUZZ = settings(
 FUZZ_COSTLY = settings(FUZZ, max_examples=max(EXAMPLES // 4, 10))
 """For tests whose every example signs a token (a millisecond or more each)."""
 
+MESSAGE_MAX = 1200
+"""The longest error message any input may produce: messages quote at most about a hundred characters
+of what they refuse, each at most ten once escaped (`\\U0001f600`)."""
+
 # Characters that break parsers written for ASCII: other scripts' digits, superscripts, controls,
 # the NUL byte, separators, lone surrogates, a BOM.
 TRICKY_CHARACTERS = (

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 from tests.fuzz.manifests import bodies, content_types, media_types
-from tests.fuzz.strategies import FUZZ, outcome, tricky_text
+from tests.fuzz.strategies import FUZZ, MESSAGE_MAX, outcome, tricky_text
 
 from dockyard.core import mediatypes
 from dockyard.core.digest import Digest
@@ -71,7 +71,7 @@ def test_a_body_is_a_manifest_or_manifest_invalid(body: bytes, content_type: str
     if isinstance(result, Exception):
         assert isinstance(result, RegistryError)
         assert result.code is ErrorCode.MANIFEST_INVALID
-        assert len(result.message) < 400
+        assert len(result.message) < MESSAGE_MAX
         return
     _check_accepted(result)
 
