@@ -34,6 +34,7 @@ from dockyard.http.tracing import request_tracer
 from dockyard.meta.errors import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.meta.store import MetadataStore
+from dockyard.meta.uploads import SessionLimits
 from dockyard.registry import (
     BlobService,
     BrowseService,
@@ -175,7 +176,15 @@ def _build_registry(
     )
     return Registry(
         blobs=blobs,
-        uploads=UploadService(meta, store, quotas, notifier=events.notifier),
+        uploads=UploadService(
+            meta,
+            store,
+            quotas,
+            notifier=events.notifier,
+            limits=SessionLimits(
+                settings.limits.upload_sessions_per_repository, settings.limits.upload_sessions_per_user
+            ),
+        ),
         manifests=manifests,
         listing=ListingService(meta, settings.limits.page_max_entries),
         operations=OperationsService(

@@ -4,7 +4,6 @@ principal and the scopes it asks for to a token. Built once per worker from the 
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -46,7 +45,7 @@ def parse_basic(credentials: str) -> tuple[str, str] | None:
     """User and password of the part of a Basic Authorization header after `Basic `."""
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # ValueError: not base64 (binascii.Error), or not ASCII
         return None
     user, sep, password = decoded.partition(":")
     return (user, password) if sep and user else None

@@ -199,6 +199,8 @@ class TokenVerifier:
         return RefreshToken(principal.name, Binding(version, stamp), token_id, float(claims["exp"]))
 
     def _verify(self, token: str, audience: str) -> tuple[Principal, dict[str, Any]]:
+        if not token.isascii():  # a JWT is base64url and dots; PyJWT fails otherwise in its own way
+            raise TokenError("the token is malformed")
         try:
             header = jwt.get_unverified_header(token)
             issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")

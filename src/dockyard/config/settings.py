@@ -30,8 +30,13 @@ CONFIG_FILE_ENV = "DOCKYARD_CONFIG"
 
 class Limits(Section):
     manifest_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    """Larger manifests get 413 before their body is read (Content-Length) or once it passes the limit."""
     page_max_entries: int = Field(default=10_000, ge=1)
     """The largest `n` a tags or catalog page may ask for; larger asks are capped."""
+    upload_sessions_per_repository: int = Field(default=1000, ge=0)
+    """Upload sessions open at once in one repository, all instances together; more get 429. 0: no limit."""
+    upload_sessions_per_user: int = Field(default=1000, ge=0)
+    """Upload sessions one authenticated user has open at once, over all repositories. 0: no limit."""
 
 
 class Uploads(Section):

@@ -20,6 +20,7 @@ from typing import Any
 from granian.rsgi import HTTPProtocol, ProtocolClosed, ProtocolError, Scope
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from dockyard.core.decimals import parse_decimal
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.http import health
 from dockyard.http.accesslog import REQUEST_ID_HEADER, AccessLog, RequestIds
@@ -222,7 +223,7 @@ def _body_size(response: AnyResponse) -> int:
 
 def _declared_length(req: Request) -> int:
     value = req.header("content-length")
-    return int(value) if value is not None and value.isdigit() else 0
+    return (parse_decimal(value) or 0) if value is not None else 0
 
 
 def _user_of(req: Request) -> str | None:

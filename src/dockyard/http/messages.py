@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from dockyard.auth.policy import Principal
+from dockyard.core.decimals import parse_decimal
 from dockyard.core.errors import ErrorCode
 from dockyard.http.errors import HTTPError
 from dockyard.http.limits import RequestLimits, timed_body
@@ -70,9 +71,10 @@ class Request:
         value = self.header("content-length")
         if value is None:
             return None
-        if not value.isdigit():
+        length = parse_decimal(value)
+        if length is None:
             raise HTTPError(400, ErrorCode.SIZE_INVALID, "Content-Length must be a non-negative integer")
-        return int(value)
+        return length
 
     def body(self) -> AsyncIterable[bytes]:
         """The request body as it arrives, chunked transfer encoding included; 408 when it stalls or

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dockyard.auth.policy import Action, Principal
+from dockyard.core.decimals import parse_decimal
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode
 from dockyard.core.names import validate_tag
@@ -38,15 +39,18 @@ def _number(req: Request, name: str, default: int) -> int:
     value = req.query(name)
     if value is None or value == "":
         return default
-    if not value.isdigit() or len(value) > 9:
+    number = parse_decimal(value, max_digits=9)
+    if number is None:
         raise _bad_parameter(f"{name} must be a non-negative integer")
-    return int(value)
+    return number
 
 
 def _listing_query(req: Request) -> ListQuery:
     search = req.query("q") or ""
     if len(search) > _MAX_SEARCH:
         raise _bad_parameter(f"q must be at most {_MAX_SEARCH} characters")
+    if not search.isprintable():  # no name holds a control character; PostgreSQL refuses NUL
+        raise _bad_parameter("q must be printable text")
     try:
         order = Order(req.query("sort") or Order.NAME.value)
     except ValueError:

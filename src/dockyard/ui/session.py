@@ -94,7 +94,8 @@ class Sessions:
         """The session of a cookie signed here and not yet expired; whether it still holds is for the
         revocation check to say."""
         payload, _, signature = cookie.partition(".")
-        if not hmac.compare_digest(signature, self._signature(payload)):
+        # compare_digest refuses non-ASCII text with a TypeError; a cookie of ours is ASCII.
+        if not cookie.isascii() or not hmac.compare_digest(signature, self._signature(payload)):
             return None
         try:
             claims = json.loads(_unb64(payload))
