@@ -1,4 +1,4 @@
--- depends: 0001_initial
+-- depends: 0007_upload_owners
 -- Revocations (meta/revocations.py): a credential version per subject, bumped to end every session
 -- and refresh token issued before; and revoked tokens (logged-out sessions), each kept until it
 -- would have expired anyway.

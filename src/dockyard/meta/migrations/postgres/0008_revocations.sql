@@ -1,4 +1,4 @@
--- depends: 0001_initial
+-- depends: 0007_upload_owners
 -- Revocations, as sqlite/0007_revocations.sql: a credential version per subject, and revoked tokens
 -- until they would have expired anyway.
 CREATE TABLE credential_versions (
