@@ -137,8 +137,13 @@ def test_htpasswd_b_hashes_are_accepted(tmp_path: Path) -> None:
         server.stop()
 
 
-def _user_command(htpasswd: Path, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOCKYARD_AUTH__HTPASSWD": str(htpasswd)}
+def _user_command(server: AuthServer, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:
+    """`dockyard user` on the server's password file and metadata store, as its operator would run it."""
+    env = {
+        **os.environ,
+        "DOCKYARD_AUTH__HTPASSWD": str(server.directory / "htpasswd"),
+        "DOCKYARD_DATA_DIR": str(server.server.data_dir),
+    }
     return subprocess.run(
         [sys.executable, "-m", "dockyard", "user", *args],
         check=False,
@@ -152,24 +157,24 @@ def _user_command(htpasswd: Path, *args: str, password: str = "") -> subprocess.
 
 def test_user_command_edits_the_file_and_the_server_follows(basic_server: AuthServer) -> None:
     htpasswd = basic_server.directory / "htpasswd"
-    added = _user_command(htpasswd, "add", "newcomer", "--password-stdin", password="newcomer-pw")
+    added = _user_command(basic_server, "add", "newcomer", "--password-stdin", password="newcomer-pw")
     assert added.returncode == 0, added.stderr
     assert "newcomer-pw" not in htpasswd.read_text()
     assert oct(htpasswd.stat().st_mode & 0o777) == "0o600"
-    assert "newcomer" in _user_command(htpasswd, "list").stdout.split()
+    assert "newcomer" in _user_command(basic_server, "list").stdout.split()
     url = f"{basic_server.url}/v2/"
 
     def newcomer_answered() -> int:
         return httpx.get(url, auth=("newcomer", "newcomer-pw")).status_code
 
     wait_until(lambda: newcomer_answered() == 200, 20, "the server never picked up the new user")
-    assert _user_command(htpasswd, "remove", "newcomer").returncode == 0
+    assert _user_command(basic_server, "remove", "newcomer").returncode == 0
     wait_until(lambda: newcomer_answered() == 401, 20, "the server never forgot the removed user")
-    missing = _user_command(htpasswd, "remove", "newcomer")
+    missing = _user_command(basic_server, "remove", "newcomer")
     assert missing.returncode != 0
     assert "no user 'newcomer'" in missing.stderr
-    assert _user_command(htpasswd, "add", "bad:name", "--password-stdin", password="x").returncode != 0
-    too_long = _user_command(htpasswd, "add", "verbose", "--password-stdin", password="p" * 73)
+    assert _user_command(basic_server, "add", "bad:name", "--password-stdin", password="x").returncode != 0
+    too_long = _user_command(basic_server, "add", "verbose", "--password-stdin", password="p" * 73)
     assert too_long.returncode != 0
     assert "longer than bcrypt's 72 bytes" in too_long.stderr
 
