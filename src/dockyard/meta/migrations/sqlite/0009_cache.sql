@@ -1,6 +1,6 @@
 -- The pull-through cache (docs/proxy.md). Cached manifests, tags and blobs are ordinary rows of
 -- their cache repositories; these tables add what only a cache needs.
--- depends: 0002_gc 0005_ui
+-- depends: 0008_revocations
 
 -- Content of a cache repository (a manifest or a blob) kept for as long as it is pulled, with the
 -- last time it was. Garbage collection leaves held content alone; eviction deletes the holds (and

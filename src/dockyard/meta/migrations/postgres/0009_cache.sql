@@ -1,6 +1,6 @@
 -- The pull-through cache, as sqlite/0006_cache.sql: holds on cached content with its last pull,
 -- when cached tags were last confirmed upstream, and the leases of fills in progress.
--- depends: 0002_gc 0005_ui
+-- depends: 0008_revocations
 
 CREATE TABLE cache_holds (
     repository_id BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
