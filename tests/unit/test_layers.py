@@ -22,7 +22,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"ui"}),  # the web UI: its pages and JSON API are handlers on the HTTP layer
     frozenset({"http"}),
     frozenset({"registry", "gc", "events", "replication"}),
-    frozenset({"proxy", "auth", "meta", "blobs"}),
+    frozenset({"proxy"}),  # the pull-through cache: asked by the registry, on the stores and the remote client
+    frozenset({"auth", "meta", "blobs"}),
     frozenset({"remote"}),  # the client for other registries, under the pull-through cache and replication
     frozenset({"config", "telemetry"}),
     frozenset({"core", ROOT}),

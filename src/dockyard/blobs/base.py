@@ -97,8 +97,9 @@ class BlobStore(ABC):
         """
 
     @abstractmethod
-    def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
-        """The bytes received so far, to rebuild a running digest."""
+    def read_upload(self, upload_id: str, start: int = 0) -> AsyncIterator[bytes]:
+        """The bytes received so far from `start` on: to rebuild a running digest, or to follow an
+        upload another process is writing (whatever it appended before the call is there)."""
 
     @abstractmethod
     async def commit_upload(self, upload_id: str, digest: Digest, size: int) -> None:

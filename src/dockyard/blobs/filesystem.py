@@ -191,9 +191,14 @@ class FilesystemBlobStore(BlobStore):
         except BlockingIOError:
             raise UploadConflict(os.fstat(fd).st_size) from None
 
-    async def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
+    async def read_upload(self, upload_id: str, start: int = 0) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
-        with open(self._upload_path(upload_id), "rb") as file:
+        try:
+            file = open(self._upload_path(upload_id), "rb")  # noqa: SIM115 - closed below, across awaits
+        except FileNotFoundError:
+            raise UnknownUpload(upload_id) from None
+        with file:
+            file.seek(start)
             while chunk := await loop.run_in_executor(None, file.read, _READ_BYTES):
                 yield chunk
 

@@ -114,8 +114,8 @@ class S3BlobStore(BlobStore):
     ) -> int:
         return await self._uploads.append(upload_id, offset, chunks, hasher)
 
-    def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
-        return self._uploads.read(upload_id)
+    def read_upload(self, upload_id: str, start: int = 0) -> AsyncIterator[bytes]:
+        return self._uploads.read(upload_id, start)
 
     @metrics.timed("blobs", "commit")
     async def commit_upload(self, upload_id: str, digest: Digest, size: int) -> None:

@@ -157,11 +157,21 @@ class S3Uploads:
         await hashing.flush()
         return received, None
 
-    async def read(self, upload_id: str) -> AsyncIterator[bytes]:
+    async def read(self, upload_id: str, start: int = 0) -> AsyncIterator[bytes]:
         state, _ = await self.load(upload_id)
+        offset = 0
         for segment in state.segments:
-            async for chunk in await self._s3.read_object(segment.key):
-                yield chunk
+            if offset + segment.size > start:
+                skip = max(start - offset, 0)
+                try:
+                    chunks = await self._s3.read_object(segment.key, f"bytes={skip}-" if skip else None)
+                except ClientError as error:
+                    if is_missing(error):  # committed or aborted since the state was read
+                        raise UnknownUpload(upload_id) from None
+                    raise
+                async for chunk in chunks:
+                    yield chunk
+            offset += segment.size
 
     async def commit(self, upload_id: str, size: int, target: str) -> None:
         state, etag = await self.load(upload_id)

@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from dockyard.config.auth import Auth
 from dockyard.config.http import Http
+from dockyard.config.proxy import Proxy
 from dockyard.config.replication import Replication
 from dockyard.config.section import Section
 from dockyard.core.urls import redact_password
@@ -52,7 +53,7 @@ class Manifests(Section):
     """Accept image manifests whose config or layers this repository does not hold (sparse mirrors)."""
 
 
-EventAction = Literal["push", "pull", "delete", "mount"]
+EventAction = Literal["push", "pull", "delete", "mount", "fill"]
 
 
 class NotificationEndpoint(Section):
@@ -65,7 +66,8 @@ class NotificationEndpoint(Section):
     headers: dict[str, SecretStr] = {}
     """Sent with every request; values may be secrets (Authorization) and are never logged."""
     events: list[EventAction] = ["push", "delete", "mount"]
-    """Pulls are opt-in: they are frequent, and recorded with a weaker guarantee."""
+    """Pulls are opt-in: they are frequent, and recorded with a weaker guarantee. So are fills: content
+    the pull-through cache stored from an upstream."""
     repositories: list[str] = ["*"]
     """Shell-style globs (fnmatch: `*` crosses slashes) of the repositories whose events are sent."""
     timeout: float = Field(default=5.0, gt=0)
@@ -283,6 +285,7 @@ class Settings(BaseSettings):
     """The first rule matching a repository applies."""
     ui: Ui = Ui()
     replication: Replication = Replication()
+    proxy: Proxy = Proxy()
 
     @field_validator("listen")
     @classmethod

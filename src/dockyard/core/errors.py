@@ -21,6 +21,9 @@ class ErrorCode(Enum):
     DENIED = "requested access to the resource is denied"
     UNSUPPORTED = "the operation is unsupported"
     TOO_MANY_REQUESTS = "too many requests"
+    # Not in the specification's table, which governs 4xx bodies: Distribution's code for a 5xx
+    # answer when something the registry depends on (an upstream registry) fails.
+    UNAVAILABLE = "service unavailable"
 
 
 class RegistryError(Exception):
@@ -31,3 +34,13 @@ class RegistryError(Exception):
         self.code = code
         self.message = message or code.value
         self.detail = detail
+
+
+class Unavailable(RegistryError):
+    """Something the registry depends on failed: 502 (a bad answer or none), 503 (refusing for now,
+    with the seconds to wait when known) or 504 (no answer in time)."""
+
+    def __init__(self, message: str, status: int = 503, retry_after: float | None = None):
+        super().__init__(ErrorCode.UNAVAILABLE, message)
+        self.status = status
+        self.retry_after = retry_after

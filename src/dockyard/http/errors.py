@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 
-from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.errors import ErrorCode, RegistryError, Unavailable
 
 STATUS = {
     ErrorCode.BLOB_UNKNOWN: 404,
@@ -21,6 +22,7 @@ STATUS = {
     ErrorCode.DENIED: 403,
     ErrorCode.UNSUPPORTED: 405,
     ErrorCode.TOO_MANY_REQUESTS: 429,
+    ErrorCode.UNAVAILABLE: 503,
 }
 
 
@@ -36,7 +38,16 @@ class HTTPError(RegistryError):
 
 
 def status_of(error: RegistryError) -> int:
-    return error.status if isinstance(error, HTTPError) else STATUS[error.code]
+    return error.status if isinstance(error, HTTPError | Unavailable) else STATUS[error.code]
+
+
+def error_headers(error: RegistryError) -> list[tuple[str, str]]:
+    """Headers an error carries besides its body: a challenge, Allow, Content-Range, Retry-After."""
+    if isinstance(error, HTTPError):
+        return error.headers
+    if isinstance(error, Unavailable) and error.retry_after is not None:
+        return [("retry-after", str(max(1, math.ceil(error.retry_after))))]
+    return []
 
 
 # Where the specification spells a code otherwise than the enum member.

@@ -11,6 +11,7 @@ from typing import Protocol
 from dockyard.meta.blob_deletions import BlobDeletions
 from dockyard.meta.blob_links import BlobLinks
 from dockyard.meta.browse import Browsing
+from dockyard.meta.cache import CacheState
 from dockyard.meta.catalog import Catalog
 from dockyard.meta.garbage_reviews import GarbageReviews
 from dockyard.meta.integrity import Integrity
@@ -44,6 +45,7 @@ class MetadataStore(
     Integrity,
     Usage,
     ReplicationState,
+    CacheState,
     Revocations,
     Protocol,
 ):

@@ -15,15 +15,14 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
-from typing import Protocol
 
 from dockyard.blobs.base import BlobStore, UnknownUpload, UploadConflict
 from dockyard.core.digest import Digest, Hasher, new_hasher
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
-from dockyard.meta.blob_deletions import BlobDeletions
-from dockyard.meta.uploads import NO_LIMITS, SessionLimits, TooManySessions, Uploads
+from dockyard.meta.uploads import NO_LIMITS, SessionLimits, TooManySessions, UploadClaims, claim_digest
+from dockyard.proxy import PullThroughCache
 from dockyard.registry import metrics
 from dockyard.registry.quotas import Quotas
 
@@ -33,9 +32,6 @@ _UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}
 _RUNNING_ALGORITHM = "sha256"
 _MAX_RUNNING_HASHES = 10_000
 _PURGE_BATCH = 100
-# A byte deletion normally takes milliseconds; one stuck on a failing blob store makes pushes
-# of that digest retry rather than hang.
-_DELETION_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,21 +56,19 @@ def _unknown_upload(upload_id: str) -> RegistryError:
     return RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": upload_id[:64]})
 
 
-class UploadStore(Uploads, BlobDeletions, Protocol):
-    """Upload sessions, and the byte deletions a finishing upload must wait out."""
-
-
 class UploadService:
     def __init__(
         self,
-        meta: UploadStore,
+        meta: UploadClaims,
         store: BlobStore,
         quotas: Quotas,
         *,
         notifier: Notifier = SILENT,
+        cache: PullThroughCache | None = None,
         limits: SessionLimits = NO_LIMITS,
     ):
         self._meta = meta
+        self._proxy = cache
         self._store = store
         self._notifier = notifier
         self._quotas = quotas
@@ -86,6 +80,8 @@ class UploadService:
 
     async def start(self, repository: str, owner: str | None = None) -> UploadStatus:
         """Open a session for `owner` (the user pushing; None when anonymous or auth is off)."""
+        if self._proxy is not None:
+            self._proxy.refuse_writes(repository)
         upload_id = str(uuid.uuid4())
         # The session row comes first: bytes on disk always have a row by which they get purged.
         try:
@@ -198,15 +194,10 @@ class UploadService:
     async def _claim(self, upload_id: str, digest: Digest) -> None:
         """From here on GC leaves this digest alone; bytes of it that GC is still deleting must be
         gone before ours take their place, or the deletion would take ours."""
-        pending = await self._meta.claim_upload_digest(upload_id, str(digest))
-        deadline = time.monotonic() + _DELETION_WAIT_SECONDS
-        while pending:
-            if time.monotonic() > deadline:
-                raise RegistryError(
-                    ErrorCode.TOO_MANY_REQUESTS, "an older copy of this blob is still being deleted; retry shortly"
-                )
-            await asyncio.sleep(0.05)
-            pending = await self._meta.blob_deletion_pending(str(digest))
+        if not await claim_digest(self._meta, upload_id, str(digest)):
+            raise RegistryError(
+                ErrorCode.TOO_MANY_REQUESTS, "an older copy of this blob is still being deleted; retry shortly"
+            )
 
     async def upload_whole(
         self,
@@ -219,6 +210,8 @@ class UploadService:
         origin: Origin | None = None,
     ) -> int:
         """A monolithic upload in one request (POST with ?digest=); its session counts while it lasts."""
+        if self._proxy is not None:
+            self._proxy.refuse_writes(repository)
         if length is not None:
             await self._quotas.admit(repository, length, str(digest))
         session = await self.start(repository, owner)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dockyard.meta.sql.blob_deletions import BlobDeletionQueries
 from dockyard.meta.sql.blob_links import BlobLinkQueries
 from dockyard.meta.sql.browse import BrowseQueries
+from dockyard.meta.sql.cache import CacheQueries
 from dockyard.meta.sql.catalog import CatalogQueries
 from dockyard.meta.sql.garbage_reviews import GarbageReviewQueries
 from dockyard.meta.sql.integrity import IntegrityQueries
@@ -46,6 +47,7 @@ class SqlMetadataStore(
     IntegrityQueries,
     UsageQueries,
     ReplicationQueries,
+    CacheQueries,
     RevocationQueries,
     MetadataStore,
 ):
