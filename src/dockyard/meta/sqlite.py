@@ -39,10 +39,10 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def prepare_database(path: Path) -> None:
     """Create the database if need be and bring its schema up to date."""
+    # The database file's entry needs no sync of ours: SQLite syncs the directory when it creates
+    # a journal or WAL there, before anything is committed, and that covers the earlier entry too.
     durable.make_dirs(path.parent)
     apply_migrations(f"sqlite:///{path}", "sqlite")
-    # SQLite syncs the directory for a new journal or WAL, not for the database file it creates.
-    durable.fsync_dir(path.parent)
 
 
 class _SqliteTransaction:
