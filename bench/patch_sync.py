@@ -1,13 +1,15 @@
-"""What making each PATCH durable before its 202 costs: PATCH latency for chunks of several sizes.
+"""What durable uploads cost: the latency of PATCH, of the PUT completing a session, and of a
+monolithic push, for several sizes, against a baseline tree.
 
     python -m bench.patch_sync [--baseline-src DIR] [--patches 30] [--rounds 3] [--sizes 64k,1m,8m]
 
-Each round starts dockyard (1 worker) from this tree and, with --baseline-src, from another source
-tree (a checkout from before PATCHes were synced, say), in turn. Per chunk size it opens one upload
-session, sends `--patches` PATCHes of that size on one keep-alive connection, each timed from its
-first byte sent to its 202, then completes the blob with an empty PUT (timed too). `sync` runs
-before each series, so that none waits behind the writeback of the one before. Reports the median
-and p90 PATCH latency per tree and size, over all rounds, and writes
+Each round starts dockyard (1 worker, SQLite + filesystem) from this tree and, with --baseline-src,
+from another source tree (a checkout from before PATCHes were synced, say), in turn. Per size it
+opens one upload session and sends `--patches` PATCHes of that size on one keep-alive connection,
+then the empty PUT that completes the blob, then pushes `--patches` new blobs of that size
+monolithically (one POST with the digest and the body). Each request is timed from its first byte
+sent to its answer; `sync` runs before each series, so that none waits behind the writeback of the
+one before. Reports p50 and p90 per tree, request and size over all rounds, and writes
 bench/results/<date>-<machine>-patch-sync.{md,json}. The data directories live under --work-dir
 (default: a temporary directory under /var/tmp, on a disk rather than tmpfs).
 """
@@ -32,9 +34,9 @@ from bench.procs import start_dockyard
 from bench.run import machine, machine_slug
 
 REPO = "bench/patch-sync"
-Samples = dict[str, dict[int, list[float]]]  # tree -> chunk size -> seconds
-Series = tuple[list[float], float]  # seconds of each PATCH, of the completing PUT
+KINDS = ("patch", "put", "monolithic")
 _UNITS = {"k": 1 << 10, "m": 1 << 20}
+Samples = dict[str, dict[int, list[float]]]  # kind -> chunk size -> seconds
 
 
 def parse_size(text: str) -> int:
@@ -42,81 +44,89 @@ def parse_size(text: str) -> int:
     return int(text[:-1]) * _UNITS[text[-1]] if text[-1] in _UNITS else int(text)
 
 
-def series(conn: Conn, size: int, patches: int) -> Series:
-    """Seconds of each PATCH of one session, and of the PUT that completes it."""
+def timed(
+    conn: Conn, method: str, path: str, expect: int, headers: dict[str, str] | None = None, body: bytes | None = None
+) -> float:
+    started = time.perf_counter()
+    response = conn.request(method, path, headers, body)
+    elapsed = time.perf_counter() - started
+    if response.status != expect:
+        raise RuntimeError(f"{method}: HTTP {response.status} {response.body[:200]!r}")
+    return elapsed
+
+
+def session(conn: Conn, size: int, patches: int, samples: Samples) -> None:
+    """`patches` PATCHes of `size` bytes into one session, then the PUT that completes it."""
     chunk = os.urandom(size)
     hasher = hashlib.sha256()
     location = start_upload(conn, REPO)
-    latencies = []
     for number in range(patches):
-        first, last = number * size, (number + 1) * size - 1
-        headers = {"Content-Type": "application/octet-stream", "Content-Range": f"{first}-{last}"}
-        started = time.perf_counter()
-        response = conn.request("PATCH", location, headers, chunk)
-        latencies.append(time.perf_counter() - started)
-        if response.status != 202:
-            raise RuntimeError(f"PATCH: HTTP {response.status} {response.body[:200]!r}")
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Range": f"{number * size}-{(number + 1) * size - 1}",
+        }
+        samples["patch"][size].append(timed(conn, "PATCH", location, 202, headers, chunk))
         hasher.update(chunk)
-    started = time.perf_counter()
     separator = "&" if "?" in location else "?"
-    response = conn.request("PUT", f"{location}{separator}digest=sha256:{hasher.hexdigest()}")
-    if response.status != 201:
-        raise RuntimeError(f"PUT: HTTP {response.status} {response.body[:200]!r}")
-    return latencies, time.perf_counter() - started
+    samples["put"][size].append(timed(conn, "PUT", f"{location}{separator}digest=sha256:{hasher.hexdigest()}", 201))
 
 
-def run_tree(name: str, src: Path, work: Path, sizes: list[int], patches: int) -> dict[int, Series]:
+def monolithic(conn: Conn, size: int, pushes: int, samples: Samples) -> None:
+    """`pushes` new blobs of `size` bytes, each in one POST with its digest."""
+    for _ in range(pushes):
+        data = os.urandom(size)
+        path = f"/v2/{REPO}/blobs/uploads/?digest=sha256:{hashlib.sha256(data).hexdigest()}"
+        headers = {"Content-Type": "application/octet-stream"}
+        samples["monolithic"][size].append(timed(conn, "POST", path, 201, headers, data))
+
+
+def run_tree(name: str, src: Path, work: Path, sizes: list[int], patches: int, samples: Samples) -> None:
     registry = start_dockyard(name, work / name, 1, env={"PYTHONPATH": str(src)})
     try:
-        host, port = registry.host_port
-        results = {}
-        with Conn(host, port) as conn:
+        with Conn(*registry.host_port) as conn:
             for size in sizes:
                 os.sync()
-                results[size] = series(conn, size, patches)
-        return results
+                session(conn, size, patches, samples)
+                os.sync()
+                monolithic(conn, size, patches, samples)
     finally:
         registry.stop()
         shutil.rmtree(work / name, ignore_errors=True)
 
 
-def summarize(samples: Samples, puts: Samples) -> dict[str, dict[str, dict[str, float]]]:
-    summary: dict[str, dict[str, dict[str, float]]] = {}
-    for tree, by_size in samples.items():
-        summary[tree] = {}
+def summarize(samples: Samples) -> dict[str, dict[str, float]]:
+    """kind/size -> figures, in milliseconds."""
+    summary = {}
+    for kind, by_size in samples.items():
         for size, latencies in by_size.items():
             ms = sorted(latency * 1000 for latency in latencies)
-            summary[tree][str(size)] = {
-                "patches": len(ms),
+            summary[f"{kind}/{size}"] = {
+                "n": len(ms),
                 "p50_ms": statistics.median(ms),
                 "p90_ms": ms[int(len(ms) * 0.9)],
-                "mb_per_s": size * len(ms) / sum(ms) / 1000,
-                "put_p50_ms": statistics.median(puts[tree][size]) * 1000,
             }
     return summary
 
 
-def markdown(meta: dict[str, object], summary: dict[str, dict[str, dict[str, float]]]) -> str:
+def markdown(meta: dict[str, object], summaries: dict[str, dict[str, dict[str, float]]]) -> str:
+    trees = list(summaries)
     lines = [
-        "# The cost of a durable PATCH",
+        "# The cost of durable uploads",
         "",
-        f"{meta['date']}, {meta['machine']}. `{meta['command']}`",
+        f"{meta['date']}, {meta['machine']}, load {meta['load']}. `{meta['command']}`",
         "",
-        "PATCH latency, first byte sent to 202, on one keep-alive connection; PUT = the empty PUT completing the blob.",
+        "Latency from first byte sent to answer, one keep-alive connection: each PATCH of a session, the",
+        "empty PUT completing it, and monolithic pushes (POST with the digest and the body) of new blobs.",
         "",
-        "| tree | chunk | PATCHes | p50 ms | p90 ms | MB/s | PUT p50 ms | p50 vs baseline |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| request | size | n | " + " | ".join(f"{tree} p50 ms | {tree} p90 ms" for tree in trees) + " |",
+        "| --- | --- | --- | " + " | ".join("--- | ---" for _ in trees) + " |",
     ]
-    baseline = summary.get("baseline")
-    for tree, by_size in summary.items():
-        for size, m in by_size.items():
-            delta = ""
-            if baseline is not None and tree != "baseline":
-                delta = f"{m['p50_ms'] - baseline[size]['p50_ms']:+.2f} ms"
-            lines.append(
-                f"| {tree} | {int(size) >> 10} KiB | {m['patches']:.0f} | {m['p50_ms']:.2f} | {m['p90_ms']:.2f} "
-                f"| {m['mb_per_s']:.0f} | {m['put_p50_ms']:.2f} | {delta} |"
-            )
+    for key, first in summaries[trees[0]].items():
+        kind, size = key.split("/")
+        cells = " | ".join(
+            f"{summaries[tree][key]['p50_ms']:.2f} | {summaries[tree][key]['p90_ms']:.2f}" for tree in trees
+        )
+        lines.append(f"| {kind} | {int(size) >> 10} KiB | {first['n']:.0f} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
@@ -135,18 +145,15 @@ def main(argv: list[str] | None = None) -> int:
         trees["baseline"] = args.baseline_src.resolve()
     started = dt.datetime.now(dt.UTC)
     work = Path(tempfile.mkdtemp(prefix="dockyard-patch-sync-", dir=args.work_dir or "/var/tmp"))
-    samples: Samples = {tree: {size: [] for size in sizes} for tree in trees}
-    puts: Samples = {tree: {size: [] for size in sizes} for tree in trees}
+    samples = {tree: {kind: {size: [] for size in sizes} for kind in KINDS} for tree in trees}
     try:
         for round_number in range(args.rounds):
             order = list(trees) if round_number % 2 == 0 else list(reversed(trees))
             for tree in order:
-                for size, (latencies, put) in run_tree(tree, trees[tree], work, sizes, args.patches).items():
-                    samples[tree][size] += latencies
-                    puts[tree][size].append(put)
+                run_tree(tree, trees[tree], work, sizes, args.patches, samples[tree])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    summary = summarize(samples, puts)
+    summary = {tree: summarize(tree_samples) for tree, tree_samples in samples.items()}
     meta = {
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),

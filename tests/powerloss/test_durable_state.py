@@ -139,6 +139,18 @@ def test_a_committed_upload_leaves_only_its_blob(powercut_dir: PowerCutDir) -> N
     assert list((powercut_dir.path / "uploads").iterdir()) == []
 
 
+def test_a_session_within_one_request_is_made_durable_by_its_commit(powercut_dir: PowerCutDir) -> None:
+    """A monolithic push syncs neither its session nor its bytes before the commit, which does both."""
+    store = store_on(powercut_dir)
+    asyncio.run(store.start_upload(UPLOAD, durable=False))
+    asyncio.run(store.append_upload(UPLOAD, 0, body(b"layer"), None, durable=False))
+    digest = Digest.of(b"layer")
+    asyncio.run(store.commit_upload(UPLOAD, digest, 5))
+    cut_and_remount(powercut_dir)
+    assert stored(FilesystemBlobStore(powercut_dir.path), digest) == b"layer"
+    assert list((powercut_dir.path / "uploads").iterdir()) == []
+
+
 def test_a_cancelled_upload_stays_cancelled(powercut_dir: PowerCutDir) -> None:
     store = started(powercut_dir)
     append(store, 0, b"bytes")

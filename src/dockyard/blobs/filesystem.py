@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
@@ -145,16 +146,18 @@ class FilesystemBlobStore(BlobStore):
             return None
         return int(text) if text else 0  # empty: created, nothing acknowledged yet
 
-    def _record(self, upload_id: str, fd: int, size: int) -> None:
-        """Make the upload's first `size` bytes durable, then its record say so."""
-        os.fsync(fd)
+    def _record(self, upload_id: str, fd: int, size: int, synced: bool) -> None:
+        """Record that the upload holds `size` bytes; `synced`: make them durable first, and the record after."""
+        if synced:
+            os.fsync(fd)
         try:
             record = os.open(self._record_path(upload_id), os.O_WRONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return  # finished or cancelled meanwhile, or begun without a record: its file's size stands
         try:
             os.pwrite(record, str(size).zfill(_RECORD_DIGITS).encode(), 0)
-            os.fdatasync(record)
+            if synced:
+                os.fdatasync(record)
         finally:
             os.close(record)
 
@@ -182,13 +185,14 @@ class FilesystemBlobStore(BlobStore):
             return None
         return LocalFile(str(path), size)
 
-    async def start_upload(self, upload_id: str) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self._start, upload_id)
+    async def start_upload(self, upload_id: str, *, durable: bool = True) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._start, upload_id, durable)
 
-    def _start(self, upload_id: str) -> None:
+    def _start(self, upload_id: str, synced: bool) -> None:
         for path in (self._upload_path(upload_id), self._record_path(upload_id)):
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
-        durable.fsync_dir(self._uploads)  # the session is acknowledged once this returns
+        if synced:
+            durable.fsync_dir(self._uploads)
 
     async def upload_size(self, upload_id: str) -> int | None:
         try:
@@ -200,7 +204,7 @@ class FilesystemBlobStore(BlobStore):
 
     @metrics.timed("blobs", "append")
     async def append_upload(
-        self, upload_id: str, offset: int, chunks: AsyncIterable[bytes], hasher: Hasher | None
+        self, upload_id: str, offset: int, chunks: AsyncIterable[bytes], hasher: Hasher | None, *, durable: bool = True
     ) -> int:
         fd = self._open_upload(upload_id, os.O_WRONLY)
         try:
@@ -215,7 +219,8 @@ class FilesystemBlobStore(BlobStore):
             finally:
                 # Bytes that arrived are kept even if the body broke off: the client may resume.
                 if writer.offset > offset:
-                    await asyncio.get_running_loop().run_in_executor(None, self._record, upload_id, fd, writer.offset)
+                    record = functools.partial(self._record, upload_id, fd, writer.offset, durable)
+                    await asyncio.get_running_loop().run_in_executor(None, record)
             return writer.offset
         finally:
             os.close(fd)
