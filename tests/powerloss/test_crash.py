@@ -45,6 +45,7 @@ class Worker(threading.Thread):
         self.url, self.ledger, self.killed = url, ledger, killed
         self.rng = random.Random(seed)
         self.acknowledged = 0
+        self.patching = False  # a PATCH is on its way
         self.failure: str | None = None
         self._made = 0
 
@@ -87,7 +88,9 @@ class Worker(threading.Thread):
             end = min(len(data), session.acknowledged + self.rng.randint(16 * KIB, 512 * KIB))
             session.sent = end
             chunk = data[session.acknowledged : end]
+            self.patching = True
             response = client.patch(session.location, chunk, f"{session.acknowledged}-{end - 1}", len(chunk))
+            self.patching = False
             assert response.status_code == 202, f"PATCH: {response.status_code} {response.text}"
             session.location, session.acknowledged = response.headers["location"], end
             chunks -= 1
@@ -177,22 +180,24 @@ def start_and_check(data_dir: Path, log: Path, ledger: Ledger) -> DockyardServer
 
 
 def run_until_power_goes(server: DockyardServer, ledger: Ledger, rng: random.Random) -> list[Worker]:
-    """Workers at it until a random number of operations were acknowledged; then the server dies."""
+    """Workers at it until a random number of operations were acknowledged (and, in some rounds, a
+    PATCH is on its way: its bytes are what a cut tears); then the server dies."""
     killed = threading.Event()
     workers = [Worker(n, server.url, ledger, rng.randrange(2**32), killed) for n in range(WORKERS)]
-    target = rng.randint(5, 40)
+    target, mid_patch = rng.randint(5, 40), rng.random() < 0.5
 
     def done() -> int:
         return sum(worker.acknowledged for worker in workers)
 
+    def moment() -> bool:
+        if any(worker.failure for worker in workers):
+            return True
+        return done() >= target and (not mid_patch or any(worker.patching for worker in workers))
+
     try:
         for worker in workers:
             worker.start()
-        wait_until(
-            lambda: done() >= target or any(worker.failure for worker in workers),
-            90,
-            lambda: f"{done()} of {target} operations acknowledged",
-        )
+        wait_until(moment, 90, lambda: f"{done()} of {target} operations acknowledged", interval=0.002)
     finally:
         killed.set()
         server.kill()
