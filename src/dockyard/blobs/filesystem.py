@@ -146,6 +146,10 @@ class FilesystemBlobStore(BlobStore):
             return None
         return int(text) if text else 0  # empty: created, nothing acknowledged yet
 
+    def _reported_size(self, upload_id: str, file_size: int) -> int:
+        recorded = self._recorded_size(upload_id)
+        return file_size if recorded is None else min(file_size, recorded)
+
     def _record(self, upload_id: str, fd: int, size: int, synced: bool) -> None:
         """Record that the upload holds `size` bytes; `synced`: make them durable first, and the record after."""
         if synced:
@@ -199,8 +203,7 @@ class FilesystemBlobStore(BlobStore):
             size = os.stat(self._upload_path(upload_id)).st_size
         except FileNotFoundError:
             return None
-        recorded = self._recorded_size(upload_id)
-        return size if recorded is None else min(size, recorded)
+        return self._reported_size(upload_id, size)
 
     @metrics.timed("blobs", "append")
     async def append_upload(
@@ -230,8 +233,7 @@ class FilesystemBlobStore(BlobStore):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            size, recorded = os.fstat(fd).st_size, self._recorded_size(upload_id)
-            raise UploadConflict(size if recorded is None else min(size, recorded)) from None
+            raise UploadConflict(self._reported_size(upload_id, os.fstat(fd).st_size)) from None
 
     async def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
@@ -285,10 +287,7 @@ class FilesystemBlobStore(BlobStore):
         durable.fsync_dir(self._uploads)
 
     async def delete(self, digest: Digest) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self._delete, digest)
-
-    def _delete(self, digest: Digest) -> None:
-        durable.remove(self._blob_path(digest))
+        await asyncio.get_running_loop().run_in_executor(None, durable.remove, self._blob_path(digest))
 
     async def list_blobs(self) -> AsyncIterator[StoredBlob]:
         loop = asyncio.get_running_loop()
