@@ -26,21 +26,23 @@ def fsync_dir(path: Path) -> None:
 
 
 def make_dirs(path: Path, mode: int = 0o777) -> None:
-    """Create `path` and whatever parents it lacks, each entry synced into its parent. The entry
-    of a `path` found existing is synced too: another process may have created it and not synced
-    it yet."""
+    """Create `path` (with `mode`, less the umask) and whatever parents it lacks, each entry synced
+    into its parent. The entry of a `path` found existing is synced too: another process may have
+    created it and not synced it yet."""
     missing = []
+    leaf = path
     while not path.is_dir():
         missing.append(path)
         path = path.parent
     for directory in reversed(missing):
         with contextlib.suppress(FileExistsError):  # another process got there first: synced below
-            directory.mkdir(mode)
+            directory.mkdir(mode if directory == leaf else 0o777)
         if not directory.is_dir():
             raise NotADirectoryError(f"{directory} is not a directory")
         fsync_dir(directory.parent)
     if not missing:
-        fsync_dir(path.parent)
+        with contextlib.suppress(PermissionError):  # a parent dockyard may not read was never its to create
+            fsync_dir(path.parent)
 
 
 def create_file(path: Path, data: bytes, mode: int = 0o600) -> bool:
