@@ -17,6 +17,7 @@ import random
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -45,7 +46,8 @@ class Worker(threading.Thread):
         self.url, self.ledger, self.killed = url, ledger, killed
         self.rng = random.Random(seed)
         self.acknowledged = 0
-        self.patching = False  # a PATCH is on its way
+        self.stall = threading.Event()  # set: the next operation is a PATCH that stops half way
+        self.stalled: Session | None = None  # that PATCH's session, once half of it is sent
         self.failure: str | None = None
         self._made = 0
 
@@ -55,7 +57,10 @@ class Worker(threading.Thread):
         try:
             with RegistryClient(self.url, timeout=30) as client:
                 while True:
-                    self.rng.choices(operations, weights)[0](client)
+                    if self.stall.is_set():
+                        self.stalled_patch(client)
+                    else:
+                        self.rng.choices(operations, weights)[0](client)
                     self.acknowledged += 1
         except httpx.TransportError as error:
             if not self.killed.is_set():
@@ -88,9 +93,7 @@ class Worker(threading.Thread):
             end = min(len(data), session.acknowledged + self.rng.randint(16 * KIB, 512 * KIB))
             session.sent = end
             chunk = data[session.acknowledged : end]
-            self.patching = True
             response = client.patch(session.location, chunk, f"{session.acknowledged}-{end - 1}", len(chunk))
-            self.patching = False
             assert response.status_code == 202, f"PATCH: {response.status_code} {response.text}"
             session.location, session.acknowledged = response.headers["location"], end
             chunks -= 1
@@ -102,6 +105,29 @@ class Worker(threading.Thread):
         with self.ledger.lock:
             self.ledger.sessions.remove(session)
         self.ledger.ack_blob(session.digest, data)
+
+    def stalled_patch(self, client: RegistryClient) -> None:
+        """A session with one chunk acknowledged, then a PATCH that sends 1.5 MiB of the next and waits
+        for the power to go: the server has written bytes it never synced, the stuff of torn files."""
+        data = self.content(2048 * KIB, 3072 * KIB)
+        session = Session(self.repo, client.open_session(self.repo), data)
+        with self.ledger.lock:
+            self.ledger.sessions.append(session)
+        self.ledger.begin_blob(self.repo, data)
+        first = client.patch(session.location, data[: 256 * KIB], f"0-{256 * KIB - 1}", 256 * KIB)
+        assert first.status_code == 202, f"PATCH: {first.status_code} {first.text}"
+        session.location, session.acknowledged, session.sent = first.headers["location"], 256 * KIB, len(data)
+
+        def body() -> Iterator[bytes]:
+            for start in range(session.acknowledged, session.acknowledged + 1536 * KIB, 64 * KIB):
+                yield data[start : start + 64 * KIB]
+            self.stalled = session
+            self.killed.wait(60)
+            yield data[session.acknowledged + 1536 * KIB :]
+
+        rest = f"{session.acknowledged}-{len(data) - 1}"
+        response = client.patch(session.location, body(), rest, len(data) - session.acknowledged)
+        raise AssertionError(f"a PATCH held back until the power went was answered {response.status_code}")
 
     def push_image(self, client: RegistryClient) -> None:
         config = self.push_blob(client, b'{"architecture":"amd64","os":"linux","n":"%d"}' % self.rng.getrandbits(64))
@@ -179,29 +205,42 @@ def start_and_check(data_dir: Path, log: Path, ledger: Ledger) -> DockyardServer
     return server
 
 
-def run_until_power_goes(server: DockyardServer, ledger: Ledger, rng: random.Random) -> list[Worker]:
-    """Workers at it until a random number of operations were acknowledged (and, in some rounds, a
-    PATCH is on its way: its bytes are what a cut tears); then the server dies."""
+def run_until_power_goes(server: DockyardServer, ledger: Ledger, rng: random.Random, mid_patch: bool) -> list[Worker]:
+    """Workers at it until a random number of operations were acknowledged (and, with `mid_patch`,
+    until the server wrote part of a chunk it will never acknowledge); then the server dies."""
     killed = threading.Event()
     workers = [Worker(n, server.url, ledger, rng.randrange(2**32), killed) for n in range(WORKERS)]
-    target, mid_patch = rng.randint(5, 40), rng.random() < 0.5
+    target = rng.randint(5, 40)
 
     def done() -> int:
         return sum(worker.acknowledged for worker in workers)
 
-    def moment() -> bool:
-        if any(worker.failure for worker in workers):
-            return True
-        return done() >= target and (not mid_patch or any(worker.patching for worker in workers))
+    def failed() -> bool:
+        return any(worker.failure for worker in workers)
 
     try:
         for worker in workers:
             worker.start()
-        wait_until(moment, 90, lambda: f"{done()} of {target} operations acknowledged", interval=0.002)
+        wait_until(lambda: done() >= target or failed(), 90, lambda: f"{done()} of {target} operations acknowledged")
+        if mid_patch and not failed():
+            workers[0].stall.set()
+            wait_until(
+                lambda: failed() or half_written(server.data_dir, workers[0].stalled),
+                60,
+                "the server never wrote part of the held-back PATCH",
+            )
     finally:
         killed.set()
         server.kill()
     return workers
+
+
+def half_written(data_dir: Path, session: Session | None) -> bool:
+    """Whether the server wrote bytes of the session past those acknowledged."""
+    if session is None:
+        return False
+    upload = data_dir / "uploads" / session.location.split("?")[0].rsplit("/", 1)[-1]
+    return upload.stat().st_size > session.acknowledged
 
 
 def test_acknowledged_state_survives_power_cuts(powercut_dir: PowerCutDir, tmp_path: Path) -> None:
@@ -214,10 +253,11 @@ def test_acknowledged_state_survives_power_cuts(powercut_dir: PowerCutDir, tmp_p
     ledger = Ledger()
     for round_number in range(ROUNDS):
         server = start_and_check(data_dir, tmp_path / f"server-{round_number}.log", ledger)
-        workers = run_until_power_goes(server, ledger, rng)
-        tear_seed = rng.randrange(2**32) if rng.random() < 0.5 else None
+        mid_patch = rng.random() < 0.5
+        workers = run_until_power_goes(server, ledger, rng, mid_patch)
+        tear_seed = rng.randrange(2**32) if mid_patch or rng.random() < 0.5 else None
         dropped = powercut_dir.cut(tear_seed=tear_seed)
-        print(f"round {round_number}: power cut (tear seed {tear_seed}), dropped {dropped}")
+        print(f"round {round_number}: power cut (mid-PATCH {mid_patch}, tear seed {tear_seed}), dropped {dropped}")
         powercut_dir.mount()
         for worker in workers:
             worker.join(30)
