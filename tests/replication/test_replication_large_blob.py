@@ -1,7 +1,7 @@
 """A 512 MiB layer pushed to a target that is killed mid-copy: the upload goes on from what the target
 kept once it is back, and the blob there has the right digest. The target is a dockyard, which keeps
-the part of a chunk that arrived before the kill (Distribution loses a broken chunk's upload: the
-remote client's own tests cover resuming it between chunks)."""
+the chunks it acknowledged, so the copy resends at most the chunk that broke off (Distribution loses a
+broken chunk's upload: the remote client's own tests cover resuming it between chunks)."""
 
 from __future__ import annotations
 

@@ -26,6 +26,10 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"auth", "meta", "blobs"}),
     frozenset({"remote"}),  # the client for other registries, under the pull-through cache and replication
     frozenset({"config", "telemetry"}),
+    # Durable file changes (fsync, write-then-rename): the standard library only, so that every room
+    # keeping state on disk (blobs, meta, auth, ui, commands) shares one implementation; core stays
+    # free of I/O.
+    frozenset({"durable"}),
     frozenset({"core", ROOT}),
 )
 SIBLINGS = frozenset(

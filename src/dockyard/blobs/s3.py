@@ -98,7 +98,7 @@ class S3BlobStore(BlobStore):
             raise
         await self.delete(digest)
 
-    async def start_upload(self, upload_id: str) -> None:
+    async def start_upload(self, upload_id: str, *, durable: bool = True) -> None:  # noqa: ARG002 - stored = durable
         await self._uploads.start(upload_id)
 
     async def upload_size(self, upload_id: str) -> int | None:
@@ -110,7 +110,13 @@ class S3BlobStore(BlobStore):
 
     @metrics.timed("blobs", "append")
     async def append_upload(
-        self, upload_id: str, offset: int, chunks: AsyncIterable[bytes], hasher: Hasher | None
+        self,
+        upload_id: str,
+        offset: int,
+        chunks: AsyncIterable[bytes],
+        hasher: Hasher | None,
+        *,
+        durable: bool = True,  # noqa: ARG002 - S3 answers once a segment and the state naming it are stored
     ) -> int:
         return await self._uploads.append(upload_id, offset, chunks, hasher)
 

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from dockyard import durable
 from dockyard.meta.driver import Dialect, Params, Row, Work, run_without_suspending
 from dockyard.meta.generation import Generation
 from dockyard.meta.migrate import apply_migrations
@@ -38,7 +39,9 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def prepare_database(path: Path) -> None:
     """Create the database if need be and bring its schema up to date."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # The database file's entry needs no sync of ours: SQLite syncs the directory when it creates
+    # a journal or WAL there, before anything is committed, and that covers the earlier entry too.
+    durable.make_dirs(path.parent)
     apply_migrations(f"sqlite:///{path}", "sqlite")
 
 

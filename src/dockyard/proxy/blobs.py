@@ -249,16 +249,17 @@ class BlobCache:
         fill.finished(committed=True)
 
     async def _prepare(self, upload_id: str, repository: str) -> None:
-        """The upload session's row first, then its bytes area: bytes never exist without a row."""
+        """The upload session's row first, then its bytes area: bytes never exist without a row. No
+        sync along the way: a download cut by a crash is fetched again, and its commit syncs."""
         await self._meta.create_upload(upload_id, repository)
-        await self._store.start_upload(upload_id)
+        await self._store.start_upload(upload_id, durable=False)
 
     async def _store_pieces(self, fill: Fill, size: int, hasher: Hasher) -> None:
         """Append the received bytes in pieces, each readable by other processes once stored."""
         offset = 0
         while offset < size:
             piece = fill.unstored(offset, min(PIECE_BYTES, size - offset))
-            offset = await self._store.append_upload(fill.upload_id, offset, piece, hasher)
+            offset = await self._store.append_upload(fill.upload_id, offset, piece, hasher, durable=False)
             fill.stored(offset)
 
     async def _discard(self, upload_id: str) -> None:

@@ -78,8 +78,9 @@ class UploadService:
         # which costs at most one re-read of the stored bytes if such a session does go on.
         self._hashers: OrderedDict[str, tuple[int, Hasher]] = OrderedDict()
 
-    async def start(self, repository: str, owner: str | None = None) -> UploadStatus:
-        """Open a session for `owner` (the user pushing; None when anonymous or auth is off)."""
+    async def start(self, repository: str, owner: str | None = None, *, durable: bool = True) -> UploadStatus:
+        """Open a session for `owner` (the user pushing; None when anonymous or auth is off);
+        `durable` unless it ends within the request (a monolithic push)."""
         if self._proxy is not None:
             self._proxy.refuse_writes(repository)
         upload_id = str(uuid.uuid4())
@@ -93,7 +94,7 @@ class UploadService:
                 "or retry once abandoned ones are purged",
                 {"limit": full.limit},
             ) from None
-        await self._store.start_upload(upload_id)
+        await self._store.start_upload(upload_id, durable=durable)
         self._remember(upload_id, 0, new_hasher(_RUNNING_ALGORITHM))
         return UploadStatus(upload_id, 0)
 
@@ -122,7 +123,7 @@ class UploadService:
         current = await self._status_at(repository, upload_id, start)
         if length is not None:
             await self._quotas.admit(repository, current.size + length)
-        size = await self._write(current, chunks)
+        size = await self._write(current, chunks, durable=True)  # the 202 acknowledges them
         await self._meta.touch_upload(upload_id)
         return UploadStatus(upload_id, size)
 
@@ -132,11 +133,11 @@ class UploadService:
             raise UploadRangeError(upload_id, current.size)
         return current
 
-    async def _write(self, current: UploadStatus, chunks: AsyncIterable[bytes]) -> int:
+    async def _write(self, current: UploadStatus, chunks: AsyncIterable[bytes], *, durable: bool) -> int:
         hashed = self._hashers.pop(current.id, None)
         hasher = hashed[1] if hashed and hashed[0] == current.size else None
         try:
-            size = await self._store.append_upload(current.id, current.size, chunks, hasher)
+            size = await self._store.append_upload(current.id, current.size, chunks, hasher, durable=durable)
         except UploadConflict as conflict:
             raise UploadRangeError(current.id, conflict.current_size) from None
         except UnknownUpload:
@@ -165,7 +166,7 @@ class UploadService:
         current = await self._status_at(repository, upload_id, start)
         if length is not None:
             await self._quotas.admit(repository, current.size + length, str(digest))
-        size = await self._write(current, chunks)
+        size = await self._write(current, chunks, durable=False)  # the commit makes them durable
         actual = await self._digest_of(upload_id, size, digest.algorithm)
         if actual != digest:
             raise RegistryError(
@@ -214,7 +215,7 @@ class UploadService:
             self._proxy.refuse_writes(repository)
         if length is not None:
             await self._quotas.admit(repository, length, str(digest))
-        session = await self.start(repository, owner)
+        session = await self.start(repository, owner, durable=False)
         try:
             return await self.complete(repository, session.id, digest, chunks, origin=origin)
         except BaseException:
