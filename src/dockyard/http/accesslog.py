@@ -72,7 +72,8 @@ class AccessLog:
         self._writer.write(
             f"{self._clock.timestamp(time.time())} {client} {text_field(user) if user else '-'}"
             f' "{scope.method} {text_field(scope.path[:_PATH_SHOWN])}" {status} {sent} {seconds * 1000:.3f}ms'
-            f' {request_id} "{text_field(agent[:_AGENT_SHOWN]) if agent else "-"}"{f" cache={cache}" if cache else ""}\n'
+            f' {request_id} "{text_field(agent[:_AGENT_SHOWN]) if agent else "-"}"'
+            f"{f' cache={cache}' if cache else ''}\n"
         )
 
     def _json(

@@ -168,10 +168,10 @@ class RegistryApp:
         if handler is None:
             allow = [("allow", ", ".join(route.methods))]
             raise HTTPError(405, ErrorCode.UNSUPPORTED, f"{req.method} is not supported here", allow)
-        if self._cache is not None and "name" in params:
-            return route.name, functools.partial(self._via_cache, route, handler, req, params)
-        answer = functools.partial(handler, self._context, req, **params)
         writes = route.changes_content and req.method not in _READ_METHODS
+        if self._cache is not None and "name" in params:
+            return route.name, functools.partial(self._via_cache, route, handler, req, params), writes
+        answer = functools.partial(handler, self._context, req, **params)
         if self._guard is None or route.public:  # auth off: not one call more
             return route.name, answer, writes
         return route.name, self._guard.wrap(route.name, params, req, answer), writes
@@ -209,7 +209,14 @@ class RegistryApp:
         if self._access_log is not None and route not in self._unlogged:
             cache = None if req.cache is None else req.cache.outcome
             self._access_log.record(
-                req.request_id, scope, response.status, sent, elapsed, client=req.client, user=_user_of(req), cache=cache
+                req.request_id,
+                scope,
+                response.status,
+                sent,
+                elapsed,
+                client=req.client,
+                user=_user_of(req),
+                cache=cache,
             )
 
 

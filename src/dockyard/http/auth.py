@@ -84,7 +84,7 @@ class Guard:
         header = ("www-authenticate", self.challenge(scope, error))
         return HTTPError(401, ErrorCode.UNAUTHORIZED, message, [header])
 
-    async def metrics(self, req: Request, answer: Answer) -> Response | FileResponse:
+    async def metrics(self, req: Request, answer: Answer) -> Response | FileResponse | StreamResponse:
         """/metrics names every repository and its size: only for the configured metrics token or an
         administrator's Basic credentials (in token mode too, since a scraper cannot follow the token
         flow)."""

@@ -11,8 +11,8 @@ from dockyard.auth.policy import Principal
 from dockyard.core.decimals import parse_decimal
 from dockyard.core.errors import ErrorCode
 from dockyard.http.errors import HTTPError
-from dockyard.proxy import CacheNote
 from dockyard.http.limits import RequestLimits, timed_body
+from dockyard.proxy import CacheNote
 
 
 class Request:
