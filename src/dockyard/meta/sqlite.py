@@ -5,21 +5,27 @@ never wait for writers under WAL. Writes go to one thread per process that owns 
 connection; every write is a single IMMEDIATE transaction committed with a full fsync, so an
 acknowledged write survives a crash, and the fsync never blocks the event loop. The change token
 is a memory-mapped word beside the database (meta/generation.py) that every writer replaces.
+
+A write that fails because the disk is full or read-only raises the matching StoreFault, and always
+leaves the connection outside any transaction, so writes succeed again once the disk takes them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from dockyard.core.errors import OutOfSpace, ReadOnlyStorage, StoreFault, StoreUnavailable
 from dockyard.meta.driver import Dialect, Params, Row, Work, run_without_suspending
 from dockyard.meta.generation import Generation
 from dockyard.meta.migrate import apply_migrations
 from dockyard.meta.sql import SqlMetadataStore
+from dockyard.telemetry.disk import check_room
 
 T = TypeVar("T")
 
@@ -40,6 +46,26 @@ def prepare_database(path: Path) -> None:
     """Create the database if need be and bring its schema up to date."""
     path.parent.mkdir(parents=True, exist_ok=True)
     apply_migrations(f"sqlite:///{path}", "sqlite")
+
+
+def _fault_of(error: sqlite3.Error, path: Path) -> StoreFault | None:
+    """The store fault behind a failed write, if it is one. SQLite reports a read-only filesystem
+    as an I/O error, so that one is told apart by asking the filesystem."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
+    where = f"metadata database {path}: {error}"
+    if code == sqlite3.SQLITE_FULL:
+        return OutOfSpace(where)
+    if code == sqlite3.SQLITE_READONLY:
+        return ReadOnlyStorage(where)
+    if code in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN):
+        try:
+            check_room(path.parent)
+        except StoreFault as cause:
+            return type(cause)(where)
+        return StoreUnavailable(where)
+    if code == sqlite3.SQLITE_BUSY:  # another process held the write lock past busy_timeout
+        return StoreUnavailable(where)
+    return None
 
 
 class _SqliteTransaction:
@@ -65,6 +91,7 @@ class SqliteDriver:
 
     def __init__(self, path: Path):
         prepare_database(path)
+        self._path = path
         self._reader = _connect(path)
         self._writer_conn = _connect(path)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dockyard-sqlite")
@@ -98,12 +125,14 @@ class SqliteDriver:
             conn.execute("PRAGMA synchronous = NORMAL")
         try:
             conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = run_without_suspending(work(_SqliteTransaction(conn)))
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            result = run_without_suspending(work(_SqliteTransaction(conn)))
             conn.execute("COMMIT")
+        except BaseException as error:
+            self._leave_transaction()
+            fault = _fault_of(error, self._path) if isinstance(error, sqlite3.Error) else None
+            if fault is not None:
+                raise fault from error
+            raise
         finally:
             if not durable:
                 conn.execute("PRAGMA synchronous = FULL")
@@ -111,7 +140,20 @@ class SqliteDriver:
             self._generation.advance()
         return result
 
+    def _leave_transaction(self) -> None:
+        """Roll back what a failed write left open. SQLite may have rolled back already (a full disk
+        makes it), and then a ROLLBACK fails: its error must not hide the one that matters."""
+        if self._writer_conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._writer_conn.execute("ROLLBACK")
+
 
 class SqliteMetadataStore(SqlMetadataStore):
     def __init__(self, path: Path):
         super().__init__(SqliteDriver(path))
+        self._directory = path.parent
+
+    async def ping(self) -> None:
+        """A query, and room on the database's disk: on a full or read-only one every write fails."""
+        await super().ping()
+        await asyncio.get_running_loop().run_in_executor(None, check_room, self._directory)
