@@ -18,6 +18,7 @@ from dockyard.auth.service import Authenticator, build_authenticator
 from dockyard.blobs.base import BlobStore
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
 from dockyard.config.settings import Settings, load_settings
+from dockyard.core.errors import StoreFault
 from dockyard.events.service import NotificationService
 from dockyard.gc.worker import run_maintenance
 from dockyard.http.accesslog import AccessLog
@@ -44,6 +45,8 @@ from dockyard.registry.access import Access
 from dockyard.registry.metrics import render_usage
 from dockyard.registry.pulls import PullLog
 from dockyard.registry.quotas import QuotaRule, Quotas
+from dockyard.telemetry.disk import check_room
+from dockyard.telemetry.failures import log_failure
 from dockyard.telemetry.linewriter import LineWriter, check_writable
 from dockyard.telemetry.logconfig import lighten_logging, logging_config
 from dockyard.ui.assets import load_assets
@@ -85,8 +88,8 @@ def build_app() -> RegistryApp:
     async def close() -> None:
         try:
             await pulls.flush()
-        except Exception:
-            log.exception("recording the last pull times failed")
+        except Exception as error:
+            log_failure(log, "recording the last pull times", error)
         await meta.close()
         await store.close()
 
@@ -164,8 +167,8 @@ async def _purge_abandoned_uploads(registry: Registry, max_age: int) -> None:
         await asyncio.sleep(min(max_age / 4, 3600))
         try:
             await registry.uploads.purge_stale(max_age)
-        except Exception:
-            log.exception("purging abandoned uploads failed; will retry")
+        except Exception as error:
+            log_failure(log, "purging abandoned uploads (retried later)", error)
 
 
 def _access_log(settings: Settings) -> AccessLog | None:
@@ -188,6 +191,7 @@ def serve(settings: Settings, data_dir: Path) -> None:
     except BlobStoreUnavailable as error:
         sys.exit(f"dockyard: cannot use the blob store: {error}")
     print(f"dockyard blobs: {blobs}", file=sys.stderr, flush=True)
+    _warn_unless_writable(settings, data_dir)
     if settings.access_log and settings.access_log_file:
         try:
             check_writable(settings.access_log_file)
@@ -203,6 +207,21 @@ def serve(settings: Settings, data_dir: Path) -> None:
     except RuntimeError as error:  # granian reports bind failures this way
         # The first line is the reason; a native backtrace may follow.
         sys.exit(f"dockyard: cannot serve on {settings.listen}: {str(error).splitlines()[0]}")
+
+
+def _warn_unless_writable(settings: Settings, data_dir: Path) -> None:
+    """Say so at start when the data directory holds stores but takes no writes: pulls are served,
+    pushes fail until the disk is writable again, and that needs no restart."""
+    if settings.storage.s3 is not None and settings.database.url is not None:
+        return  # nothing of the stores lives there
+    try:
+        check_room(data_dir)
+    except StoreFault as fault:
+        print(
+            f"dockyard: warning: {fault}: pulls are served, but pushes and deletes fail until it takes writes",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _run_granian(settings: Settings) -> None:

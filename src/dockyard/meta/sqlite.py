@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from dockyard.core.errors import OutOfSpace, ReadOnlyStorage, StoreFault, StoreUnavailable
 from dockyard.meta.driver import Dialect, Params, Row, Work, run_without_suspending
+from dockyard.meta.errors import MetadataUnavailable
 from dockyard.meta.generation import Generation
 from dockyard.meta.migrate import apply_migrations
 from dockyard.meta.sql import SqlMetadataStore
@@ -43,9 +44,17 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def prepare_database(path: Path) -> None:
-    """Create the database if need be and bring its schema up to date."""
+    """Create the database if need be and bring its schema up to date; MetadataUnavailable with a
+    one-line reason if that fails (SQLite must write beside the database even to read it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    apply_migrations(f"sqlite:///{path}", "sqlite")
+    try:
+        apply_migrations(f"sqlite:///{path}", "sqlite")
+    except sqlite3.Error as error:
+        try:
+            check_room(path.parent)
+        except StoreFault as fault:  # the likely reason, named as such
+            raise MetadataUnavailable(f"cannot use SQLite at {path}: {error} ({fault})") from None
+        raise MetadataUnavailable(f"cannot use SQLite at {path}: {error}") from None
 
 
 def _fault_of(error: sqlite3.Error, path: Path) -> StoreFault | None:
