@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from granian.constants import Interfaces
@@ -45,6 +46,7 @@ from dockyard.registry.access import Access
 from dockyard.registry.metrics import render_usage
 from dockyard.registry.pulls import PullLog
 from dockyard.registry.quotas import QuotaRule, Quotas
+from dockyard.replication.service import ReplicationService
 from dockyard.telemetry.disk import check_room
 from dockyard.telemetry.failures import log_failure
 from dockyard.telemetry.linewriter import LineWriter, check_writable
@@ -74,15 +76,36 @@ def _metrics_page(registry: Registry, usage_seconds: float) -> Callable[[], Awai
     return render
 
 
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """The registry with what writes beside it: notifications, replication, the pull log."""
+
+    registry: Registry
+    events: NotificationService
+    replication: ReplicationService
+    pulls: PullLog
+
+
+def compose(settings: Settings, meta: MetadataStore, store: BlobStore) -> Composed:
+    """The registry over the stores, as every server process and the commands that write build it.
+    Replication's event rules read the outbox the registry writes its events to, and replication
+    writes through the registry: it is attached once the registry exists."""
+    replication = ReplicationService(settings.replication, meta, store)
+    events = NotificationService(settings.notifications, meta, settings.port, replication.consumers)
+    pulls = PullLog(meta)
+    registry = _build_registry(settings, meta, store, events, pulls)
+    replication.attach(registry)
+    return Composed(registry, events, replication, pulls)
+
+
 def build_app() -> RegistryApp:
     """The granian factory: runs in every worker process, configured by the environment."""
     settings = load_settings()
     lighten_logging()
     meta = open_metadata_store(settings)
     store = open_blob_store(settings)
-    events = NotificationService(settings.notifications, meta, settings.port)
-    pulls = PullLog(meta)
-    registry = _build_registry(settings, meta, store, events, pulls)
+    composed = compose(settings, meta, store)
+    registry, events, pulls = composed.registry, composed.events, composed.pulls
     auth = build_authenticator(settings.auth, settings.data_dir)
 
     async def close() -> None:
@@ -98,6 +121,7 @@ def build_app() -> RegistryApp:
             _purge_abandoned_uploads(registry, settings.uploads.stale_after_seconds),
             run_maintenance(meta, store, settings, pulls),
             events.run(registry.operations.read_only),
+            composed.replication.run(registry.operations.read_only),
         )
 
     return RegistryApp(
@@ -105,7 +129,7 @@ def build_app() -> RegistryApp:
         _metrics_page(registry, settings.metrics.repository_usage_seconds),
         close,
         background,
-        routes=_ui_routes(settings, auth),
+        routes=_ui_routes(settings, auth, composed.replication),
         on_start=meta.start,
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
@@ -154,12 +178,12 @@ def _build_context(
     )
 
 
-def _ui_routes(settings: Settings, auth: Authenticator | None) -> tuple[Route, ...]:
+def _ui_routes(settings: Settings, auth: Authenticator | None, replication: ReplicationService) -> tuple[Route, ...]:
     sessions = None
     if auth:
         key_file = settings.ui.session_key_file or settings.data_dir / "auth" / "ui-session.key"
         sessions = Sessions(session_key(key_file), settings.ui.session_seconds)
-    return ui_routes(sessions, load_assets() if settings.ui.enabled else None)
+    return ui_routes(sessions, load_assets() if settings.ui.enabled else None, replication)
 
 
 async def _purge_abandoned_uploads(registry: Registry, max_age: int) -> None:

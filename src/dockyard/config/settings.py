@@ -19,6 +19,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from dockyard.config.replication import Replication
 from dockyard.config.section import Section
 from dockyard.core.urls import redact_password
 
@@ -339,6 +340,7 @@ class Settings(BaseSettings):
     quotas: list[Quota] = []
     """The first rule matching a repository applies."""
     ui: Ui = Ui()
+    replication: Replication = Replication()
 
     @field_validator("listen")
     @classmethod

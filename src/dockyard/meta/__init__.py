@@ -1,8 +1,9 @@
 """The metadata store: everything the registry knows besides blob bytes, one interface per concern.
 
 Each concern (the catalog, blob links, uploads, manifests, tags, referrers, the outbox, browsing,
-garbage reviews, byte deletions, retention, integrity, usage, runtime settings, the lifecycle) is
-a small Protocol in a module named for it, beside the values it speaks in: `tags.py` holds `Tags`.
+garbage reviews, byte deletions, retention, integrity, usage, runtime settings, the lifecycle,
+replication's leases and runs) is a small Protocol in a module named for it, beside the values it
+speaks in: `tags.py` holds `Tags`.
 `errors.py` holds the failures any of them may raise. Callers type against the concerns they use;
 one that needs several declares their intersection, named for its purpose, next to itself (being
 Protocols, intersections need no entry here). `store.py` unites them all as `MetadataStore`, for

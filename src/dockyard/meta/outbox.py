@@ -62,3 +62,7 @@ class Outbox(Protocol):
 
     @abstractmethod
     async def outbox_pending(self, endpoint: str) -> int: ...
+
+    @abstractmethod
+    async def outbox_oldest(self, endpoint: str) -> float | None:
+        """When the endpoint's oldest waiting event was stored (epoch seconds); None when none waits."""

@@ -18,6 +18,7 @@ from dockyard.meta.lifecycle import Lifecycle
 from dockyard.meta.manifests import Manifests
 from dockyard.meta.outbox import Outbox
 from dockyard.meta.referrers import Referrers
+from dockyard.meta.replication import ReplicationState
 from dockyard.meta.retention import RetentionState
 from dockyard.meta.runtime_settings import RuntimeSettings
 from dockyard.meta.tags import Tags
@@ -41,6 +42,7 @@ class MetadataStore(
     RetentionState,
     Integrity,
     Usage,
+    ReplicationState,
     Protocol,
 ):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""

@@ -8,8 +8,9 @@ Content-Length and Content-Range, pagination links only for their query.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
@@ -19,7 +20,7 @@ from dockyard.core import mediatypes
 from dockyard.core.digest import Digest
 from dockyard.core.errors import RegistryError
 from dockyard.core.manifest import Descriptor, parse_manifest
-from dockyard.core.names import is_tag, parse_reference, validate_name
+from dockyard.core.names import is_name, is_tag, parse_reference, validate_name
 from dockyard.remote.errors import RemoteInvalid, RemoteNotFound
 from dockyard.remote.headers import media_type, parse_content_range
 from dockyard.remote.tokens import Scopes, repository_scope
@@ -73,6 +74,27 @@ def referrers_tag(digest: Digest) -> str:
 
 def pull_scopes(repository: str) -> Scopes:
     return frozenset({repository_scope(repository, "pull")})
+
+
+_CATALOG_SCOPES: Scopes = frozenset({"registry:catalog:*"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    """A paged list of names: a repository's tags, or the catalog."""
+
+    path: str
+    key: str
+    """The JSON field holding the names."""
+    scopes: Scopes
+    valid: Callable[[str], bool]
+
+    def query(self, n: int | None, last: str | None) -> str:
+        if n is not None and n < 0:
+            raise ValueError("n must not be negative")
+        if last is not None and not self.valid(last):
+            raise ValueError(f"invalid name for last: {last[:80]!r}")
+        return urlencode([(key, str(value)) for key, value in (("n", n), ("last", last)) if value is not None])
 
 
 class PullOperations:
@@ -228,45 +250,47 @@ class PullOperations:
     async def list_tags(self, repository: str, n: int | None = None, last: str | None = None) -> list[str]:
         """Every tag after `last` (all of them without it) in lexical order, asked for in pages of `n`
         following the `Link`s. Order and `last` are applied here too: Distribution 2.8 ignores both."""
-        path = f"/v2/{validate_name(repository)}/tags/list"
-        tags: set[str] = set()
-        query = self._tags_query(n, last)
+        listing = _Listing(f"/v2/{validate_name(repository)}/tags/list", "tags", pull_scopes(repository), is_tag)
+        return await self._list(listing, n, last)
+
+    async def list_repositories(self, n: int | None = None, last: str | None = None) -> list[str]:
+        """The remote's catalog after `last`, in lexical order, in pages of `n` (RemoteDenied or
+        RemoteNotFound where the remote does not offer it, as Docker Hub)."""
+        return await self._list(_Listing("/v2/_catalog", "repositories", _CATALOG_SCOPES, is_name), n, last)
+
+    async def _list(self, listing: _Listing, n: int | None, last: str | None) -> list[str]:
+        path = listing.path
+        names: set[str] = set()
+        query = listing.query(n, last)
         for _ in range(_MAX_PAGES):
-            page, next_query = await self._tags_page(repository, path, query)
-            tags.update(page)
+            page, next_query = await self._list_page(listing, query)
+            names.update(page)
             if next_query is None:
-                return sorted(tag for tag in tags if last is None or tag > last)
+                return sorted(name for name in names if last is None or name > last)
             following = dict(parse_qsl(next_query))
             page_n, page_last = following.get("n"), following.get("last")
-            if page_last is None or not is_tag(page_last) or (page_n is not None and not page_n.isdigit()):
+            if page_last is None or not listing.valid(page_last) or (page_n is not None and not page_n.isdigit()):
                 raise RemoteInvalid(self._remote, f"GET {path}: a next link without a usable n and last")
-            next_page = self._tags_query(int(page_n) if page_n else None, page_last)
+            next_page = listing.query(int(page_n) if page_n else None, page_last)
             if next_page == query:
                 raise RemoteInvalid(self._remote, f"GET {path}: a next link back to the same page")
             query = next_page
         raise RemoteInvalid(self._remote, f"GET {path}: more than {_MAX_PAGES} pages")
 
-    @staticmethod
-    def _tags_query(n: int | None, last: str | None) -> str:
-        if n is not None and n < 0:
-            raise ValueError("n must not be negative")
-        if last is not None and not is_tag(last):
-            raise ValueError(f"invalid tag for last: {last[:80]!r}")
-        return urlencode([(key, str(value)) for key, value in (("n", n), ("last", last)) if value is not None])
-
-    async def _tags_page(self, repository: str, path: str, query: str) -> tuple[list[str], str | None]:
-        """One page of a tag list: its tags and the query of the next page, if any."""
+    async def _list_page(self, listing: _Listing, query: str) -> tuple[list[str], str | None]:
+        """One page of a list: its names and the query of the next page, if any."""
+        path = listing.path
         target = f"{path}?{query}" if query else path
-        async with self._transport.exchange("GET", target, scopes=pull_scopes(repository), expect=(200,)) as response:
+        async with self._transport.exchange("GET", target, scopes=listing.scopes, expect=(200,)) as response:
             body = await self._transport.read_body(response, _LIST_LIMIT, f"GET {path}")
             next_query = self._next_query(response, path)
         try:
-            tags = json.loads(body).get("tags") or []
+            names = json.loads(body).get(listing.key) or []
         except (ValueError, AttributeError, RecursionError):
             raise RemoteInvalid(self._remote, f"GET {path}: not a JSON object") from None
-        if not isinstance(tags, list) or not all(isinstance(tag, str) and is_tag(tag) for tag in tags):
-            raise RemoteInvalid(self._remote, f"GET {path}: tags is not a list of valid tags")
-        return tags, next_query
+        if not isinstance(names, list) or not all(isinstance(name, str) and listing.valid(name) for name in names):
+            raise RemoteInvalid(self._remote, f"GET {path}: {listing.key} is not a list of valid names")
+        return names, next_query
 
     def _next_query(self, response: aiohttp.ClientResponse, path: str) -> str | None:
         """The query of the `Link: <...>; rel="next"`, which must point at the same path on the remote."""

@@ -8,18 +8,23 @@ paths is introduced by `/-/`, a path segment no repository name can contain.
 from __future__ import annotations
 
 from dockyard.http.routes import Route, route
+from dockyard.replication.service import ReplicationService
 from dockyard.ui.api import Api
 from dockyard.ui.assets import Asset
 from dockyard.ui.pages import Pages
+from dockyard.ui.replication import ReplicationPage
 from dockyard.ui.session import Sessions
 
 _REPOSITORY = r"/v2/_dockyard/repositories/(?P<name>.+)/-"
 
 
-def ui_routes(sessions: Sessions | None, assets: dict[str, Asset] | None) -> tuple[Route, ...]:
+def ui_routes(
+    sessions: Sessions | None, assets: dict[str, Asset] | None, replication: ReplicationService | None = None
+) -> tuple[Route, ...]:
     """`sessions` is None when auth is off, `assets` when the UI is disabled (its API still answers)."""
     pages = Pages(assets)
     api = Api(sessions)
+    replication_page = ReplicationPage(sessions, replication)
     return (
         route("ui_root", r"/", public=True, GET=pages.root),
         route("ui_root", r"/ui", public=True, GET=pages.ui_without_slash),
@@ -39,4 +44,5 @@ def ui_routes(sessions: Sessions | None, assets: dict[str, Asset] | None) -> tup
             DELETE=api.delete_manifest,
         ),
         route("ui_rights", _REPOSITORY + r"/rights", public=True, GET=api.rights),
+        route("ui_replication", r"/v2/_dockyard/replication", public=True, GET=replication_page.status),
     )

@@ -19,6 +19,7 @@ from dockyard.meta.sql.lifecycle import LifecycleQueries
 from dockyard.meta.sql.manifests import ManifestQueries
 from dockyard.meta.sql.outbox import OutboxQueries
 from dockyard.meta.sql.referrers import ReferrerQueries
+from dockyard.meta.sql.replication import ReplicationQueries
 from dockyard.meta.sql.retention import RetentionQueries
 from dockyard.meta.sql.runtime_settings import RuntimeSettingsQueries
 from dockyard.meta.sql.tags import TagQueries
@@ -43,6 +44,7 @@ class SqlMetadataStore(
     RetentionQueries,
     IntegrityQueries,
     UsageQueries,
+    ReplicationQueries,
     MetadataStore,
 ):
     pass

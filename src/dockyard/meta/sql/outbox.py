@@ -102,3 +102,9 @@ class OutboxQueries(SqlCore, Outbox):
     async def outbox_pending(self, endpoint: str) -> int:
         row = await self._read_one("SELECT count(*) FROM event_outbox WHERE endpoint = ?", endpoint)
         return int(row[0]) if row else 0
+
+    async def outbox_oldest(self, endpoint: str) -> float | None:
+        row = await self._read_one(
+            "SELECT created_at FROM event_outbox WHERE endpoint = ? ORDER BY id LIMIT 1", endpoint
+        )
+        return None if row is None else float(row[0])

@@ -3,9 +3,11 @@
 //   #/?q=&sort=&offset=                  repositories
 //   #/r/<name>?q=&sort=&offset=          tags of a repository
 //   #/r/<name>/-/m/<reference>           one manifest (a tag or a digest)
+//   #/replication                        replication rules and their runs
 import { api, confirmDelete, manifestLink, repoPath, repositoryLink, setCrumbs, state } from "./core.js";
 import { formatBytes, h, mediaBadge, shortDigest, timeCell, toast } from "./dom.js";
 import { renderManifest } from "./manifest.js";
+import { renderReplication } from "./replication.js";
 
 const PAGE = 50;
 const main = document.getElementById("main");
@@ -15,6 +17,7 @@ function parseHash() {
   const raw = location.hash.replace(/^#/, "") || "/";
   const [path, query] = raw.split("?");
   const params = new URLSearchParams(query || "");
+  if (path === "/replication") return { view: "replication", params };
   let match = path.match(/^\/r\/(.+)\/-\/m\/([^/]+)$/);
   if (match) return { view: "manifest", name: decodeURIComponent(match[1]), reference: decodeURIComponent(match[2]), params };
   match = path.match(/^\/r\/(.+)$/);
@@ -28,6 +31,7 @@ async function render() {
   try {
     if (route.view === "manifest") await renderManifest(main, route);
     else if (route.view === "tags") await renderTags(route);
+    else if (route.view === "replication") await renderReplication(main);
     else await renderRepositories(route);
   } catch (error) {
     main.replaceChildren(errorNotice(error));

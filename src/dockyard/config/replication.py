@@ -1,0 +1,140 @@
+"""Replication: the registries dockyard copies to and from (`targets`) and what it copies (`rules`).
+
+Cron expressions are read by cronsim (Debian cron's semantics, DST quirks included, no dependencies)
+and semver ranges by semantic_version's `NpmSpec` (npm's range grammar: `>=1.2 <2`, `^1.4`, `1.x`),
+so that a rule that would fail at its first run fails `dockyard config check` instead.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import UTC, datetime
+from typing import Literal
+
+import semantic_version
+from cronsim import CronSim, CronSimError
+from pydantic import Field, field_validator, model_validator
+
+from dockyard.config.remotes import RemoteRegistry
+from dockyard.config.section import Section
+
+RULE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class ReplicationTarget(RemoteRegistry):
+    """A registry replication rules copy to (push) or from (pull)."""
+
+    name: str = Field(pattern=RULE_NAME)
+    """How rules name it (`target:`), and its label in metrics."""
+
+
+def cron_schedule(expression: str) -> CronSim:
+    """The schedule's iterator from now (UTC); ValueError if it is no five-field cron expression."""
+    if len(expression.split()) != 5:
+        raise ValueError(f"schedule must have five fields (minute hour day month weekday): {expression!r}")
+    try:
+        return CronSim(expression, datetime.now(UTC))
+    except CronSimError as error:
+        raise ValueError(f"schedule {expression!r}: {error}") from None
+
+
+def semver_range(expression: str) -> semantic_version.NpmSpec:
+    try:
+        return semantic_version.NpmSpec(expression)
+    except ValueError as error:
+        raise ValueError(f"semver {expression!r} is no range npm would accept: {error}") from None
+
+
+class ReplicationRule(Section):
+    """What one rule copies, which way, and when; see docs/replication.md."""
+
+    name: str = Field(pattern=RULE_NAME)
+    direction: Literal["push", "pull"]
+    """push: from this registry to the target; pull: from the target into this registry."""
+    target: str
+    """The `name` of one of `replication.targets`."""
+    repositories: list[str] = Field(min_length=1)
+    """Globs as in auth rules (`*` within one path segment, `**` across), on the side copied from."""
+    tags: list[str] | None = None
+    """Globs (`*`, `?`) of the tags to copy. A tag is copied when it matches any of `tags`,
+    `tags_regex` and `semver` that are set; with none set, every tag is."""
+    tags_regex: str | None = None
+    """A regular expression the whole tag must match."""
+    semver: str | None = None
+    """An npm-style range (`>=1.2 <2`); tags are read as versions, a leading `v` allowed."""
+    destination: str = "{repository}"
+    """The repository's name on the other side; `{repository}` stands for its name here."""
+    trigger: Literal["event", "schedule", "manual"] = "manual"
+    """event: pushes and deletes as they happen (push rules only); schedule: by `schedule`;
+    manual: only by `dockyard replicate run`. Every rule can be run by hand."""
+    schedule: str | None = None
+    """A cron expression in UTC (`*/15 * * * *`), for `trigger: schedule`."""
+    delete: bool = False
+    """Replicate deletions of tags and manifests (tags matching the filter only)."""
+    referrers: bool = True
+    """Carry the signatures, SBOMs and attestations that refer to a copied manifest."""
+    max_bytes_per_second: int = Field(default=0, ge=0)
+    """Blob bytes per second this rule moves at most; 0: no limit."""
+
+    @field_validator("tags_regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as error:
+                raise ValueError(f"tags_regex {value!r} is not a regular expression: {error}") from None
+        return value
+
+    @field_validator("semver")
+    @classmethod
+    def _semver(cls, value: str | None) -> str | None:
+        if value is not None:
+            semver_range(value)
+        return value
+
+    @field_validator("destination")
+    @classmethod
+    def _destination(cls, value: str) -> str:
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        if fields - {"repository"}:
+            raise ValueError(f"destination may only use {{repository}}, not {sorted(fields - {'repository'})}")
+        if not value.replace("{repository}", "x").strip("/"):
+            raise ValueError("destination names no repository")
+        return value
+
+    @model_validator(mode="after")
+    def _trigger(self) -> ReplicationRule:
+        if self.trigger == "schedule":
+            if self.schedule is None:
+                raise ValueError(f"rule {self.name!r}: trigger schedule needs a schedule (cron expression)")
+            cron_schedule(self.schedule)
+        elif self.schedule is not None:
+            raise ValueError(f"rule {self.name!r}: a schedule is only read with trigger: schedule")
+        if self.trigger == "event" and self.direction == "pull":
+            raise ValueError(f"rule {self.name!r}: pull rules cannot react to events (use schedule or manual)")
+        return self
+
+
+class Replication(Section):
+    targets: list[ReplicationTarget] = []
+    rules: list[ReplicationRule] = []
+    max_pending_events: int = Field(default=10_000, ge=1)
+    """Events kept per event rule while its target is down; beyond that the oldest are dropped (counted)."""
+    max_event_retries: int = Field(default=10, ge=0)
+    """Failed attempts at an event before it is given up (counted); waits double from 1 s to 5 minutes."""
+    concurrency: int = Field(default=8, ge=1, le=256)
+    """Images one rule copies at once."""
+
+    @model_validator(mode="after")
+    def _names(self) -> Replication:
+        for kind, names in (("targets", [t.name for t in self.targets]), ("rules", [r.name for r in self.rules])):
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise ValueError(f"replication {kind} need distinct names: {', '.join(repeated)}")
+        known = {target.name for target in self.targets}
+        for rule in self.rules:
+            if rule.target not in known:
+                raise ValueError(f"rule {rule.name!r} names target {rule.target!r}, which replication.targets lacks")
+        return self
