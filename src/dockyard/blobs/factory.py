@@ -33,6 +33,10 @@ def _location(s3: S3Storage) -> S3Location:
         access_key=s3.access_key,
         secret_key=s3.secret_key.get_secret_value() if s3.secret_key is not None else None,
         prefix=s3.prefix,
+        connect_timeout=s3.connect_timeout_seconds,
+        read_timeout=s3.read_timeout_seconds,
+        attempt_timeout=s3.attempt_timeout_seconds,
+        max_attempts=s3.max_attempts,
     )
 
 
