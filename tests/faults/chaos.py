@@ -119,9 +119,20 @@ class ChaosClient:
         self._call("DELETE", f"/v2/{repository}/manifests/{tag}", {202, 404})
         self._ledger.untagged(repository, tag)
 
+    def pull(self, repository: str, tag: str, image: Image) -> None:
+        """The tag's manifest is the image's, byte for byte, and so is every blob."""
+        manifest = self._call("GET", f"/v2/{repository}/manifests/{tag}", {200, 404})
+        assert manifest.status_code == 200, f"{repository}:{tag} is gone: {manifest.text[:200]}"
+        assert manifest.content == image.body, f"{repository}:{tag} serves other bytes than acknowledged"
+        for blob in image.blobs:
+            pulled = self._call("GET", f"/v2/{repository}/blobs/{digest_of(blob)}", {200})
+            assert pulled.content == blob, f"{repository} serves other bytes for {digest_of(blob)}"
+
     def push_blob(self, repository: str, data: bytes) -> None:
-        """POST a session, PUT the bytes; a session a fault cut short is begun anew, since part of
-        the body may have been stored."""
+        """Unless HEAD finds it there: POST a session, PUT the bytes; a session a fault cut short is
+        begun anew, since part of the body may have been stored."""
+        if self._call("HEAD", f"/v2/{repository}/blobs/{digest_of(data)}", {200, 404}).status_code == 200:
+            return
         for _ in range(RETRIES):
             location = self._call("POST", f"/v2/{repository}/blobs/uploads/", {202}).headers["location"]
             digest = {"digest": digest_of(data)}
