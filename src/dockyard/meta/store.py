@@ -20,6 +20,7 @@ from dockyard.meta.outbox import Outbox
 from dockyard.meta.referrers import Referrers
 from dockyard.meta.replication import ReplicationState
 from dockyard.meta.retention import RetentionState
+from dockyard.meta.revocations import Revocations
 from dockyard.meta.runtime_settings import RuntimeSettings
 from dockyard.meta.tags import Tags
 from dockyard.meta.uploads import Uploads
@@ -43,6 +44,7 @@ class MetadataStore(
     Integrity,
     Usage,
     ReplicationState,
+    Revocations,
     Protocol,
 ):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""

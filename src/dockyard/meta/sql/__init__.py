@@ -21,6 +21,7 @@ from dockyard.meta.sql.outbox import OutboxQueries
 from dockyard.meta.sql.referrers import ReferrerQueries
 from dockyard.meta.sql.replication import ReplicationQueries
 from dockyard.meta.sql.retention import RetentionQueries
+from dockyard.meta.sql.revocations import RevocationQueries
 from dockyard.meta.sql.runtime_settings import RuntimeSettingsQueries
 from dockyard.meta.sql.tags import TagQueries
 from dockyard.meta.sql.uploads import UploadQueries
@@ -45,6 +46,7 @@ class SqlMetadataStore(
     IntegrityQueries,
     UsageQueries,
     ReplicationQueries,
+    RevocationQueries,
     MetadataStore,
 ):
     pass
