@@ -20,6 +20,7 @@ from dockyard.auth.service import Authenticator, build_authenticator
 from dockyard.blobs.base import BlobStore
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
 from dockyard.config.settings import Settings, load_settings
+from dockyard.core.errors import StoreFault
 from dockyard.events.fills import FillNotifier
 from dockyard.events.service import NotificationService
 from dockyard.gc.worker import run_maintenance
@@ -52,6 +53,8 @@ from dockyard.registry.metrics import render_usage
 from dockyard.registry.pulls import PullLog
 from dockyard.registry.quotas import QuotaRule, Quotas
 from dockyard.replication.service import ReplicationService
+from dockyard.telemetry.disk import check_room
+from dockyard.telemetry.failures import log_failure
 from dockyard.telemetry.linewriter import LineWriter, check_writable
 from dockyard.telemetry.logconfig import lighten_logging, logging_config
 from dockyard.ui.assets import load_assets
@@ -124,8 +127,8 @@ def build_app() -> RegistryApp:
             await cache.close()
         try:
             await pulls.flush()
-        except Exception:
-            log.exception("recording the last pull times failed")
+        except Exception as error:
+            log_failure(log, "recording the last pull times", error)
         await meta.close()
         await store.close()
 
@@ -272,6 +275,7 @@ def serve(settings: Settings, data_dir: Path) -> None:
     except BlobStoreUnavailable as error:
         sys.exit(f"dockyard: cannot use the blob store: {error}")
     print(f"dockyard blobs: {blobs}", file=sys.stderr, flush=True)
+    _warn_unless_writable(settings, data_dir)
     if settings.access_log and settings.access_log_file:
         try:
             check_writable(settings.access_log_file)
@@ -287,6 +291,21 @@ def serve(settings: Settings, data_dir: Path) -> None:
     except RuntimeError as error:  # granian reports bind failures this way
         # The first line is the reason; a native backtrace may follow.
         sys.exit(f"dockyard: cannot serve on {settings.listen}: {str(error).splitlines()[0]}")
+
+
+def _warn_unless_writable(settings: Settings, data_dir: Path) -> None:
+    """Say so at start when the data directory holds stores but takes no writes: pulls are served,
+    pushes fail until the disk is writable again, and that needs no restart."""
+    if settings.storage.s3 is not None and settings.database.url is not None:
+        return  # nothing of the stores lives there
+    try:
+        check_room(data_dir)
+    except StoreFault as fault:
+        print(
+            f"dockyard: warning: {fault}: pulls are served, but pushes and deletes fail until it takes writes",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _raise_open_file_limit(settings: Settings) -> None:

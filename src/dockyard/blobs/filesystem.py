@@ -27,6 +27,7 @@ from dockyard.blobs.base import BlobSource, BlobStore, LocalFile, StoredBlob, Un
 from dockyard.core.digest import Digest, Hasher
 from dockyard.core.errors import RegistryError
 from dockyard.telemetry import metrics
+from dockyard.telemetry.disk import check_room
 
 _BATCH_BYTES = 1 << 20
 _BATCH_CHUNKS = 512  # below IOV_MAX, the most buffers one pwritev takes
@@ -124,6 +125,7 @@ class FilesystemBlobStore(BlobStore):
     def _check_directories(self) -> None:
         for directory in (self._blobs, self._uploads):
             os.close(os.open(directory, os.O_RDONLY | os.O_DIRECTORY))
+        check_room(self._uploads)  # a read-only filesystem is named as such, not as a lack of permission
         if not os.access(self._uploads, os.W_OK):
             raise PermissionError(f"{self._uploads} is not writable")
 

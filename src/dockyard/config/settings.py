@@ -181,6 +181,13 @@ class S3Storage(Section):
     """Key prefix inside the bucket, so several registries can share one."""
     redirect: bool = False
     """Answer blob GETs with 307 to a presigned URL instead of relaying the bytes."""
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(default=30.0, gt=0)
+    """The longest S3 may go without sending the next bytes of an answer."""
+    attempt_timeout_seconds: float = Field(default=60.0, gt=0)
+    """The longest one attempt of a request may take to be answered (a part's upload included)."""
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    """Attempts per request, the first included: SlowDown, 5xx, broken connections, timeouts."""
 
 
 class Storage(Section):

@@ -21,13 +21,13 @@ from granian.rsgi import HTTPProtocol, ProtocolClosed, ProtocolError, Scope
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from dockyard.core.decimals import parse_decimal
-from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.errors import ErrorCode, RegistryError, store_fault
 from dockyard.http import health
 from dockyard.http.accesslog import REQUEST_ID_HEADER, AccessLog, RequestIds
 from dockyard.http.auth import Guard
 from dockyard.http.clients import ClientAddresses
 from dockyard.http.context import Context
-from dockyard.http.errors import HTTPError, error_body, error_headers, status_of
+from dockyard.http.errors import HTTPError, error_body, error_headers, fault_error, status_of
 from dockyard.http.limits import RequestLimits, check_headers
 from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
 from dockyard.http.metrics import observe_request
@@ -139,6 +139,10 @@ class RegistryApp:
             response = await answer()
         except Exception as error:
             response = _failure(req, error)
+            if scope.http_version == "1.1" and _declares_body(req):
+                # The body may be left unread, and granian then closes the connection after the
+                # answer without saying so: a client reusing it would see its next request fail.
+                response.headers.append(("connection", "close"))
         self._monitor.in_flight -= 1
         sent_headers = [_API_VERSION, (REQUEST_ID_HEADER, request_id), *response.headers]
         if req.namespace is not None:
@@ -228,6 +232,18 @@ def _failure(req: Request, error: Exception) -> Response:
         # The request body broke off; if the client still listens, it learns so.
         log.info("request body of %s %s broke off", req.method, req.path, extra={"request_id": req.request_id})
         return _error_response(RegistryError(ErrorCode.BLOB_UPLOAD_INVALID, "the request body ended prematurely"))
+    fault = store_fault(error)
+    if fault is not None:
+        # Expected while a disk is full or a store is down: one line each, no traceback.
+        log.warning(
+            "%s %s failed: %s: %s",
+            req.method,
+            req.path,
+            type(fault).__name__,
+            fault,
+            extra={"request_id": req.request_id},
+        )
+        return _error_response(fault_error(fault))
     log.exception("internal error answering %s %s", req.method, req.path, extra={"request_id": req.request_id})
     body = b'{"errors":[{"code":"UNKNOWN","message":"internal server error"}]}'
     return Response(500, [("content-type", "application/json")], body)
@@ -250,6 +266,10 @@ def _body_size(response: AnyResponse) -> int:
     if isinstance(response, StreamResponse):
         return response.size
     return response.end - response.start if isinstance(response, FileResponse) else len(response.body)
+
+
+def _declares_body(req: Request) -> bool:
+    return req.header("transfer-encoding") is not None or req.header("content-length") not in (None, "0")
 
 
 def _declared_length(req: Request) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from dockyard.core.errors import ErrorCode, RegistryError, Unavailable
+from dockyard.core.errors import ErrorCode, OutOfSpace, ReadOnlyStorage, RegistryError, StoreFault, Unavailable
 
 STATUS = {
     ErrorCode.BLOB_UNKNOWN: 404,
@@ -35,6 +35,20 @@ class HTTPError(RegistryError):
         super().__init__(code, message)
         self.status = status
         self.headers = headers or []
+
+
+def fault_error(fault: StoreFault) -> HTTPError:
+    """What the client hears of a store fault: no path, host or engine message, only what happened.
+
+    A full store answers 507 Insufficient Storage (RFC 4918: the server cannot store what the
+    request needs), which no client retries at once and an operator can alert on apart from
+    outages; a read-only or unreachable store answers 503, the status of a condition expected to end.
+    """
+    if isinstance(fault, OutOfSpace):
+        return HTTPError(507, ErrorCode.UNAVAILABLE, "the registry is out of storage space; retry once space is freed")
+    if isinstance(fault, ReadOnlyStorage):
+        return HTTPError(503, ErrorCode.UNAVAILABLE, "the registry's storage is read-only; only reads are served")
+    return HTTPError(503, ErrorCode.UNAVAILABLE, "a store of the registry is unavailable; retry shortly")
 
 
 def status_of(error: RegistryError) -> int:
