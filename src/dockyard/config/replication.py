@@ -7,6 +7,8 @@ so that a rule that would fail at its first run fails `dockyard config check` in
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 import string
 from datetime import UTC, datetime
@@ -18,6 +20,7 @@ from pydantic import Field, field_validator, model_validator
 
 from dockyard.config.remotes import RemoteRegistry
 from dockyard.config.section import Section
+from dockyard.core.globs import glob_pattern
 
 RULE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -77,6 +80,32 @@ class ReplicationRule(Section):
     max_bytes_per_second: int = Field(default=0, ge=0)
     """Blob bytes per second this rule moves at most; 0: no limit."""
 
+    @functools.cached_property
+    def _patterns(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(glob_pattern(glob) for glob in self.repositories)
+
+    def covers(self, repository: str) -> bool:
+        """Whether the rule copies the repository (named on the side copied from)."""
+        return any(pattern.fullmatch(repository) for pattern in self._patterns)
+
+    def renamed(self, repository: str) -> str:
+        """The repository's name on the side copied to."""
+        return self.destination.replace("{repository}", repository)
+
+    def renamed_from(self, name: str) -> str | None:
+        """The repository `renamed` gives `name` for, or None when no name does."""
+        if self.destination.count("{repository}") != 1:
+            return None
+        prefix, suffix = self.destination.split("{repository}")
+        if len(name) <= len(prefix) + len(suffix) or not name.startswith(prefix) or not name.endswith(suffix):
+            return None
+        return name[len(prefix) : len(name) - len(suffix)]
+
+    @property
+    def outbox_key(self) -> str:
+        """The rule's queue in the outbox it shares with the webhook endpoints."""
+        return f"replication:{self.name}"
+
     @field_validator("tags_regex")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
@@ -126,6 +155,9 @@ class Replication(Section):
     """Failed attempts at an event before it is given up (counted); waits double from 1 s to 5 minutes."""
     concurrency: int = Field(default=8, ge=1, le=256)
     """Images one rule copies at once."""
+    run: bool = True
+    """Whether this instance runs the event rules' workers and the scheduled rules (false: it only
+    records the events, for the instances that do); `dockyard replicate run` works anywhere."""
 
     @model_validator(mode="after")
     def _names(self) -> Replication:
@@ -138,3 +170,49 @@ class Replication(Section):
             if rule.target not in known:
                 raise ValueError(f"rule {rule.name!r} names target {rule.target!r}, which replication.targets lacks")
         return self
+
+    @model_validator(mode="after")
+    def _no_loops(self) -> Replication:
+        """Refuse a pull rule whose copies an event push rule ships straight back to repositories the
+        pull reads: each side would keep rewriting the other, and tags moved on both would flap."""
+        pulls = [rule for rule in self.rules if rule.direction == "pull"]
+        pushes = [rule for rule in self.rules if rule.direction == "push" and rule.trigger == "event"]
+        for pull, push in itertools.product(pulls, pushes):
+            loop = _loop(pull, push) if pull.target == push.target else None
+            if loop is not None:
+                there, here, back = loop
+                raise ValueError(
+                    f"rules {pull.name!r} and {push.name!r} form a loop: {pull.name} pulls {there} from "
+                    f"{pull.target} into {here}, and {push.name} pushes that back to {pull.target} as {back}, "
+                    f"which {pull.name} pulls; give the pull a destination the push does not cover "
+                    '(such as "mirror/{repository}") or narrow their repositories'
+                )
+        return self
+
+    def check_outbox_keys(self, endpoint_keys: set[str]) -> None:
+        """Refuse webhook endpoints that would share a rule's queue in the outbox (each would take
+        the other's events)."""
+        for rule in self.rules:
+            if rule.outbox_key in endpoint_keys:
+                raise ValueError(
+                    f"notifications endpoint {rule.outbox_key!r} takes the outbox queue of replication rule "
+                    f"{rule.name!r}; give the endpoint another name"
+                )
+
+
+def _example(glob: str) -> str:
+    """A repository name the glob matches: each wildcard stands for one path segment."""
+    return re.sub(r"\*\*|\*", "x", glob)
+
+
+def _loop(pull: ReplicationRule, push: ReplicationRule) -> tuple[str, str, str] | None:
+    """(a repository on the target, its copy here, where the push puts it there) when the push
+    ships a pulled repository back into one the pull reads, found by trying an example of each
+    glob of both rules; None when no example loops."""
+    candidates = [_example(glob) for glob in pull.repositories]
+    candidates += [name for glob in push.repositories if (name := pull.renamed_from(_example(glob))) is not None]
+    for there in candidates:
+        here = pull.renamed(there)
+        if pull.covers(there) and push.covers(here) and pull.covers(push.renamed(here)):
+            return there, here, push.renamed(here)
+    return None

@@ -8,7 +8,6 @@ from typing import Any
 
 import semantic_version
 
-from dockyard.auth.policy import glob_pattern
 from dockyard.config.replication import ReplicationRule, semver_range
 
 # How tags are read as versions: a leading `v`, one to three numbers, then a pre-release and build.
@@ -38,7 +37,6 @@ def tag_version(tag: str) -> semantic_version.Version | None:
 class Rule:
     def __init__(self, settings: ReplicationRule):
         self.settings = settings
-        self._repositories = tuple(glob_pattern(glob) for glob in settings.repositories)
         self._regex = re.compile(settings.tags_regex) if settings.tags_regex else None
         self._semver: Any = semver_range(settings.semver) if settings.semver else None
 
@@ -49,10 +47,10 @@ class Rule:
     @property
     def event_key(self) -> str:
         """The rule's queue in the outbox."""
-        return f"replication:{self.name}"
+        return self.settings.outbox_key
 
     def covers(self, repository: str) -> bool:
-        return any(pattern.fullmatch(repository) for pattern in self._repositories)
+        return self.settings.covers(repository)
 
     @property
     def literal_repositories(self) -> list[str] | None:
@@ -76,4 +74,4 @@ class Rule:
         return False
 
     def destination(self, repository: str) -> str:
-        return self.settings.destination.replace("{repository}", repository)
+        return self.settings.renamed(repository)
