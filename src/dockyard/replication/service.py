@@ -104,8 +104,10 @@ class ReplicationService:
         return sides
 
     async def run(self, paused: Callable[[], Awaitable[bool]]) -> None:
-        """The background work of a server process: event rules, scheduled rules, status metrics."""
-        if not self.runners:
+        """The background work of a server process: event rules, scheduled rules, status metrics;
+        none on an instance with `replication.run: false` (its writes still queue the event rules'
+        events, for the instances that run them)."""
+        if not self.runners or not self.settings.run:
             return
         try:
             await asyncio.gather(
