@@ -19,6 +19,7 @@ from dockyard.meta.manifests import Manifests
 from dockyard.meta.outbox import Outbox
 from dockyard.meta.referrers import Referrers
 from dockyard.meta.replication import ReplicationState
+from dockyard.meta.replication_uploads import ReplicationUploads
 from dockyard.meta.retention import RetentionState
 from dockyard.meta.runtime_settings import RuntimeSettings
 from dockyard.meta.tags import Tags
@@ -43,6 +44,7 @@ class MetadataStore(
     Integrity,
     Usage,
     ReplicationState,
+    ReplicationUploads,
     Protocol,
 ):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""

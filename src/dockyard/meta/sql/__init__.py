@@ -20,6 +20,7 @@ from dockyard.meta.sql.manifests import ManifestQueries
 from dockyard.meta.sql.outbox import OutboxQueries
 from dockyard.meta.sql.referrers import ReferrerQueries
 from dockyard.meta.sql.replication import ReplicationQueries
+from dockyard.meta.sql.replication_uploads import ReplicationUploadQueries
 from dockyard.meta.sql.retention import RetentionQueries
 from dockyard.meta.sql.runtime_settings import RuntimeSettingsQueries
 from dockyard.meta.sql.tags import TagQueries
@@ -45,6 +46,7 @@ class SqlMetadataStore(
     IntegrityQueries,
     UsageQueries,
     ReplicationQueries,
+    ReplicationUploadQueries,
     MetadataStore,
 ):
     pass
