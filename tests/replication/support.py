@@ -150,9 +150,9 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def _seeded(seed: int, size: int) -> AsyncIterator[bytes]:
-    for chunk in seeded_chunks(seed, size):
-        yield chunk
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield
 
 
 async def put_image(composed: Composed, repository: str, item: Image, tag: str) -> None:
@@ -162,17 +162,29 @@ async def put_image(composed: Composed, repository: str, item: Image, tag: str) 
     await composed.registry.manifests.put(repository, tag, item.manifest, item.media_type, ())
 
 
-async def store_image(settings: Settings, repository: str, tag: str, layer: str, size: int, seed: int) -> None:
-    """Write an image with one layer of seeded bytes (`layer` its digest) straight into a registry's
-    stores, through its registry layer as a push would, without a server or HTTP in between."""
+async def store_image(settings: Settings, repository: str, tag: str, size: int, seed: int) -> str:
+    """Write an image with one layer of `size` seeded bytes straight into a registry's stores, through
+    its registry layer as a chunked push would (no server or HTTP in between); the layer's digest,
+    computed on the way."""
+    hasher = hashlib.sha256()
+
+    async def layer_bytes() -> AsyncIterator[bytes]:
+        for chunk in seeded_chunks(seed, size):
+            hasher.update(chunk)
+            yield chunk
+
     config = b'{"architecture":"amd64","os":"linux"}'
     async with in_process(settings) as composed:
         uploads = composed.registry.uploads
-        await uploads.upload_whole(repository, Digest.parse(layer), _seeded(seed, size), size)
+        session = await uploads.start(repository)
+        await uploads.append(repository, session.id, layer_bytes(), 0)
+        layer = f"sha256:{hasher.hexdigest()}"
+        await uploads.complete(repository, session.id, Digest.parse(layer), _nothing())
         config_descriptor = descriptor(config, OCI_CONFIG)
         await uploads.upload_whole(repository, Digest.parse(config_descriptor["digest"]), _once(config), len(config))
         body = image_manifest(config_descriptor, [{"mediaType": OCI_LAYER, "digest": layer, "size": size}])
         await composed.registry.manifests.put(repository, tag, body, OCI_MANIFEST, ())
+    return layer
 
 
 async def blob_digest_there(settings: RemoteSettings, repository: str, digest: str) -> str:

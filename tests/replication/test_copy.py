@@ -1,13 +1,10 @@
 """Manual runs from the command line, beside the replicating server on its stores: a multi-arch index
 with a signature copied whole to both kinds of target, then an unchanged re-run that sends nothing;
-dry runs; and a target refusing us (that one through `python -m dockyard`, as an operator runs it)."""
+dry runs; and a target refusing us, its reason shown and its password nowhere."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
+import pytest
 from tests.remote.conftest import TokenDockyard
 from tests.remote.support import Distribution
 from tests.replication.conftest import Source
@@ -25,16 +22,6 @@ from tests.replication.support import (
 )
 
 from dockyard.remote import RemoteClient, RemoteSettings
-
-
-def replicate_command(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dockyard", "replicate", *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 async def referrer_digests(settings: RemoteSettings, repository: str, subject: str) -> list[str]:
@@ -96,7 +83,7 @@ def test_an_index_with_its_signature_is_copied_whole_and_a_rerun_sends_nothing(
 
 
 def test_a_target_refusing_our_credentials_fails_the_run_with_the_reason(
-    source: Source, token_dockyard: TokenDockyard
+    source: Source, token_dockyard: TokenDockyard, caplog: pytest.LogCaptureFixture
 ) -> None:
     replication = {
         "targets": [target("dr", token_dockyard.url, "admin", "not-the-password")],
@@ -104,12 +91,12 @@ def test_a_target_refusing_our_credentials_fails_the_run_with_the_reason(
     }
     config = write_config(source.directory, replication, "refused")
     push_images(source.local, "refused/app", (image("refused"), "1.0"))
-    failed = replicate_command(config, "run", "refused")
-    assert failed.returncode == 1
+    failed = replicate(config, "run", "refused")
+    assert failed.code == 1
     assert "refused: failed" in failed.stdout
     assert "401" in failed.stdout
-    assert "not-the-password" not in failed.stdout + failed.stderr
-    status = replicate_command(config, "status")
-    assert status.returncode == 1
+    assert "not-the-password" not in failed.stdout + failed.stderr + caplog.text
+    status = replicate(config, "status")
+    assert status.code == 1
     assert "failed" in status.stdout
     assert "401" in status.stdout

@@ -1,25 +1,25 @@
 """Large blobs, sent in chunks, whose copy breaks off. A 512 MiB layer pushed to a target that is killed
 mid-copy: the upload goes on from what the target holds once it is back, and the blob there has the
-right digest. A copy whose replicating process is killed mid-upload: the rule's next run, in another
-process, resumes the upload the first one left on the target (its URL was kept in the metadata
-store) instead of sending the blob again. The targets are dockyards (Distribution loses a broken
-chunk's upload: the remote client's own tests cover resuming it between chunks)."""
+right digest. A copy whose process is stopped mid-upload (Ctrl-C: the run is cancelled wherever it
+is): the rule's next run, in another process, resumes the upload the first one left on the target
+(its URL was kept in the metadata store from the upload's start) instead of sending the blob again.
+The targets are dockyards (Distribution loses a broken chunk's upload: the remote client's own tests
+cover resuming it between chunks)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 from tests.auth.support import bearer, fetch_token
-from tests.http.ocitest import seeded_digest
 from tests.remote.conftest import TokenDockyard
 from tests.replication.support import (
     Bytes,
@@ -60,7 +60,7 @@ def kill_midway(remote: DockyardServer, restarted: list[threading.Thread]) -> No
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_a_large_blob_copy_resumes_after_the_target_was_killed(tmp_path: Path) -> None:
-    remote = DockyardServer(tmp_path / "target").start()
+    remote = DockyardServer(tmp_path / "target")
     replication = {
         "targets": [target("dist", remote.url)],
         "rules": [{"name": "large", "direction": "push", "target": "dist", "repositories": ["large/app"]}],
@@ -68,8 +68,10 @@ def test_a_large_blob_copy_resumes_after_the_target_was_killed(tmp_path: Path) -
     settings = settings_of(tmp_path, replication)
     killer: list[threading.Thread] = []
     try:
-        layer = seeded_digest(SEED, SIZE)
-        asyncio.run(store_image(settings, "large/app", "big", layer, SIZE, SEED))
+        with ThreadPoolExecutor(1) as starter:
+            started = starter.submit(remote.start)  # while the layer is written here
+            layer = asyncio.run(store_image(settings, "large/app", "big", SIZE, SEED))
+            started.result()
         watcher = threading.Thread(target=kill_midway, args=(remote, killer))
         watcher.start()
         progress = Bytes()
@@ -91,7 +93,7 @@ def test_a_large_blob_copy_resumes_after_the_target_was_killed(tmp_path: Path) -
 
 RESUMED_SIZE = 96 << 20
 RESUMED_SEED = 96
-# The killed run sends slowly, so that it is surely killed mid-upload; the run that resumes does not.
+# The stopped run sends slowly, so that it is surely stopped mid-upload; the run that resumes does not.
 KILLED_RUN_RATE = 8 << 20
 
 
@@ -110,7 +112,7 @@ async def held_there(settings: Settings, there: RemoteSettings, layer: str) -> i
     return upload_offset(answer.headers.get("Range")) or 0
 
 
-def test_an_upload_broken_off_by_a_killed_process_is_resumed_by_the_next_run(
+def test_an_upload_broken_off_by_a_stopped_process_is_resumed_by_the_next_run(
     tmp_path: Path, token_dockyard: TokenDockyard
 ) -> None:
     there = token_dockyard.settings("admin")
@@ -119,22 +121,21 @@ def test_an_upload_broken_off_by_a_killed_process_is_resumed_by_the_next_run(
     replication = {"targets": [target("dr", there.url, "admin", there.password.reveal())], "rules": [rule]}
     settings = settings_of(tmp_path, replication)
     slow = write_config(tmp_path, replication | {"rules": [rule | {"max_bytes_per_second": KILLED_RUN_RATE}]})
-    layer = seeded_digest(RESUMED_SEED, RESUMED_SIZE)
-    asyncio.run(store_image(settings, "resumed/app", "v1", layer, RESUMED_SIZE, RESUMED_SEED))
+    layer = asyncio.run(store_image(settings, "resumed/app", "v1", RESUMED_SIZE, RESUMED_SEED))
 
     command = [sys.executable, "-m", "dockyard", "replicate", "run", "resumed", "--config", str(slow)]
-    killed = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    stopped = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def two_chunks_held() -> int | None:
-        assert killed.poll() is None, "the run ended before it was killed"
+        assert stopped.poll() is None, "the run ended before it was stopped"
         held = asyncio.run(held_there(settings, there, layer))
         return held if held >= 2 * CHUNK_BYTES else None
 
     try:
         held = wait_until(two_chunks_held, 120, "the target never held two chunks of the upload", interval=0.1)
     finally:
-        os.killpg(killed.pid, signal.SIGKILL)
-        killed.wait(10)
+        stopped.send_signal(signal.SIGINT)  # a SIGKILL would leave the rule's lease held for LEASE_SECONDS
+        stopped.wait(30)
 
     progress = Bytes()
 

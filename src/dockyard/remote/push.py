@@ -91,14 +91,16 @@ def push_scopes(repository: str) -> Scopes:
 
 
 async def _exactly(chunks: AsyncIterable[bytes], length: int) -> AsyncIterator[bytes]:
-    """The first `length` bytes of `chunks`; fewer is the caller's mistake."""
+    """The first `length` bytes of `chunks`, read no further (a source metered or throttled per
+    chunk read counts only what is sent); fewer is the caller's mistake."""
     remaining = length
-    async for chunk in chunks:
-        if remaining <= 0:
-            break
-        piece = chunk if len(chunk) <= remaining else chunk[:remaining]
-        remaining -= len(piece)
-        yield piece
+    if remaining > 0:
+        async for chunk in chunks:
+            piece = chunk if len(chunk) <= remaining else chunk[:remaining]
+            remaining -= len(piece)
+            yield piece
+            if remaining <= 0:
+                break
     if remaining:
         raise ValueError(f"chunks_factory ended {remaining} bytes short")
 
