@@ -44,6 +44,16 @@ def settings(*rules: dict[str, Any], **extra: Any) -> Settings:
             "mirror pulls team/x from upstream into up/team/x, and ship pushes that back to upstream as up/team/x",
             id="a pull of everything, its copies pushed back under their new names",
         ),
+        pytest.param(
+            (pull(["team/**"], tags=["v*"]), push(["team/**"], tags=["v1*", "latest"])),
+            "mirror pulls team/x from upstream into team/x",
+            id="tag globs that meet",
+        ),
+        pytest.param(
+            (pull(["team/**"], semver=">=1.2"), push(["team/**"])),
+            "mirror pulls team/x from upstream into team/x",
+            id="a push of every tag",
+        ),
     ],
 )
 def test_a_pull_whose_copies_an_event_rule_pushes_back_is_refused(rules: tuple[dict[str, Any], ...], loop: str) -> None:
@@ -66,6 +76,11 @@ def test_a_pull_whose_copies_an_event_rule_pushes_back_is_refused(rules: tuple[d
             id="a scheduled push finds the pulled copies up to date",
         ),
         pytest.param((pull(["team/**"]), push(["other/**"])), id="other repositories"),
+        pytest.param((pull(["team/**"], tags=["v*"]), push(["team/**"], tags=["dev-*"])), id="other tags"),
+        pytest.param(
+            (pull(["team/**"], semver=">=1.2 <2"), push(["team/**"], tags_regex="dev-.*")),
+            id="tags filtered by a range and an expression, taken to differ",
+        ),
     ],
 )
 def test_rules_that_do_not_loop_are_accepted(rules: tuple[dict[str, Any], ...]) -> None:

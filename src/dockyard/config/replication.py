@@ -12,6 +12,7 @@ import itertools
 import re
 import string
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from typing import Literal
 
 import semantic_version
@@ -100,6 +101,14 @@ class ReplicationRule(Section):
         if len(name) <= len(prefix) + len(suffix) or not name.startswith(prefix) or not name.endswith(suffix):
             return None
         return name[len(prefix) : len(name) - len(suffix)]
+
+    @property
+    def takes_every_tag(self) -> bool:
+        return self.tags is None and self.tags_regex is None and self.semver is None
+
+    def globs_take(self, tag: str) -> bool:
+        """Whether one of `tags` (the globs, not the other filters) matches the tag."""
+        return any(fnmatchcase(tag, glob) for glob in self.tags or ())
 
     @property
     def outbox_key(self) -> str:
@@ -201,14 +210,26 @@ class Replication(Section):
 
 
 def _example(glob: str) -> str:
-    """A repository name the glob matches: each wildcard stands for one path segment."""
-    return re.sub(r"\*\*|\*", "x", glob)
+    """A name the glob matches, each wildcard standing for one character or path segment."""
+    return re.sub(r"\*\*|\*|\?", "x", glob)
+
+
+def _tags_meet(pull: ReplicationRule, push: ReplicationRule) -> bool:
+    """Whether some tag is surely selected by both rules: one of them takes every tag, or an example
+    of a tag glob matches globs of both (regular expressions and ranges are not compared: rules that
+    filter tags only by those are taken to select different tags)."""
+    if pull.takes_every_tag or push.takes_every_tag:
+        return True
+    examples = [_example(glob) for glob in (pull.tags or []) + (push.tags or [])]
+    return any(pull.globs_take(tag) and push.globs_take(tag) for tag in examples)
 
 
 def _loop(pull: ReplicationRule, push: ReplicationRule) -> tuple[str, str, str] | None:
     """(a repository on the target, its copy here, where the push puts it there) when the push
-    ships a pulled repository back into one the pull reads, found by trying an example of each
-    glob of both rules; None when no example loops."""
+    ships pulled tags back into a repository the pull reads, found by trying an example of each
+    repository glob of both rules; None when no example loops."""
+    if not _tags_meet(pull, push):
+        return None
     candidates = [_example(glob) for glob in pull.repositories]
     candidates += [name for glob in push.repositories if (name := pull.renamed_from(_example(glob))) is not None]
     for there in candidates:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatchcase
 from typing import Any
 
 import semantic_version
@@ -62,9 +61,9 @@ class Rule:
         """Whether the tag filter takes the tag: any of the filters set, or every tag when none is."""
         settings = self.settings
         regex, semver = self._regex, self._semver
-        if settings.tags is None and regex is None and semver is None:
+        if settings.takes_every_tag:
             return True
-        if settings.tags is not None and any(fnmatchcase(tag, glob) for glob in settings.tags):
+        if settings.globs_take(tag):
             return True
         if regex is not None and len(tag) <= _TAG_LIMIT and regex.fullmatch(tag):
             return True
