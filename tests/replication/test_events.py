@@ -86,24 +86,30 @@ def test_events_pending_for_a_target_that_is_down_survive_a_kill(
 def test_an_instance_that_does_not_run_replication_queues_its_events_for_one_that_does(
     tmp_path: Path, distribution: Distribution
 ) -> None:
-    rule = {"name": "elsewhere", "direction": "push", "trigger": "event", "target": "dist"}
-    rules = {"targets": [target("dist", distribution.url)], "rules": [rule | {"repositories": ["elsewhere/app"]}]}
+    rule = {
+        "name": "elsewhere",
+        "direction": "push",
+        "trigger": "event",
+        "target": "dist",
+        "repositories": ["instances/app"],
+    }
+    rules = {"targets": [target("dist", distribution.url)], "rules": [rule]}
     pushed = image("pushed-where-replication-does-not-run")
 
     async def never_paused() -> bool:
         return False
 
     async def scenario() -> None:
-        async with in_process(settings_of(tmp_path, rules | {"run": False})) as serving:
-            await asyncio.wait_for(serving.replication.run(never_paused), DEADLINE)  # nothing runs here: it ends
-            await put_image(serving, "elsewhere/app", pushed, "v1")
-            [status] = await serving.replication.status()
-            assert status.pending == 1
-        async with in_process(settings_of(tmp_path, rules)) as replicating:
+        async with (
+            in_process(settings_of(tmp_path, rules | {"run": False})) as serving,
+            in_process(settings_of(tmp_path, rules)) as replicating,
+        ):
+            await asyncio.wait_for(serving.replication.run(never_paused), DEADLINE)  # no work here: it ends at once
             worker = asyncio.create_task(replicating.replication.run(never_paused))
             try:
+                await put_image(serving, "instances/app", pushed, "v1")
                 expected = {"v1": str(pushed.digest)}
-                await asyncio.to_thread(settle, RemoteSettings(distribution.url), "elsewhere/app", expected)
+                await asyncio.to_thread(settle, RemoteSettings(distribution.url), "instances/app", expected)
             finally:
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
