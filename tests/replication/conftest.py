@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from tests.remote.conftest import TokenDockyard, distribution, token_dockyard
 from tests.remote.support import Distribution
-from tests.replication.support import target, write_config
+from tests.replication.support import replicating_server, target
 from tests.support.faultproxy import FaultProxy
 from tests.support.server import DockyardServer
 
@@ -85,8 +85,7 @@ def source(
     proxy: FaultProxy,
 ) -> Iterator[Source]:
     directory = tmp_path_factory.mktemp("source")
-    config = write_config(directory, event_rules(distribution, token_dockyard.settings("admin"), proxy))
-    server = DockyardServer(directory / "data", ["--config", str(config)]).start()
+    server = replicating_server(directory, event_rules(distribution, token_dockyard.settings("admin"), proxy)).start()
     try:
         yield Source(server, directory)
     finally:

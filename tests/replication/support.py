@@ -20,6 +20,7 @@ import pytest
 import yaml
 from tests.http.ocitest import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, descriptor, image_manifest, seeded_chunks
 from tests.remote.support import Image, artifact, image, index_of, push
+from tests.support.server import DockyardServer
 
 from dockyard import cli
 from dockyard.commands.stores import open_stores
@@ -90,6 +91,15 @@ def write_config(directory: Path, replication: dict[str, Any], name: str = "conf
     document = {"data_dir": str(directory / "data"), "replication": replication, **extra}
     config.write_text(yaml.safe_dump(document))
     return config
+
+
+def replicating_server(
+    directory: Path, replication: dict[str, Any], env: dict[str, str] | None = None
+) -> DockyardServer:
+    """A dockyard with these replication settings (not started): its configuration in
+    directory/config.yaml, its data in directory/data."""
+    config = write_config(directory, replication)
+    return DockyardServer(directory / "data", ["--config", str(config)], env=env)
 
 
 def settings_of(directory: Path, replication: dict[str, Any], **extra: Any) -> Settings:
