@@ -6,11 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import yaml
 from pydantic import ValidationError
 
 from dockyard.commands import admin, config, fsck, gc, migrate, replicate, retention, serve, usage, user
 from dockyard.commands.flags import apply_setting_flags
 from dockyard.commands.versions import versions
+from dockyard.config.check import refusal
 from dockyard.config.settings import load_settings
 
 _COMMANDS = (serve, config, admin, usage, migrate, user, gc, fsck, retention, replicate)
@@ -36,6 +38,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(args.run_unloaded(args))
     try:
         settings = load_settings()
-    except (ValidationError, FileNotFoundError, ValueError) as error:
-        sys.exit(f"dockyard: invalid configuration: {error}")
+    except (ValidationError, FileNotFoundError, ValueError, yaml.YAMLError) as error:
+        sys.exit(refusal(error))
     sys.exit(args.run(settings, args))

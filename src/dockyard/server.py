@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from granian.constants import Interfaces
+from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server import Server
@@ -24,13 +25,16 @@ from dockyard.gc.worker import run_maintenance
 from dockyard.http.accesslog import AccessLog
 from dockyard.http.app import RegistryApp
 from dockyard.http.auth import Guard
+from dockyard.http.clients import ClientAddresses
 from dockyard.http.context import Context
+from dockyard.http.limits import RequestLimits
 from dockyard.http.metrics import ACCESS_LOG_DROPPED
 from dockyard.http.routes import Route
 from dockyard.http.tracing import request_tracer
 from dockyard.meta.errors import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.meta.store import MetadataStore
+from dockyard.meta.uploads import SessionLimits
 from dockyard.registry import (
     BlobService,
     BrowseService,
@@ -53,6 +57,11 @@ from dockyard.ui.routes import ui_routes
 from dockyard.ui.session import Sessions, session_key
 
 log = logging.getLogger("dockyard")
+
+# Descriptors besides connections: database, blob files, logs, the listening socket.
+_SPARE_FILES = 256
+# The kernel's queue of accepted connections not yet taken by a worker (capped by net.core.somaxconn).
+_MIN_BACKLOG = 1024
 
 
 def _all_workers_metrics() -> bytes:
@@ -103,7 +112,7 @@ def build_app() -> RegistryApp:
     store = open_blob_store(settings)
     composed = compose(settings, meta, store)
     registry, events, pulls = composed.registry, composed.events, composed.pulls
-    auth = build_authenticator(settings.auth, settings.data_dir)
+    auth = build_authenticator(settings.auth, settings.data_dir, meta)
 
     async def close() -> None:
         try:
@@ -115,8 +124,7 @@ def build_app() -> RegistryApp:
 
     async def background() -> None:
         await asyncio.gather(
-            _purge_abandoned_uploads(registry, settings.uploads.stale_after_seconds),
-            run_maintenance(meta, store, settings, pulls),
+            run_maintenance(meta, store, settings, pulls, registry.uploads),
             events.run(registry.operations.read_only),
             composed.replication.run(registry.operations.read_only),
         )
@@ -131,7 +139,26 @@ def build_app() -> RegistryApp:
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
         tracer=request_tracer(settings.tracing),
-        guard=Guard(auth, secure=settings.tls_cert is not None) if auth else None,
+        guard=_guard(settings, auth),
+        limits=RequestLimits(
+            settings.http.max_headers,
+            settings.http.max_header_bytes,
+            settings.http.body_idle_timeout_seconds,
+            settings.http.body_timeout_seconds,
+        ),
+        clients=ClientAddresses(settings.http.trusted_proxies),
+    )
+
+
+def _guard(settings: Settings, auth: Authenticator | None) -> Guard | None:
+    if auth is None:
+        return None
+    token = settings.metrics.token
+    return Guard(
+        auth,
+        secure=settings.tls_cert is not None,
+        listen=settings.listen,
+        metrics_token=token.get_secret_value() if token else None,
     )
 
 
@@ -149,7 +176,15 @@ def _build_registry(
     )
     return Registry(
         blobs=blobs,
-        uploads=UploadService(meta, store, quotas, notifier=events.notifier),
+        uploads=UploadService(
+            meta,
+            store,
+            quotas,
+            notifier=events.notifier,
+            limits=SessionLimits(
+                settings.limits.upload_sessions_per_repository, settings.limits.upload_sessions_per_user
+            ),
+        ),
         manifests=manifests,
         listing=ListingService(meta, settings.limits.page_max_entries),
         operations=OperationsService(
@@ -181,15 +216,6 @@ def _ui_routes(settings: Settings, auth: Authenticator | None, replication: Repl
         key_file = settings.ui.session_key_file or settings.data_dir / "auth" / "ui-session.key"
         sessions = Sessions(session_key(key_file), settings.ui.session_seconds)
     return ui_routes(sessions, load_assets() if settings.ui.enabled else None, replication)
-
-
-async def _purge_abandoned_uploads(registry: Registry, max_age: int) -> None:
-    while True:
-        await asyncio.sleep(min(max_age / 4, 3600))
-        try:
-            await registry.uploads.purge_stale(max_age)
-        except Exception:
-            log.exception("purging abandoned uploads failed; will retry")
 
 
 def _access_log(settings: Settings) -> AccessLog | None:
@@ -229,7 +255,24 @@ def serve(settings: Settings, data_dir: Path) -> None:
         sys.exit(f"dockyard: cannot serve on {settings.listen}: {str(error).splitlines()[0]}")
 
 
+def _raise_open_file_limit(settings: Settings) -> None:
+    """Every connection is a file descriptor: let the process open as many as the hard limit allows,
+    and say so when even that is short of the connections the settings allow."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = settings.http.max_connections * settings.workers + _SPARE_FILES
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        print(
+            f"dockyard: warning: the open-file limit ({soft}) is below the {wanted} that http.max_connections "
+            f"({settings.http.max_connections} per worker) may need; raise it (ulimit -n) or lower the setting",
+            file=sys.stderr,
+        )
+
+
 def _run_granian(settings: Settings) -> None:
+    _raise_open_file_limit(settings)
     Server(
         "dockyard.server:build_app",
         factory=True,
@@ -238,7 +281,15 @@ def _run_granian(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers,
         runtime_threads=settings.io_threads_per_worker,
-        http1_settings=HTTP1Settings(keep_alive=True),
+        # HTTP/1.1 only: with HTTP/2 possible, granian first waits for a connection's first bytes to
+        # tell the two apart, with no timeout, so connections that never send a byte would hold
+        # their slot for ever; in HTTP/1.1 the header timeout runs from the accept.
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=round(settings.http.header_timeout_seconds * 1000), keep_alive=True
+        ),
+        backlog=max(_MIN_BACKLOG, settings.http.max_connections * settings.workers),
+        backpressure=settings.http.max_connections,
         log_level=LogLevels(settings.log_level),
         log_dictconfig=logging_config(settings.log_level, settings.log_format),
         ssl_cert=settings.tls_cert,

@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from dockyard.auth.setup import check_auth
 from dockyard.commands.flags import add_setting_flags
-from dockyard.config.check import unknown_environment
+from dockyard.config.check import consistency_problems, unknown_environment
 from dockyard.config.settings import Settings
 from dockyard.server import serve
 
@@ -60,6 +60,10 @@ def _begin_anew_with_metrics_dir() -> NoReturn:
 def _serve(settings: Settings) -> None:
     for variable in unknown_environment():
         print(f"dockyard: warning: unknown setting {variable} in the environment (ignored)", file=sys.stderr)
+    problems = consistency_problems(settings)
+    if problems:
+        lines = [f"error: {problem}" for problem in problems]
+        sys.exit("\n".join([*lines, f"dockyard: invalid configuration: {len(problems)} problem(s)"]))
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     check_auth(settings.auth, data_dir)

@@ -24,6 +24,9 @@ REQUEST_ID_HEADER = "x-request-id"
 # Ids from clients and proxies are echoed into logs and responses: short, and no characters
 # that could break either.
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+# What a line carries of the client's own words (path, User-Agent), so that no request writes a huge line.
+_PATH_SHOWN = 1024
+_AGENT_SHOWN = 256
 
 
 class RequestIds:
@@ -52,21 +55,25 @@ class AccessLog:
     def reopen(self) -> None:
         self._writer.reopen()
 
-    def _text(self, request_id: str, scope: Scope, status: int, sent: int, seconds: float, *, user: str | None) -> None:
+    def _text(
+        self, request_id: str, scope: Scope, status: int, sent: int, seconds: float, *, client: str, user: str | None
+    ) -> None:
         agent = scope.headers.get("user-agent")
         self._writer.write(
-            f"{self._clock.timestamp(time.time())} {scope.client} {text_field(user) if user else '-'}"
-            f' "{scope.method} {text_field(scope.path)}" {status} {sent} {seconds * 1000:.3f}ms'
-            f' {request_id} "{text_field(agent) if agent else "-"}"\n'
+            f"{self._clock.timestamp(time.time())} {client} {text_field(user) if user else '-'}"
+            f' "{scope.method} {text_field(scope.path[:_PATH_SHOWN])}" {status} {sent} {seconds * 1000:.3f}ms'
+            f' {request_id} "{text_field(agent[:_AGENT_SHOWN]) if agent else "-"}"\n'
         )
 
-    def _json(self, request_id: str, scope: Scope, status: int, sent: int, seconds: float, *, user: str | None) -> None:
+    def _json(
+        self, request_id: str, scope: Scope, status: int, sent: int, seconds: float, *, client: str, user: str | None
+    ) -> None:
         agent = scope.headers.get("user-agent")
         level = "error" if status >= 500 else "info"
         user_field = f',"user":{json_string(user)}' if user else ""
-        agent_field = f',"user_agent":{json_string(agent)}' if agent else ""
+        agent_field = f',"user_agent":{json_string(agent[:_AGENT_SHOWN])}' if agent else ""
         self._writer.write(
             f'{{"time":"{self._clock.timestamp(time.time())}","level":"{level}","request_id":"{request_id}",'
-            f'"method":"{scope.method}","path":{json_string(scope.path)},"status":{status},"bytes":{sent},'
-            f'"duration_ms":{seconds * 1000:.3f},"client":"{scope.client}"{user_field}{agent_field}}}\n'
+            f'"method":"{scope.method}","path":{json_string(scope.path[:_PATH_SHOWN])},"status":{status},'
+            f'"bytes":{sent},"duration_ms":{seconds * 1000:.3f},"client":"{client}"{user_field}{agent_field}}}\n'
         )

@@ -20,12 +20,15 @@ from typing import Any
 from granian.rsgi import HTTPProtocol, ProtocolClosed, ProtocolError, Scope
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from dockyard.core.decimals import parse_decimal
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.http import health
 from dockyard.http.accesslog import REQUEST_ID_HEADER, AccessLog, RequestIds
 from dockyard.http.auth import Guard
+from dockyard.http.clients import ClientAddresses
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError, error_body, status_of
+from dockyard.http.limits import RequestLimits, check_headers
 from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
 from dockyard.http.metrics import observe_request
 from dockyard.http.monitor import Monitor
@@ -61,8 +64,11 @@ class RegistryApp:
         log_probes: bool = False,
         tracer: RequestTracer | None = None,
         guard: Guard | None = None,
+        limits: RequestLimits | None = None,
+        clients: ClientAddresses | None = None,
     ):
-        """`routes` are tried before the /v2/ API's (the web UI's come this way)."""
+        """`routes` are tried before the /v2/ API's (the web UI's come this way); `clients` decides
+        the client's address when trusted proxies name it."""
         self._context = context
         self._router = Router((routes, API_ROUTES))
         self._render_metrics = render_metrics
@@ -76,6 +82,8 @@ class RegistryApp:
         self._request_ids = RequestIds()
         self._tracer = tracer
         self._guard = guard
+        self._limits = limits or RequestLimits()
+        self._clients = clients if clients is not None and clients.behind_proxies else None
         self._monitor = Monitor(context.registry.operations.open_uploads)
         self._background.append(self._monitor.run)
 
@@ -104,15 +112,26 @@ class RegistryApp:
         started = time.perf_counter()
         headers = scope.headers
         request_id = self._request_ids.for_request(headers.get(REQUEST_ID_HEADER))
+        client = scope.client
+        if self._clients is not None:
+            client = self._clients.client(client, headers.get("x-forwarded-for"))
         req = Request(
-            scope.method, scope.path, scope.query_string, headers, protocol, client=scope.client, request_id=request_id
+            scope.method,
+            scope.path,
+            scope.query_string,
+            headers,
+            protocol,
+            client=client,
+            request_id=request_id,
+            limits=self._limits,
         )
         span = None if self._tracer is None else self._tracer.start(scope.method, scope.path, headers)
         self._monitor.in_flight += 1
         route = "unknown"
         try:
-            route, answer = self._resolve(req)
-            if req.method not in _READ_METHODS and await self._read_only():
+            check_headers(headers, self._limits)
+            route, answer, writes = self._resolve(req)
+            if writes and await self._read_only():
                 raise HTTPError(405, ErrorCode.UNSUPPORTED, READ_ONLY_MESSAGE)
             response = await answer()
         except Exception as error:
@@ -125,16 +144,18 @@ class RegistryApp:
             _send(protocol, response, sent_headers)
         self._observe(scope, req, route, response, elapsed=time.perf_counter() - started, span=span)
 
-    def _resolve(self, req: Request) -> tuple[str, Answer]:
-        """The route's name (for metrics and logs) and the call that answers the request: the
-        handler, behind the auth guard unless the route is public."""
+    def _resolve(self, req: Request) -> tuple[str, Answer, bool]:
+        """The route's name (for metrics and logs), the call that answers the request (the handler,
+        behind the auth guard unless the route is public), and whether it would change content."""
         if req.method in _READ_METHODS:
             if req.path == "/metrics":
-                return "metrics", self._metrics_response
+                if self._guard is None:
+                    return "metrics", self._metrics_response, False
+                return "metrics", functools.partial(self._guard.metrics, req, self._metrics_response), False
             if req.path == "/healthz":
-                return "healthz", health.alive
+                return "healthz", health.alive, False
             if req.path == "/readyz":
-                return "readyz", functools.partial(health.ready, self._context)
+                return "readyz", functools.partial(health.ready, self._context), False
         if len(req.path) > _MAX_PATH:
             raise HTTPError(414, ErrorCode.NAME_INVALID, "request path too long")
         route, params = self._router.find(req.path)
@@ -143,9 +164,10 @@ class RegistryApp:
             allow = [("allow", ", ".join(route.methods))]
             raise HTTPError(405, ErrorCode.UNSUPPORTED, f"{req.method} is not supported here", allow)
         answer = functools.partial(handler, self._context, req, **params)
+        writes = route.changes_content and req.method not in _READ_METHODS
         if self._guard is None or route.public:  # auth off: not one call more
-            return route.name, answer
-        return route.name, self._guard.wrap(route.name, params, req, answer)
+            return route.name, answer, writes
+        return route.name, self._guard.wrap(route.name, params, req, answer), writes
 
     async def _metrics_response(self) -> Response:
         return Response(200, [("content-type", CONTENT_TYPE_LATEST)], await self._render_metrics())
@@ -159,7 +181,9 @@ class RegistryApp:
         if self._tracer is not None:
             self._tracer.finish(span, route, response.status, req.request_id)
         if self._access_log is not None and route not in self._unlogged:
-            self._access_log.record(req.request_id, scope, response.status, sent, elapsed, user=_user_of(req))
+            self._access_log.record(
+                req.request_id, scope, response.status, sent, elapsed, client=req.client, user=_user_of(req)
+            )
 
 
 def _failure(req: Request, error: Exception) -> Response:
@@ -199,7 +223,7 @@ def _body_size(response: AnyResponse) -> int:
 
 def _declared_length(req: Request) -> int:
     value = req.header("content-length")
-    return int(value) if value is not None and value.isdigit() else 0
+    return (parse_decimal(value) or 0) if value is not None else 0
 
 
 def _user_of(req: Request) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,7 +38,8 @@ class MissingBlobs(Exception):
 
 
 class TagMoveRefused(Exception):
-    """Tags already point at another manifest and the push may not move them."""
+    """Tags already point at another manifest and the push may not move them, or point at the manifest
+    being deleted and may not be removed."""
 
     def __init__(self, tags: Sequence[str]):
         super().__init__(", ".join(tags))
@@ -68,5 +69,14 @@ class Manifests(Protocol):
     async def manifest_body(self, repository: str, digest: str) -> bytes | None: ...
 
     @abstractmethod
-    async def delete_manifest(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
-        """Delete a manifest and every tag pointing at it; the outbox entries only if it existed."""
+    async def delete_manifest(
+        self,
+        repository: str,
+        digest: str,
+        outbox: Sequence[OutboxEntry] = (),
+        *,
+        protected: Callable[[str], bool] | None = None,
+    ) -> bool:
+        """Delete a manifest and every tag pointing at it; the outbox entries only if it existed. Raise
+        TagMoveRefused instead when a tag pointing at it is `protected` (decided in the deleting
+        transaction, so a tag put there meanwhile counts)."""

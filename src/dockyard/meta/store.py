@@ -21,6 +21,7 @@ from dockyard.meta.referrers import Referrers
 from dockyard.meta.replication import ReplicationState
 from dockyard.meta.replication_uploads import ReplicationUploads
 from dockyard.meta.retention import RetentionState
+from dockyard.meta.revocations import Revocations
 from dockyard.meta.runtime_settings import RuntimeSettings
 from dockyard.meta.tags import Tags
 from dockyard.meta.uploads import Uploads
@@ -45,6 +46,7 @@ class MetadataStore(
     Usage,
     ReplicationState,
     ReplicationUploads,
+    Revocations,
     Protocol,
 ):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""

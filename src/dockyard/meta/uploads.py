@@ -17,9 +17,33 @@ class UploadSession:
     updated_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """How many sessions may be open at once, counted over every instance; 0 is no limit."""
+
+    per_repository: int = 0
+    per_owner: int = 0
+
+
+NO_LIMITS = SessionLimits()
+
+
+class TooManySessions(Exception):
+    """Opening one more session would pass a limit: `scope` says which ("repository" or "owner")."""
+
+    def __init__(self, scope: str, limit: int):
+        super().__init__(f"{limit} upload sessions are open in this {scope} already")
+        self.scope = scope
+        self.limit = limit
+
+
 class Uploads(Protocol):
     @abstractmethod
-    async def create_upload(self, upload_id: str, repository: str) -> None: ...
+    async def create_upload(
+        self, upload_id: str, repository: str, owner: str | None = None, limits: SessionLimits = NO_LIMITS
+    ) -> None:
+        """Open a session of `owner` (None: anonymous); raises TooManySessions when the repository,
+        or the owner, has as many open as `limits` allows."""
 
     @abstractmethod
     async def get_upload(self, upload_id: str) -> UploadSession | None: ...

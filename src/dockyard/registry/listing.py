@@ -61,7 +61,9 @@ class ListingService:
     async def referrers(self, repository: str, subject: Digest, artifact_type: str | None) -> bytes:
         """An OCI image index of the manifests whose subject is `subject` (empty if there are none)."""
         descriptors: list[dict[str, Any]] = []
-        for referrer in await self._meta.referrers(repository, str(subject), artifact_type):
+        # A filter that is no media type matches nothing stored (and a database may refuse it: NUL).
+        unmatchable = artifact_type is not None and not mediatypes.is_media_type(artifact_type)
+        for referrer in [] if unmatchable else await self._meta.referrers(repository, str(subject), artifact_type):
             descriptor: dict[str, Any] = {
                 "mediaType": referrer.media_type,
                 "digest": referrer.digest,

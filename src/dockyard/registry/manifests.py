@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from fnmatch import fnmatchcase
@@ -200,16 +200,37 @@ class ManifestService:
             self._cache.put(ref.digest, body)
         return ref, body
 
-    async def delete(self, repository: str, reference: str, *, origin: Origin | None = None) -> None:
-        """By tag: remove the tag only. By digest: remove the manifest and the tags on it."""
+    async def delete(
+        self, repository: str, reference: str, *, tag_moves: TagMoves = TagMoves.ALLOWED, origin: Origin | None = None
+    ) -> None:
+        """By tag: remove the tag only. By digest: remove the manifest and the tags on it. A tag an
+        immutable-tags rule covers is never removed either way, unless `tag_moves` is FORCED (an
+        explicit overwrite grant, the one thing that beats immutability)."""
         target = parse_reference(reference)
+        protected = None if tag_moves is TagMoves.FORCED else self._immutable_in(repository)
         outbox: list[OutboxEntry]
-        if isinstance(target, Digest):
-            outbox = self._notifier.entries("delete", [Target(repository, digest=str(target))], origin)
-            deleted = await self._meta.delete_manifest(repository, str(target), outbox)
-        else:
-            outbox = self._notifier.entries("delete", [Target(repository, tag=target)], origin)
-            deleted = await self._meta.delete_tag(repository, target, outbox)
+        try:
+            if isinstance(target, Digest):
+                outbox = self._notifier.entries("delete", [Target(repository, digest=str(target))], origin)
+                deleted = await self._meta.delete_manifest(repository, str(target), outbox, protected=protected)
+            else:
+                if protected is not None and protected(target):
+                    raise TagMoveRefused([target])
+                outbox = self._notifier.entries("delete", [Target(repository, tag=target)], origin)
+                deleted = await self._meta.delete_tag(repository, target, outbox)
+        except TagMoveRefused as refused:
+            raise RegistryError(
+                ErrorCode.DENIED,
+                f"tag {refused.tags[0]!r} is immutable here: it may not be deleted, nor the manifest it points at",
+                {"tags": refused.tags},
+            ) from None
         if not deleted:
             raise _unknown(reference)
         self._notifier.written(outbox)
+
+    def _immutable_in(self, repository: str) -> Callable[[str], bool] | None:
+        """Which tags of `repository` an immutable-tags rule covers; None when no rule covers any."""
+        rules = [rule for rule in self._immutable_tags if fnmatchcase(repository, rule.repository)]
+        if not rules:
+            return None
+        return lambda tag: any(rule.covers(repository, tag) for rule in rules)

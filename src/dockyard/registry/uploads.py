@@ -23,7 +23,7 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.blob_deletions import BlobDeletions
-from dockyard.meta.uploads import Uploads
+from dockyard.meta.uploads import NO_LIMITS, SessionLimits, TooManySessions, Uploads
 from dockyard.registry import metrics
 from dockyard.registry.quotas import Quotas
 
@@ -52,6 +52,10 @@ class UploadRangeError(RegistryError):
         self.status = UploadStatus(upload_id, size)
 
 
+# How a refused session names the limit it met, to the client.
+_WHERE = {"repository": "in this repository", "owner": "by this user"}
+
+
 def _unknown_upload(upload_id: str) -> RegistryError:
     return RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": upload_id[:64]})
 
@@ -61,20 +65,38 @@ class UploadStore(Uploads, BlobDeletions, Protocol):
 
 
 class UploadService:
-    def __init__(self, meta: UploadStore, store: BlobStore, quotas: Quotas, *, notifier: Notifier = SILENT):
+    def __init__(
+        self,
+        meta: UploadStore,
+        store: BlobStore,
+        quotas: Quotas,
+        *,
+        notifier: Notifier = SILENT,
+        limits: SessionLimits = NO_LIMITS,
+    ):
         self._meta = meta
         self._store = store
         self._notifier = notifier
         self._quotas = quotas
+        self._limits = limits
         # upload id -> (bytes hashed, running hasher), for sessions this process is receiving.
         # Sessions abandoned or finished elsewhere leave entries behind; the oldest are evicted,
         # which costs at most one re-read of the stored bytes if such a session does go on.
         self._hashers: OrderedDict[str, tuple[int, Hasher]] = OrderedDict()
 
-    async def start(self, repository: str) -> UploadStatus:
+    async def start(self, repository: str, owner: str | None = None) -> UploadStatus:
+        """Open a session for `owner` (the user pushing; None when anonymous or auth is off)."""
         upload_id = str(uuid.uuid4())
         # The session row comes first: bytes on disk always have a row by which they get purged.
-        await self._meta.create_upload(upload_id, repository)
+        try:
+            await self._meta.create_upload(upload_id, repository, owner, self._limits)
+        except TooManySessions as full:
+            raise RegistryError(
+                ErrorCode.TOO_MANY_REQUESTS,
+                f"{full.limit} upload sessions are open {_WHERE[full.scope]} already; finish or cancel one, "
+                "or retry once abandoned ones are purged",
+                {"limit": full.limit},
+            ) from None
         await self._store.start_upload(upload_id)
         self._remember(upload_id, 0, new_hasher(_RUNNING_ALGORITHM))
         return UploadStatus(upload_id, 0)
@@ -193,12 +215,13 @@ class UploadService:
         chunks: AsyncIterable[bytes],
         length: int | None = None,
         *,
+        owner: str | None = None,
         origin: Origin | None = None,
     ) -> int:
-        """A monolithic upload in one request (POST with ?digest=)."""
+        """A monolithic upload in one request (POST with ?digest=); its session counts while it lasts."""
         if length is not None:
             await self._quotas.admit(repository, length, str(digest))
-        session = await self.start(repository)
+        session = await self.start(repository, owner)
         try:
             return await self.complete(repository, session.id, digest, chunks, origin=origin)
         except BaseException:

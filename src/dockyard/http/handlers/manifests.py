@@ -52,5 +52,6 @@ async def put_manifest(ctx: Context, req: Request, name: str, reference: str) ->
 
 
 async def delete_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
-    await ctx.registry.manifests.delete(name, reference, origin=origin_of(ctx, req))
+    tag_moves = ctx.access.tag_moves(req.principal, name)
+    await ctx.registry.manifests.delete(name, reference, tag_moves=tag_moves, origin=origin_of(ctx, req))
     return Response(202)

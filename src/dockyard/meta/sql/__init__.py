@@ -22,6 +22,7 @@ from dockyard.meta.sql.referrers import ReferrerQueries
 from dockyard.meta.sql.replication import ReplicationQueries
 from dockyard.meta.sql.replication_uploads import ReplicationUploadQueries
 from dockyard.meta.sql.retention import RetentionQueries
+from dockyard.meta.sql.revocations import RevocationQueries
 from dockyard.meta.sql.runtime_settings import RuntimeSettingsQueries
 from dockyard.meta.sql.tags import TagQueries
 from dockyard.meta.sql.uploads import UploadQueries
@@ -47,6 +48,7 @@ class SqlMetadataStore(
     UsageQueries,
     ReplicationQueries,
     ReplicationUploadQueries,
+    RevocationQueries,
     MetadataStore,
 ):
     pass

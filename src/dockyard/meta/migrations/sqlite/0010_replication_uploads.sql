@@ -1,4 +1,4 @@
--- depends: 0006_replication
+-- depends: 0008_revocations
 -- Uploads of large blobs a push rule has under way on its target: the upload URL the target gave,
 -- kept until the blob is complete, so that the rule's next run in any process resumes the upload.
 CREATE TABLE replication_uploads (
