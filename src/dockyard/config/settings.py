@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_serializer, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_serializer, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -293,6 +293,14 @@ class Settings(BaseSettings):
     ui: Ui = Ui()
     replication: Replication = Replication()
     proxy: Proxy = Proxy()
+
+    @field_validator("replication")
+    @classmethod
+    def _own_outbox_queues(cls, value: Replication, info: ValidationInfo) -> Replication:
+        notifications = info.data.get("notifications")
+        if isinstance(notifications, Notifications):
+            value.check_outbox_keys({endpoint.key for endpoint in notifications.endpoints})
+        return value
 
     @field_validator("listen")
     @classmethod

@@ -20,6 +20,7 @@ from dockyard.meta.manifests import Manifests
 from dockyard.meta.outbox import Outbox
 from dockyard.meta.referrers import Referrers
 from dockyard.meta.replication import ReplicationState
+from dockyard.meta.replication_uploads import ReplicationUploads
 from dockyard.meta.retention import RetentionState
 from dockyard.meta.revocations import Revocations
 from dockyard.meta.runtime_settings import RuntimeSettings
@@ -46,6 +47,7 @@ class MetadataStore(
     Usage,
     ReplicationState,
     CacheState,
+    ReplicationUploads,
     Revocations,
     Protocol,
 ):

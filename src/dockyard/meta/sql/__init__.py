@@ -21,6 +21,7 @@ from dockyard.meta.sql.manifests import ManifestQueries
 from dockyard.meta.sql.outbox import OutboxQueries
 from dockyard.meta.sql.referrers import ReferrerQueries
 from dockyard.meta.sql.replication import ReplicationQueries
+from dockyard.meta.sql.replication_uploads import ReplicationUploadQueries
 from dockyard.meta.sql.retention import RetentionQueries
 from dockyard.meta.sql.revocations import RevocationQueries
 from dockyard.meta.sql.runtime_settings import RuntimeSettingsQueries
@@ -48,6 +49,7 @@ class SqlMetadataStore(
     UsageQueries,
     ReplicationQueries,
     CacheQueries,
+    ReplicationUploadQueries,
     RevocationQueries,
     MetadataStore,
 ):
