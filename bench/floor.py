@@ -73,7 +73,7 @@ def write_response(path: Path, body: bytes, get_headers: dict[str, str], head_he
 
 def serve_manifest(host: str, port: int) -> None:
     """granian as dockyard runs it (dockyard/server.py), with the floor's app."""
-    from granian.constants import Interfaces  # noqa: PLC0415 - the receiver does not need granian
+    from granian.constants import HTTPModes, Interfaces  # noqa: PLC0415 - the receiver does not need granian
     from granian.http import HTTP1Settings  # noqa: PLC0415
     from granian.log import LogLevels  # noqa: PLC0415
     from granian.server import Server  # noqa: PLC0415
@@ -86,7 +86,10 @@ def serve_manifest(host: str, port: int) -> None:
         port=port,
         workers=1,
         runtime_threads=max(1, os.cpu_count() or 1),
-        http1_settings=HTTP1Settings(keep_alive=True, max_buffer_size=1 << 20),
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=10_000, keep_alive=True, max_buffer_size=1 << 20),
+        backlog=4096,
+        backpressure=4096,
         log_level=LogLevels.warning,
     ).serve()
 

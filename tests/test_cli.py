@@ -47,7 +47,8 @@ def test_flags_beat_environment_which_beats_the_file(tmp_path: Path) -> None:
     settings = json.loads(result.stdout)
     assert settings["listen"] == "127.0.0.1:7000"
     assert settings["workers"] == 2
-    assert settings["limits"] == {"manifest_max_bytes": 65536, "page_max_entries": 50}
+    assert settings["limits"]["manifest_max_bytes"] == 65536
+    assert settings["limits"]["page_max_entries"] == 50
 
 
 def test_invalid_configuration_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.auth.support import PASSWORDS, TEST_COST, AuthServer, basic, bearer, fetch_token, start_server
+from bench.procs import free_port
+from tests.auth.support import (
+    PASSWORDS,
+    TEST_COST,
+    AuthServer,
+    auth_config,
+    basic,
+    bearer,
+    fetch_token,
+    start_server,
+)
 from tests.http.ocitest import error_codes
 from tests.support.server import DockyardServer
 from tests.support.wait import wait_until
@@ -30,6 +41,9 @@ def test_failed_logins_are_limited_per_address(tmp_path: Path) -> None:
         assert 1 <= int(limited.headers["retry-after"]) <= 60
         # While limited, even the right password waits: guessing gains nothing.
         assert httpx.get(url, headers=basic("admin")).status_code == 429
+        # Without trusted proxies, X-Forwarded-For is the client's own word and changes nothing.
+        spoofed = {**basic("admin", "guess"), "X-Forwarded-For": "198.51.100.9"}
+        assert httpx.get(url, headers=spoofed).status_code == 429
     finally:
         server.stop()
 
@@ -123,8 +137,13 @@ def test_htpasswd_b_hashes_are_accepted(tmp_path: Path) -> None:
         server.stop()
 
 
-def _user_command(htpasswd: Path, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOCKYARD_AUTH__HTPASSWD": str(htpasswd)}
+def _user_command(server: AuthServer, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:
+    """`dockyard user` on the server's password file and metadata store, as its operator would run it."""
+    env = {
+        **os.environ,
+        "DOCKYARD_AUTH__HTPASSWD": str(server.directory / "htpasswd"),
+        "DOCKYARD_DATA_DIR": str(server.server.data_dir),
+    }
     return subprocess.run(
         [sys.executable, "-m", "dockyard", "user", *args],
         check=False,
@@ -138,24 +157,24 @@ def _user_command(htpasswd: Path, *args: str, password: str = "") -> subprocess.
 
 def test_user_command_edits_the_file_and_the_server_follows(basic_server: AuthServer) -> None:
     htpasswd = basic_server.directory / "htpasswd"
-    added = _user_command(htpasswd, "add", "newcomer", "--password-stdin", password="newcomer-pw")
+    added = _user_command(basic_server, "add", "newcomer", "--password-stdin", password="newcomer-pw")
     assert added.returncode == 0, added.stderr
     assert "newcomer-pw" not in htpasswd.read_text()
     assert oct(htpasswd.stat().st_mode & 0o777) == "0o600"
-    assert "newcomer" in _user_command(htpasswd, "list").stdout.split()
+    assert "newcomer" in _user_command(basic_server, "list").stdout.split()
     url = f"{basic_server.url}/v2/"
 
     def newcomer_answered() -> int:
         return httpx.get(url, auth=("newcomer", "newcomer-pw")).status_code
 
     wait_until(lambda: newcomer_answered() == 200, 20, "the server never picked up the new user")
-    assert _user_command(htpasswd, "remove", "newcomer").returncode == 0
+    assert _user_command(basic_server, "remove", "newcomer").returncode == 0
     wait_until(lambda: newcomer_answered() == 401, 20, "the server never forgot the removed user")
-    missing = _user_command(htpasswd, "remove", "newcomer")
+    missing = _user_command(basic_server, "remove", "newcomer")
     assert missing.returncode != 0
     assert "no user 'newcomer'" in missing.stderr
-    assert _user_command(htpasswd, "add", "bad:name", "--password-stdin", password="x").returncode != 0
-    too_long = _user_command(htpasswd, "add", "verbose", "--password-stdin", password="p" * 73)
+    assert _user_command(basic_server, "add", "bad:name", "--password-stdin", password="x").returncode != 0
+    too_long = _user_command(basic_server, "add", "verbose", "--password-stdin", password="p" * 73)
     assert too_long.returncode != 0
     assert "longer than bcrypt's 72 bytes" in too_long.stderr
 
@@ -165,8 +184,6 @@ def test_realm_is_https_under_tls_and_follows_external_url(tmp_path: Path) -> No
     config_dir = tmp_path / "tls"
     config_dir.mkdir()
     env = {"DOCKYARD_TLS_CERT": str(cert), "DOCKYARD_TLS_KEY": str(key)}
-    from tests.auth.support import auth_config  # noqa: PLC0415
-
     config = auth_config(config_dir, token_mode=True)
     server = DockyardServer(tmp_path / "data", ["--config", str(config)], env=env, tls_ca=cert).start()
     try:
@@ -182,3 +199,38 @@ def test_realm_is_https_under_tls_and_follows_external_url(tmp_path: Path) -> No
         assert response.headers["www-authenticate"].startswith('Bearer realm="https://registry.example.com/auth/token"')
     finally:
         behind_proxy.stop()
+
+
+def test_the_realm_never_follows_the_host_header(token_server: AuthServer) -> None:
+    response = httpx.get(f"{token_server.url}/v2/", headers={"Host": "registry.evil.example"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith(f'Bearer realm="{token_server.url}/auth/token"')
+
+
+def _dockyard_exits(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A dockyard command expected to end by itself; should it serve instead, its process group is
+    killed at the deadline (and the test fails)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dockyard", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise AssertionError(f"dockyard {' '.join(args)} did not exit") from None
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+
+
+def test_token_mode_on_a_public_address_needs_an_external_url(tmp_path: Path) -> None:
+    config = str(auth_config(tmp_path, token_mode=True))
+    env = {"DOCKYARD_DATA_DIR": str(tmp_path / "data"), "DOCKYARD_LISTEN": f"0.0.0.0:{free_port()}"}
+    for args in (("serve", "--config", config), ("config", "check", config)):
+        result = _dockyard_exits(*args, env=env)
+        assert result.returncode != 0, args
+        assert "error: auth.external_url: " in result.stderr, args

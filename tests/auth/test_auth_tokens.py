@@ -27,6 +27,7 @@ from tests.auth.support import (
     forged,
     other_key,
     repository_access,
+    server_key,
     start_server,
 )
 from tests.http.ocitest import error_codes
@@ -243,3 +244,52 @@ def test_a_bad_trusted_issuer_key_stops_the_server(tmp_path: Path) -> None:
         start_server(
             tmp_path, token_mode=True, token={"trusted_issuers": [{"issuer": "x", "public_key_file": str(bad)}]}
         )
+
+
+# -- tokens in the wrong place, scope names -------------------------------------------------------
+
+
+def _expired(token_server: AuthServer, audience: str, access: list[dict[str, object]] | None = None) -> str:
+    key = server_key(token_server.directory)
+    return forged(key, access or [], subject="writer", audience=audience, lifetime=-3600)
+
+
+@pytest.mark.parametrize(
+    ("sent_as", "audience"),
+    [
+        ("refresh", "dockyard"),  # an expired access token sent as a refresh token
+        ("bearer", "dockyard#refresh"),  # an expired refresh token sent as an access token
+        ("bearer", "another-service"),  # an expired token for another service
+        ("refresh", "another-service"),
+    ],
+)
+def test_an_expired_token_in_the_wrong_place_is_401(token_server: AuthServer, sent_as: str, audience: str) -> None:
+    token = _expired(token_server, audience, repository_access("team/app", "pull"))
+    if sent_as == "refresh":
+        form = {"grant_type": "refresh_token", "refresh_token": token, "service": "dockyard"}
+        response = httpx.post(f"{token_server.url}/auth/token", data=form)
+    else:
+        response = httpx.get(f"{token_server.url}/v2/team/app/tags/list", headers=bearer(token))
+    assert response.status_code == 401, response.text
+    assert error_codes(response) == ["UNAUTHORIZED"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["public/../secret/xyz", "public//x", "secret/xyz/", "public/" + "a" * 60_000, "public/UPPER", "public/x@y"],
+)
+def test_scopes_must_name_valid_repositories(token_server: AuthServer, name: str) -> None:
+    params = [("service", "dockyard"), ("scope", f"repository:{name}:pull")]
+    response = httpx.get(f"{token_server.url}/auth/token", params=params)
+    assert response.status_code == 400
+    assert error_codes(response) == ["NAME_INVALID"]
+    assert len(response.text) < 1000
+
+
+def test_no_log_line_carries_a_whole_huge_name(token_server: AuthServer) -> None:
+    before = len(token_server.server.log())
+    huge = "public/" + "a" * 60_000
+    for path in (f"/v2/{huge}/tags/list", f"/auth/token?service=dockyard&scope=repository:{huge}:pull"):
+        httpx.get(token_server.url + path, headers=basic("admin"))
+    logged = token_server.server.log()[before:]
+    assert "a" * 2000 not in logged

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from tests.gc.graphs import Stores, config_blob, image
 from tests.http.ocitest import RegistryClient, assert_error
@@ -75,6 +76,62 @@ def test_tag_moves_and_rules_decide_together(
                 assert refused.value.code is ErrorCode.DENIED
             expected = second.digest if moves else first.digest
             assert (await stores.meta.manifest_by_tag("any/repo", "v1")).digest == expected  # type: ignore[union-attr]
+        finally:
+            await stores.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_immutable_tag_cannot_be_deleted(immutable_server: DockyardServer) -> None:
+    with RegistryClient(immutable_server.url) as client:
+        kept = client.push_image("prod/kept", "v1", seed="kept")
+        client.put_manifest("prod/kept", "latest", kept.body)
+        refused = client.delete("/v2/prod/kept/manifests/v1")
+        assert_error(refused, 403, "DENIED")
+        assert "immutable" in refused.json()["errors"][0]["message"]
+        assert_error(client.delete(f"/v2/prod/kept/manifests/{kept.digest}"), 403, "DENIED")
+        assert client.get_manifest("prod/kept", "v1").headers["docker-content-digest"] == kept.digest
+        assert client.get_manifest("prod/kept", kept.digest).status_code == 200
+        # Tags outside the rule go as before; so does a manifest no immutable tag points at.
+        assert client.delete("/v2/prod/kept/manifests/latest").status_code == 202
+        loose = client.push_image("prod/kept", "nightly", seed="loose")
+        assert client.delete(f"/v2/prod/kept/manifests/{loose.digest}").status_code == 202
+
+
+def test_the_ui_cannot_delete_an_immutable_tag_either(immutable_server: DockyardServer) -> None:
+    with RegistryClient(immutable_server.url) as client:
+        kept = client.push_image("prod/shown", "v1", seed="shown")
+    with httpx.Client(base_url=immutable_server.url) as browser:
+        browser.headers["x-dockyard-csrf"] = browser.get("/v2/_dockyard/session").json()["csrf"]
+        base = "/v2/_dockyard/repositories/prod/shown/-"
+        assert_error(browser.delete(f"{base}/tags/v1"), 403, "DENIED")
+        assert_error(browser.delete(f"{base}/manifests/{kept.digest}"), 403, "DENIED")
+    with RegistryClient(immutable_server.url) as client:
+        assert client.get_manifest("prod/shown", "v1").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("tag_moves", "deleted"),
+    [(TagMoves.ALLOWED, False), (TagMoves.REFUSED, False), (TagMoves.FORCED, True)],
+)
+@pytest.mark.parametrize("by_digest", [False, True])
+def test_only_an_explicit_overwrite_grant_deletes_an_immutable_tag(
+    tmp_path: Path, tag_moves: TagMoves, deleted: bool, by_digest: bool
+) -> None:
+    async def scenario() -> None:
+        stores = Stores(tmp_path)
+        manifests = ManifestService(stores.meta, immutable_tags=(ImmutableTagRule("any/*", "v*"),))
+        try:
+            pushed = image(config_blob(1), [b"layer"])
+            await stores.push("any/repo", pushed, "v1")
+            delete = manifests.delete("any/repo", pushed.digest if by_digest else "v1", tag_moves=tag_moves)
+            if deleted:
+                await delete
+            else:
+                with pytest.raises(RegistryError) as refused:
+                    await delete
+                assert refused.value.code is ErrorCode.DENIED
+            assert (await stores.meta.manifest_by_tag("any/repo", "v1") is None) == deleted
         finally:
             await stores.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -253,6 +254,38 @@ def test_blob_only_in_another_repository_is_manifest_blob_unknown(client: Regist
 def test_invalid_manifest_is_400_manifest_invalid(client: RegistryClient, repo: str, body: bytes) -> None:
     client.push_blob(repo, b"repository exists")
     assert_error(client.put_manifest(repo, "bad", body), 400, "MANIFEST_INVALID")
+
+
+@pytest.mark.parametrize(
+    "artifact_type",
+    ["\ud800", "application/vnd.example\x00", "application/" + "x" * 300, "text/plain\n", "application/vnd.é"],
+    ids=["lone-surrogate", "nul", "too-long", "newline", "non-ascii"],
+)
+def test_artifact_type_must_be_a_media_type(client: RegistryClient, repo: str, artifact_type: str) -> None:
+    """It is stored and filtered on: a lone surrogate (as a JSON escape) was a 500, a NUL one on PostgreSQL."""
+    config, layer = push_config_and_layer(client, repo)
+    body = image_manifest(config, [layer], artifact_type=artifact_type)
+    assert_error(client.put_manifest(repo, "odd-type", body), 400, "MANIFEST_INVALID")
+    assert client.push_manifest(repo, "odd-type", image_manifest(config, [layer]))  # the rest was fine
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda body: b'{"layers": [],' + body[1:],  # which layers does a client see?
+        lambda body: body[:-1] + b', "x": NaN}',
+        lambda body: body[:-1] + b', "x": -Infinity}',
+    ],
+    ids=["duplicate-key", "nan", "infinity"],
+)
+def test_json_that_parsers_read_differently_is_manifest_invalid(
+    client: RegistryClient, repo: str, change: Callable[[bytes], bytes]
+) -> None:
+    config, layer = push_config_and_layer(client, repo)
+    assert_error(
+        client.put_manifest(repo, "ambiguous", change(image_manifest(config, [layer]))), 400, "MANIFEST_INVALID"
+    )
+    assert client.get_manifest(repo, "ambiguous").status_code == 404
 
 
 def test_media_type_field_must_match_content_type(client: RegistryClient, repo: str) -> None:

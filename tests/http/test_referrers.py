@@ -110,6 +110,20 @@ def test_filter_matching_nothing_is_an_empty_index(
     assert {key.lower(): value for key, value in headers.items()}["oci-filters-applied"] == "artifactType"
 
 
+@pytest.mark.parametrize("artifact_type", ["application/vnd.example\x00", "", "x" * 5000, "\x7f"])
+def test_filter_that_is_no_media_type_matches_nothing(
+    client: RegistryClient,
+    repo: str,
+    subject_with_referrers: tuple[Pushed, list[Pushed], Pushed, Pushed],
+    artifact_type: str,
+) -> None:
+    """No stored artifact type looks like this (a NUL was a 500 on PostgreSQL, which refuses it in text)."""
+    subject, *_ = subject_with_referrers
+    index, headers = referrer_index(client, repo, subject.digest, artifactType=artifact_type)
+    assert index["manifests"] == []
+    assert {key.lower(): value for key, value in headers.items()}["oci-filters-applied"] == "artifactType"
+
+
 def test_referrers_of_a_missing_subject_are_listed(client: RegistryClient, repo: str) -> None:
     absent = Pushed(b'{"never":"pushed"}', OCI_MANIFEST, unused_digest())
     referrer = client.push_artifact(repo, absent, SIGNATURE)

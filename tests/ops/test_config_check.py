@@ -10,6 +10,8 @@ import pytest
 from tests.ops.conftest import StartServer
 from tests.test_cli import dockyard
 
+from dockyard.config.check import check, unknown_environment
+
 
 def config_file(tmp_path: Path, text: str) -> str:
     path = tmp_path / "dockyard.yaml"
@@ -42,6 +44,18 @@ def test_a_good_file_connects(tmp_path: Path) -> None:
         ("access_log_file: /nonexistent/dir/access.log\n", "access_log_file: /nonexistent/dir does not exist"),
         ("listen: [\n", "(file): not valid YAML"),
         ("- a list\n", "(file): the top level is not a mapping"),
+        (
+            "replication:\n  targets: [{name: up, url: 'https://r.example'}]\n  rules:\n"
+            "  - {name: mirror, direction: pull, target: up, repositories: ['team/**']}\n"
+            "  - {name: ship, direction: push, trigger: event, target: up, repositories: ['team/**']}\n",
+            "replication: Value error, rules 'mirror' and 'ship' form a loop",
+        ),
+        (
+            "notifications:\n  endpoints: [{name: 'replication:ship', url: 'https://hooks.example/'}]\n"
+            "replication:\n  targets: [{name: up, url: 'https://r.example'}]\n"
+            "  rules: [{name: ship, direction: push, target: up, repositories: ['team/**']}]\n",
+            "endpoint 'replication:ship' takes the outbox queue of replication rule 'ship'",
+        ),
     ],
 )
 def test_a_bad_file_is_explained(tmp_path: Path, text: str, expected: str) -> None:
@@ -83,3 +97,72 @@ def test_version_names_the_runtime() -> None:
     assert result.stdout.startswith("dockyard ")
     assert "granian " in result.stdout
     assert "Python " in result.stdout
+
+
+S3_ENVIRONMENT = {
+    "DOCKYARD_STORAGE__S3__BUCKET": "dockyard-blobs",
+    "DOCKYARD_STORAGE__S3__ENDPOINT": "http://127.0.0.1:7480",
+    "DOCKYARD_STORAGE__S3__ACCESS_KEY": "access",
+    "DOCKYARD_STORAGE__S3__SECRET_KEY": "secret",
+}
+
+
+def test_s3_settings_from_the_environment_are_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert unknown_environment(S3_ENVIRONMENT) == []  # what serve warns about
+    for name, value in S3_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    settings, problems = check(None)
+    assert problems == []
+    assert settings is not None
+    assert settings.storage.s3 is not None
+    assert settings.storage.s3.bucket == "dockyard-blobs"
+
+
+SECRET = "hunter2-never-printed"
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        (f"auth:\n  pasword: {SECRET}\n", {}, "auth.pasword: unknown key in the file; did you mean auth.htpasswd?"),
+        (f"database:\n  url: mysql://root:{SECRET}@db/x\n", {}, "database.url: Value error, database.url must be a"),
+        ("", {"DOCKYARD_DATABASE__POOL_SIZE": SECRET}, "database.pool_size: Input should be a valid integer"),
+        (
+            "",
+            {"DOCKYARD_AUTH__PASSWORD": SECRET},
+            "auth.password: unknown key (DOCKYARD_AUTH__PASSWORD in the environment)",
+        ),
+        (f"storage:\n  s3:\n    secret_key: {SECRET}\n", {}, "storage.s3.bucket: Field required"),
+        (
+            f"auth:\n  rules:\n    - repositories: [x]\n      actions: [pull]\n      password: {SECRET}\n",
+            {},
+            "auth.rules.0.password: unknown key",
+        ),
+        (f"listen: [{SECRET}\n", {}, "(file): not valid YAML at line 2, column 1"),
+    ],
+)
+def test_a_refused_configuration_names_the_key_and_never_a_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, env: dict[str, str], expected: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DOCKYARD_DATA_DIR", str(tmp_path))
+    settings, problems = check(Path(config_file(tmp_path, text)))
+    assert settings is None
+    report = "\n".join(map(str, problems))
+    assert expected in report
+    assert SECRET not in report
+    assert "pydantic" not in report
+
+
+def test_serve_refuses_a_configuration_as_config_check_explains_it(tmp_path: Path) -> None:
+    path = config_file(tmp_path, f"auth:\n  pasword: {SECRET}\ndatabase:\n  url: mysql://root:{SECRET}@db/x\n")
+    result = dockyard("serve", "--config", path, env={"DOCKYARD_WORKERS": SECRET})
+    assert result.returncode != 0
+    assert "error: auth.pasword: unknown key in the file; did you mean auth.htpasswd?" in result.stderr
+    assert "error: database.url: Value error, database.url must be a postgresql:// URL" in result.stderr
+    assert "error: workers: Input should be a valid integer" in result.stderr
+    assert "dockyard: invalid configuration: 3 problem(s)" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    assert "pydantic" not in result.stderr
+    assert "Traceback" not in result.stderr

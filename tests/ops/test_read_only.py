@@ -78,3 +78,28 @@ def every_worker_answers(server: DockyardServer, repo: str, expected: Callable[[
     responses = [fresh_connection_post(server, repo) for _ in range(20)]
     workers = {response.headers["x-request-id"].split("-")[0] for response in responses}
     return len(workers) >= 2 and all(expected(response) for response in responses)
+
+
+def test_read_only_keeps_abandoned_uploads_until_it_is_switched_off(servers: Servers, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    writable = servers.start(data_dir=data)
+    with RegistryClient(writable.url) as client:
+        location = client.open_session("ro/abandoned")
+    assert admin(servers, data, "on") == "read-only mode is on"
+    writable.stop()
+    # Stale after a second, looked for every quarter of one: read-only from its first round on.
+    server = servers.start(data_dir=data, DOCKYARD_UPLOADS__STALE_AFTER_SECONDS="1", DOCKYARD_LOG_LEVEL="debug")
+
+    def paused_rounds() -> int:
+        return server.log().count("purging abandoned uploads paused: read-only mode")
+
+    with RegistryClient(server.url) as client:
+
+        def purged() -> bool:
+            return client.upload_status(location).status_code == 404
+
+        # Six paused rounds are 1.5 s: the session was long stale by the last of them.
+        wait_until(lambda: purged() or paused_rounds() >= 6, 60, "the purge never ran while read-only")
+        assert not purged(), "an abandoned upload was purged while read-only"
+        assert admin(servers, data, "off") == "read-only mode is off"
+        wait_until(purged, 60, "the purge never resumed")

@@ -97,7 +97,16 @@ def test_tags_sorted_by_push_time(api: RegistryClient) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    [{"sort": "size"}, {"n": "ten"}, {"offset": "-1"}, {"n": "1e3"}, {"q": "x" * 300}],
+    [
+        {"sort": "size"},
+        {"n": "ten"},
+        {"offset": "-1"},
+        {"n": "1e3"},
+        {"q": "x" * 300},
+        {"n": "²"},
+        {"offset": "³"},
+        {"q": "a\x00b"},
+    ],
 )
 def test_bad_listing_parameters_are_400(api: RegistryClient, query: dict[str, str]) -> None:
     assert_error(api.get(f"{API}/repositories", params=query), 400, "UNSUPPORTED")

@@ -4,27 +4,21 @@ bcrypt results, and a limit on failed logins per client address."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import hmac
+import ipaddress
 import logging
 import math
 import os
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from pathlib import Path
 
 from dockyard.auth import htpasswd
+from dockyard.auth.password_checks import PasswordChecks
 
 log = logging.getLogger(__name__)
-
-
-@functools.cache
-def _dummy_hash() -> bytes:
-    """Checked against when the user is unknown, so that unknown and known users take the same time."""
-    return htpasswd.hash_password(secrets.token_hex(8), cost=htpasswd.DEFAULT_COST)
-
 
 _RELOAD_CHECK_SECONDS = 1.0
 _CACHE_LIMIT = 4096
@@ -75,8 +69,9 @@ class Verifier:
     credentials (never the plain text), so a client sending Basic credentials on every request
     pays bcrypt once per `cache_seconds`. Results are the verified user's name, or "" for a failure."""
 
-    def __init__(self, users: UserFile, cache_seconds: float):
+    def __init__(self, users: UserFile, cache_seconds: float, checks: PasswordChecks):
         self._users = users
+        self._checks = checks
         self._cache_seconds = cache_seconds
         self._cache_key = secrets.token_bytes(32)
         self._cache: dict[bytes, tuple[str, float]] = {}
@@ -107,6 +102,10 @@ class Verifier:
             return result, False
         return None, False
 
+    def checking(self, key: bytes) -> bool:
+        """Whether a check of these credentials is under way (a new request joins it)."""
+        return key in self._pending
+
     def _checking(self, key: bytes, name: str, password: str) -> asyncio.Future[str]:
         """The bcrypt run for these credentials: concurrent checks share one, so a client opening 64
         connections at once does not start 64."""
@@ -125,49 +124,84 @@ class Verifier:
         self._checking(key, name, password)
 
     async def _check(self, key: bytes, name: str, password: str) -> str:
-        hashed = self._users.hash_of(name)
-        # bcrypt takes tens of milliseconds: off the event loop.
-        matches = await asyncio.to_thread(htpasswd.check_password, password.encode(), hashed or _dummy_hash())
-        result = name if matches and hashed is not None else ""
+        # bcrypt takes tens of milliseconds: off the event loop, in a pool of its own.
+        result = name if await self._checks.matches(password, self._users.hash_of(name)) else ""
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = (result, time.monotonic() + self._cache_seconds)
         return result
 
 
+def client_bucket(address: str) -> str:
+    """What failed logins count against: the address, or for IPv6 its /64, since one host commonly
+    holds a whole /64 and could otherwise try from a new address each time."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return address
+
+
 class FailedLogins:
-    """At most `limit` failed logins per client address in any minute; past that, the address waits."""
+    """At most `limit` failed logins per client (`client_bucket`) in any minute; past that, it waits.
+
+    A password check counts as a failure from the moment it starts (`attempt`) until it succeeds, so
+    that guesses sent in parallel cannot all pass the gate before the first of them has failed. At
+    most `capacity` clients are remembered; beyond that the one whose last failure is oldest is
+    forgotten (never the whole table, which anyone with enough addresses could otherwise reset)."""
 
     WINDOW = 60.0
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, capacity: int = 65536):
         self._limit = limit
-        self._failures: dict[str, deque[float]] = {}
+        self._capacity = capacity
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def _recent(self, address: str, now: float) -> deque[float] | None:
-        failures = self._failures.get(address)
+    def _recent(self, bucket: str, now: float) -> deque[float] | None:
+        failures = self._failures.get(bucket)
         if failures is None:
             return None
         while failures and failures[0] <= now - self.WINDOW:
             failures.popleft()
         if not failures:
-            del self._failures[address]
+            del self._failures[bucket]
             return None
         return failures
 
     def retry_after(self, address: str) -> int:
         """Seconds the address must wait before its next login attempt; 0 when it may try now."""
         now = time.monotonic()
-        failures = self._recent(address, now)
+        failures = self._recent(client_bucket(address), now)
         if failures is None or len(failures) < self._limit:
             return 0
         return max(1, math.ceil(failures[0] + self.WINDOW - now))
 
+    def attempt(self, address: str) -> int:
+        """Start a password check for the address: counted as a failure unless withdrawn. Returns
+        the seconds to wait instead (and counts nothing) when the address is over its limit."""
+        wait = self.retry_after(address)
+        if not wait:
+            self.record_failure(address)
+        return wait
+
+    def withdraw(self, address: str) -> None:
+        """The check `attempt` started did not fail after all (it succeeded, or never ran)."""
+        failures = self._failures.get(client_bucket(address))
+        if failures:
+            failures.pop()
+
     def record_failure(self, address: str) -> None:
         now = time.monotonic()
-        failures = self._recent(address, now)
+        bucket = client_bucket(address)
+        failures = self._recent(bucket, now)
         if failures is None:
-            if len(self._failures) >= _CACHE_LIMIT * 16:  # bounded memory when many addresses fail
-                self._failures.clear()
-            failures = self._failures[address] = deque(maxlen=self._limit)
+            while len(self._failures) >= self._capacity:
+                self._failures.popitem(last=False)
+            failures = self._failures[bucket] = deque(maxlen=self._limit)
+        else:
+            self._failures.move_to_end(bucket)
         failures.append(now)

@@ -18,6 +18,7 @@ import time
 from cryptography.hazmat.primitives import serialization
 
 from dockyard.auth.keys import PrivateKey
+from dockyard.core.decimals import parse_decimal
 
 QUERY_PARAMETER = "_grant"
 
@@ -41,7 +42,8 @@ class UploadGrants:
 
     def valid(self, grant: str, repository: str, upload_id: str, subject: str) -> bool:
         expires_text, _, mac = grant.partition(".")
-        if not expires_text.isdigit() or int(expires_text) < time.time():
+        expires = parse_decimal(expires_text)
+        if expires is None or expires < time.time():
             return False
-        expected = self._mac(repository, upload_id, subject, int(expires_text))
+        expected = self._mac(repository, upload_id, subject, expires)
         return hmac.compare_digest(expected.encode(), mac.encode())

@@ -4,7 +4,6 @@ principal and the scopes it asks for to a token. Built once per worker from the 
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -12,12 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dockyard.auth import keys
+from dockyard.auth import keys, metrics
 from dockyard.auth.credentials import FailedLogins, UserFile, Verifier
 from dockyard.auth.grants import UploadGrants
+from dockyard.auth.password_checks import PasswordChecks, PasswordChecksBusy
 from dockyard.auth.policy import Action, Policy, Principal, rule
+from dockyard.auth.revocation import CredentialStamp, Revocation, password_stamp
 from dockyard.auth.tokens import Scope, TokenIssuer, TokenVerifier, repository_actions
-from dockyard.config.settings import Auth
+from dockyard.config.auth import Auth
+from dockyard.meta.revocations import Revocations
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +29,8 @@ class LoginFailed(Exception):
 
 
 class TooManyFailures(Exception):
-    def __init__(self, retry_after: int):
-        super().__init__(f"too many failed logins; retry in {retry_after}s")
+    def __init__(self, retry_after: int, message: str | None = None):
+        super().__init__(message or f"too many failed logins; retry in {retry_after}s")
         self.retry_after = retry_after
 
 
@@ -43,7 +45,7 @@ def parse_basic(credentials: str) -> tuple[str, str] | None:
     """User and password of the part of a Basic Authorization header after `Basic `."""
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # ValueError: not base64 (binascii.Error), or not ASCII
         return None
     user, sep, password = decoded.partition(":")
     return (user, password) if sep and user else None
@@ -61,12 +63,19 @@ class Tokens:
 
 
 class Authenticator:
-    def __init__(self, settings: Auth, users: UserFile | None, policy: Policy, tokens: Tokens | None):
+    def __init__(
+        self, settings: Auth, users: UserFile | None, policy: Policy, tokens: Tokens | None, revocations: Revocations
+    ):
         self.settings = settings
         self.policy = policy
         self.tokens = tokens
+        self.revocation = Revocation(revocations, _stamps_of(users))
+        """What ends refresh tokens and UI sessions before they expire (auth/revocation.py)."""
         self._users = users
-        self._verifier = Verifier(users, settings.credential_cache_seconds) if users is not None else None
+        self._verifier = None
+        if users is not None:
+            checks = PasswordChecks(settings.password_check_threads, settings.password_check_queue)
+            self._verifier = Verifier(users, settings.credential_cache_seconds, checks)
         self._failures = FailedLogins(settings.failed_logins_per_minute)
         self._principals: dict[str, Principal] = {}
 
@@ -82,22 +91,49 @@ class Authenticator:
 
     async def _verified(self, key: bytes, parse: Callable[[], tuple[str, str] | None], client: str) -> Principal:
         """The principal of credentials, from the cache when they were checked lately; failures
-        count against the client's address."""
+        count against the client's address. Raises LoginFailed or TooManyFailures."""
         wait = self._failures.retry_after(client)
         if wait:
+            metrics.LIMITED_LOGINS.inc()
             raise TooManyFailures(wait)
         assert self._verifier is not None
         user, fresh = self._verifier.cached(key)
         if user is None:
-            parsed = parse()
-            user = await self._verifier.verify(key, *parsed) if parsed is not None else ""
+            user = await self._checked(key, parse(), client)
+        elif not user:
+            self._failures.record_failure(client)  # known to be wrong: no bcrypt, but it counts
         elif not fresh and (parsed := parse()) is not None:
             self._verifier.recheck(key, *parsed)
         if not user:
-            self._failures.record_failure(client)
+            metrics.FAILED_LOGINS.inc()
             log.info("failed login from %s", client)
             raise LoginFailed
         return self._principal(user)
+
+    async def _checked(self, key: bytes, parsed: tuple[str, str] | None, client: str) -> str:
+        """The user of credentials not seen lately, or "": bcrypt, unless they do not even parse. The
+        check counts as a failed login from its start (until it succeeds), so that guesses sent in
+        parallel cannot all pass the limit before the first has failed; a request that joins a check
+        under way adds no guess, and counts only if the check fails."""
+        assert self._verifier is not None
+        if parsed is None:
+            self._failures.record_failure(client)
+            return ""
+        joining = self._verifier.checking(key)
+        if not joining and (wait := self._failures.attempt(client)):
+            metrics.LIMITED_LOGINS.inc()
+            raise TooManyFailures(wait)
+        try:
+            user = await self._verifier.verify(key, *parsed)
+        except PasswordChecksBusy as busy:
+            if not joining:
+                self._failures.withdraw(client)  # nothing was checked
+            raise TooManyFailures(busy.retry_after, str(busy)) from None
+        if joining and not user:
+            self._failures.record_failure(client)
+        elif not joining and user:
+            self._failures.withdraw(client)
+        return user
 
     async def login(self, user: str, password: str, client: str) -> Principal:
         if self._verifier is None:
@@ -133,17 +169,27 @@ class Authenticator:
         issued_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
         return {"token": token, "access_token": token, "expires_in": lifetime, "issued_at": issued_at}
 
-    def refresh_token(self, principal: Principal) -> str:
+    async def refresh_token(self, principal: Principal) -> str:
         assert self.tokens is not None
-        return self.tokens.issuer.refresh_token(principal.name, self.tokens.refresh_lifetime, time.time())
+        binding = await self.revocation.bind(principal.name)
+        return self.tokens.issuer.refresh_token(principal.name, self.tokens.refresh_lifetime, time.time(), binding)
 
-    def refreshed_principal(self, refresh_token: str) -> Principal:
-        """The user of a refresh token, who must still exist; raises TokenError or LoginFailed."""
+    async def refreshed_principal(self, refresh_token: str) -> Principal:
+        """The user of a refresh token that still holds (its user exists, with the credential it was
+        issued for, and nothing revoked it); raises TokenError or LoginFailed."""
         assert self.tokens is not None
-        user = self.tokens.verifier.verify_refresh(refresh_token, self.tokens.issuer.refresh_audience)
-        if not self.user_exists(user):
+        token = self.tokens.verifier.verify_refresh(refresh_token, self.tokens.issuer.refresh_audience)
+        if not self.user_exists(token.subject):
             raise LoginFailed
-        return Principal(user, self.policy.groups_of(user))
+        if not await self.revocation.holds(token.subject, token.binding, token.token_id):
+            raise LoginFailed
+        return Principal(token.subject, self.policy.groups_of(token.subject))
+
+
+def _stamps_of(users: UserFile | None) -> CredentialStamp:
+    if users is None:
+        return lambda _subject: ""
+    return lambda subject: password_stamp(users.hash_of(subject))
 
 
 def _tokens(settings: Auth, data_dir: Path) -> Tokens:
@@ -165,10 +211,9 @@ def _tokens(settings: Auth, data_dir: Path) -> Tokens:
     )
 
 
-def build_authenticator(settings: Auth, data_dir: Path) -> Authenticator | None:
-    """None when auth is off. Raises HtpasswdError or KeyFileError with a message for the operator."""
-    if not settings.enabled:
-        return None
+def load_auth(settings: Auth, data_dir: Path) -> tuple[UserFile | None, Policy, Tokens | None]:
+    """The users, the policy and the token keys the settings name (the signing key is generated when
+    absent). Raises HtpasswdError or KeyFileError with a message for the operator."""
     users = UserFile(settings.htpasswd) if settings.htpasswd is not None else None
     policy = Policy(
         [rule(entry.repositories, entry.users, entry.groups, entry.actions) for entry in settings.rules],
@@ -176,4 +221,11 @@ def build_authenticator(settings: Auth, data_dir: Path) -> Authenticator | None:
         settings.groups,
     )
     tokens = _tokens(settings, data_dir) if settings.token.enabled else None
-    return Authenticator(settings, users, policy, tokens)
+    return users, policy, tokens
+
+
+def build_authenticator(settings: Auth, data_dir: Path, revocations: Revocations) -> Authenticator | None:
+    """None when auth is off. Raises HtpasswdError or KeyFileError with a message for the operator."""
+    if not settings.enabled:
+        return None
+    return Authenticator(settings, *load_auth(settings, data_dir), revocations)

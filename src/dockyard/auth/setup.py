@@ -8,13 +8,14 @@ from pathlib import Path
 
 from dockyard.auth.htpasswd import HtpasswdError
 from dockyard.auth.keys import KeyFileError
-from dockyard.auth.service import build_authenticator
-from dockyard.config.settings import Auth
+from dockyard.auth.service import load_auth
+from dockyard.config.auth import Auth
 
 
 def check_auth(settings: Auth, data_dir: Path) -> None:
     """Load the users and keys (generating the signing key when absent); exit on failure."""
     try:
-        build_authenticator(settings, data_dir)
+        if settings.enabled:
+            load_auth(settings, data_dir)
     except (HtpasswdError, KeyFileError, OSError) as error:
         sys.exit(f"dockyard: cannot set up authentication: {error}")

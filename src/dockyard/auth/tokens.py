@@ -14,9 +14,13 @@ import jwt
 
 from dockyard.auth.keys import PrivateKey, VerifyingKey, thumbprint
 from dockyard.auth.policy import Action, Principal
+from dockyard.auth.revocation import Binding
 
 _ALL_ACTIONS = frozenset(Action)
 _CACHE_LIMIT = 16384
+# What binds a refresh token to its subject's credential (auth/revocation.py).
+_VERSION_CLAIM = "cver"
+_STAMP_CLAIM = "cstamp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,14 @@ def repository_actions(names: Iterable[str]) -> frozenset[Action]:
         if name in Action._value2member_map_:
             actions.add(Action(name))
     return frozenset(actions)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    subject: str
+    binding: Binding
+    token_id: str
+    expires: float
 
 
 class TokenError(Exception):
@@ -128,11 +140,13 @@ class TokenIssuer:
         }
         return self._sign(claims)
 
-    def refresh_token(self, subject: str, lifetime: int, now: float) -> str:
-        """A long-lived token that only the token endpoint accepts (another audience)."""
+    def refresh_token(self, subject: str, lifetime: int, now: float, binding: Binding) -> str:
+        """A long-lived token that only the token endpoint accepts (another audience), bound to the
+        subject's credential (auth/revocation.py)."""
         issued = int(now)
-        claims = {"iss": self.issuer, "sub": subject, "aud": self.refresh_audience, "exp": issued + lifetime}
-        claims |= {"iat": issued, "jti": secrets.token_urlsafe(12)}
+        claims: dict[str, Any] = {"iss": self.issuer, "sub": subject, "aud": self.refresh_audience}
+        claims |= {"exp": issued + lifetime, "iat": issued, "jti": secrets.token_urlsafe(12)}
+        claims |= {_VERSION_CLAIM: binding.version, _STAMP_CLAIM: binding.stamp}
         return self._sign(claims)
 
     @property
@@ -173,14 +187,20 @@ class TokenVerifier:
         self._cache[token] = principal
         return principal
 
-    def verify_refresh(self, token: str, audience: str) -> str:
-        """The subject of a valid refresh token of dockyard's own."""
+    def verify_refresh(self, token: str, audience: str) -> RefreshToken:
+        """What a valid refresh token of dockyard's own says; whether it still holds is for
+        auth/revocation.py to say."""
         principal, claims = self._verify(token, audience)
         if claims.get("iss") != self._own_issuer:
             raise TokenError("refresh tokens of other issuers are not accepted")
-        return principal.name
+        version, stamp, token_id = claims.get(_VERSION_CLAIM), claims.get(_STAMP_CLAIM), claims.get("jti")
+        if not (isinstance(version, int) and isinstance(stamp, str) and isinstance(token_id, str) and principal.name):
+            raise TokenError("the refresh token is not bound to a credential: log in again")
+        return RefreshToken(principal.name, Binding(version, stamp), token_id, float(claims["exp"]))
 
     def _verify(self, token: str, audience: str) -> tuple[Principal, dict[str, Any]]:
+        if not token.isascii():  # a JWT is base64url and dots; PyJWT fails otherwise in its own way
+            raise TokenError("the token is malformed")
         try:
             header = jwt.get_unverified_header(token)
             issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
@@ -199,12 +219,24 @@ class TokenVerifier:
             try:
                 claims = _decode(token, key, audience, issuer, self._leeway)
             except jwt.ExpiredSignatureError:
-                stale = _decode(token, key, audience, issuer, self._leeway, verify_exp=False)
-                expired = principal_of(stale, issuer == self._own_issuer)
-                raise TokenExpired(expired, float(stale.get("iat", 0))) from None
+                # Expired, but otherwise valid here? Only then may an upload grant still honour it.
+                stale = self._decode_expired(token, key, audience, issuer)
+                raise TokenExpired(
+                    principal_of(stale, issuer == self._own_issuer), float(stale.get("iat", 0))
+                ) from None
             except jwt.InvalidSignatureError:
                 continue
             except jwt.PyJWTError as error:
-                raise TokenError(f"the token is not valid here: {type(error).__name__}") from None
+                raise _not_valid_here(error) from None
             return principal_of(claims, issuer == self._own_issuer), claims
         raise TokenError("the token's signature does not verify")
+
+    def _decode_expired(self, token: str, key: VerifyingKey, audience: str, issuer: str) -> dict[str, Any]:
+        try:
+            return _decode(token, key, audience, issuer, self._leeway, verify_exp=False)
+        except jwt.PyJWTError as error:  # e.g. a refresh token, or one for another service
+            raise _not_valid_here(error) from None
+
+
+def _not_valid_here(error: jwt.PyJWTError) -> TokenError:
+    return TokenError(f"the token is not valid here: {type(error).__name__}")

@@ -16,9 +16,10 @@ import sys
 import tempfile
 from typing import NoReturn
 
+from dockyard import durable
 from dockyard.auth.setup import check_auth
 from dockyard.commands.flags import add_setting_flags
-from dockyard.config.check import unknown_environment
+from dockyard.config.check import consistency_problems, unknown_environment
 from dockyard.config.settings import Settings
 from dockyard.server import serve
 
@@ -60,8 +61,12 @@ def _begin_anew_with_metrics_dir() -> NoReturn:
 def _serve(settings: Settings) -> None:
     for variable in unknown_environment():
         print(f"dockyard: warning: unknown setting {variable} in the environment (ignored)", file=sys.stderr)
+    problems = consistency_problems(settings)
+    if problems:
+        lines = [f"error: {problem}" for problem in problems]
+        sys.exit("\n".join([*lines, f"dockyard: invalid configuration: {len(problems)} problem(s)"]))
     data_dir = settings.data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    durable.make_dirs(data_dir)  # what dockyard keeps there survives a power cut only if the directory does
     check_auth(settings.auth, data_dir)
     # Worker processes read their settings from the environment: pass the resolved values on.
     os.environ["DOCKYARD_DATA_DIR"] = str(data_dir)

@@ -1,14 +1,18 @@
-"""`dockyard user add|remove|list`: edit the htpasswd file the configuration names (auth.htpasswd)."""
+"""`dockyard user add|remove|list|logout`: edit the htpasswd file the configuration names (auth.htpasswd),
+and end users' sessions and refresh tokens on every instance (in the metadata store)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import sys
 
 from dockyard.auth import htpasswd
 from dockyard.commands.flags import add_setting_flags
+from dockyard.commands.stores import open_metadata
 from dockyard.config.settings import Settings
+from dockyard.meta.factory import prepare_metadata_store
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "user",
         help="add, remove or list the users of auth.htpasswd",
         description="Edit the htpasswd file named by auth.htpasswd (bcrypt hashes; every edit is atomic). "
-        "The running server picks changes up within a second.",
+        "The running server picks changes up within a second. Changing a password or removing a user also "
+        "ends the user's UI sessions and refresh tokens on every instance; `logout` ends them alone.",
     )
     add_setting_flags(parser)
     actions = parser.add_subparsers(dest="user_command", required=True, metavar="ACTION")
@@ -26,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     remove = actions.add_parser("remove", help="remove a user")
     remove.add_argument("name")
     actions.add_parser("list", help="list the user names")
+    logout = actions.add_parser("logout", help="end the user's UI sessions and refresh tokens on every instance")
+    logout.add_argument("name")
     parser.set_defaults(run=_run)
 
 
@@ -42,6 +49,10 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.user_command == "logout":
+        _end_sessions(settings, args.name)
+        print(f"ended every session and refresh token of {args.name}")
+        return 0
     path = settings.auth.htpasswd
     if path is None:
         sys.exit("dockyard user: auth.htpasswd is not configured (set it in --config or DOCKYARD_AUTH__HTPASSWD)")
@@ -49,13 +60,35 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         if args.user_command == "add":
             new = htpasswd.set_user(path, args.name, _read_password(args.password_stdin))
             print(f"{'added' if new else 'changed the password of'} user {args.name} in {path}")
+            if not new:
+                _end_sessions(settings, args.name)
         elif args.user_command == "remove":
             if not htpasswd.remove_user(path, args.name):
                 sys.exit(f"dockyard user: no user {args.name!r} in {path}")
             print(f"removed user {args.name} from {path}")
+            _end_sessions(settings, args.name)
         else:
             for name in sorted(htpasswd.load(path)):
                 print(name)
     except htpasswd.HtpasswdError as error:
         sys.exit(f"dockyard user: {error}")
     return 0
+
+
+def _end_sessions(settings: Settings, name: str) -> None:
+    """Bump the user's credential version in the metadata store (auth/revocation.py). The password file
+    is changed already: should the store be out of reach, the instances still end the sessions once
+    they read the file (the password's stamp changed), but not those of a mere logout."""
+
+    async def bump() -> None:
+        meta = await open_metadata(settings)
+        try:
+            await meta.bump_credential_version(name)
+        finally:
+            await meta.close()
+
+    try:
+        prepare_metadata_store(settings)  # the store may not exist yet: users are often added before a first start
+        asyncio.run(bump())
+    except Exception as error:  # the operator must hear that sessions may live on, whatever the cause
+        sys.exit(f"dockyard user: could not end the sessions of {name} in the metadata store: {error}")

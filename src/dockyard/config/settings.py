@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_serializer, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +19,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from dockyard.config.auth import Auth
+from dockyard.config.http import Http
+from dockyard.config.proxy import Proxy
 from dockyard.config.replication import Replication
 from dockyard.config.section import Section
 from dockyard.core.urls import redact_password
@@ -28,8 +31,13 @@ CONFIG_FILE_ENV = "DOCKYARD_CONFIG"
 
 class Limits(Section):
     manifest_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    """Larger manifests get 413 before their body is read (Content-Length) or once it passes the limit."""
     page_max_entries: int = Field(default=10_000, ge=1)
     """The largest `n` a tags or catalog page may ask for; larger asks are capped."""
+    upload_sessions_per_repository: int = Field(default=1000, ge=0)
+    """Upload sessions open at once in one repository, all instances together; more get 429. 0: no limit."""
+    upload_sessions_per_user: int = Field(default=1000, ge=0)
+    """Upload sessions one authenticated user has open at once, over all repositories. 0: no limit."""
 
 
 class Uploads(Section):
@@ -45,7 +53,7 @@ class Manifests(Section):
     """Accept image manifests whose config or layers this repository does not hold (sparse mirrors)."""
 
 
-EventAction = Literal["push", "pull", "delete", "mount"]
+EventAction = Literal["push", "pull", "delete", "mount", "fill"]
 
 
 class NotificationEndpoint(Section):
@@ -58,7 +66,8 @@ class NotificationEndpoint(Section):
     headers: dict[str, SecretStr] = {}
     """Sent with every request; values may be secrets (Authorization) and are never logged."""
     events: list[EventAction] = ["push", "delete", "mount"]
-    """Pulls are opt-in: they are frequent, and recorded with a weaker guarantee."""
+    """Pulls are opt-in: they are frequent, and recorded with a weaker guarantee. So are fills: content
+    the pull-through cache stored from an upstream."""
     repositories: list[str] = ["*"]
     """Shell-style globs (fnmatch: `*` crosses slashes) of the repositories whose events are sent."""
     timeout: float = Field(default=5.0, gt=0)
@@ -115,6 +124,9 @@ class Metrics(Section):
     repository_usage_seconds: float = Field(default=60, ge=0)
     """/metrics reports each repository's usage (blob bytes, shared bytes, tags, manifests), computed
     at most this often; 0 leaves it out (one series per repository on a very large registry)."""
+    token: SecretStr | None = None
+    """With auth on, /metrics answers `Authorization: Bearer <token>` (or an administrator's Basic
+    credentials) only; with auth off it is open."""
 
 
 class Health(Section):
@@ -169,81 +181,17 @@ class S3Storage(Section):
     """Key prefix inside the bucket, so several registries can share one."""
     redirect: bool = False
     """Answer blob GETs with 307 to a presigned URL instead of relaying the bytes."""
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(default=30.0, gt=0)
+    """The longest S3 may go without sending the next bytes of an answer."""
+    attempt_timeout_seconds: float = Field(default=60.0, gt=0)
+    """The longest one attempt of a request may take to be answered (a part's upload included)."""
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    """Attempts per request, the first included: SlowDown, 5xx, broken connections, timeouts."""
 
 
 class Storage(Section):
     s3: S3Storage | None = None
-
-
-AuthAction = Literal["pull", "push", "delete", "overwrite"]
-
-
-class AuthRule(Section):
-    """Who may do what where: a user matches when named in `users` or a member of one of `groups`."""
-
-    repositories: list[str] = Field(min_length=1)
-    """Globs: `*` matches within one path segment, `**` across segments."""
-    users: list[str] = []
-    groups: list[str] = []
-    actions: list[AuthAction] = Field(min_length=1)
-
-
-class TrustedIssuer(Section):
-    """An external token service whose tokens dockyard accepts: its `iss` and its public key(s)."""
-
-    issuer: str = Field(min_length=1)
-    public_key_file: Path | None = None
-    jwks_file: Path | None = None
-
-    @model_validator(mode="after")
-    def _one_key_source(self) -> TrustedIssuer:
-        if (self.public_key_file is None) == (self.jwks_file is None):
-            raise ValueError(f"trusted issuer {self.issuer!r} needs exactly one of public_key_file, jwks_file")
-        return self
-
-
-class TokenAuth(Section):
-    enabled: bool = False
-    service: str = Field(default="dockyard", min_length=1)
-    """The token audience (`aud`) and the `service` of the challenge."""
-    issuer: str = Field(default="dockyard", min_length=1)
-    key_file: Path | None = None
-    """The signing key (PEM); by default `<data_dir>/auth/token-key.pem`, generated when absent."""
-    algorithm: Literal["ES256", "RS256"] = "ES256"
-    """The algorithm of a generated key; an existing key file's type decides for itself."""
-    expiry_seconds: int = Field(default=300, ge=1)
-    refresh_expiry_seconds: int = Field(default=30 * 24 * 3600, ge=1)
-    leeway_seconds: int = Field(default=5, ge=0, le=300)
-    upload_grant_seconds: int = Field(default=6 * 3600, ge=1)
-    """How long an upload session opened under a valid token stays writable after the token expires."""
-    trusted_issuers: list[TrustedIssuer] = []
-
-
-class Auth(Section):
-    htpasswd: Path | None = None
-    """bcrypt htpasswd file; setting it (or token.enabled) turns authentication on."""
-    groups: dict[str, list[str]] = {}
-    anonymous: list[str] = []
-    """Repository globs anonymous clients may pull from."""
-    rules: list[AuthRule] = []
-    """With no rules, every authenticated user may do everything."""
-    realm: str = "dockyard"
-    external_url: str | None = None
-    """The URL clients reach dockyard at (behind a reverse proxy); the token realm is built on it."""
-    token: TokenAuth = TokenAuth()
-    credential_cache_seconds: int = Field(default=60, ge=0)
-    failed_logins_per_minute: int = Field(default=10, ge=1)
-    """Failed logins one client address may make in a minute before it gets 429."""
-
-    @property
-    def enabled(self) -> bool:
-        return self.htpasswd is not None or self.token.enabled
-
-    @model_validator(mode="after")
-    def _token_has_a_source(self) -> Auth:
-        if self.token.enabled and self.htpasswd is None and not self.token.trusted_issuers:
-            raise ValueError("auth.token.enabled needs auth.htpasswd or auth.token.trusted_issuers")
-        return self
 
 
 class Gc(Section):
@@ -274,8 +222,9 @@ class Gc(Section):
 
 
 class ImmutableTags(Section):
-    """Tags matching `tags` in repositories matching `repository` (both globs) never move: pushing
-    one with a different digest is refused; only an explicit `overwrite` grant overrides it."""
+    """Tags matching `tags` in repositories matching `repository` (both globs) never change: pushing
+    one with a different digest is refused, and so is deleting it or the manifest it points at; only
+    an explicit `overwrite` grant overrides it."""
 
     repository: str
     tags: str = "*"
@@ -321,9 +270,11 @@ class Settings(BaseSettings):
     access_log_file: Path | None = None
     """Append the access log here instead of standard error; reopened on SIGHUP (logrotate)."""
     read_only: bool = False
-    """Refuse every write; `dockyard admin read-only on|off` switches it at runtime too."""
+    """Refuse every change to content (logins still work); `dockyard admin read-only on|off` switches it
+    at runtime too."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    http: Http = Http()
     limits: Limits = Limits()
     uploads: Uploads = Uploads()
     notifications: Notifications = Notifications()
@@ -341,6 +292,15 @@ class Settings(BaseSettings):
     """The first rule matching a repository applies."""
     ui: Ui = Ui()
     replication: Replication = Replication()
+    proxy: Proxy = Proxy()
+
+    @field_validator("replication")
+    @classmethod
+    def _own_outbox_queues(cls, value: Replication, info: ValidationInfo) -> Replication:
+        notifications = info.data.get("notifications")
+        if isinstance(notifications, Notifications):
+            value.check_outbox_keys({endpoint.key for endpoint in notifications.endpoints})
+        return value
 
     @field_validator("listen")
     @classmethod

@@ -59,12 +59,20 @@ def _optional_string(value: Any, where: str) -> str | None:
     return value
 
 
+def _optional_media_type(value: Any, where: str) -> str | None:
+    """A media type the registry keeps (an artifact type): stored in the database, filtered on."""
+    text = _optional_string(value, where)
+    if text and not mediatypes.is_media_type(text):
+        raise _invalid(f"{where} must be a media type (printable ASCII, at most {mediatypes.MAX_LENGTH} characters)")
+    return text
+
+
 def _descriptor(value: Any, where: str) -> Descriptor:
     if not isinstance(value, dict):
         raise _invalid(f"{where} must be a descriptor object")
     media_type = value.get("mediaType")
-    if not isinstance(media_type, str) or not media_type:
-        raise _invalid(f"{where}: mediaType must be a non-empty string")
+    if not isinstance(media_type, str) or not mediatypes.is_media_type(media_type):
+        raise _invalid(f"{where}: mediaType must be a media type (printable ASCII)")
     digest_text = value.get("digest")
     if not isinstance(digest_text, str):
         raise _invalid(f"{where}: digest must be a string")
@@ -85,7 +93,7 @@ def _descriptor(value: Any, where: str) -> Descriptor:
         digest=digest,
         size=size,
         urls=tuple(urls),
-        artifact_type=_optional_string(value.get("artifactType"), f"{where}: artifactType"),
+        artifact_type=_optional_media_type(value.get("artifactType"), f"{where}: artifactType"),
         annotations=_string_map(value.get("annotations"), where),
     )
 
@@ -107,9 +115,24 @@ def _descriptor_list(value: Any, where: str) -> tuple[Descriptor, ...]:
     return tuple(_descriptor(item, f"{where}[{i}]") for i, item in enumerate(value))
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object of the manifest; a key given twice is refused, since parsers disagree on which one
+    wins: the registry could see (and keep from GC) other layers than a client pulls."""
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _invalid(f"manifest has the key {key[:100]!r} twice in one object")
+        document[key] = value
+    return document
+
+
+def _no_constant(name: str) -> Any:
+    raise _invalid(f"manifest is not valid JSON: {name} is not a JSON number")
+
+
 def _decode_json(body: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise _invalid("manifest is not UTF-8") from None
     except (ValueError, RecursionError):
@@ -139,7 +162,7 @@ def parse_manifest(body: bytes, content_type: str | None) -> Manifest:
     media_type = _media_type(document, content_type)
     if document.get("schemaVersion") != 2:
         raise _invalid("schemaVersion must be 2")
-    artifact_type = _optional_string(document.get("artifactType"), "artifactType")
+    artifact_type = _optional_media_type(document.get("artifactType"), "artifactType")
     subject = _descriptor(document["subject"], "subject") if document.get("subject") is not None else None
     annotations = _string_map(document.get("annotations"), "manifest")
     if media_type in mediatypes.INDEXES:

@@ -34,6 +34,8 @@ class PullRecorder:
         self._capacity = capacity
         self._buffer: list[tuple[float, Target, Origin]] = []
         self._full = asyncio.Event()
+        self._unsure = False
+        """The last read-only check failed."""
 
     def wants(self, repository: str) -> bool:
         return bool(self._notifier.subscribers("pull", repository))
@@ -60,11 +62,23 @@ class PullRecorder:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), _FLUSH_SECONDS)
                 self._full.clear()
-                if not await paused():
-                    await self.flush()
+                await self._flush_unless_paused(paused)
         finally:
-            if not await paused():
-                await self.flush()  # on shutdown, what is buffered still reaches the outbox
+            await self._flush_unless_paused(paused)  # on shutdown, what is buffered still reaches the outbox
+
+    async def _flush_unless_paused(self, paused: Callable[[], Awaitable[bool]]) -> None:
+        """A store that fails when asked whether the registry is read-only costs one round, not the
+        task: the events stay buffered for the next."""
+        try:
+            if await paused():
+                return
+        except Exception as error:
+            if not self._unsure:  # once per outage, not a line per round
+                log.warning("cannot tell whether the registry is read-only (%s); pull events wait in memory", error)
+            self._unsure = True
+            return
+        self._unsure = False
+        await self.flush()
 
     async def flush(self) -> None:
         recorded, self._buffer = self._buffer, []

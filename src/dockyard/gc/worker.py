@@ -1,5 +1,6 @@
-"""The background collector every server process runs: reviews as they fall due, byte deletions,
-and now and then a sweep of the blob store for bytes that crashes left without metadata.
+"""The background work every server process runs: GC reviews as they fall due, byte deletions, the
+purge of abandoned upload sessions, and now and then a sweep of the blob store for bytes that crashes
+left without metadata. Whatever writes pauses in read-only mode.
 
 Any number of these may run against one metadata store, on one machine or many: the store
 hands each due review and each deletion to one of them.
@@ -21,6 +22,9 @@ from dockyard.gc.fsck import CheckerStore, scrub_forever
 from dockyard.gc.retention import Retention, RetentionStore
 from dockyard.meta.runtime_settings import RuntimeSettings
 from dockyard.registry.pulls import PullLog
+from dockyard.registry.uploads import UploadService
+from dockyard.telemetry.failures import log_failure
+from dockyard.telemetry.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +36,13 @@ class MaintenanceStore(CollectorStore, CheckerStore, RetentionStore, RuntimeSett
     """Everything the background maintenance works on, and the read-only switch that pauses it."""
 
 
-async def run_maintenance(meta: MaintenanceStore, store: BlobStore, settings: Settings, pulls: PullLog) -> None:
-    """Everything a server process does in the background for GC, retention and pull times."""
+async def run_maintenance(
+    meta: MaintenanceStore, store: BlobStore, settings: Settings, pulls: PullLog, uploads: UploadService
+) -> None:
+    """Everything a server process does in the background for GC, retention, pull times and
+    abandoned uploads."""
     retention = Retention(meta, settings.retention)
+    stale_after = settings.uploads.stale_after_seconds
 
     async def paused() -> bool:
         """Read-only mode (configured or switched on at run time) stops every writer here."""
@@ -43,21 +51,17 @@ async def run_maintenance(meta: MaintenanceStore, store: BlobStore, settings: Se
     await asyncio.gather(
         run_gc_worker(meta, store, settings.gc, paused),
         scrub_forever(meta, store, settings.gc.scrub_bytes_per_second),
-        _every(settings.gc.pull_flush_seconds, "recording pull times", pulls.flush, paused),
-        _every(settings.gc.retention_interval_seconds, "applying retention rules", retention.apply, paused),
+        every(settings.gc.pull_flush_seconds, "recording pull times", pulls.flush, log, paused),
+        every(settings.gc.retention_interval_seconds, "applying retention rules", retention.apply, log, paused),
+        # Read-only mode keeps abandoned uploads too: it changes nothing, not even to tidy up.
+        every(
+            min(stale_after / 4, 3600),
+            "purging abandoned uploads",
+            lambda: uploads.purge_stale(stale_after),
+            log,
+            paused,
+        ),
     )
-
-
-async def _every(
-    seconds: float, what: str, work: Callable[[], Awaitable[object]], paused: Callable[[], Awaitable[bool]]
-) -> None:
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            if not await paused():
-                await work()
-        except Exception:
-            log.exception("%s failed; will retry", what)
 
 
 async def run_gc_worker(
@@ -87,8 +91,8 @@ async def run_gc_worker(
                     busy = True
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("garbage collection failed; will retry")
+        except Exception as error:
+            log_failure(log, "garbage collection (retried later)", error)
             await asyncio.sleep(_ERROR_PAUSE_SECONDS)
             continue
         if not busy:

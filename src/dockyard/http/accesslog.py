@@ -2,7 +2,8 @@
 
 Lines are built with f-strings (no `logging` records, handlers or locks) and handed to a
 LineWriter, which writes them off the event loop. Query strings are never logged: they may carry
-credentials. Neither is any header besides the User-Agent.
+credentials. Neither is any header besides the User-Agent. Pulls of pull-through cache repositories
+end with `cache=hit|miss|stale` (text) or a "cache" field (JSON).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ REQUEST_ID_HEADER = "x-request-id"
 # Ids from clients and proxies are echoed into logs and responses: short, and no characters
 # that could break either.
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+# What a line carries of the client's own words (path, User-Agent), so that no request writes a huge line.
+_PATH_SHOWN = 1024
+_AGENT_SHOWN = 256
 _REMEMBERED_FIELDS = 1024
 
 
@@ -63,23 +67,24 @@ class AccessLog:
         return escaped
 
     def _text(self, req: Request, status: int, sent: int, seconds: float) -> None:
-        principal = req.principal
-        agent = req.headers.get("user-agent")
+        principal, agent, cache = req.principal, req.headers.get("user-agent"), req.cache
         user = self._text_field(principal.name) if principal else "-"
         self._writer.write(
             f"{self._clock.timestamp(time.time())} {req.client} {user}"
-            f' "{req.method} {self._text_field(req.path)}" {status} {sent} {seconds * 1000:.3f}ms'
-            f' {req.request_id} "{self._text_field(agent) if agent else "-"}"\n'
+            f' "{req.method} {self._text_field(req.path[:_PATH_SHOWN])}" {status} {sent} {seconds * 1000:.3f}ms'
+            f' {req.request_id} "{self._text_field(agent[:_AGENT_SHOWN]) if agent else "-"}"'
+            f"{f' cache={cache.outcome}' if cache else ''}\n"
         )
 
     def _json(self, req: Request, status: int, sent: int, seconds: float) -> None:
-        principal = req.principal
-        agent = req.headers.get("user-agent")
+        principal, agent, cache = req.principal, req.headers.get("user-agent"), req.cache
         level = "error" if status >= 500 else "info"
         user_field = f',"user":{json_string(principal.name)}' if principal else ""
-        agent_field = f',"user_agent":{json_string(agent)}' if agent else ""
+        agent_field = f',"user_agent":{json_string(agent[:_AGENT_SHOWN])}' if agent else ""
+        cache_field = f',"cache":"{cache.outcome}"' if cache else ""
         self._writer.write(
             f'{{"time":"{self._clock.timestamp(time.time())}","level":"{level}","request_id":"{req.request_id}",'
-            f'"method":"{req.method}","path":{json_string(req.path)},"status":{status},"bytes":{sent},'
-            f'"duration_ms":{seconds * 1000:.3f},"client":"{req.client}"{user_field}{agent_field}}}\n'
+            f'"method":"{req.method}","path":{json_string(req.path[:_PATH_SHOWN])},"status":{status},'
+            f'"bytes":{sent},"duration_ms":{seconds * 1000:.3f},"client":"{req.client}"{user_field}{agent_field}'
+            f"{cache_field}}}\n"
         )

@@ -8,6 +8,7 @@ Basic mode) or 429 (too many failed logins) before the handler runs.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -17,12 +18,13 @@ from dockyard.auth.policy import Action, Principal
 from dockyard.auth.service import Authenticator, LoginFailed, TooManyFailures, is_empty_basic
 from dockyard.auth.tokens import TokenError, TokenExpired
 from dockyard.core.errors import ErrorCode
+from dockyard.http.clients import host_of
 from dockyard.http.errors import HTTPError
-from dockyard.http.messages import FileResponse, Request, Response
+from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
 
 log = logging.getLogger("dockyard.auth")
 
-Answer = Callable[[], Awaitable[Response | FileResponse]]
+Answer = Callable[[], Awaitable[Response | FileResponse | StreamResponse]]
 
 _PULL_ROUTES = frozenset({"tags", "manifest", "blob", "referrers"})
 _UPLOAD_ROUTES = frozenset({"upload_start", "upload"})
@@ -52,23 +54,22 @@ def _scope(repository: str | None, action: Action | None, route: str) -> str | N
 
 
 class Guard:
-    def __init__(self, auth: Authenticator, secure: bool):
+    def __init__(self, auth: Authenticator, secure: bool, listen: str, metrics_token: str | None = None):
+        """`listen`: the address served, which names the token endpoint when `auth.external_url` is
+        unset (only on a loopback address: `dockyard serve` refuses token mode elsewhere without it).
+        `metrics_token`: the bearer token that may read /metrics."""
         self._auth = auth
-        self._scheme = "https" if secure else "http"
+        self._metrics_token = metrics_token.encode() if metrics_token else None
         external = auth.settings.external_url
-        self._external_url = external.rstrip("/") if external else None
+        base = external.rstrip("/") if external else f"{'https' if secure else 'http'}://{listen}"
+        self.realm = f"{base}/auth/token"
+        """The token endpoint's URL: from the configuration only, never from a request's Host header
+        (a client would send its credentials wherever the Host named)."""
 
-    def realm(self, req: Request) -> str:
-        """The token endpoint's URL as the client reaches it: the configured external URL, else the
-        Host the client addressed."""
-        if self._external_url:
-            return f"{self._external_url}/auth/token"
-        return f"{self._scheme}://{addressed_host(req, 'localhost')}/auth/token"
-
-    def challenge(self, req: Request, scope: str | None, error: str | None = None) -> str:
+    def challenge(self, scope: str | None, error: str | None = None) -> str:
         if not self._auth.token_mode:
             return f'Basic realm="{self._auth.settings.realm}",charset="UTF-8"'
-        parts = [f'Bearer realm="{self.realm(req)}"', f'service="{self._auth.settings.token.service}"']
+        parts = [f'Bearer realm="{self.realm}"', f'service="{self._auth.settings.token.service}"']
         if scope:
             parts.append(f'scope="{scope}"')
         if error:
@@ -80,8 +81,33 @@ class Guard:
     ) -> HTTPError:
         # The scope is built only here: the requests that succeed never need it.
         scope = _scope(params.get("name"), needed_action(route, req.method), route)
-        header = ("www-authenticate", self.challenge(req, scope, error))
+        header = ("www-authenticate", self.challenge(scope, error))
         return HTTPError(401, ErrorCode.UNAUTHORIZED, message, [header])
+
+    async def metrics(self, req: Request, answer: Answer) -> Response | FileResponse | StreamResponse:
+        """/metrics names every repository and its size: only for the configured metrics token or an
+        administrator's Basic credentials (in token mode too, since a scraper cannot follow the token
+        flow)."""
+        kind, _, credentials = (req.header("authorization") or "").partition(" ")
+        kind = kind.lower()
+        if kind == "bearer" and self._metrics_token is not None:
+            if hmac.compare_digest(credentials.strip().encode(), self._metrics_token):
+                return await answer()
+        elif kind == "basic" and not is_empty_basic(credentials):
+            try:
+                principal = await self._auth.basic(credentials, client_address(req.client))
+            except LoginFailed:
+                raise self._metrics_unauthorized("invalid user name or password") from None
+            except TooManyFailures as limited:
+                raise too_many(limited) from None
+            if self._auth.policy.is_admin(principal):
+                return await answer()
+            raise HTTPError(403, ErrorCode.DENIED, f"{principal.name} is not an administrator")
+        raise self._metrics_unauthorized("metrics need the metrics token or an administrator's credentials")
+
+    def _metrics_unauthorized(self, message: str) -> HTTPError:
+        challenge = f'Basic realm="{self._auth.settings.realm}",charset="UTF-8"'
+        return HTTPError(401, ErrorCode.UNAUTHORIZED, message, [("www-authenticate", challenge)])
 
     def wrap(self, route: str, params: dict[str, str], req: Request, answer: Answer) -> Answer:
         """`answer` behind the guard (public routes never get here: the app answers them directly)."""
@@ -89,7 +115,7 @@ class Guard:
 
     async def guarded(
         self, route: str, params: dict[str, str], req: Request, answer: Answer
-    ) -> Response | FileResponse:
+    ) -> Response | FileResponse | StreamResponse:
         repository = params.get("name")
         action = needed_action(route, req.method)
         principal, via_grant = await self._authenticate(req, route, params)
@@ -171,7 +197,11 @@ class Guard:
         return HTTPError(403, ErrorCode.DENIED, f"{principal.name} may not {_verb(action, route)} {repository or ''}")
 
     def _attach_grant(
-        self, response: Response | FileResponse, repository: str, principal: Principal, via_grant: str | None
+        self,
+        response: Response | FileResponse | StreamResponse,
+        repository: str,
+        principal: Principal,
+        via_grant: str | None,
     ) -> None:
         """Let the session's next requests outlive the token; an expired token never extends a grant."""
         if self._auth.tokens is None:
@@ -197,9 +227,8 @@ def addressed_host(req: Request, default: str) -> str:
 
 
 def client_address(client: str) -> str:
-    """The host part of `HOST:PORT` (and `[V6]:PORT`)."""
-    host, sep, port = client.rpartition(":")
-    return host.strip("[]") if sep and port.isdigit() else client
+    """The address failed logins count against: the host of the request's client."""
+    return host_of(client)
 
 
 def too_many(limited: TooManyFailures) -> HTTPError:

@@ -8,17 +8,23 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from dockyard.auth.policy import Principal
+from dockyard.core.decimals import parse_decimal
 from dockyard.core.errors import ErrorCode
 from dockyard.http.errors import HTTPError
+from dockyard.http.limits import RequestLimits, timed_body
+from dockyard.proxy import CacheNote
 
 
 class Request:
     __slots__ = (
+        "_limits",
         "_protocol",
         "_query",
+        "cache",
         "client",
         "headers",
         "method",
+        "namespace",
         "path",
         "principal",
         "query_string",
@@ -26,19 +32,34 @@ class Request:
     )
 
     def __init__(
-        self, method: str, path: str, query_string: str, headers: Any, protocol: Any, *, client: str, request_id: str
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        headers: Any,
+        protocol: Any,
+        *,
+        client: str = "",
+        request_id: str,
+        limits: RequestLimits | None = None,
     ):
         self.method = method
+        self.request_id = request_id
+        self._limits = limits
         self.path = path
         self.query_string = query_string
         self.headers = headers
         self._protocol = protocol
-        self.client = client
-        """The peer's address, `HOST:PORT`."""
-        self.request_id = request_id
         self._query: dict[str, list[str]] | None = None
+        self.client = client
+        """The client's address: the peer's `HOST:PORT`, or behind trusted proxies the address they
+        name (http/clients.py)."""
         self.principal: Principal | None = None
         """Who the request authenticated as; None when anonymous or when auth is off."""
+        self.namespace: str | None = None
+        """The `ns` query parameter that chose a pull-through cache's upstream (echoed as OCI-Namespace)."""
+        self.cache: CacheNote | None = None
+        """How the pull-through cache answered, for the access log and metrics."""
 
     def header(self, name: str) -> str | None:
         value: str | None = self.headers.get(name)
@@ -57,14 +78,16 @@ class Request:
         value = self.header("content-length")
         if value is None:
             return None
-        if not value.isdigit():
+        length = parse_decimal(value)
+        if length is None:
             raise HTTPError(400, ErrorCode.SIZE_INVALID, "Content-Length must be a non-negative integer")
-        return int(value)
+        return length
 
     def body(self) -> AsyncIterable[bytes]:
-        """The request body as it arrives, chunked transfer encoding included. Read it once."""
+        """The request body as it arrives, chunked transfer encoding included; 408 when it stalls or
+        takes too long (`limits`). Read it once."""
         body: AsyncIterable[bytes] = self._protocol
-        return body
+        return body if self._limits is None else timed_body(body, self._limits)
 
     async def read_body(self, limit: int) -> bytes:
         """The whole body, refused with 413 beyond `limit` bytes (before reading, when declared)."""

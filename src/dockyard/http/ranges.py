@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import re
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+from dockyard.core.decimals import MAX_DIGITS, parse_decimal
+
+# ASCII digits only: `\d` also matches other scripts' digits.
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 # Clients send `bytes a-b`, and the conformance suite a bare `a-b`; `/total` may follow.
-_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?")
+_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?([0-9]+)-([0-9]+)(?:/(?:[0-9]+|\*))?")
+# Every position past this is past the end of any blob: longer numbers are never converted.
+_FAR = 10**MAX_DIGITS
 
 
 class RangeNotSatisfiable(Exception):
@@ -27,12 +32,12 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         raise RangeNotSatisfiable(header)
     first, last = match.groups()
     if first == "":  # a suffix: the last N bytes
-        length = int(last)
+        length = _position(last)
         if length == 0 or size == 0:
             raise RangeNotSatisfiable(header)
         return max(size - length, 0), size
-    start = int(first)
-    end = size if last == "" else min(int(last) + 1, size)
+    start = _position(first)
+    end = size if last == "" else min(_position(last) + 1, size)
     if start >= size or end <= start:
         raise RangeNotSatisfiable(header)
     return start, end
@@ -43,8 +48,13 @@ def parse_content_range(header: str) -> tuple[int, int] | None:
     match = _CONTENT_RANGE.fullmatch(header.strip())
     if not match:
         return None
-    first, last = int(match.group(1)), int(match.group(2))
+    first, last = _position(match.group(1)), _position(match.group(2))
     return (first, last) if last >= first else None
+
+
+def _position(digits: str) -> int:
+    value = parse_decimal(digits)
+    return _FAR if value is None else value
 
 
 def upload_range(size: int) -> str:

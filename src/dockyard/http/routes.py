@@ -27,10 +27,13 @@ class Route:
     methods: dict[str, Handler]
     public: bool
     """Answered without the auth guard: the route authenticates its callers itself, or needs none."""
+    changes_content: bool
+    """Its methods other than GET and HEAD change what the registry holds, and read-only mode refuses
+    them; logging in and out changes no content."""
 
 
-def route(name: str, pattern: str, *, public: bool = False, **methods: Handler) -> Route:
-    return Route(name, re.compile(pattern), methods, public)
+def route(name: str, pattern: str, *, public: bool = False, changes_content: bool = True, **methods: Handler) -> Route:
+    return Route(name, re.compile(pattern), methods, public, changes_content)
 
 
 # Repository names contain slashes, so each pattern anchors on the fixed words after the name;
@@ -65,7 +68,7 @@ API_ROUTES = (
         DELETE=blobs.delete_blob,
     ),
     route("referrers", r"/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)", GET=listing.list_referrers),
-    route("token", r"/auth/token", public=True, GET=token.get_token, POST=token.post_token),
+    route("token", r"/auth/token", public=True, changes_content=False, GET=token.get_token, POST=token.post_token),
 )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from dockyard.core.manifest import parse_manifest
 from dockyard.meta.outbox import OutboxEntry
 
 
@@ -28,6 +30,21 @@ class NewManifest:
     blob_digests: tuple[str, ...]
     child_digests: tuple[str, ...]
 
+    @classmethod
+    def of(cls, body: bytes, content_type: str | None, digest: str) -> NewManifest:
+        """A manifest to store from its exact bytes; MANIFEST_INVALID when they are not one."""
+        manifest = parse_manifest(body, content_type)
+        return cls(
+            digest=digest,
+            media_type=manifest.media_type,
+            body=body,
+            artifact_type=manifest.artifact_type,
+            subject=str(manifest.subject.digest) if manifest.subject else None,
+            annotations_json=json.dumps(manifest.annotations) if manifest.annotations else None,
+            blob_digests=tuple(str(blob.digest) for blob in manifest.blobs),
+            child_digests=tuple(str(child.digest) for child in manifest.children),
+        )
+
 
 class MissingBlobs(Exception):
     """A manifest referenced blobs the repository does not hold."""
@@ -38,7 +55,8 @@ class MissingBlobs(Exception):
 
 
 class TagMoveRefused(Exception):
-    """Tags already point at another manifest and the push may not move them."""
+    """Tags already point at another manifest and the push may not move them, or point at the manifest
+    being deleted and may not be removed."""
 
     def __init__(self, tags: Sequence[str]):
         super().__init__(", ".join(tags))
@@ -68,5 +86,14 @@ class Manifests(Protocol):
     async def manifest_body(self, repository: str, digest: str) -> bytes | None: ...
 
     @abstractmethod
-    async def delete_manifest(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
-        """Delete a manifest and every tag pointing at it; the outbox entries only if it existed."""
+    async def delete_manifest(
+        self,
+        repository: str,
+        digest: str,
+        outbox: Sequence[OutboxEntry] = (),
+        *,
+        protected: Callable[[str], bool] | None = None,
+    ) -> bool:
+        """Delete a manifest and every tag pointing at it; the outbox entries only if it existed. Raise
+        TagMoveRefused instead when a tag pointing at it is `protected` (decided in the deleting
+        transaction, so a tag put there meanwhile counts)."""

@@ -20,7 +20,7 @@ from dockyard.meta.referrers import Referrers
 from dockyard.meta.tags import Tags
 from dockyard.registry import inspect
 from dockyard.registry.blobs import BlobService
-from dockyard.registry.manifests import ManifestService
+from dockyard.registry.manifests import ManifestService, TagMoves
 
 _CONFIG_MAX_BYTES = 1 << 20
 _TAGS_SHOWN = 100
@@ -121,5 +121,5 @@ class BrowseService:
             )
         return [{"artifactType": kind, "manifests": found} for kind, found in sorted(groups.items())]
 
-    async def delete(self, repository: str, reference: str) -> None:
-        await self._manifests.delete(repository, reference)
+    async def delete(self, repository: str, reference: str, tag_moves: TagMoves) -> None:
+        await self._manifests.delete(repository, reference, tag_moves=tag_moves)

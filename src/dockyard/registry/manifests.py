@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections import OrderedDict
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from fnmatch import fnmatchcase
@@ -13,13 +12,13 @@ from typing import Protocol
 
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.core.manifest import parse_manifest
 from dockyard.core.names import parse_reference, validate_tag
 from dockyard.events.envelope import Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.manifests import ManifestRef, Manifests, MissingBlobs, NewManifest, TagMoveRefused
 from dockyard.meta.outbox import OutboxEntry
 from dockyard.meta.tags import Tags
+from dockyard.proxy import CacheNote, CacheRoute, PullThroughCache
 from dockyard.registry import metrics
 from dockyard.registry.pulls import PullLog
 
@@ -42,6 +41,17 @@ class ImmutableTagRule:
 
     def covers(self, repository: str, tag: str) -> bool:
         return fnmatchcase(repository, self.repository) and fnmatchcase(tag, self.tags)
+
+
+@dataclass(slots=True)  # not frozen: one per pull, and a frozen dataclass costs more to build
+class PulledManifest:
+    ref: ManifestRef
+    body: bytes = b""
+    """Empty for a HEAD."""
+    cache: CacheNote | None = None
+    """Set when a cache repository answered."""
+    warning: str | None = None
+    """A `Warning` header value (served stale)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +119,10 @@ class ManifestService:
         cache_bytes: int = 64 << 20,
         immutable_tags: Sequence[ImmutableTagRule] = (),
         pulls: PullLog | None = None,
+        cache: PullThroughCache | None = None,
     ):
         self._meta = meta
+        self._proxy = cache
         self._notifier = notifier
         self._pulls = pulls
         self._allow_missing_blobs = allow_missing_blobs
@@ -133,6 +145,8 @@ class ManifestService:
         tag_moves: TagMoves = TagMoves.ALLOWED,
         origin: Origin | None = None,
     ) -> StoredManifest:
+        if self._proxy is not None:
+            self._proxy.refuse_writes(repository)
         target = parse_reference(reference)
         tags = [validate_tag(tag) for tag in extra_tags]
         if isinstance(target, Digest):
@@ -146,17 +160,7 @@ class ManifestService:
         else:
             digest = Digest.of(body)
             tags.insert(0, target)
-        manifest = parse_manifest(body, content_type)
-        record = NewManifest(
-            digest=str(digest),
-            media_type=manifest.media_type,
-            body=body,
-            artifact_type=manifest.artifact_type,
-            subject=str(manifest.subject.digest) if manifest.subject else None,
-            annotations_json=json.dumps(manifest.annotations) if manifest.annotations else None,
-            blob_digests=tuple(str(blob.digest) for blob in manifest.blobs),
-            child_digests=tuple(str(child.digest) for child in manifest.children),
-        )
+        record = NewManifest.of(body, content_type, str(digest))
         unique_tags = tuple(dict.fromkeys(tags))
         # Distribution sends one push event per tag (and one without a tag for a push by digest).
         pushed = [
@@ -186,7 +190,7 @@ class ManifestService:
                 {"digests": missing.digests},
             ) from None
         self._notifier.written(outbox)
-        metrics.MANIFEST_PUSHES.labels(manifest.media_type).inc()
+        metrics.MANIFEST_PUSHES.labels(record.media_type).inc()
         return StoredManifest(record.digest, record.subject, unique_tags)
 
     async def resolve(self, repository: str, reference: str) -> ManifestRef:
@@ -198,12 +202,16 @@ class ManifestService:
         tag = _tag_of(reference)
         ref = self._found(repository, reference, tag, await self._lookup(repository, reference, tag))
         body = self._cache.get(ref.digest)
+        return ref, body if body is not None else await self._body(repository, ref.digest, reference)
+
+    async def _body(self, repository: str, digest: str, reference: str) -> bytes:
+        body = self._cache.get(digest)
         if body is None:
-            body = await self._meta.manifest_body(repository, ref.digest)
+            body = await self._meta.manifest_body(repository, digest)
             if body is None:  # deleted between the two reads
                 raise _unknown(reference)
-            self._cache.put(ref.digest, body)
-        return ref, body
+            self._cache.put(digest, body)
+        return body
 
     def _lookup(self, repository: str, reference: str, tag: str | None) -> Awaitable[ManifestRef | None]:
         """The store's lookup (not awaited here: no coroutine of our own around it)."""
@@ -218,16 +226,67 @@ class ManifestService:
             self._pulls.note(repository, tag)
         return found
 
-    async def delete(self, repository: str, reference: str, *, origin: Origin | None = None) -> None:
-        """By tag: remove the tag only. By digest: remove the manifest and the tags on it."""
-        target = parse_reference(reference)
-        outbox: list[OutboxEntry]
-        if isinstance(target, Digest):
-            outbox = self._notifier.entries("delete", [Target(repository, digest=str(target))], origin)
-            deleted = await self._meta.delete_manifest(repository, str(target), outbox)
+    def pull(self, repository: str, reference: str, *, head: bool = False) -> Awaitable[PulledManifest]:
+        """What a GET (or a HEAD, without the body) of a manifest answers; a cache repository's from
+        the pull-through cache. Not a coroutine itself: a pull of a local repository awaits one
+        coroutine, not two."""
+        route = None if self._proxy is None else self._proxy.route(repository)
+        if route is None:
+            return self._pull_head(repository, reference) if head else self._pull_get(repository, reference)
+        return self._pull_cached(route, repository, reference, head)
+
+    async def _pull_head(self, repository: str, reference: str) -> PulledManifest:
+        tag = _tag_of(reference)
+        return PulledManifest(self._found(repository, reference, tag, await self._lookup(repository, reference, tag)))
+
+    async def _pull_get(self, repository: str, reference: str) -> PulledManifest:
+        ref, body = await self.fetch(repository, reference)
+        return PulledManifest(ref, body)
+
+    async def _pull_cached(self, route: CacheRoute, repository: str, reference: str, head: bool) -> PulledManifest:
+        assert self._proxy is not None
+        served = await self._proxy.manifests.get(route, reference, head=head)
+        if head:
+            body = b""
+        elif served.body is not None:
+            body = served.body
         else:
-            outbox = self._notifier.entries("delete", [Target(repository, tag=target)], origin)
-            deleted = await self._meta.delete_tag(repository, target, outbox)
+            body = await self._body(repository, served.ref.digest, reference)
+        return PulledManifest(served.ref, body, CacheNote(route.upstream.name, served.outcome), served.warning)
+
+    async def delete(
+        self, repository: str, reference: str, *, tag_moves: TagMoves = TagMoves.ALLOWED, origin: Origin | None = None
+    ) -> None:
+        """By tag: remove the tag only. By digest: remove the manifest and the tags on it. A tag an
+        immutable-tags rule covers is never removed either way, unless `tag_moves` is FORCED (an
+        explicit overwrite grant, the one thing that beats immutability)."""
+        if self._proxy is not None:
+            self._proxy.refuse_writes(repository)
+        target = parse_reference(reference)
+        protected = None if tag_moves is TagMoves.FORCED else self._immutable_in(repository)
+        outbox: list[OutboxEntry]
+        try:
+            if isinstance(target, Digest):
+                outbox = self._notifier.entries("delete", [Target(repository, digest=str(target))], origin)
+                deleted = await self._meta.delete_manifest(repository, str(target), outbox, protected=protected)
+            else:
+                if protected is not None and protected(target):
+                    raise TagMoveRefused([target])
+                outbox = self._notifier.entries("delete", [Target(repository, tag=target)], origin)
+                deleted = await self._meta.delete_tag(repository, target, outbox)
+        except TagMoveRefused as refused:
+            raise RegistryError(
+                ErrorCode.DENIED,
+                f"tag {refused.tags[0]!r} is immutable here: it may not be deleted, nor the manifest it points at",
+                {"tags": refused.tags},
+            ) from None
         if not deleted:
             raise _unknown(reference)
         self._notifier.written(outbox)
+
+    def _immutable_in(self, repository: str) -> Callable[[str], bool] | None:
+        """Which tags of `repository` an immutable-tags rule covers; None when no rule covers any."""
+        rules = [rule for rule in self._immutable_tags if fnmatchcase(repository, rule.repository)]
+        if not rules:
+            return None
+        return lambda tag: any(rule.covers(repository, tag) for rule in rules)

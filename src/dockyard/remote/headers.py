@@ -7,13 +7,16 @@ import re
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
+from dockyard.core.decimals import parse_decimal
+
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # noqa: S105 - RFC 9110's token grammar, no password
 _SCHEME = re.compile(rf"[\s,]*({_TOKEN})")
 _PARAM = re.compile(rf"[\s,]*({_TOKEN})\s*=\s*(\"(?:[^\"\\]|\\.)*\"|{_TOKEN})")
 _TOKEN68 = re.compile(r" +[A-Za-z0-9\-._~+/]+=*(?=\s*(?:,|$))")
 _QUOTED_PAIR = re.compile(r"\\(.)")
-_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-_UPLOAD_RANGE = re.compile(r"(?:bytes=)?0-(-?\d+)")
+# ASCII digits (`\d` takes any script's); numbers are converted by parse_decimal, which bounds them.
+_CONTENT_RANGE = re.compile(r"bytes ([0-9]+)-([0-9]+)/([0-9]+|\*)")
+_UPLOAD_RANGE = re.compile(r"(?:bytes=)?0-(-?)([0-9]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +59,9 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = parse_decimal(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -72,9 +76,9 @@ def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None
     match = _CONTENT_RANGE.fullmatch(value.strip()) if value else None
     if match is None:
         return None
-    first, last = int(match.group(1)), int(match.group(2))
-    total = None if match.group(3) == "*" else int(match.group(3))
-    if last < first or (total is not None and last >= total):
+    first, last = parse_decimal(match.group(1)), parse_decimal(match.group(2))
+    total = None if match.group(3) == "*" else parse_decimal(match.group(3))
+    if first is None or last is None or last < first or (match.group(3) != "*" and (total is None or last >= total)):
         return None
     return first, last, total
 
@@ -85,10 +89,10 @@ def upload_offset(value: str | None) -> int | None:
     Registries answer `0-0` both for an empty session and for one holding a single byte; it is read
     as empty (a wrong guess makes the next chunk conflict, and the upload starts over)."""
     match = _UPLOAD_RANGE.fullmatch(value.strip()) if value else None
-    if match is None:
+    last = parse_decimal(match.group(2)) if match else None
+    if match is None or last is None:
         return None
-    last = int(match.group(1))
-    return 0 if last <= 0 else last + 1
+    return 0 if match.group(1) or last == 0 else last + 1
 
 
 def media_type(content_type: str | None) -> str | None:

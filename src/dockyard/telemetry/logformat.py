@@ -10,6 +10,9 @@ import json
 import logging
 import time
 
+# A message longer than this is cut: whatever a client managed to get into one stays a line, not a flood.
+MESSAGE_MAX_CHARS = 4096
+
 
 class Clock:
     """UTC timestamps to the millisecond: the second's text is formatted once per second, and a
@@ -45,6 +48,13 @@ def json_string(value: str) -> str:
     return f'"{value}"' if _plain(value) else json.dumps(value)
 
 
+def message_of(record: logging.LogRecord) -> str:
+    message = record.getMessage()
+    if len(message) <= MESSAGE_MAX_CHARS:
+        return message
+    return f"{message[:MESSAGE_MAX_CHARS]}... ({len(message) - MESSAGE_MAX_CHARS} more characters)"
+
+
 def text_field(value: str) -> str:
     """`value` safe inside a quoted field of a text line: control characters cannot forge a line."""
     return value if _plain(value) else json.dumps(value)[1:-1]
@@ -62,7 +72,7 @@ class JsonFormatter(logging.Formatter):
             f'"time":"{self._clock.timestamp(record.created)}"',
             f'"level":"{record.levelname.lower()}"',
             f'"logger":{json_string(record.name)}',
-            f'"message":{json_string(record.getMessage())}',
+            f'"message":{json_string(message_of(record))}',
         ]
         request_id = getattr(record, "request_id", None)
         if request_id is not None:
@@ -80,7 +90,7 @@ class TextFormatter(logging.Formatter):
         self._clock = Clock()
 
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{self._clock.timestamp(record.created)} {record.levelname} {record.name}: {record.getMessage()}"
+        line = f"{self._clock.timestamp(record.created)} {record.levelname} {record.name}: {message_of(record)}"
         request_id = getattr(record, "request_id", None)
         if request_id is not None:
             line += f" request_id={request_id}"

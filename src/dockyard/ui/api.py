@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dockyard.auth.policy import Action, Principal
+from dockyard.core.decimals import parse_decimal
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode
 from dockyard.core.names import validate_tag
@@ -17,7 +18,7 @@ from dockyard.http.messages import Request, Response
 from dockyard.meta.browse import ListQuery, Order, Page, RepositorySummary, TagSummary
 from dockyard.registry.browse import BrowseService
 from dockyard.ui import csrf
-from dockyard.ui.session import Sessions, basic_login, caller, cookie_header, require
+from dockyard.ui.session import Sessions, basic_login, caller, cookie_header, current_session, require
 
 _DEFAULT_PAGE = 50
 _MAX_SEARCH = 255
@@ -38,15 +39,18 @@ def _number(req: Request, name: str, default: int) -> int:
     value = req.query(name)
     if value is None or value == "":
         return default
-    if not value.isdigit() or len(value) > 9:
+    number = parse_decimal(value, max_digits=9)
+    if number is None:
         raise _bad_parameter(f"{name} must be a non-negative integer")
-    return int(value)
+    return number
 
 
 def _listing_query(req: Request) -> ListQuery:
     search = req.query("q") or ""
     if len(search) > _MAX_SEARCH:
         raise _bad_parameter(f"q must be at most {_MAX_SEARCH} characters")
+    if not search.isprintable():  # no name holds a control character; PostgreSQL refuses NUL
+        raise _bad_parameter("q must be printable text")
     try:
         order = Order(req.query("sort") or Order.NAME.value)
     except ValueError:
@@ -58,13 +62,22 @@ def _page(key: str, page: Page[Any], offset: int, rows: list[dict[str, Any]], **
     return json_response({**extra, key: rows, "total": page.total, "offset": offset})
 
 
-def _repository_row(repository: RepositorySummary) -> dict[str, Any]:
+def _repository_row(ctx: Context, repository: RepositorySummary) -> dict[str, Any]:
     return {
         "name": repository.name,
         "tagCount": repository.tag_count,
         "size": repository.size,
         "lastPush": repository.pushed_at,
+        "cacheOf": _cache_of(ctx, repository.name),
     }
+
+
+def _cache_of(ctx: Context, repository: str) -> dict[str, str] | None:
+    """The upstream a cache repository of the pull-through cache caches (None for other repositories)."""
+    route = None if ctx.registry.cache is None else ctx.registry.cache.route(repository)
+    if route is None:
+        return None
+    return {"upstream": route.upstream.name, "url": route.upstream.url, "repository": route.repository}
 
 
 def _tag_row(tag: TagSummary) -> dict[str, Any]:
@@ -108,7 +121,7 @@ class Api:
         query = _listing_query(req)
         visible = ctx.access.catalog_filter(await self._caller(ctx, req))
         page = await _browse(ctx).repositories(query, visible)
-        return _page("repositories", page, query.offset, [_repository_row(row) for row in page.items])
+        return _page("repositories", page, query.offset, [_repository_row(ctx, row) for row in page.items])
 
     async def tags(self, ctx: Context, req: Request, name: str) -> Response:
         await self._authorized(ctx, req, Action.PULL, name)
@@ -125,11 +138,13 @@ class Api:
         """What the caller may do on the repository, so that the UI offers nothing else."""
         principal = await self._caller(ctx, req)
         policy = ctx.auth.policy if ctx.auth is not None else None
+        cache_of = _cache_of(ctx, name)
         allowed = {
-            action.value: policy is None or policy.allows(principal, action, name)
+            action.value: (policy is None or policy.allows(principal, action, name))
+            and (cache_of is None or action is Action.PULL)  # cache repositories take no writes
             for action in (Action.PULL, Action.PUSH, Action.DELETE)
         }
-        return json_response({"repository": name, **allowed})
+        return json_response({"repository": name, **allowed, "cacheOf": cache_of})
 
     async def session(self, ctx: Context, req: Request) -> Response:
         """Who is logged in, whether logging in is possible, and the CSRF token for the UI's writes."""
@@ -144,23 +159,30 @@ class Api:
             raise HTTPError(404, ErrorCode.UNSUPPORTED, "authentication is off: there is nothing to log in to")
         principal = await basic_login(ctx.auth, req)
         sessions = self._sessions
-        cookie = cookie_header(sessions.issue(principal.name), sessions.lifetime, ctx.secure)
+        binding = await ctx.auth.revocation.bind(principal.name)
+        cookie = cookie_header(sessions.issue(principal.name, binding), sessions.lifetime, ctx.secure)
         return json_response({"user": principal.name}, headers=[cookie])
 
     async def log_out(self, ctx: Context, req: Request) -> Response:
+        """Clears the cookie, and revokes its session: a copy of the cookie is worth nothing either."""
         csrf.require_token(req)
+        session = current_session(self._sessions, req)
+        if session is not None and ctx.auth is not None:
+            await ctx.auth.revocation.revoke(session.session_id, session.expires)
         return Response(204, [cookie_header("", 0, ctx.secure)])
 
     async def delete_tag(self, ctx: Context, req: Request, name: str, tag: str) -> Response:
         csrf.require_token(req)
-        await self._authorized(ctx, req, Action.DELETE, name)
+        principal = await self._caller(ctx, req)
+        require(ctx.auth, principal, Action.DELETE, name)
         validate_tag(tag)
-        await _browse(ctx).delete(name, tag)
+        await _browse(ctx).delete(name, tag, ctx.access.tag_moves(principal, name))
         return Response(204)
 
     async def delete_manifest(self, ctx: Context, req: Request, name: str, reference: str) -> Response:
         """By digest only: deleting by tag is the tag route's business."""
         csrf.require_token(req)
-        await self._authorized(ctx, req, Action.DELETE, name)
-        await _browse(ctx).delete(name, str(Digest.parse(reference)))
+        principal = await self._caller(ctx, req)
+        require(ctx.auth, principal, Action.DELETE, name)
+        await _browse(ctx).delete(name, str(Digest.parse(reference)), ctx.access.tag_moves(principal, name))
         return Response(204)

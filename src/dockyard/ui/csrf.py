@@ -46,5 +46,6 @@ def token_for(req: Request, secure: bool) -> tuple[str, list[tuple[str, str]]]:
 def require_token(req: Request) -> None:
     expected = cookie_value(req, COOKIE)
     sent = req.header(HEADER)
-    if not expected or not sent or not hmac.compare_digest(expected, sent):
+    # Tokens are ASCII; compare_digest refuses other text with a TypeError.
+    if not expected or not sent or not (expected + sent).isascii() or not hmac.compare_digest(expected, sent):
         raise HTTPError(403, ErrorCode.DENIED, "missing or mismatched CSRF token; reload the page")

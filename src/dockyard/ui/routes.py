@@ -31,7 +31,13 @@ def ui_routes(
         route("ui_asset", r"/ui/", public=True, GET=pages.asset, HEAD=pages.asset),
         route("ui_asset", r"/ui/(?P<file>[A-Za-z0-9][A-Za-z0-9._-]*)", public=True, GET=pages.asset, HEAD=pages.asset),
         route(
-            "ui_session", r"/v2/_dockyard/session", public=True, GET=api.session, POST=api.log_in, DELETE=api.log_out
+            "ui_session",
+            r"/v2/_dockyard/session",
+            public=True,
+            changes_content=False,
+            GET=api.session,
+            POST=api.log_in,
+            DELETE=api.log_out,
         ),
         route("ui_repositories", r"/v2/_dockyard/repositories", public=True, GET=api.repositories),
         route("ui_tags", _REPOSITORY + r"/tags", public=True, GET=api.tags),

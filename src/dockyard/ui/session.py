@@ -2,8 +2,10 @@
 
 The UI logs in once with Basic credentials (checked by the same authenticator as the registry API)
 and then carries a session cookie: HttpOnly, SameSite=Strict, Secure on TLS. The cookie is signed
-with a key every worker and instance shares (a file, by default under the data directory), so a
-session needs no server-side state; it names the user, who must still exist in the user file.
+with a key every worker and instance shares (a file, by default under the data directory); it names
+the user, an id of its own, and what binds it to the user's credential, and holds only while
+auth/revocation.py says so: a changed password, `dockyard user logout` or a logout (which revokes
+the session's id) ends it on every instance.
 API clients may send Basic credentials (or, in token mode, a token) instead of the cookie.
 """
 
@@ -14,12 +16,14 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard import durable
 from dockyard.auth.policy import Action, Principal
+from dockyard.auth.revocation import Binding
 from dockyard.auth.service import Authenticator, LoginFailed, TooManyFailures
 from dockyard.auth.tokens import TokenError
 from dockyard.core.errors import ErrorCode
@@ -42,23 +46,24 @@ def _unb64(text: str) -> bytes:
 
 def session_key(path: Path) -> bytes:
     """The signing key in `path`, created (readable by its owner only) when absent; workers that
-    start together agree on one key because only the first exclusive create succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        for _ in range(50):  # another worker may be writing it this instant
-            key = path.read_bytes()
-            if len(key) >= _KEY_BYTES:
-                return key
-            time.sleep(0.01)
-        raise RuntimeError(f"session key file {path} is shorter than {_KEY_BYTES} bytes") from None
-    key = secrets.token_bytes(_KEY_BYTES)
-    with os.fdopen(fd, "wb") as file:
-        file.write(key)
-        file.flush()
-        os.fsync(file.fileno())
+    start together agree on one key because the file appears whole and the first to link it wins."""
+    if not path.exists():
+        durable.make_dirs(path.parent)
+        durable.create_file(path, secrets.token_bytes(_KEY_BYTES), 0o600)
+    key = path.read_bytes()
+    if len(key) < _KEY_BYTES:
+        raise RuntimeError(f"session key file {path} is shorter than {_KEY_BYTES} bytes: remove it for a new key")
     return key
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What a valid, unexpired session cookie says."""
+
+    user: str
+    binding: Binding
+    session_id: str
+    expires: int
 
 
 class Sessions:
@@ -69,22 +74,32 @@ class Sessions:
     def _signature(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
 
-    def issue(self, user: str) -> str:
-        payload = _b64(json.dumps({"u": user, "e": int(time.time()) + self.lifetime}).encode())
+    def issue(self, user: str, binding: Binding) -> str:
+        """A cookie value for a new session of `user`, bound to its credential (auth/revocation.py)."""
+        claims = {"u": user, "e": int(time.time()) + self.lifetime, "v": binding.version, "s": binding.stamp}
+        claims["i"] = secrets.token_urlsafe(16)
+        payload = _b64(json.dumps(claims).encode())
         return f"{payload}.{self._signature(payload)}"
 
-    def user_of(self, cookie: str) -> str | None:
-        """The user of a valid, unexpired session cookie."""
+    def read(self, cookie: str) -> Session | None:
+        """The session of a cookie signed here and not yet expired; whether it still holds is for the
+        revocation check to say."""
         payload, _, signature = cookie.partition(".")
-        if not hmac.compare_digest(signature, self._signature(payload)):
+        # compare_digest refuses non-ASCII text with a TypeError; a cookie of ours is ASCII.
+        if not cookie.isascii() or not hmac.compare_digest(signature, self._signature(payload)):
             return None
         try:
             claims = json.loads(_unb64(payload))
         except (ValueError, binascii.Error):
             return None
-        if not isinstance(claims, dict) or not isinstance(claims.get("u"), str) or not isinstance(claims.get("e"), int):
+        if not isinstance(claims, dict):
             return None
-        return claims["u"] if claims["e"] > time.time() else None
+        user, expires, version, stamp, session_id = (claims.get(key) for key in ("u", "e", "v", "s", "i"))
+        if not (isinstance(user, str) and isinstance(stamp, str) and isinstance(session_id, str)):
+            return None
+        if not (isinstance(expires, int) and isinstance(version, int)) or expires <= time.time():
+            return None
+        return Session(user, Binding(version, stamp), session_id, expires)
 
 
 def cookie_header(value: str, max_age: int, secure: bool) -> tuple[str, str]:
@@ -111,10 +126,9 @@ async def caller(auth: Authenticator | None, sessions: Sessions | None, req: Req
     mode) Bearer token name, else None."""
     if auth is None:
         return None
-    cookie = cookie_value(req, COOKIE)
-    user = sessions.user_of(cookie) if sessions is not None and cookie else None
-    if user is not None and auth.user_exists(user):
-        return Principal(user, auth.policy.groups_of(user))
+    session = current_session(sessions, req)
+    if session is not None and await _holds(auth, session):
+        return Principal(session.user, auth.policy.groups_of(session.user))
     header = req.header("authorization")
     if header is None:
         return None
@@ -125,6 +139,19 @@ async def caller(auth: Authenticator | None, sessions: Sessions | None, req: Req
         except TokenError as refused:
             raise HTTPError(401, ErrorCode.UNAUTHORIZED, str(refused)) from None
     return await basic_login(auth, req)
+
+
+def current_session(sessions: Sessions | None, req: Request) -> Session | None:
+    """The session the request's cookie names, if it is signed here and unexpired."""
+    cookie = cookie_value(req, COOKIE)
+    return sessions.read(cookie) if sessions is not None and cookie else None
+
+
+async def _holds(auth: Authenticator, session: Session) -> bool:
+    """Whether the session's user still exists with the same credential, and nothing ended it."""
+    return auth.user_exists(session.user) and await auth.revocation.holds(
+        session.user, session.binding, session.session_id
+    )
 
 
 def require(auth: Authenticator | None, principal: Principal | None, action: Action, repository: str) -> None:

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from urllib.parse import urlencode
 
 from dockyard.core import mediatypes
+from dockyard.core.decimals import parse_decimal
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode
 from dockyard.core.names import is_name, is_tag
@@ -26,9 +27,10 @@ def _page_size(req: Request) -> int | None:
     value = req.query("n")
     if value is None:
         return None
-    if not value.isdigit():
+    n = parse_decimal(value)
+    if n is None:
         raise _invalid_page("n must be a non-negative integer")
-    return int(value)
+    return n
 
 
 def _last(req: Request, is_valid: Callable[[str], bool], what: str) -> str | None:

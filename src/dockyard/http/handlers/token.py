@@ -11,6 +11,7 @@ from dockyard.auth.policy import Principal
 from dockyard.auth.service import Authenticator, LoginFailed, TooManyFailures
 from dockyard.auth.tokens import Scope, TokenError, parse_scope
 from dockyard.core.errors import ErrorCode
+from dockyard.core.names import validate_name
 from dockyard.http.auth import client_address, too_many
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
@@ -27,11 +28,15 @@ def _authenticator(ctx: Context) -> Authenticator:
 
 
 def _scopes(texts: list[str]) -> list[Scope]:
+    """The scopes asked for; a repository's name must be one a repository can have (it is cached and
+    logged, and a token for `a/../b` would be a trap for whatever reads it)."""
     scopes = []
     for text in texts:
         scope = parse_scope(text)
         if scope is None:
             raise HTTPError(400, ErrorCode.UNSUPPORTED, f"malformed scope: {text[:200]!r}")
+        if scope.type == "repository":
+            validate_name(scope.name)
         scopes.append(scope)
     return scopes
 
@@ -80,7 +85,7 @@ async def get_token(ctx: Context, req: Request) -> Response:
             raise too_many(limited) from None
     answer = auth.token_for(principal, scopes)
     if principal is not None and req.query("offline_token") == "true":
-        answer["refresh_token"] = auth.refresh_token(principal)
+        answer["refresh_token"] = await auth.refresh_token(principal)
     return _json(answer)
 
 
@@ -101,11 +106,11 @@ async def post_token(ctx: Context, req: Request) -> Response:
             auth, _form_value(form, "username") or "", _form_value(form, "password") or "", client_address(req.client)
         )
         if _form_value(form, "access_type") == "offline":
-            refresh_token = auth.refresh_token(principal)
+            refresh_token = await auth.refresh_token(principal)
     elif grant_type == "refresh_token":
         refresh_token = _form_value(form, "refresh_token") or ""
         try:
-            principal = auth.refreshed_principal(refresh_token)
+            principal = await auth.refreshed_principal(refresh_token)
         except (TokenError, LoginFailed):
             raise _refused(auth, "invalid refresh token") from None
     else:

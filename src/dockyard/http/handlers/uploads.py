@@ -52,6 +52,7 @@ def _out_of_order(name: str, error: UploadRangeError) -> HTTPError:
 
 async def start_upload(ctx: Context, req: Request, name: str) -> Response:
     uploads = ctx.registry.uploads
+    owner = req.principal.name if req.principal is not None and req.principal.name else None
     mount = req.query("mount")
     if mount is not None:
         digest = Digest.parse(mount)
@@ -62,9 +63,11 @@ async def start_upload(ctx: Context, req: Request, name: str) -> Response:
             return _created(name, digest)
     elif req.query("digest") is not None:
         digest = _required_digest(req)
-        await uploads.upload_whole(name, digest, req.body(), req.content_length(), origin=origin_of(ctx, req))
+        await uploads.upload_whole(
+            name, digest, req.body(), req.content_length(), owner=owner, origin=origin_of(ctx, req)
+        )
         return _created(name, digest)
-    status = await uploads.start(name)
+    status = await uploads.start(name, owner)
     return Response(202, _session_headers(name, status))
 
 

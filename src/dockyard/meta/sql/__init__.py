@@ -12,6 +12,7 @@ from __future__ import annotations
 from dockyard.meta.sql.blob_deletions import BlobDeletionQueries
 from dockyard.meta.sql.blob_links import BlobLinkQueries
 from dockyard.meta.sql.browse import BrowseQueries
+from dockyard.meta.sql.cache import CacheQueries
 from dockyard.meta.sql.catalog import CatalogQueries
 from dockyard.meta.sql.garbage_reviews import GarbageReviewQueries
 from dockyard.meta.sql.integrity import IntegrityQueries
@@ -20,7 +21,9 @@ from dockyard.meta.sql.manifests import ManifestQueries
 from dockyard.meta.sql.outbox import OutboxQueries
 from dockyard.meta.sql.referrers import ReferrerQueries
 from dockyard.meta.sql.replication import ReplicationQueries
+from dockyard.meta.sql.replication_uploads import ReplicationUploadQueries
 from dockyard.meta.sql.retention import RetentionQueries
+from dockyard.meta.sql.revocations import RevocationQueries
 from dockyard.meta.sql.runtime_settings import RuntimeSettingsQueries
 from dockyard.meta.sql.tags import TagQueries
 from dockyard.meta.sql.uploads import UploadQueries
@@ -45,6 +48,9 @@ class SqlMetadataStore(
     IntegrityQueries,
     UsageQueries,
     ReplicationQueries,
+    CacheQueries,
+    ReplicationUploadQueries,
+    RevocationQueries,
     MetadataStore,
 ):
     pass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from dockyard.meta.driver import Transaction
 from dockyard.meta.manifests import ManifestRef, Manifests, MissingBlobs, NewManifest, TagMoveRefused
@@ -13,6 +13,8 @@ from dockyard.meta.sql.core import NOT_FOUND, SqlCore, in_repository, insert_out
 _MANIFEST_BY_DIGEST = """
     SELECT m.digest, m.media_type, m.size FROM repositories r
     JOIN manifests m ON m.repository_id = r.id WHERE r.name = ? AND m.digest = ?"""
+_TAGS_ON_MANIFEST = """SELECT t.name FROM repositories r JOIN tags t ON t.repository_id = r.id
+    WHERE r.name = ? AND t.digest = ?"""
 # Stays well below every engine's limit on parameters per statement.
 _IN_LIST_MAX = 500
 
@@ -42,7 +44,7 @@ async def _refuse_tag_moves(tx: Transaction, repository_id: int, digest: str, ta
         raise TagMoveRefused(sorted(name for (name,) in rows))
 
 
-async def _insert_manifest(tx: Transaction, repository_id: int, manifest: NewManifest, now: float) -> None:
+async def insert_manifest(tx: Transaction, repository_id: int, manifest: NewManifest, now: float) -> None:
     await tx.execute(
         """INSERT INTO manifests (repository_id, digest, media_type, size, body, artifact_type, subject,
                                   annotations, created_at)
@@ -90,7 +92,7 @@ class ManifestQueries(SqlCore, Manifests):
             if not may_move_tags:
                 await _refuse_tag_moves(tx, repo_id, manifest.digest, tags)
             now = time.time()
-            await _insert_manifest(tx, repo_id, manifest, now)
+            await insert_manifest(tx, repo_id, manifest, now)
             await tx.execute_many(
                 """INSERT INTO tags (repository_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
                    ON CONFLICT (repository_id, name)
@@ -116,7 +118,27 @@ class ManifestQueries(SqlCore, Manifests):
         )
         return bytes(row[0]) if row else None
 
-    async def delete_manifest(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+    async def delete_manifest(
+        self,
+        repository: str,
+        digest: str,
+        outbox: Sequence[OutboxEntry] = (),
+        *,
+        protected: Callable[[str], bool] | None = None,
+    ) -> bool:
         # Tags on the manifest and its reference rows go with it (ON DELETE CASCADE).
         statement = in_repository("DELETE FROM manifests WHERE digest = ?")
-        return await self._delete(statement, digest, repository, outbox=outbox)
+        if protected is None:
+            return await self._delete(statement, digest, repository, outbox=outbox)
+
+        async def run(tx: Transaction) -> bool:
+            rows = await tx.fetch_all(_TAGS_ON_MANIFEST, (repository, digest))
+            kept = sorted(name for (name,) in rows if protected(name))
+            if kept:
+                raise TagMoveRefused(kept)
+            deleted = await tx.execute(statement, (digest, repository)) > 0
+            if deleted:
+                await insert_outbox(tx, outbox)
+            return deleted
+
+        return await self._write(run)

@@ -11,20 +11,35 @@ from collections.abc import Sequence
 from dockyard.meta.driver import Transaction
 from dockyard.meta.outbox import OutboxEntry
 from dockyard.meta.sql.core import SqlCore, insert_outbox, link
-from dockyard.meta.uploads import Uploads, UploadSession
+from dockyard.meta.uploads import NO_LIMITS, SessionLimits, TooManySessions, Uploads, UploadSession
+
+# COUNT(*) of at most `limit` rows: the count stops at the limit however many sessions there are.
+_OPEN_IN = "SELECT COUNT(*) FROM (SELECT 1 FROM uploads WHERE {} = ? LIMIT ?) open_sessions"
 
 
 class UploadQueries(SqlCore, Uploads):
-    async def create_upload(self, upload_id: str, repository: str) -> None:
-        now = time.time()
-        await self._write_one(
-            "INSERT INTO uploads (id, repository, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            upload_id,
-            repository,
-            now,
-            now,
-            invalidates=False,
-        )
+    async def create_upload(
+        self, upload_id: str, repository: str, owner: str | None = None, limits: SessionLimits = NO_LIMITS
+    ) -> None:
+        # Column and limit of each count; the counts and the insert are one write, and writes are
+        # serializable (SQLite has one writer, PostgreSQL retries the loser of two that overlap), so
+        # sessions opened at once on several instances never pass a limit together.
+        checks = [("repository", repository, limits.per_repository), ("owner", owner, limits.per_owner)]
+
+        async def run(tx: Transaction) -> None:
+            for column, key, limit in checks:
+                if key is None or limit <= 0:
+                    continue
+                row = await tx.fetch_one(_OPEN_IN.format(column), (key, limit))
+                if row is not None and int(row[0]) >= limit:
+                    raise TooManySessions(column, limit)
+            now = time.time()
+            await tx.execute(
+                "INSERT INTO uploads (id, repository, owner, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (upload_id, repository, owner, now, now),
+            )
+
+        await self._write(run, invalidates=False)
 
     async def get_upload(self, upload_id: str) -> UploadSession | None:
         row = await self._read_one("SELECT id, repository, updated_at FROM uploads WHERE id = ?", upload_id)
