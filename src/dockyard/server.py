@@ -16,6 +16,7 @@ from granian.log import LogLevels
 from granian.server import Server
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
+from dockyard.audit.trail import AuditTrail
 from dockyard.auth.service import Authenticator, build_authenticator
 from dockyard.blobs.base import BlobStore
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
@@ -27,6 +28,7 @@ from dockyard.http.app import RegistryApp
 from dockyard.http.auth import Guard
 from dockyard.http.clients import ClientAddresses
 from dockyard.http.context import Context
+from dockyard.http.failed_logins import FailedLogins
 from dockyard.http.limits import RequestLimits
 from dockyard.http.metrics import ACCESS_LOG_DROPPED
 from dockyard.http.routes import Route
@@ -130,7 +132,7 @@ def build_app() -> RegistryApp:
         )
 
     return RegistryApp(
-        _build_context(settings, registry, events, auth),
+        _build_context(settings, registry, events, auth, FailedLogins(meta)),
         _metrics_page(registry, settings.metrics.repository_usage_seconds),
         close,
         background,
@@ -139,7 +141,7 @@ def build_app() -> RegistryApp:
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
         tracer=request_tracer(settings.tracing),
-        guard=_guard(settings, auth),
+        guard=_guard(settings, auth, FailedLogins(meta)),
         limits=RequestLimits(
             settings.http.max_headers,
             settings.http.max_header_bytes,
@@ -150,7 +152,7 @@ def build_app() -> RegistryApp:
     )
 
 
-def _guard(settings: Settings, auth: Authenticator | None) -> Guard | None:
+def _guard(settings: Settings, auth: Authenticator | None, failed_logins: FailedLogins) -> Guard | None:
     if auth is None:
         return None
     token = settings.metrics.token
@@ -159,6 +161,7 @@ def _guard(settings: Settings, auth: Authenticator | None) -> Guard | None:
         secure=settings.tls_cert is not None,
         listen=settings.listen,
         metrics_token=token.get_secret_value() if token else None,
+        failed_logins=failed_logins,
     )
 
 
@@ -166,11 +169,13 @@ def _build_registry(
     settings: Settings, meta: MetadataStore, store: BlobStore, events: NotificationService, pulls: PullLog
 ) -> Registry:
     quotas = Quotas(meta, [QuotaRule(rule.repository, rule.max_bytes) for rule in settings.quotas])
-    blobs = BlobService(meta, store, settings.uploads.automatic_mount, quotas, notifier=events.notifier)
+    audit = AuditTrail(settings.audit.pulls)
+    blobs = BlobService(meta, store, settings.uploads.automatic_mount, quotas, notifier=events.notifier, audit=audit)
     manifests = ManifestService(
         meta,
         settings.manifests.allow_missing_blobs,
         notifier=events.notifier,
+        audit=audit,
         immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags],
         pulls=pulls,
     )
@@ -195,7 +200,11 @@ def _build_registry(
 
 
 def _build_context(
-    settings: Settings, registry: Registry, events: NotificationService, auth: Authenticator | None
+    settings: Settings,
+    registry: Registry,
+    events: NotificationService,
+    auth: Authenticator | None,
+    failed_logins: FailedLogins,
 ) -> Context:
     access = Access(auth.policy if auth else None)
     return Context(
@@ -207,6 +216,7 @@ def _build_context(
         access=access,
         auth=auth,
         secure=settings.tls_cert is not None,
+        failed_logins=failed_logins,
     )
 
 

@@ -19,6 +19,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from dockyard.config.audit import Audit
 from dockyard.config.auth import Auth
 from dockyard.config.http import Http
 from dockyard.config.replication import Replication
@@ -283,6 +284,7 @@ class Settings(BaseSettings):
     """The first rule matching a repository applies."""
     ui: Ui = Ui()
     replication: Replication = Replication()
+    audit: Audit = Audit()
 
     @field_validator("listen")
     @classmethod

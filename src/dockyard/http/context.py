@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from dockyard.auth.service import Authenticator
 from dockyard.events.pulls import PullRecorder
+from dockyard.http.failed_logins import UNRECORDED, FailedLogins
 from dockyard.http.messages import Request
 from dockyard.registry import Registry
 from dockyard.registry.access import ALLOW_ALL, Access
@@ -30,3 +31,5 @@ class Context:
     """None when auth is off."""
     secure: bool = False
     """Served over TLS: cookies are marked Secure."""
+    failed_logins: FailedLogins = UNRECORDED
+    """Where failed logins are recorded (the audit log)."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from dockyard.meta.outbox import OutboxEntry
+from dockyard.meta.records import WriteRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class Uploads(Protocol):
 
     @abstractmethod
     async def finish_upload(
-        self, upload_id: str, repository: str, digest: str, size: int, outbox: Sequence[OutboxEntry] = ()
+        self, upload_id: str, repository: str, digest: str, size: int, records: Sequence[WriteRecord] = ()
     ) -> None:
         """Link the uploaded blob into the repository and end the session, in one transaction."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from dockyard.audit.trail import DELETE, EVERYTHING, AuditTrail
 from dockyard.blobs.base import BlobSource, BlobStore
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
@@ -37,10 +38,12 @@ class BlobService:
         quotas: Quotas | None = None,
         *,
         notifier: Notifier = SILENT,
+        audit: AuditTrail = EVERYTHING,
     ):
         self._meta = meta
         self._store = store
         self._notifier = notifier
+        self._audit = audit
         self._automatic_mount = automatic_mount
         self._quotas = quotas or Quotas(meta)
 
@@ -60,8 +63,11 @@ class BlobService:
 
     async def delete(self, repository: str, digest: Digest, *, origin: Origin | None = None) -> None:
         """Unlink the blob from the repository; its bytes stay until garbage collection."""
-        outbox = self._notifier.entries("delete", [Target(repository, digest=str(digest), kind="blobs")], origin)
-        if not await self._meta.unlink_blob(repository, str(digest), outbox):
+        deleted = Target(repository, digest=str(digest), kind="blobs")
+        outbox = self._notifier.entries("delete", [deleted], origin)
+        if not await self._meta.unlink_blob(
+            repository, str(digest), [*outbox, *self._audit.changes(DELETE, [deleted], origin)]
+        ):
             raise _unknown(digest)
         self._notifier.written(outbox)
 

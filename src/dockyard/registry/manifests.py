@@ -10,6 +10,7 @@ from enum import Enum
 from fnmatch import fnmatchcase
 from typing import Protocol
 
+from dockyard.audit.trail import DELETE, EVERYTHING, PUSH, AuditTrail
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import parse_manifest
@@ -18,6 +19,7 @@ from dockyard.events.envelope import Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.manifests import ManifestRef, Manifests, MissingBlobs, NewManifest, TagMoveRefused
 from dockyard.meta.outbox import OutboxEntry
+from dockyard.meta.records import WriteRecord
 from dockyard.meta.tags import Tags
 from dockyard.registry import metrics
 from dockyard.registry.pulls import PullLog
@@ -90,12 +92,14 @@ class ManifestService:
         allow_missing_blobs: bool = False,
         *,
         notifier: Notifier = SILENT,
+        audit: AuditTrail = EVERYTHING,
         cache_bytes: int = 64 << 20,
         immutable_tags: Sequence[ImmutableTagRule] = (),
         pulls: PullLog | None = None,
     ):
         self._meta = meta
         self._notifier = notifier
+        self._audit = audit
         self._pulls = pulls
         self._allow_missing_blobs = allow_missing_blobs
         self._cache = _BodyCache(cache_bytes)
@@ -154,7 +158,7 @@ class ManifestService:
                 unique_tags,
                 require_blobs=not self._allow_missing_blobs,
                 may_move_tags=self._may_move(repository, unique_tags, tag_moves),
-                outbox=outbox,
+                records=[*outbox, *self._audit.changes(PUSH, pushed, origin)],
             )
         except TagMoveRefused as refused:
             raise RegistryError(
@@ -211,13 +215,18 @@ class ManifestService:
         outbox: list[OutboxEntry]
         try:
             if isinstance(target, Digest):
-                outbox = self._notifier.entries("delete", [Target(repository, digest=str(target))], origin)
-                deleted = await self._meta.delete_manifest(repository, str(target), outbox, protected=protected)
+                deleted_target = Target(repository, digest=str(target))
+                outbox = self._notifier.entries("delete", [deleted_target], origin)
+                records = self._records_of_delete(outbox, deleted_target, origin)
+                deleted = await self._meta.delete_manifest(repository, str(target), records, protected=protected)
             else:
                 if protected is not None and protected(target):
                     raise TagMoveRefused([target])
-                outbox = self._notifier.entries("delete", [Target(repository, tag=target)], origin)
-                deleted = await self._meta.delete_tag(repository, target, outbox)
+                deleted_target = Target(repository, tag=target)
+                outbox = self._notifier.entries("delete", [deleted_target], origin)
+                deleted = await self._meta.delete_tag(
+                    repository, target, self._records_of_delete(outbox, deleted_target, origin)
+                )
         except TagMoveRefused as refused:
             raise RegistryError(
                 ErrorCode.DENIED,
@@ -227,6 +236,9 @@ class ManifestService:
         if not deleted:
             raise _unknown(reference)
         self._notifier.written(outbox)
+
+    def _records_of_delete(self, outbox: list[OutboxEntry], target: Target, origin: Origin | None) -> list[WriteRecord]:
+        return [*outbox, *self._audit.changes(DELETE, [target], origin)]
 
     def _immutable_in(self, repository: str) -> Callable[[str], bool] | None:
         """Which tags of `repository` an immutable-tags rule covers; None when no rule covers any."""

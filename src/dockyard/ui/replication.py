@@ -29,7 +29,7 @@ class ReplicationPage:
 
     async def status(self, ctx: Context, req: Request) -> Response:
         if ctx.auth is not None:
-            principal = await caller(ctx.auth, self._sessions, req)
+            principal = await caller(ctx.auth, self._sessions, req, ctx.failed_logins)
             if principal is None:
                 raise HTTPError(401, ErrorCode.UNAUTHORIZED, "log in as an administrator to see replication")
             if not ctx.auth.policy.is_admin(principal):

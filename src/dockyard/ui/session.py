@@ -29,6 +29,7 @@ from dockyard.auth.tokens import TokenError
 from dockyard.core.errors import ErrorCode
 from dockyard.http.auth import client_address, too_many
 from dockyard.http.errors import HTTPError
+from dockyard.http.failed_logins import FailedLogins
 from dockyard.http.messages import Request
 from dockyard.ui.csrf import cookie_value
 
@@ -116,7 +117,7 @@ def cookie_header(value: str, max_age: int, secure: bool) -> tuple[str, str]:
     return "set-cookie", f"{COOKIE}={value}; {attributes}"
 
 
-async def basic_login(auth: Authenticator, req: Request) -> Principal:
+async def basic_login(auth: Authenticator, req: Request, failed_logins: FailedLogins) -> Principal:
     """The principal of the request's Basic credentials; 401 without a challenge (a browser would
     open its own login dialog on one), 429 after too many failures."""
     kind, _, credentials = (req.header("authorization") or "").partition(" ")
@@ -125,12 +126,15 @@ async def basic_login(auth: Authenticator, req: Request) -> Principal:
     try:
         return await auth.basic(credentials, client_address(req.client))
     except LoginFailed:
+        await failed_logins.record_basic(req, credentials, "ui")
         raise HTTPError(401, ErrorCode.UNAUTHORIZED, "invalid user name or password") from None
     except TooManyFailures as limited:
         raise too_many(limited) from None
 
 
-async def caller(auth: Authenticator | None, sessions: Sessions | None, req: Request) -> Principal | None:
+async def caller(
+    auth: Authenticator | None, sessions: Sessions | None, req: Request, failed_logins: FailedLogins
+) -> Principal | None:
     """Who the request is from: the session's user, else the caller its Basic credentials or (in token
     mode) Bearer token name, else None."""
     if auth is None:
@@ -147,7 +151,7 @@ async def caller(auth: Authenticator | None, sessions: Sessions | None, req: Req
             return auth.tokens.verifier.verify(token.strip())
         except TokenError as refused:
             raise HTTPError(401, ErrorCode.UNAUTHORIZED, str(refused)) from None
-    return await basic_login(auth, req)
+    return await basic_login(auth, req, failed_logins)
 
 
 def current_session(sessions: Sessions | None, req: Request) -> Session | None:

@@ -1,0 +1,44 @@
+"""Audit entries written out: one JSON object per line for machines, aligned text for people."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from dockyard.meta.audit import AuditRecord
+
+
+def as_json(record: AuditRecord) -> dict[str, Any]:
+    entry = record.entry
+    return {
+        "id": record.id,
+        "time": _iso(record.at),
+        "action": entry.action,
+        "actor": entry.actor,
+        "client": entry.client,
+        "request_id": entry.request_id,
+        "repository": entry.repository,
+        "digest": entry.digest,
+        "tag": entry.tag,
+        "previous": record.previous,
+        "detail": entry.detail,
+    }
+
+
+def json_line(record: AuditRecord) -> str:
+    return json.dumps(as_json(record), separators=(",", ":"))
+
+
+def text_line(record: AuditRecord) -> str:
+    entry = record.entry
+    what = (entry.repository or "") + (f":{entry.tag}" if entry.tag else "")
+    what += f"@{entry.digest}" if entry.digest else ""
+    moved = f"(moved from {record.previous})" if record.previous else ""
+    details = " ".join(part for part in (what, moved, entry.detail) if part)
+    who = f"{entry.actor or '-':<16} {entry.client or '-':<22}"
+    return f"{_iso(record.at)}  {entry.action:<13} {who} {details}".rstrip()
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
