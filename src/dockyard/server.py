@@ -16,7 +16,7 @@ from granian.log import LogLevels
 from granian.server import Server
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
-from dockyard.audit.trail import AuditTrail
+from dockyard.audit.pulls import PullAudit
 from dockyard.auth.service import Authenticator, build_authenticator
 from dockyard.blobs.base import BlobStore
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
@@ -132,7 +132,7 @@ def build_app() -> RegistryApp:
         )
 
     return RegistryApp(
-        _build_context(settings, registry, events, auth, FailedLogins(meta)),
+        _build_context(settings, meta, registry, events, auth),
         _metrics_page(registry, settings.metrics.repository_usage_seconds),
         close,
         background,
@@ -169,13 +169,11 @@ def _build_registry(
     settings: Settings, meta: MetadataStore, store: BlobStore, events: NotificationService, pulls: PullLog
 ) -> Registry:
     quotas = Quotas(meta, [QuotaRule(rule.repository, rule.max_bytes) for rule in settings.quotas])
-    audit = AuditTrail(settings.audit.pulls)
-    blobs = BlobService(meta, store, settings.uploads.automatic_mount, quotas, notifier=events.notifier, audit=audit)
+    blobs = BlobService(meta, store, settings.uploads.automatic_mount, quotas, notifier=events.notifier)
     manifests = ManifestService(
         meta,
         settings.manifests.allow_missing_blobs,
         notifier=events.notifier,
-        audit=audit,
         immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags],
         pulls=pulls,
     )
@@ -200,11 +198,7 @@ def _build_registry(
 
 
 def _build_context(
-    settings: Settings,
-    registry: Registry,
-    events: NotificationService,
-    auth: Authenticator | None,
-    failed_logins: FailedLogins,
+    settings: Settings, meta: MetadataStore, registry: Registry, events: NotificationService, auth: Authenticator | None
 ) -> Context:
     access = Access(auth.policy if auth else None)
     return Context(
@@ -216,7 +210,8 @@ def _build_context(
         access=access,
         auth=auth,
         secure=settings.tls_cert is not None,
-        failed_logins=failed_logins,
+        failed_logins=FailedLogins(meta),
+        pull_audit=PullAudit(meta, settings.audit.pulls) if settings.audit.pulls else None,
     )
 
 

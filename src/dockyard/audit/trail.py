@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import socket
 from collections.abc import Sequence
-from fnmatch import fnmatchcase
 
 from dockyard.events.envelope import Origin, Target
-from dockyard.meta.audit import AuditEntry
+from dockyard.meta.audit import AuditEntry, AuditLog
+
+_log = logging.getLogger("dockyard.audit")
 
 # What an entry records (its action); audit/purge.py adds its own.
 PUSH = "push"
@@ -22,27 +24,23 @@ GC = "gc"
 RETENTION = "retention"
 
 
-class AuditTrail:
-    """The audit entries of the registry's changes; a write stores them with itself."""
-
-    def __init__(self, pulls: Sequence[str] = ()):
-        self._pull_globs = tuple(pulls)
-
-    def changes(self, action: str, targets: Sequence[Target], origin: Origin | None) -> list[AuditEntry]:
-        """One entry per target; a change without an origin is dockyard's own (retention, replication)."""
-        actor, client, request_id = (origin.actor, origin.addr, origin.request_id or "") if origin else (None, "", "")
-        return [
-            AuditEntry(action, actor, client, request_id, target.repository, target.digest, target.tag)
-            for target in targets
-        ]
-
-    def audits_pulls(self, repository: str) -> bool:
-        """Pulls are recorded only where `audit.pulls` asks for them: they are most of the traffic."""
-        return any(fnmatchcase(repository, glob) for glob in self._pull_globs)
+def change_entries(action: str, targets: Sequence[Target], origin: Origin | None) -> list[AuditEntry]:
+    """One entry per target of a change to content, stored by the write that makes it. A change
+    without an origin is dockyard's own (retention, replication)."""
+    actor, client, request_id = (origin.actor, origin.addr, origin.request_id or "") if origin else (None, "", "")
+    return [
+        AuditEntry(action, actor, client, request_id, target.repository, target.digest, target.tag)
+        for target in targets
+    ]
 
 
-EVERYTHING = AuditTrail()
-"""The default: every change audited, pulls nowhere."""
+async def record_apart(log: AuditLog, entries: Sequence[AuditEntry]) -> None:
+    """Entries of what changes no content (a pull, a failed login), in a transaction of their own. A
+    store that cannot take them costs the entries, with a warning, never the request being served."""
+    try:
+        await log.append_audit(entries)
+    except Exception:  # whatever the store's failure, the client's answer goes out regardless
+        _log.warning("could not record %s in the audit log", entries[0].action, exc_info=True)
 
 
 def operator_entry(action: str, detail: str = "") -> AuditEntry:

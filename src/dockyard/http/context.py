@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dockyard.audit.pulls import PullAudit
 from dockyard.auth.service import Authenticator
 from dockyard.events.pulls import PullRecorder
 from dockyard.http.failed_logins import UNRECORDED, FailedLogins
@@ -33,3 +34,5 @@ class Context:
     """Served over TLS: cookies are marked Secure."""
     failed_logins: FailedLogins = UNRECORDED
     """Where failed logins are recorded (the audit log)."""
+    pull_audit: PullAudit | None = None
+    """Set when `audit.pulls` names repositories whose pulls are recorded."""

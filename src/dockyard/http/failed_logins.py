@@ -7,14 +7,10 @@ answer: the client still gets its 401.
 
 from __future__ import annotations
 
-import logging
-
-from dockyard.audit.trail import LOGIN_FAILED
+from dockyard.audit.trail import LOGIN_FAILED, record_apart
 from dockyard.auth.service import parse_basic
 from dockyard.http.messages import Request
 from dockyard.meta.audit import AuditEntry, AuditLog
-
-log = logging.getLogger("dockyard.audit")
 
 
 class FailedLogins:
@@ -26,11 +22,9 @@ class FailedLogins:
         """`how`: the kind of login (basic, password, ui), for the entry's detail. Never the password."""
         if self._audit is None:
             return
-        entry = AuditEntry(LOGIN_FAILED, user or None, req.client, req.request_id, detail=how)
-        try:
-            await self._audit.append_audit([entry])
-        except Exception:  # the metadata store is failing: the 401 goes out regardless
-            log.warning("could not record a failed login in the audit log", exc_info=True)
+        await record_apart(
+            self._audit, [AuditEntry(LOGIN_FAILED, user or None, req.client, req.request_id, detail=how)]
+        )
 
     async def record_basic(self, req: Request, credentials: str, how: str = "basic") -> None:
         """The user named by Basic credentials (the part after `Basic `) failed to log in."""

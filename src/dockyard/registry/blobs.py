@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from dockyard.audit.trail import DELETE, EVERYTHING, AuditTrail
+from dockyard.audit.trail import DELETE, change_entries
 from dockyard.blobs.base import BlobSource, BlobStore
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
@@ -38,12 +38,10 @@ class BlobService:
         quotas: Quotas | None = None,
         *,
         notifier: Notifier = SILENT,
-        audit: AuditTrail = EVERYTHING,
     ):
         self._meta = meta
         self._store = store
         self._notifier = notifier
-        self._audit = audit
         self._automatic_mount = automatic_mount
         self._quotas = quotas or Quotas(meta)
 
@@ -66,7 +64,7 @@ class BlobService:
         deleted = Target(repository, digest=str(digest), kind="blobs")
         outbox = self._notifier.entries("delete", [deleted], origin)
         if not await self._meta.unlink_blob(
-            repository, str(digest), [*outbox, *self._audit.changes(DELETE, [deleted], origin)]
+            repository, str(digest), [*outbox, *change_entries(DELETE, [deleted], origin)]
         ):
             raise _unknown(digest)
         self._notifier.written(outbox)

@@ -10,7 +10,7 @@ from enum import Enum
 from fnmatch import fnmatchcase
 from typing import Protocol
 
-from dockyard.audit.trail import DELETE, EVERYTHING, PUSH, AuditTrail
+from dockyard.audit.trail import DELETE, PUSH, change_entries
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import parse_manifest
@@ -18,7 +18,6 @@ from dockyard.core.names import parse_reference, validate_tag
 from dockyard.events.envelope import Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.manifests import ManifestRef, Manifests, MissingBlobs, NewManifest, TagMoveRefused
-from dockyard.meta.outbox import OutboxEntry
 from dockyard.meta.records import WriteRecord
 from dockyard.meta.tags import Tags
 from dockyard.registry import metrics
@@ -92,14 +91,12 @@ class ManifestService:
         allow_missing_blobs: bool = False,
         *,
         notifier: Notifier = SILENT,
-        audit: AuditTrail = EVERYTHING,
         cache_bytes: int = 64 << 20,
         immutable_tags: Sequence[ImmutableTagRule] = (),
         pulls: PullLog | None = None,
     ):
         self._meta = meta
         self._notifier = notifier
-        self._audit = audit
         self._pulls = pulls
         self._allow_missing_blobs = allow_missing_blobs
         self._cache = _BodyCache(cache_bytes)
@@ -158,7 +155,7 @@ class ManifestService:
                 unique_tags,
                 require_blobs=not self._allow_missing_blobs,
                 may_move_tags=self._may_move(repository, unique_tags, tag_moves),
-                records=[*outbox, *self._audit.changes(PUSH, pushed, origin)],
+                records=[*outbox, *change_entries(PUSH, pushed, origin)],
             )
         except TagMoveRefused as refused:
             raise RegistryError(
@@ -212,21 +209,19 @@ class ManifestService:
         explicit overwrite grant, the one thing that beats immutability)."""
         target = parse_reference(reference)
         protected = None if tag_moves is TagMoves.FORCED else self._immutable_in(repository)
-        outbox: list[OutboxEntry]
+        if isinstance(target, Digest):
+            deleted_target = Target(repository, digest=str(target))
+        else:
+            deleted_target = Target(repository, tag=target)
+        outbox = self._notifier.entries("delete", [deleted_target], origin)
+        records: list[WriteRecord] = [*outbox, *change_entries(DELETE, [deleted_target], origin)]
         try:
             if isinstance(target, Digest):
-                deleted_target = Target(repository, digest=str(target))
-                outbox = self._notifier.entries("delete", [deleted_target], origin)
-                records = self._records_of_delete(outbox, deleted_target, origin)
                 deleted = await self._meta.delete_manifest(repository, str(target), records, protected=protected)
             else:
                 if protected is not None and protected(target):
                     raise TagMoveRefused([target])
-                deleted_target = Target(repository, tag=target)
-                outbox = self._notifier.entries("delete", [deleted_target], origin)
-                deleted = await self._meta.delete_tag(
-                    repository, target, self._records_of_delete(outbox, deleted_target, origin)
-                )
+                deleted = await self._meta.delete_tag(repository, target, records)
         except TagMoveRefused as refused:
             raise RegistryError(
                 ErrorCode.DENIED,
@@ -236,9 +231,6 @@ class ManifestService:
         if not deleted:
             raise _unknown(reference)
         self._notifier.written(outbox)
-
-    def _records_of_delete(self, outbox: list[OutboxEntry], target: Target, origin: Origin | None) -> list[WriteRecord]:
-        return [*outbox, *self._audit.changes(DELETE, [target], origin)]
 
     def _immutable_in(self, repository: str) -> Callable[[str], bool] | None:
         """Which tags of `repository` an immutable-tags rule covers; None when no rule covers any."""

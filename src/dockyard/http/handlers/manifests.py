@@ -24,9 +24,15 @@ async def head_manifest(ctx: Context, req: Request, name: str, reference: str) -
 
 async def get_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
     ref, body = await ctx.registry.manifests.fetch(name, reference)
-    if ctx.pulls is not None and ctx.pulls.wants(name):
+    notified = ctx.pulls is not None and ctx.pulls.wants(name)
+    audited = ctx.pull_audit is not None and ctx.pull_audit.wants(name)
+    if notified or audited:
         tag = None if ":" in reference else reference  # digests contain a colon, tags never do
-        ctx.pulls.record(Target(name, ref.digest, ref.media_type, ref.size, tag), origin_of(ctx, req))
+        target, origin = Target(name, ref.digest, ref.media_type, ref.size, tag), origin_of(ctx, req)
+        if ctx.pulls is not None and notified:
+            ctx.pulls.record(target, origin)
+        if ctx.pull_audit is not None and audited:
+            await ctx.pull_audit.record(target, origin)
     return Response(200, _headers(ref), body)
 
 
