@@ -13,9 +13,9 @@ PURGE_INTERVAL_SECONDS = 3600.0
 PURGE = "audit-purge"
 
 
-async def purge(log: AuditLog, retention_days: int) -> int:
+async def purge(log: AuditLog, retention_days: int, now: float | None = None) -> int:
     """Remove the entries past retention; how many."""
-    removed = await log.purge_audit(time.time() - retention_days * _DAY)
+    removed = await log.purge_audit((time.time() if now is None else now) - retention_days * _DAY)
     if removed:
         await log.append_audit([dockyard_entry(PURGE, f"removed {removed} entries older than {retention_days} days")])
     return removed
