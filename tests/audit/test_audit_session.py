@@ -79,3 +79,14 @@ def test_a_scripted_session_is_recorded_once_per_action(registry_of_its_own: Aud
     text = registry.dockyard("audit", "--repository", REPO).stdout.splitlines()
     assert len(text) == len(in_repository) == 4  # three pushes and a delete
     assert f"(moved from {first.digest})" in text[1]
+
+    # The UI's API: the same log newest first, to administrators only.
+    ui = f"{registry.url}/v2/_dockyard/audit"
+    newest = httpx.get(ui, headers=basic("admin")).json()
+    assert [entry["id"] for entry in newest["entries"]] == [entry["id"] for entry in reversed(entries)]
+    assert newest["next"] is None
+    older = httpx.get(ui, params={"before": str(move["id"]), "user": "writer"}, headers=basic("admin")).json()
+    assert [entry["id"] for entry in older["entries"]] == [push["id"]]
+    assert httpx.get(ui, headers=basic("writer")).status_code == 403
+    assert httpx.get(ui).status_code == 401
+    assert httpx.get(ui, params={"since": "last tuesday"}, headers=basic("admin")).status_code == 400

@@ -1,8 +1,11 @@
-"""Audit entries written out: one JSON object per line for machines, aligned text for people."""
+"""Audit entries written out, one JSON object per line for machines or aligned text for people; and
+the times people give to pick entries."""
 
 from __future__ import annotations
 
 import json
+import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,3 +45,17 @@ def text_line(record: AuditRecord) -> str:
 
 def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_AGE = re.compile(r"(\d{1,9})([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str) -> float:
+    """An ISO 8601 time (UTC unless it says otherwise) or an age such as 90m, 12h, 7d: epoch seconds.
+    Raises ValueError for anything else."""
+    age = _AGE.fullmatch(text.strip())
+    if age:
+        return time.time() - int(age[1]) * _UNIT_SECONDS[age[2]]
+    moment = datetime.fromisoformat(text.strip())
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

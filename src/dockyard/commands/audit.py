@@ -5,34 +5,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
-import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from dataclasses import replace
 
-from dockyard.audit.export import json_line, text_line
+from dockyard.audit.export import json_line, parse_since, text_line
 from dockyard.commands.flags import add_setting_flags
 from dockyard.commands.stores import open_metadata
 from dockyard.config.settings import Settings
 from dockyard.meta.audit import AuditLog, AuditQuery, AuditRecord
 
 _PAGE = 1000
-_AGE = re.compile(r"(\d+)([smhd])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def since(text: str) -> float:
-    """An ISO 8601 time (UTC unless it says otherwise) or an age such as 90m, 12h, 7d: epoch seconds."""
-    age = _AGE.fullmatch(text.strip())
-    if age:
-        return time.time() - int(age[1]) * _UNIT_SECONDS[age[2]]
     try:
-        moment = datetime.fromisoformat(text.strip())
+        return parse_since(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"not a time or an age (2026-12-01, 2026-12-01T08:00Z, 12h, 7d): {text!r}"
         ) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,4 +61,4 @@ async def entries(log: AuditLog, query: AuditQuery) -> AsyncIterator[AuditRecord
     while page := await log.audit_entries(query):
         for record in page:
             yield record
-        query = AuditQuery(query.repository, query.actor, query.since, page[-1].id, query.limit)
+        query = replace(query, after_id=page[-1].id)

@@ -45,7 +45,10 @@ class AuditQuery:
     actor: str | None = None
     since: float | None = None
     after_id: int = 0
-    """Only entries newer than this one: the cursor of a paged read, oldest first."""
+    """Only entries after this one: the cursor of a paged read, oldest first."""
+    before_id: int | None = None
+    """Only entries before this one: the cursor of a paged read, newest first."""
+    newest_first: bool = False
     limit: int = 1000
 
 
@@ -56,7 +59,7 @@ class AuditLog(Protocol):
 
     @abstractmethod
     async def audit_entries(self, query: AuditQuery) -> list[AuditRecord]:
-        """Matching entries, oldest first."""
+        """Matching entries, oldest first unless the query asks for the newest first."""
 
     @abstractmethod
     async def purge_audit(self, before: float) -> int:

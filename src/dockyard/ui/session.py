@@ -154,6 +154,19 @@ async def caller(
     return await basic_login(auth, req, failed_logins)
 
 
+async def require_admin(
+    auth: Authenticator | None, sessions: Sessions | None, req: Request, failed_logins: FailedLogins, what: str
+) -> None:
+    """Refuse unless the caller is an administrator (anyone may, with auth off); `what` is what they see."""
+    if auth is None:
+        return
+    principal = await caller(auth, sessions, req, failed_logins)
+    if principal is None:
+        raise HTTPError(401, ErrorCode.UNAUTHORIZED, f"log in as an administrator to see {what}")
+    if not auth.policy.is_admin(principal):
+        raise HTTPError(403, ErrorCode.DENIED, f"{principal.name} is no administrator")
+
+
 def current_session(sessions: Sessions | None, req: Request) -> Session | None:
     """The session the request's cookie names, if it is signed here and unexpired."""
     cookie = cookie_value(req, COOKIE)

@@ -21,6 +21,9 @@ def _where(query: AuditQuery) -> tuple[str, list[Any]]:
     if query.actor is not None:
         conditions.append("actor = ?")
         params.append(query.actor)
+    if query.before_id is not None:
+        conditions.append("id < ?")
+        params.append(query.before_id)
     if query.since is not None:
         conditions.append("at >= ?")
         params.append(query.since)
@@ -36,11 +39,9 @@ class AuditQueries(SqlCore, AuditLog):
 
     async def audit_entries(self, query: AuditQuery) -> list[AuditRecord]:
         where, params = _where(query)
-        rows = await self._read_all(
-            f"SELECT {_COLUMNS} FROM audit_log WHERE {where} ORDER BY id LIMIT ?",  # noqa: S608 - constant SQL
-            *params,
-            query.limit,
-        )
+        order = "DESC" if query.newest_first else "ASC"
+        sql = f"SELECT {_COLUMNS} FROM audit_log WHERE {where} ORDER BY id {order} LIMIT ?"  # noqa: S608 - constant SQL
+        rows = await self._read_all(sql, *params, query.limit)
         return [AuditRecord(int(id_), float(at), AuditEntry(*fields), previous) for id_, at, *fields, previous in rows]
 
     async def purge_audit(self, before: float) -> int:
