@@ -28,8 +28,8 @@ from dockyard.http.app import RegistryApp
 from dockyard.http.auth import Guard
 from dockyard.http.clients import ClientAddresses
 from dockyard.http.context import Context
-from dockyard.http.failed_logins import FailedLogins
 from dockyard.http.limits import RequestLimits
+from dockyard.http.login_audit import LoginAudit
 from dockyard.http.metrics import ACCESS_LOG_DROPPED
 from dockyard.http.routes import Route
 from dockyard.http.tracing import request_tracer
@@ -142,7 +142,7 @@ def build_app() -> RegistryApp:
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
         tracer=request_tracer(settings.tracing),
-        guard=_guard(settings, auth, FailedLogins(meta)),
+        guard=_guard(settings, auth, LoginAudit(meta)),
         limits=RequestLimits(
             settings.http.max_headers,
             settings.http.max_header_bytes,
@@ -153,7 +153,7 @@ def build_app() -> RegistryApp:
     )
 
 
-def _guard(settings: Settings, auth: Authenticator | None, failed_logins: FailedLogins) -> Guard | None:
+def _guard(settings: Settings, auth: Authenticator | None, login_audit: LoginAudit) -> Guard | None:
     if auth is None:
         return None
     token = settings.metrics.token
@@ -162,7 +162,7 @@ def _guard(settings: Settings, auth: Authenticator | None, failed_logins: Failed
         secure=settings.tls_cert is not None,
         listen=settings.listen,
         metrics_token=token.get_secret_value() if token else None,
-        failed_logins=failed_logins,
+        login_audit=login_audit,
     )
 
 
@@ -211,7 +211,7 @@ def _build_context(
         access=access,
         auth=auth,
         secure=settings.tls_cert is not None,
-        failed_logins=FailedLogins(meta),
+        login_audit=LoginAudit(meta),
         pull_audit=PullAudit(meta, settings.audit.pulls) if settings.audit.pulls else None,
     )
 

@@ -103,7 +103,7 @@ class Api:
         self._sessions = sessions
 
     async def _caller(self, ctx: Context, req: Request) -> Principal | None:
-        return await caller(ctx.auth, self._sessions, req, ctx.failed_logins)
+        return await caller(ctx.auth, self._sessions, req, ctx.login_audit)
 
     async def _authorized(self, ctx: Context, req: Request, action: Action, repository: str) -> None:
         require(ctx.auth, await self._caller(ctx, req), action, repository)
@@ -147,7 +147,7 @@ class Api:
         csrf.require_token(req)
         if ctx.auth is None or self._sessions is None:
             raise HTTPError(404, ErrorCode.UNSUPPORTED, "authentication is off: there is nothing to log in to")
-        principal = await basic_login(ctx.auth, req, ctx.failed_logins)
+        principal = await basic_login(ctx.auth, req, ctx.login_audit)
         sessions = self._sessions
         binding = await ctx.auth.revocation.bind(principal.name)
         cookie = cookie_header(sessions.issue(principal.name, binding), sessions.lifetime, ctx.secure)

@@ -43,7 +43,7 @@ class AuditPage:
 
     async def entries(self, ctx: Context, req: Request) -> Response:
         """`?repository=&user=&since=&before=<id>`; `next` is the `before` of the next older page."""
-        await require_admin(ctx.auth, self._sessions, req, ctx.failed_logins, "the audit log")
+        await require_admin(ctx.auth, self._sessions, req, ctx.login_audit, "the audit log")
         query = _query(req)
         records = await self._log.audit_entries(query) if self._log is not None else []
         following = records[-1].id if len(records) == query.limit else None

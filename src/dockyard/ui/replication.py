@@ -26,6 +26,6 @@ class ReplicationPage:
         self._replication = replication
 
     async def status(self, ctx: Context, req: Request) -> Response:
-        await require_admin(ctx.auth, self._sessions, req, ctx.failed_logins, "replication")
+        await require_admin(ctx.auth, self._sessions, req, ctx.login_audit, "replication")
         rules = await self._replication.status() if self._replication is not None else []
         return json_response({"rules": [_rule(status) for status in rules]})

@@ -29,7 +29,7 @@ from dockyard.auth.tokens import TokenError
 from dockyard.core.errors import ErrorCode
 from dockyard.http.auth import client_address, too_many
 from dockyard.http.errors import HTTPError
-from dockyard.http.failed_logins import FailedLogins
+from dockyard.http.login_audit import LoginAudit
 from dockyard.http.messages import Request
 from dockyard.ui.csrf import cookie_value
 
@@ -117,7 +117,7 @@ def cookie_header(value: str, max_age: int, secure: bool) -> tuple[str, str]:
     return "set-cookie", f"{COOKIE}={value}; {attributes}"
 
 
-async def basic_login(auth: Authenticator, req: Request, failed_logins: FailedLogins) -> Principal:
+async def basic_login(auth: Authenticator, req: Request, login_audit: LoginAudit) -> Principal:
     """The principal of the request's Basic credentials; 401 without a challenge (a browser would
     open its own login dialog on one), 429 after too many failures."""
     kind, _, credentials = (req.header("authorization") or "").partition(" ")
@@ -126,14 +126,14 @@ async def basic_login(auth: Authenticator, req: Request, failed_logins: FailedLo
     try:
         return await auth.basic(credentials, client_address(req.client))
     except LoginFailed:
-        await failed_logins.record_basic(req, credentials, "ui")
+        await login_audit.record_basic(req, credentials, "ui")
         raise HTTPError(401, ErrorCode.UNAUTHORIZED, "invalid user name or password") from None
     except TooManyFailures as limited:
         raise too_many(limited) from None
 
 
 async def caller(
-    auth: Authenticator | None, sessions: Sessions | None, req: Request, failed_logins: FailedLogins
+    auth: Authenticator | None, sessions: Sessions | None, req: Request, login_audit: LoginAudit
 ) -> Principal | None:
     """Who the request is from: the session's user, else the caller its Basic credentials or (in token
     mode) Bearer token name, else None."""
@@ -151,16 +151,16 @@ async def caller(
             return auth.tokens.verifier.verify(token.strip())
         except TokenError as refused:
             raise HTTPError(401, ErrorCode.UNAUTHORIZED, str(refused)) from None
-    return await basic_login(auth, req, failed_logins)
+    return await basic_login(auth, req, login_audit)
 
 
 async def require_admin(
-    auth: Authenticator | None, sessions: Sessions | None, req: Request, failed_logins: FailedLogins, what: str
+    auth: Authenticator | None, sessions: Sessions | None, req: Request, login_audit: LoginAudit, what: str
 ) -> None:
     """Refuse unless the caller is an administrator (anyone may, with auth off); `what` is what they see."""
     if auth is None:
         return
-    principal = await caller(auth, sessions, req, failed_logins)
+    principal = await caller(auth, sessions, req, login_audit)
     if principal is None:
         raise HTTPError(401, ErrorCode.UNAUTHORIZED, f"log in as an administrator to see {what}")
     if not auth.policy.is_admin(principal):

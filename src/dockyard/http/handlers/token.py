@@ -57,7 +57,7 @@ async def _login(ctx: Context, req: Request, user: str, password: str) -> Princi
     try:
         return await auth.login(user, password, client_address(req.client))
     except LoginFailed:
-        await ctx.failed_logins.record(req, user, "token endpoint")
+        await ctx.login_audit.record(req, user, "token endpoint")
         raise _refused(auth, "invalid user name or password") from None
     except TooManyFailures as limited:
         raise too_many(limited) from None
@@ -82,7 +82,7 @@ async def get_token(ctx: Context, req: Request) -> Response:
                 raise LoginFailed
             principal = await auth.basic(credentials, client_address(req.client))
         except LoginFailed:
-            await ctx.failed_logins.record_basic(req, credentials, "token endpoint")
+            await ctx.login_audit.record_basic(req, credentials, "token endpoint")
             raise _refused(auth, "invalid user name or password") from None
         except TooManyFailures as limited:
             raise too_many(limited) from None

@@ -13,7 +13,7 @@ from dockyard.http.messages import Request
 from dockyard.meta.audit import AuditEntry, AuditLog
 
 
-class FailedLogins:
+class LoginAudit:
     def __init__(self, audit: AuditLog | None):
         """`audit`: None records nothing (tests of other layers)."""
         self._audit = audit
@@ -32,4 +32,4 @@ class FailedLogins:
         await self.record(req, parsed[0] if parsed else "", how)
 
 
-UNRECORDED = FailedLogins(None)
+UNRECORDED = LoginAudit(None)
