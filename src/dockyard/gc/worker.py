@@ -26,6 +26,7 @@ from dockyard.meta.audit import AuditLog
 from dockyard.meta.runtime_settings import RuntimeSettings
 from dockyard.registry.pulls import PullLog
 from dockyard.registry.uploads import UploadService
+from dockyard.telemetry.failures import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,8 @@ async def _every(
                 log.debug("%s paused: read-only mode", what)
             else:
                 await work()
-        except Exception:
-            log.exception("%s failed; will retry", what)
+        except Exception as error:
+            log_failure(log, f"{what} (retried later)", error)
 
 
 async def run_gc_worker(
@@ -111,8 +112,8 @@ async def run_gc_worker(
                     busy = True
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("garbage collection failed; will retry")
+        except Exception as error:
+            log_failure(log, "garbage collection (retried later)", error)
             await asyncio.sleep(_ERROR_PAUSE_SECONDS)
             continue
         if not busy:

@@ -1,4 +1,4 @@
--- depends: 0008_revocations
+-- depends: 0010_replication_uploads
 -- The audit log, as sqlite/0013_audit.sql: one row per recorded action, written in the transaction
 -- of the change it records.
 CREATE TABLE audit_log (

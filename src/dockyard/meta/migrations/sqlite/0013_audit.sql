@@ -1,4 +1,4 @@
--- depends: 0008_revocations
+-- depends: 0010_replication_uploads
 -- The audit log (meta/audit.py): who did what, from where and when, one row per recorded action,
 -- written in the transaction of the change it records. Kept `audit.retention_days`.
 CREATE TABLE audit_log (
