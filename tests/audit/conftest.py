@@ -33,13 +33,14 @@ class AuditedRegistry:
     def url(self) -> str:
         return self.server.url
 
-    def dockyard(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """A dockyard command on the server's stores, with its configuration."""
+    def dockyard(self, command: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """A dockyard command (`admin read-only` has two words) on the server's stores, with its
+        configuration; `args` follow the setting flags."""
         clean = {key: value for key, value in os.environ.items() if not key.startswith("DOCKYARD_")}
-        command = [sys.executable, "-m", "dockyard", *args, "--config", str(self.config)]
-        command += ["--data-dir", str(self.server.data_dir)]
+        flags = ["--config", str(self.config), "--data-dir", str(self.server.data_dir)]
+        command_line = [sys.executable, "-m", "dockyard", *command.split(), *flags, *args]
         return subprocess.run(
-            command, capture_output=True, text=True, check=True, timeout=60, env={**clean, **self.env}
+            command_line, input=stdin, capture_output=True, text=True, check=True, timeout=60, env={**clean, **self.env}
         )
 
     def audit(self, *filters: str) -> list[dict[str, Any]]:

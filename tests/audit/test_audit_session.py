@@ -45,9 +45,11 @@ def test_a_scripted_session_is_recorded_once_per_action(registry_of_its_own: Aud
         assert admin.get_manifest(REPO, "v1").status_code == 200  # not audited: no glob names it
     refused = httpx.get(f"{registry.url}/v2/", headers=basic("reader", "not the password"))
     assert refused.status_code == 401
-    registry.dockyard("admin", "read-only", "on")
-    registry.dockyard("admin", "read-only", "off")
+    registry.dockyard("admin read-only", "on")
+    registry.dockyard("admin read-only", "off")
     registry.dockyard("gc")
+    registry.dockyard("user", "add", "newcomer", "--password-stdin", stdin="newcomer-secret\n")
+    registry.dockyard("user", "logout", "writer")
 
     entries = registry.audit()
     # A tag's push: the pusher, the client's address, the request id its answer carried.
@@ -69,8 +71,12 @@ def test_a_scripted_session_is_recorded_once_per_action(registry_of_its_own: Aud
     assert only(entries, action="read-only", detail="on")["actor"] == operator
     assert only(entries, action="read-only", detail="off")["actor"] == operator
     assert only(entries, action="gc")["actor"] == operator
+    assert only(entries, action="user-add", detail="user newcomer")["actor"] == operator
+    assert only(entries, action="user-logout", detail="user writer")["actor"] == operator
+    assert "newcomer-secret" not in str(entries)
     # Blob uploads are parts of a push, not entries of their own.
-    assert {entry["action"] for entry in entries} == {"push", "delete", "pull", "login-failed", "read-only", "gc"}
+    actions = {"push", "delete", "pull", "login-failed", "read-only", "gc", "user-add", "user-logout"}
+    assert {entry["action"] for entry in entries} == actions
     assert all(entry["time"] >= time.strftime("%Y-%m-%dT%H:%M", time.gmtime(started - 60)) for entry in entries)
 
     # Filters, and the text form for people.

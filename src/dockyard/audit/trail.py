@@ -22,6 +22,10 @@ LOGIN_FAILED = "login-failed"
 READ_ONLY = "read-only"
 GC = "gc"
 RETENTION = "retention"
+USER_ADD = "user-add"
+USER_NEW_PASSWORD = "user-new-password"  # noqa: S105 - an action, not a password
+USER_REMOVE = "user-remove"
+USER_LOGOUT = "user-logout"
 
 
 def change_entries(action: str, targets: Sequence[Target], origin: Origin | None) -> list[AuditEntry]:
