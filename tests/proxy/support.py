@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 from tests.http.ocitest import (
@@ -26,7 +24,7 @@ from tests.http.ocitest import (
     index_manifest,
     manifest_descriptor,
 )
-from tests.remote.support import access_log_lines
+from tests.remote.support import settled_access_log
 from tests.support.backends import backend_env
 from tests.support.faultproxy import FaultProxy
 from tests.support.metrics import metric
@@ -108,13 +106,7 @@ class Cache:
 
     def logged(self, needle: str, deadline: float = 15.0) -> list[str]:
         """Access-log lines mentioning `needle`, once everything answered so far is in the log."""
-        marker = f"marker-{uuid.uuid4().hex}"
-        httpx.get(f"{self.url}/v2/{marker}/tags/list")
-        until = time.monotonic() + deadline
-        while access_log_lines(self.access_log, marker) == 0:
-            assert time.monotonic() < until, "the access log never showed the marker request"
-            time.sleep(0.02)
-        return [line for line in self.access_log.read_text().splitlines() if needle in line]
+        return [line for line in settled_access_log(self.url, self.access_log, deadline) if needle in line]
 
 
 def upstream(name: str, url: str, **keys: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from tests.remote.support import Distribution
 from tests.support.backends import backend_env
 from tests.support.faultproxy import FaultProxy, Stall
 from tests.support.metrics import metric
-from tests.support.server import DockyardServer
+from tests.support.server import DockyardServer, all_running
 from tests.support.wait import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
@@ -41,13 +41,8 @@ def instances(
     config.write_text(yaml.safe_dump({"proxy": proxy}))
     env = backend_env(request, "pg-s3")
     servers = [DockyardServer(tmp_path / f"data-{n}", ["--config", str(config)], env=env) for n in range(3)]
-    try:
-        for server in servers:
-            server.start()
+    with all_running(servers):
         yield servers
-    finally:
-        for server in servers:
-            server.kill()
 
 
 def test_concurrent_pullers_on_three_instances_cause_one_upstream_get_per_blob(

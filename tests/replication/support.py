@@ -27,6 +27,7 @@ from dockyard.commands.stores import open_stores
 from dockyard.config.settings import Settings
 from dockyard.core.digest import Digest
 from dockyard.remote import RemoteClient, RemoteSettings
+from dockyard.replication.copier import Silent
 from dockyard.server import Composed, compose
 
 __all__ = ["Image", "artifact", "image", "index_of"]
@@ -137,20 +138,11 @@ def replicate(config: Path, *args: str) -> Outcome:
     return Outcome(code, out.getvalue(), err.getvalue())
 
 
-class Bytes:
+class Bytes(Silent):
     """A run's progress, counting the blob bytes sent (again after a break: counted again)."""
 
     def __init__(self) -> None:
         self.moved = 0
-
-    def planned(self, images: int) -> None:
-        pass
-
-    def image_done(self) -> None:
-        pass
-
-    def blob_done(self) -> None:
-        pass
 
     def bytes_moved(self, count: int) -> None:
         self.moved += count

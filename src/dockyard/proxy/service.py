@@ -24,6 +24,7 @@ from dockyard.proxy.notify import FillEvents, NoEvents
 from dockyard.proxy.pulls import CachePulls
 from dockyard.proxy.upstreams import CacheRoute, Routes, Upstream
 from dockyard.remote import RemoteClient, RemoteSettings
+from dockyard.telemetry.periodic import every
 
 log = logging.getLogger("dockyard.proxy")
 
@@ -120,22 +121,10 @@ class PullThroughCache:
         if not self.upstreams:
             return
         await asyncio.gather(
-            self._every(flush_seconds, "recording cache pulls", self.pulls.flush, paused),
-            self._every(self._settings.eviction_interval_seconds, "evicting cached content", self.eviction.run, paused),
-            self._every(_PUBLISH_SECONDS, "publishing cache metrics", _publish, _never),
+            every(flush_seconds, "recording cache pulls", self.pulls.flush, log, paused),
+            every(self._settings.eviction_interval_seconds, "evicting cached content", self.eviction.run, log, paused),
+            every(_PUBLISH_SECONDS, "publishing cache metrics", _publish, log),
         )
-
-    @staticmethod
-    async def _every(
-        seconds: float, what: str, work: Callable[[], Awaitable[object]], paused: Callable[[], Awaitable[bool]]
-    ) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                if not await paused():
-                    await work()
-            except Exception:
-                log.exception("%s failed; will retry", what)
 
     async def close(self) -> None:
         metrics.TALLIES.publish()
@@ -150,7 +139,3 @@ class PullThroughCache:
 
 async def _publish() -> None:
     metrics.TALLIES.publish()
-
-
-async def _never() -> bool:
-    return False
