@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from dockyard.meta.audit import AuditLog
 from dockyard.meta.blob_deletions import BlobDeletions
 from dockyard.meta.blob_links import BlobLinks
 from dockyard.meta.browse import Browsing
@@ -49,6 +50,7 @@ class MetadataStore(
     CacheState,
     ReplicationUploads,
     Revocations,
+    AuditLog,
     Protocol,
 ):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""

@@ -15,6 +15,7 @@ from dockyard.http.auth import addressed_host
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
 from dockyard.http.messages import Request, Response
+from dockyard.http.origin import origin_of
 from dockyard.meta.browse import ListQuery, Order, Page, RepositorySummary, TagSummary
 from dockyard.registry.browse import BrowseService
 from dockyard.ui import csrf
@@ -111,7 +112,7 @@ class Api:
         self._sessions = sessions
 
     async def _caller(self, ctx: Context, req: Request) -> Principal | None:
-        return await caller(ctx.auth, self._sessions, req)
+        return await caller(ctx.auth, self._sessions, req, ctx.login_audit)
 
     async def _authorized(self, ctx: Context, req: Request, action: Action, repository: str) -> None:
         require(ctx.auth, await self._caller(ctx, req), action, repository)
@@ -157,7 +158,7 @@ class Api:
         csrf.require_token(req)
         if ctx.auth is None or self._sessions is None:
             raise HTTPError(404, ErrorCode.UNSUPPORTED, "authentication is off: there is nothing to log in to")
-        principal = await basic_login(ctx.auth, req)
+        principal = await basic_login(ctx.auth, req, ctx.login_audit)
         sessions = self._sessions
         binding = await ctx.auth.revocation.bind(principal.name)
         cookie = cookie_header(sessions.issue(principal.name, binding), sessions.lifetime, ctx.secure)
@@ -173,16 +174,17 @@ class Api:
 
     async def delete_tag(self, ctx: Context, req: Request, name: str, tag: str) -> Response:
         csrf.require_token(req)
-        principal = await self._caller(ctx, req)
+        principal = req.principal = await self._caller(ctx, req)
         require(ctx.auth, principal, Action.DELETE, name)
         validate_tag(tag)
-        await _browse(ctx).delete(name, tag, ctx.access.tag_moves(principal, name))
+        await _browse(ctx).delete(name, tag, ctx.access.tag_moves(principal, name), origin_of(ctx, req))
         return Response(204)
 
     async def delete_manifest(self, ctx: Context, req: Request, name: str, reference: str) -> Response:
         """By digest only: deleting by tag is the tag route's business."""
         csrf.require_token(req)
-        principal = await self._caller(ctx, req)
+        principal = req.principal = await self._caller(ctx, req)
         require(ctx.auth, principal, Action.DELETE, name)
-        await _browse(ctx).delete(name, str(Digest.parse(reference)), ctx.access.tag_moves(principal, name))
+        digest = str(Digest.parse(reference))
+        await _browse(ctx).delete(name, digest, ctx.access.tag_moves(principal, name), origin_of(ctx, req))
         return Response(204)

@@ -8,9 +8,11 @@ paths is introduced by `/-/`, a path segment no repository name can contain.
 from __future__ import annotations
 
 from dockyard.http.routes import Route, route
+from dockyard.meta.audit import AuditLog
 from dockyard.replication.service import ReplicationService
 from dockyard.ui.api import Api
 from dockyard.ui.assets import Asset
+from dockyard.ui.audit import AuditPage
 from dockyard.ui.pages import Pages
 from dockyard.ui.replication import ReplicationPage
 from dockyard.ui.session import Sessions
@@ -19,12 +21,16 @@ _REPOSITORY = r"/v2/_dockyard/repositories/(?P<name>.+)/-"
 
 
 def ui_routes(
-    sessions: Sessions | None, assets: dict[str, Asset] | None, replication: ReplicationService | None = None
+    sessions: Sessions | None,
+    assets: dict[str, Asset] | None,
+    replication: ReplicationService | None = None,
+    audit: AuditLog | None = None,
 ) -> tuple[Route, ...]:
     """`sessions` is None when auth is off, `assets` when the UI is disabled (its API still answers)."""
     pages = Pages(assets)
     api = Api(sessions)
     replication_page = ReplicationPage(sessions, replication)
+    audit_page = AuditPage(sessions, audit)
     return (
         route("ui_root", r"/", public=True, GET=pages.root),
         route("ui_root", r"/ui", public=True, GET=pages.ui_without_slash),
@@ -51,4 +57,5 @@ def ui_routes(
         ),
         route("ui_rights", _REPOSITORY + r"/rights", public=True, GET=api.rights),
         route("ui_replication", r"/v2/_dockyard/replication", public=True, GET=replication_page.status),
+        route("ui_audit", r"/v2/_dockyard/audit", public=True, GET=audit_page.entries),
     )

@@ -29,6 +29,7 @@ from dockyard.auth.tokens import TokenError
 from dockyard.core.errors import ErrorCode
 from dockyard.http.auth import client_address, too_many
 from dockyard.http.errors import HTTPError
+from dockyard.http.login_audit import LoginAudit
 from dockyard.http.messages import Request
 from dockyard.ui.csrf import cookie_value
 
@@ -107,7 +108,7 @@ def cookie_header(value: str, max_age: int, secure: bool) -> tuple[str, str]:
     return "set-cookie", f"{COOKIE}={value}; {attributes}"
 
 
-async def basic_login(auth: Authenticator, req: Request) -> Principal:
+async def basic_login(auth: Authenticator, req: Request, login_audit: LoginAudit) -> Principal:
     """The principal of the request's Basic credentials; 401 without a challenge (a browser would
     open its own login dialog on one), 429 after too many failures."""
     kind, _, credentials = (req.header("authorization") or "").partition(" ")
@@ -116,12 +117,15 @@ async def basic_login(auth: Authenticator, req: Request) -> Principal:
     try:
         return await auth.basic(credentials, client_address(req.client))
     except LoginFailed:
+        await login_audit.record_basic(req, credentials, "ui")
         raise HTTPError(401, ErrorCode.UNAUTHORIZED, "invalid user name or password") from None
     except TooManyFailures as limited:
         raise too_many(limited) from None
 
 
-async def caller(auth: Authenticator | None, sessions: Sessions | None, req: Request) -> Principal | None:
+async def caller(
+    auth: Authenticator | None, sessions: Sessions | None, req: Request, login_audit: LoginAudit
+) -> Principal | None:
     """Who the request is from: the session's user, else the caller its Basic credentials or (in token
     mode) Bearer token name, else None."""
     if auth is None:
@@ -138,7 +142,20 @@ async def caller(auth: Authenticator | None, sessions: Sessions | None, req: Req
             return auth.tokens.verifier.verify(token.strip())
         except TokenError as refused:
             raise HTTPError(401, ErrorCode.UNAUTHORIZED, str(refused)) from None
-    return await basic_login(auth, req)
+    return await basic_login(auth, req, login_audit)
+
+
+async def require_admin(
+    auth: Authenticator | None, sessions: Sessions | None, req: Request, login_audit: LoginAudit, what: str
+) -> None:
+    """Refuse unless the caller is an administrator (anyone may, with auth off); `what` is what they see."""
+    if auth is None:
+        return
+    principal = await caller(auth, sessions, req, login_audit)
+    if principal is None:
+        raise HTTPError(401, ErrorCode.UNAUTHORIZED, f"log in as an administrator to see {what}")
+    if not auth.policy.is_admin(principal):
+        raise HTTPError(403, ErrorCode.DENIED, f"{principal.name} is no administrator")
 
 
 def current_session(sessions: Sessions | None, req: Request) -> Session | None:

@@ -9,6 +9,7 @@ cannot be portable.
 
 from __future__ import annotations
 
+from dockyard.meta.sql.audit import AuditQueries
 from dockyard.meta.sql.blob_deletions import BlobDeletionQueries
 from dockyard.meta.sql.blob_links import BlobLinkQueries
 from dockyard.meta.sql.browse import BrowseQueries
@@ -51,6 +52,7 @@ class SqlMetadataStore(
     CacheQueries,
     ReplicationUploadQueries,
     RevocationQueries,
+    AuditQueries,
     MetadataStore,
 ):
     pass
