@@ -93,7 +93,7 @@ class Policy:
         for group, members in groups.items():
             for member in members:
                 self._groups_of.setdefault(member, set()).add(group)
-        self._decisions: dict[tuple[str | None, Action, str], Grant] = {}
+        self._decisions: dict[tuple[str | None, frozenset[str], Action, str], Grant] = {}
 
     @property
     def has_anonymous_access(self) -> bool:
@@ -108,7 +108,8 @@ class Policy:
             allowed = action in principal.access.get(repository, ())
             return Grant.EXPLICIT if allowed else Grant.DENIED
         name = None if principal is None else principal.name
-        key = (name, action, repository)
+        # Groups are part of the key: a directory or identity provider may change them at any time.
+        key = (name, frozenset() if principal is None else principal.groups, action, repository)
         decided = self._decisions.get(key)
         if decided is None:
             decided = self._decide(principal, action, repository)

@@ -21,6 +21,8 @@ class ErrorCode(Enum):
     DENIED = "requested access to the resource is denied"
     UNSUPPORTED = "the operation is unsupported"
     TOO_MANY_REQUESTS = "too many requests"
+    UNAVAILABLE = "service unavailable"
+    """Not in the specification's table; the code registries answer 503 with (distribution's own)."""
 
 
 class RegistryError(Exception):

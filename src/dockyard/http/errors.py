@@ -21,6 +21,7 @@ STATUS = {
     ErrorCode.DENIED: 403,
     ErrorCode.UNSUPPORTED: 405,
     ErrorCode.TOO_MANY_REQUESTS: 429,
+    ErrorCode.UNAVAILABLE: 503,
 }
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from dockyard.auth.policy import Action, Principal
 from dockyard.auth.revocation import Binding
 from dockyard.auth.service import Authenticator, LoginFailed, TooManyFailures
+from dockyard.auth.sources import Identity
 from dockyard.auth.tokens import TokenError
 from dockyard.core.errors import ErrorCode
 from dockyard.http.auth import client_address, too_many
@@ -136,8 +137,8 @@ async def caller(auth: Authenticator | None, sessions: Sessions | None, req: Req
     if auth is None:
         return None
     session = current_session(sessions, req)
-    if session is not None and await _holds(auth, session):
-        return Principal(session.user, auth.policy.groups_of(session.user))
+    if session is not None and (identity := await _holding(auth, session)) is not None:
+        return auth.principal(identity)
     header = req.header("authorization")
     if header is None:
         return None
@@ -156,11 +157,12 @@ def current_session(sessions: Sessions | None, req: Request) -> Session | None:
     return sessions.read(cookie) if sessions is not None and cookie else None
 
 
-async def _holds(auth: Authenticator, session: Session) -> bool:
-    """Whether the session's user still exists with the same credential, and nothing ended it."""
-    return auth.user_exists(session.user) and await auth.revocation.holds(
-        session.user, session.binding, session.session_id
-    )
+async def _holding(auth: Authenticator, session: Session) -> Identity | None:
+    """The session's user, if it still exists with the same credential and nothing ended the session."""
+    identity = await auth.identity_of(session.user)
+    if identity is None or not await auth.revocation.holds(session.user, session.binding, session.session_id):
+        return None
+    return identity
 
 
 def require(auth: Authenticator | None, principal: Principal | None, action: Action, repository: str) -> None:
