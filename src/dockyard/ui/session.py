@@ -21,6 +21,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dockyard.auth.policy import Action, Principal
 from dockyard.auth.revocation import Binding
@@ -74,6 +75,9 @@ class Session:
     binding: Binding
     session_id: str
     expires: int
+    groups: frozenset[str] | None = None
+    """The groups an identity provider vouched for at login (OIDC); None: the user's credential source
+    is asked on each use."""
 
 
 class Sessions:
@@ -81,35 +85,63 @@ class Sessions:
         self._key = key
         self.lifetime = lifetime
 
-    def _signature(self, payload: str) -> str:
-        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
+    def _signature(self, payload: str, key: bytes | None = None) -> str:
+        return _b64(hmac.new(key or self._key, payload.encode(), hashlib.sha256).digest())
 
-    def issue(self, user: str, binding: Binding) -> str:
-        """A cookie value for a new session of `user`, bound to its credential (auth/revocation.py)."""
-        claims = {"u": user, "e": int(time.time()) + self.lifetime, "v": binding.version, "s": binding.stamp}
-        claims["i"] = secrets.token_urlsafe(16)
+    def _signed(self, claims: dict[str, Any], key: bytes | None = None) -> str:
         payload = _b64(json.dumps(claims).encode())
-        return f"{payload}.{self._signature(payload)}"
+        return f"{payload}.{self._signature(payload, key)}"
 
-    def read(self, cookie: str) -> Session | None:
-        """The session of a cookie signed here and not yet expired; whether it still holds is for the
-        revocation check to say."""
+    def _claims(self, cookie: str, key: bytes | None = None) -> dict[str, Any] | None:
         payload, _, signature = cookie.partition(".")
         # compare_digest refuses non-ASCII text with a TypeError; a cookie of ours is ASCII.
-        if not cookie.isascii() or not hmac.compare_digest(signature, self._signature(payload)):
+        if not cookie.isascii() or not hmac.compare_digest(signature, self._signature(payload, key)):
             return None
         try:
             claims = json.loads(_unb64(payload))
         except (ValueError, binascii.Error):
             return None
-        if not isinstance(claims, dict):
+        return claims if isinstance(claims, dict) else None
+
+    def issue(self, user: str, binding: Binding, groups: frozenset[str] | None = None) -> str:
+        """A cookie value for a new session of `user`, bound to its credential (auth/revocation.py);
+        `groups` for a user an identity provider vouched for."""
+        claims: dict[str, Any] = {"u": user, "e": int(time.time()) + self.lifetime}
+        claims |= {"v": binding.version, "s": binding.stamp, "i": secrets.token_urlsafe(16)}
+        if groups is not None:
+            claims["g"] = sorted(groups)
+        return self._signed(claims)
+
+    def read(self, cookie: str) -> Session | None:
+        """The session of a cookie signed here and not yet expired; whether it still holds is for the
+        revocation check to say."""
+        claims = self._claims(cookie)
+        if claims is None:
             return None
         user, expires, version, stamp, session_id = (claims.get(key) for key in ("u", "e", "v", "s", "i"))
         if not (isinstance(user, str) and isinstance(stamp, str) and isinstance(session_id, str)):
             return None
         if not (isinstance(expires, int) and isinstance(version, int)) or expires <= time.time():
             return None
-        return Session(user, Binding(version, stamp), session_id, expires)
+        groups = claims.get("g")
+        if groups is not None and not (isinstance(groups, list) and all(isinstance(g, str) for g in groups)):
+            return None
+        return Session(
+            user, Binding(version, stamp), session_id, expires, None if groups is None else frozenset(groups)
+        )
+
+    def seal(self, purpose: str, claims: dict[str, Any], lifetime: int) -> str:
+        """A signed value of `claims` for `purpose` only (a key of its own): never taken for a session."""
+        return self._signed({**claims, "e": int(time.time()) + lifetime}, self._purpose_key(purpose))
+
+    def unseal(self, purpose: str, value: str) -> dict[str, Any] | None:
+        """The claims of a value sealed for `purpose`, unless forged or expired."""
+        claims = self._claims(value, self._purpose_key(purpose))
+        expires = claims.get("e") if claims is not None else None
+        return claims if isinstance(expires, int) and expires > time.time() else None
+
+    def _purpose_key(self, purpose: str) -> bytes:
+        return hmac.digest(self._key, purpose.encode(), hashlib.sha256)
 
 
 def cookie_header(value: str, max_age: int, secure: bool) -> tuple[str, str]:
@@ -158,8 +190,12 @@ def current_session(sessions: Sessions | None, req: Request) -> Session | None:
 
 
 async def _holding(auth: Authenticator, session: Session) -> Identity | None:
-    """The session's user, if it still exists with the same credential and nothing ended the session."""
-    identity = await auth.identity_of(session.user)
+    """The session's user, if it still exists with the same credential and nothing ended the session
+    (a user an identity provider vouched for exists as long as the session)."""
+    if session.groups is not None:
+        identity: Identity | None = Identity(session.user, session.groups)
+    else:
+        identity = await auth.identity_of(session.user)
     if identity is None or not await auth.revocation.holds(session.user, session.binding, session.session_id):
         return None
     return identity
