@@ -17,6 +17,7 @@ RULES: list[dict[str, Any]] = [
     {"repositories": ["**"], "users": ["admin"], "actions": ["pull", "push", "delete", "overwrite"]},
     {"repositories": ["team/**"], "groups": ["developers"], "actions": ["pull", "push"]},
     {"repositories": ["team/**"], "groups": ["readers"], "actions": ["pull"]},
+    {"repositories": ["team/**"], "groups": ["maintainers"], "actions": ["overwrite"]},
     {"repositories": ["star/**"], "groups": ["stars"], "actions": ["pull", "push"]},
 ]
 

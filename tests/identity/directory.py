@@ -38,7 +38,7 @@ class User:
 USERS = {
     user.uid: user
     for user in (
-        User("alice", "alice-ldap-1", "uid=alice", ("developers",)),
+        User("alice", "alice-ldap-1", "uid=alice", ("developers", "maintainers")),
         User("bob", "bob-ldap-2", "uid=bob", ("readers",)),
         User("carol", "carol-ldap-3", "uid=carol"),  # in no group
         User("dave", "dave-ldap-4", "uid=dave", ("developers",), disabled=True),

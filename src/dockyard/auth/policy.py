@@ -186,4 +186,5 @@ class Policy:
             return principal
         if not principal.name:  # an anonymous token
             return None
-        return Principal(principal.name, self.groups_of(principal.name))
+        # The token carries the groups a directory put the user in; the configured ones are added here.
+        return Principal(principal.name, principal.groups | self.groups_of(principal.name))

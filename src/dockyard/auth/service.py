@@ -183,7 +183,8 @@ class Authenticator:
         now = time.time()
         lifetime = self.tokens.lifetime
         subject = principal.name if principal is not None else ""
-        token = self.tokens.issuer.access_token(subject, access, catalog, lifetime, now)
+        groups = principal.groups if principal is not None else frozenset()
+        token = self.tokens.issuer.access_token(subject, access, catalog, lifetime, now, groups=groups)
         issued_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
         return {"token": token, "access_token": token, "expires_in": lifetime, "issued_at": issued_at}
 
