@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.procs import free_port
+from tests.interop.auth import make_tls
 from tests.support.wait import poll
 
 SLAPD = Path("/usr/sbin/slapd")
@@ -72,6 +73,9 @@ def _ldif() -> str:
 def _config(directory: Path) -> str:
     schemas = "\n".join(f"include /etc/ldap/schema/{name}.schema" for name in ("core", "cosine", "inetorgperson"))
     return f"""{schemas}
+TLSCACertificateFile {directory}/tls/ca/ca.crt
+TLSCertificateFile {directory}/tls/server/server.crt
+TLSCertificateKeyFile {directory}/tls/server/server.key
 modulepath /usr/lib/ldap
 moduleload back_mdb
 pidfile {directory}/slapd.pid
@@ -86,12 +90,16 @@ access to * by dn.exact="{SERVICE_DN}" read by self read by anonymous auth by * 
 
 
 class Directory:
-    """slapd serving the test users on 127.0.0.1; stop() and start() take it down and up again."""
+    """slapd serving the test users on 127.0.0.1, at `url` (plain, StartTLS offered) and `tls_url`
+    (ldaps://) with a certificate of a CA of its own (`ca_file`); stop() and start() take it down
+    and up again."""
 
     def __init__(self, directory: Path):
         self._directory = directory
         self.port = free_port()
         self.url = f"ldap://127.0.0.1:{self.port}"
+        self.tls_url = f"ldaps://127.0.0.1:{free_port()}"
+        self.ca_file = make_tls(directory / "tls").ca_cert
         self._proc: subprocess.Popen[bytes] | None = None
         (directory / "db").mkdir(parents=True)
         (directory / "slapd.conf").write_text(_config(directory))
@@ -106,7 +114,7 @@ class Directory:
     def start(self) -> Directory:
         log = (self._directory / "slapd.log").open("ab")
         self._proc = subprocess.Popen(
-            [SLAPD, "-d", "0", "-f", self._directory / "slapd.conf", "-h", self.url],
+            [SLAPD, "-d", "0", "-f", self._directory / "slapd.conf", "-h", f"{self.url} {self.tls_url}"],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -120,10 +128,11 @@ class Directory:
         assert self._proc is not None
         if self._proc.poll() is not None:
             raise RuntimeError(f"slapd exited: {(self._directory / 'slapd.log').read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-        except OSError:
-            return False
+        for port in (self.port, int(self.tls_url.rpartition(":")[2])):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                return False
         return True
 
     def stop(self) -> None:

@@ -14,6 +14,9 @@ from tests.auth.support import PASSWORDS, AuthServer, TokenFlow, basic, claims_o
 from tests.http.ocitest import RegistryClient, assert_error
 from tests.identity.conftest import RULES, SHADOW_FILE_PASSWORD
 from tests.identity.directory import USERS, Directory
+from tests.interop.auth import refused
+from tests.interop.clients import ContainersConfig, Skopeo
+from tests.interop.harness import small_layout
 from tests.support.server import DockyardServer
 
 
@@ -152,3 +155,23 @@ def test_a_directory_back_up_lets_logins_through_again(tmp_path: Path, directory
         assert httpx.get(f"{server.url}/v2/", headers=alice).status_code == 200
     finally:
         server.stop()
+
+
+@pytest.mark.interop
+def test_skopeo_logs_in_pushes_and_pulls_as_ldap_users(ldap_server: AuthServer, tmp_path: Path) -> None:
+    """What `docker login` does, with containers/image: login at the token endpoint, push, pull."""
+    host = ldap_server.url.removeprefix("http://")
+    layout, digest = small_layout(tmp_path / "layout", "an LDAP user")
+    skopeo = Skopeo(ContainersConfig(tmp_path / "containers", host))
+    wrong = skopeo("login", "--tls-verify=false", "-u", "alice", "-p", "wrong", host, check=False)
+    assert wrong.returncode != 0
+    assert "invalid username/password" in wrong.stderr, wrong.describe()
+    skopeo("login", "--tls-verify=false", "-u", "alice", "-p", USERS["alice"].password, host)
+    dest = f"docker://{host}/team/skopeo:v1"
+    skopeo("copy", "--dest-tls-verify=false", f"oci:{layout.path}:v1", dest)  # as the login
+    skopeo("logout", host)
+    bob = f"bob:{USERS['bob'].password}"
+    skopeo("copy", "--src-tls-verify=false", "--src-creds", bob, dest, f"oci:{tmp_path / 'pulled'}:v1")
+    assert (tmp_path / "pulled" / "blobs" / "sha256" / digest.removeprefix("sha256:")).exists()
+    no_tls = "--dest-tls-verify=false"
+    refused(skopeo("copy", no_tls, "--dest-creds", bob, f"oci:{layout.path}:v1", dest, check=False))
