@@ -13,7 +13,7 @@ import yaml
 from tests.auth.support import PASSWORDS, AuthServer, TokenFlow, basic, claims_of, write_users
 from tests.http.ocitest import RegistryClient, assert_error
 from tests.identity.conftest import RULES, SHADOW_FILE_PASSWORD
-from tests.identity.directory import USERS, Directory
+from tests.identity.directory import SERVICE_PASSWORD, USERS, Directory
 from tests.interop.auth import refused
 from tests.interop.clients import ContainersConfig, Skopeo
 from tests.interop.harness import small_layout
@@ -85,6 +85,8 @@ def test_ldap_users_push_and_pull_by_their_groups(ldap_server: AuthServer) -> No
         refused = bob.request("POST", "/v2/team/ldap/blobs/uploads/")
         assert refused.status_code == 401
         assert "insufficient_scope" in refused.headers["www-authenticate"]
+    log = ldap_server.server.log()
+    assert all(secret not in log for secret in (SERVICE_PASSWORD, USERS["alice"].password, USERS["bob"].password))
 
 
 def test_ldap_users_log_in_to_the_ui_with_their_groups(ldap_server: AuthServer) -> None:
@@ -131,6 +133,7 @@ def test_a_directory_that_is_down_fails_logins_with_503_and_a_log_line(down_serv
         assert "directory is unavailable" in response.json()["errors"][0]["message"]
     assert "LDAP directory ldap://127.0.0.1:9 unavailable" in down_server.log()
     assert USERS["alice"].password not in down_server.log()
+    assert SERVICE_PASSWORD not in down_server.log()
 
 
 def test_requests_that_need_no_login_are_unaffected_by_a_directory_down(down_server: DockyardServer) -> None:

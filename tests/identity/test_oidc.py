@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -148,6 +149,28 @@ def test_a_callback_not_started_here_or_with_another_state_is_refused(sso: Singl
         other_state = browser.get("/ui/oidc/callback", params={"code": "x", "state": "not-the-state"})
         assert other_state.status_code == 401
         assert "state" in other_state.json()["errors"][0]["message"]
+
+
+def test_a_provider_that_is_down_fails_the_login_with_503(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    unreachable = {"issuer": "http://127.0.0.1:9", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    auth = {"htpasswd": str(write_users(tmp_path / "htpasswd", ["admin"])), "oidc": unreachable, "anonymous": ["**"]}
+    config.write_text(yaml.safe_dump({"auth": auth}))
+    server = DockyardServer(tmp_path / "data", ["--config", str(config)]).start()
+    try:
+        login = httpx.get(f"{server.url}/ui/oidc/login")
+        assert login.status_code == 503
+        assert login.json()["errors"][0] == {
+            "code": "UNAVAILABLE",
+            "message": "the identity provider is unavailable; try again later",
+        }
+        assert "OIDC provider http://127.0.0.1:9 unavailable" in server.log()
+        assert CLIENT_SECRET not in server.log()
+        # Anonymous pulls and password logins need no provider.
+        assert httpx.get(f"{server.url}/v2/x/tags/list").status_code == 404
+        assert httpx.get(f"{server.url}/v2/", auth=("admin", PASSWORDS["admin"])).status_code == 200
+    finally:
+        server.stop()
 
 
 # ---- ID tokens from the provider, verified through auth/oidc.py ---------------------------------
