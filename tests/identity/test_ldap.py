@@ -142,20 +142,27 @@ def test_requests_that_need_no_login_are_unaffected_by_a_directory_down(down_ser
 
 
 def test_a_directory_back_up_lets_logins_through_again(tmp_path: Path, directory: Directory) -> None:
-    """The same directory stopped and started: 503 while it is down, never a grant; logins after."""
+    """The same directory stopped and started: 503 while it is down, never a grant, and not counted
+    as a failed login; logins after, and wrong passwords limited like any others."""
     config = tmp_path / "config.yaml"
     settings = directory.settings(cache_seconds=0)
-    config.write_text(yaml.safe_dump({"auth": {"ldap": settings, "rules": RULES}}, sort_keys=False))
+    auth = {"ldap": settings, "rules": RULES, "failed_logins_per_minute": 3}
+    config.write_text(yaml.safe_dump({"auth": auth}, sort_keys=False))
     server = DockyardServer(tmp_path / "data", ["--config", str(config)]).start()
     alice = basic("alice", USERS["alice"].password)
     try:
         assert httpx.get(f"{server.url}/v2/", headers=alice).status_code == 200
         directory.stop()
         try:
-            assert_error(httpx.get(f"{server.url}/v2/", headers=alice), 503, "UNAVAILABLE")
+            for _ in range(3):
+                assert_error(httpx.get(f"{server.url}/v2/", headers=alice), 503, "UNAVAILABLE")
         finally:
             directory.start()
         assert httpx.get(f"{server.url}/v2/", headers=alice).status_code == 200
+        wrong = basic("bob", "wrong")
+        assert [httpx.get(f"{server.url}/v2/", headers=wrong).status_code for _ in range(3)] == [401] * 3
+        limited = httpx.get(f"{server.url}/v2/", headers=basic("bob", USERS["bob"].password))
+        assert_error(limited, 429, "TOOMANYREQUESTS")
     finally:
         server.stop()
 
