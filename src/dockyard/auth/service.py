@@ -121,10 +121,10 @@ class Authenticator:
 
     async def _checked(self, key: bytes, parsed: tuple[str, str] | None, client: str) -> Identity | None:
         """The identity of credentials not seen lately, or None: asks the sources (bcrypt, a bind),
-        unless the credentials do not even parse. The
-        check counts as a failed login from its start (until it succeeds), so that guesses sent in
-        parallel cannot all pass the limit before the first has failed; a request that joins a check
-        under way adds no guess, and counts only if the check fails."""
+        unless the credentials do not even parse. The check counts as a failed login from its start
+        (until it succeeds), so that guesses sent in parallel cannot all pass the limit before the
+        first has failed; a request that joins a check under way adds no guess, and counts only if
+        the check fails. A source that cannot answer counts nothing (IdentityUnavailable)."""
         assert self._verifier is not None
         if parsed is None:
             self._failures.record_failure(client)

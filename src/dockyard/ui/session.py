@@ -1,9 +1,10 @@
 """Who is calling the UI's API, and what they may do.
 
-The UI logs in once with Basic credentials (checked by the same authenticator as the registry API)
-and then carries a session cookie: HttpOnly, SameSite=Strict, Secure on TLS. The cookie is signed
-with a key every worker and instance shares (a file, by default under the data directory); it names
-the user, an id of its own, and what binds it to the user's credential, and holds only while
+The UI logs in once with Basic credentials (checked by the same authenticator as the registry API),
+or through an OpenID Provider (oidc.py), and then carries a session cookie: HttpOnly,
+SameSite=Strict, Secure on TLS. The cookie is signed with a key every worker and instance shares (a
+file, by default under the data directory); it names the user, an id of its own, what binds it to
+the user's credential, and for a provider's user the groups its ID token listed. It holds only while
 auth/revocation.py says so: a changed password, `dockyard user logout` or a logout (which revokes
 the session's id) ends it on every instance.
 API clients may send Basic credentials (or, in token mode, a token) instead of the cookie.
