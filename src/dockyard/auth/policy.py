@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+from dockyard.core.globs import glob_pattern
+
 log = logging.getLogger(__name__)
 
 
@@ -42,19 +44,6 @@ class Principal:
     local: bool = True
     """Issued by dockyard itself (Basic, or a token of its own issuer), so the policy knows the name."""
     expires: float = field(default=float("inf"), compare=False)
-
-
-def glob_pattern(glob: str) -> re.Pattern[str]:
-    """`*` matches within one path segment, `**` across segments (and `team/**` matches `team/x/y`)."""
-    parts = []
-    for piece in re.split(r"(\*\*|\*)", glob):
-        if piece == "**":
-            parts.append(".*")
-        elif piece == "*":
-            parts.append("[^/]*")
-        else:
-            parts.append(re.escape(piece))
-    return re.compile("".join(parts))
 
 
 @dataclass(frozen=True, slots=True)
