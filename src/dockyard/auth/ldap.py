@@ -85,14 +85,14 @@ class LdapDirectory:
             dn = self._user_dn(service, name)
             if dn is None:
                 return Verdict.UNKNOWN
-            if not self._binds(dn, password):
+            if not dn or not self._binds(dn, password):
                 return Verdict.REFUSED
             return Identity(name, self._groups(service, name, dn))
 
     def _lookup(self, name: str) -> Identity | None:
         with self._service() as service:
             dn = self._user_dn(service, name)
-            return None if dn is None else Identity(name, self._groups(service, name, dn))
+            return Identity(name, self._groups(service, name, dn)) if dn else None
 
     @contextmanager
     def _service(self) -> Iterator[Connection]:
@@ -144,11 +144,13 @@ class LdapDirectory:
         return False
 
     def _user_dn(self, service: Connection, name: str) -> str | None:
-        """The DN of the one entry the user filter finds; None for none, or for more than one (a
-        name must not be ambiguous)."""
+        """The DN of the one entry the user filter finds; None for none, "" for more than one (the
+        directory knows the name, ambiguously: refused, never passed on to the next source)."""
         query = self._settings.user_filter.replace(USERNAME_PLACEHOLDER, escape_filter_chars(name))
         entries = _search(service, self._settings.user_base, query, size_limit=2)
-        return entries[0][0] if len(entries) == 1 else None
+        if not entries:
+            return None
+        return entries[0][0] if len(entries) == 1 else ""
 
     def _groups(self, service: Connection, name: str, dn: str) -> frozenset[str]:
         if self._settings.group_base is None:

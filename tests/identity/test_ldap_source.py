@@ -1,6 +1,6 @@
-"""The directory over TLS, through the LDAP source's interface: ldaps:// and StartTLS with the
-directory's CA, and a certificate that does not verify counted as a directory that is down (never a
-fall back to plain text)."""
+"""The LDAP source through its interface: ldaps:// and StartTLS with the directory's CA, a certificate
+that does not verify counted as a directory that is down (never a fall back to plain text), and a
+name the user filter finds twice."""
 
 from __future__ import annotations
 
@@ -36,3 +36,9 @@ def test_a_certificate_that_does_not_verify_is_a_directory_down(directory: Direc
     settings = directory.settings(url=url, start_tls=tls == "start_tls")  # the system's CAs only
     with pytest.raises(SourceUnavailable):
         verify(settings, "alice", USERS["alice"].password)
+
+
+def test_a_name_the_filter_finds_twice_is_refused_not_passed_on(directory: Directory) -> None:
+    ambiguous = directory.settings(user_filter="(|(uid={username})(uid=bob))")
+    assert verify(ambiguous, "alice", USERS["alice"].password) is Verdict.REFUSED
+    assert verify(directory.settings(), "alice", USERS["alice"].password) == ALICE
