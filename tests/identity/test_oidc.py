@@ -25,6 +25,7 @@ from tests.auth.support import PASSWORDS, write_users
 from tests.http.ocitest import RegistryClient
 from tests.identity.conftest import RULES
 from tests.identity.openid import CLIENT_ID, CLIENT_SECRET, OpenIdProvider
+from tests.support.backends import metadata_rows
 from tests.support.server import DockyardServer
 from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
@@ -111,8 +112,11 @@ def rights(page: Page, repository: str) -> dict[str, bool]:
     return {action: answer[action] for action in ("pull", "push", "delete")}
 
 
-def test_a_provider_login_brings_the_users_groups_into_the_policy(page: Page) -> None:
+def test_a_provider_login_brings_the_users_groups_into_the_policy(page: Page, sso: SingleSignOn) -> None:
     log_in(page, "alice")  # group developers: pull and push under team/
+    # Remembered for what acts for alice later (an access token), with the groups of this login.
+    rows = metadata_rows(sso.server.data_dir, {}, "SELECT groups FROM provider_users WHERE name = 'alice'")
+    assert rows == [('["developers"]',)]
     assert rights(page, "team/app") == {"pull": True, "push": True, "delete": False}
     assert not rights(page, "other/x")["pull"]
     expect(page.get_by_role("link", name="team/app")).to_be_visible()

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dockyard.auth import keys, metrics
 from dockyard.auth.credentials import FailedLogins, UserFile
@@ -18,14 +18,26 @@ from dockyard.auth.ldap import LdapDirectory
 from dockyard.auth.password_checks import PasswordChecks, PasswordChecksBusy
 from dockyard.auth.policy import Action, Policy, Principal, rule
 from dockyard.auth.revocation import Revocation
-from dockyard.auth.sources import CredentialSource, HtpasswdSource, Identity, Sources, SourceUnavailable
+from dockyard.auth.sources import (
+    CredentialSource,
+    HtpasswdSource,
+    Identity,
+    ProviderUserSource,
+    Sources,
+    SourceUnavailable,
+)
 from dockyard.auth.tokens import Scope, TokenIssuer, TokenVerifier, repository_actions
 from dockyard.auth.verifier import Verifier
 from dockyard.config.auth import Auth
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.meta.provider_users import ProviderUsers
 from dockyard.meta.revocations import Revocations
 
 log = logging.getLogger(__name__)
+
+
+class IdentityStore(Revocations, ProviderUsers, Protocol):
+    """What authentication keeps in the metadata store, shared by every instance."""
 
 
 class LoginFailed(Exception):
@@ -76,14 +88,15 @@ class Tokens:
 
 class Authenticator:
     def __init__(
-        self, settings: Auth, users: UserFile | None, policy: Policy, tokens: Tokens | None, revocations: Revocations
+        self, settings: Auth, users: UserFile | None, policy: Policy, tokens: Tokens | None, store: IdentityStore
     ):
         self.settings = settings
         self.policy = policy
         self.tokens = tokens
         checks = PasswordChecks(settings.password_check_threads, settings.password_check_queue)
-        self._sources = _sources(settings, users, checks)
-        self.revocation = Revocation(revocations, self._sources.stamp)
+        self._provider_users = ProviderUserSource(store, settings.credential_cache_seconds)
+        self._sources = _sources(settings, users, checks, self._provider_users)
+        self.revocation = Revocation(store, self._sources.stamp)
         """What ends refresh tokens and UI sessions before they expire (auth/revocation.py)."""
         self._verifier = Verifier(self._sources) if self._sources else None
         self._failures = FailedLogins(settings.failed_logins_per_minute)
@@ -161,6 +174,11 @@ class Authenticator:
             raise LoginFailed
         return await self._verified(self._verifier.key(credentials), lambda: parse_basic(credentials), client)
 
+    async def remember_provider_user(self, identity: Identity) -> None:
+        """Record a login at the identity provider: from then on the user is known by name (with
+        these groups) to what acts for it later, until its next login replaces them."""
+        await self._provider_users.remember(identity)
+
     async def identity_of(self, user: str) -> Identity | None:
         """The user as its source knows it now (None: no source does); raises IdentityUnavailable."""
         try:
@@ -204,14 +222,19 @@ class Authenticator:
         return self.principal(identity)
 
 
-def _sources(settings: Auth, users: UserFile | None, checks: PasswordChecks) -> Sources:
-    """The configured credential sources, in the order the configuration names them."""
+def _sources(
+    settings: Auth, users: UserFile | None, checks: PasswordChecks, provider_users: ProviderUserSource
+) -> Sources:
+    """The configured credential sources, in the order the configuration names them; the identity
+    provider's users last."""
     sources: list[CredentialSource] = []
     for name in settings.credential_sources:
         if name == "htpasswd" and users is not None:
             sources.append(HtpasswdSource(users, checks, settings.credential_cache_seconds))
         elif name == "ldap" and settings.ldap is not None:
             sources.append(LdapDirectory(settings.ldap, checks))
+    if settings.oidc is not None:
+        sources.append(provider_users)
     return Sources(sources)
 
 
@@ -247,8 +270,8 @@ def load_auth(settings: Auth, data_dir: Path) -> tuple[UserFile | None, Policy, 
     return users, policy, tokens
 
 
-def build_authenticator(settings: Auth, data_dir: Path, revocations: Revocations) -> Authenticator | None:
+def build_authenticator(settings: Auth, data_dir: Path, store: IdentityStore) -> Authenticator | None:
     """None when auth is off. Raises HtpasswdError or KeyFileError with a message for the operator."""
     if not settings.enabled:
         return None
-    return Authenticator(settings, *load_auth(settings, data_dir), revocations)
+    return Authenticator(settings, *load_auth(settings, data_dir), store)

@@ -1,7 +1,9 @@
 """Where user names and passwords are checked: the htpasswd file, an LDAP directory (ldap.py), side by
 side behind one narrow interface and asked in the order the configuration names them. A user name
 belongs to the first source that knows it; that source alone decides its password, so a name in the
-htpasswd file cannot be taken over with another password from the directory."""
+htpasswd file cannot be taken over with another password from the directory. Users an identity
+provider vouched for come last: they have no password here, but are known by name (with the groups
+of their last login) to what acts for them later."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Protocol
 from dockyard.auth.credentials import UserFile
 from dockyard.auth.password_checks import PasswordChecks
 from dockyard.auth.revocation import password_stamp
+from dockyard.meta.provider_users import ProviderUsers
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,28 @@ class HtpasswdSource:
 
     def stamp(self, name: str) -> str:
         return password_stamp(self._users.hash_of(name))
+
+
+class ProviderUserSource:
+    """Users an identity provider vouched for, as their last login recorded them (meta/provider_users.py)."""
+
+    def __init__(self, store: ProviderUsers, cache_seconds: float):
+        self._store = store
+        self.cache_seconds = cache_seconds
+        self.generation = 0
+
+    async def verify(self, name: str, password: str) -> Identity | Verdict:  # noqa: ARG002 - the protocol's
+        return Verdict.UNKNOWN  # they log in at the provider, never with a password here
+
+    async def lookup(self, name: str) -> Identity | None:
+        found = await self._store.provider_user(name)
+        return Identity(name, found.groups) if found is not None else None
+
+    def stamp(self, name: str) -> str:  # noqa: ARG002 - the protocol's signature
+        return ""
+
+    async def remember(self, identity: Identity) -> None:
+        await self._store.remember_provider_user(identity.name, identity.groups)
 
 
 class Sources:

@@ -95,6 +95,7 @@ class OidcLogin:
             raise _refused(str(refused)) from None
         except ProviderUnavailable as unavailable:
             raise HTTPError(503, ErrorCode.UNAVAILABLE, str(unavailable)) from None
+        await ctx.auth.remember_provider_user(identity)
         binding = await ctx.auth.revocation.bind(identity.name)
         session = sessions.issue(identity.name, binding, identity.groups)
         headers = [("location", "/ui/"), ("cache-control", "no-store")]

@@ -19,6 +19,7 @@ from dockyard.meta.sql.integrity import IntegrityQueries
 from dockyard.meta.sql.lifecycle import LifecycleQueries
 from dockyard.meta.sql.manifests import ManifestQueries
 from dockyard.meta.sql.outbox import OutboxQueries
+from dockyard.meta.sql.provider_users import ProviderUserQueries
 from dockyard.meta.sql.referrers import ReferrerQueries
 from dockyard.meta.sql.replication import ReplicationQueries
 from dockyard.meta.sql.replication_uploads import ReplicationUploadQueries
@@ -51,6 +52,7 @@ class SqlMetadataStore(
     CacheQueries,
     ReplicationUploadQueries,
     RevocationQueries,
+    ProviderUserQueries,
     MetadataStore,
 ):
     pass
