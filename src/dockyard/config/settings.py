@@ -57,7 +57,7 @@ EventAction = Literal["push", "pull", "delete", "mount", "fill"]
 
 
 class NotificationEndpoint(Section):
-    """A receiver of Distribution's event envelope; see the README's notifications section."""
+    """A receiver of Distribution's event envelope; see docs/notifications.md."""
 
     name: str | None = None
     """The endpoint's key for its queue and metrics; by default the URL's host and path."""
@@ -195,7 +195,7 @@ class Storage(Section):
 
 
 class Gc(Section):
-    """Online garbage collection (see README, "Garbage collection")."""
+    """Online garbage collection (docs/gc.md)."""
 
     enabled: bool = True
     """Run review workers in every server process."""
