@@ -17,6 +17,7 @@ from granian.server import Server
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
 from dockyard.audit.pulls import PullAudit
+from dockyard.auth.oidc import OidcClient
 from dockyard.auth.service import Authenticator, build_authenticator
 from dockyard.blobs.base import BlobStore
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
@@ -257,10 +258,12 @@ def _ui_routes(
     settings: Settings, auth: Authenticator | None, replication: ReplicationService, audit: AuditLog
 ) -> tuple[Route, ...]:
     sessions = None
+    oidc = None
     if auth:
         key_file = settings.ui.session_key_file or settings.data_dir / "auth" / "ui-session.key"
         sessions = Sessions(session_key(key_file), settings.ui.session_seconds)
-    return ui_routes(sessions, load_assets() if settings.ui.enabled else None, replication, audit)
+        oidc = OidcClient(settings.auth.oidc) if settings.auth.oidc is not None else None
+    return ui_routes(sessions, load_assets() if settings.ui.enabled else None, replication, audit, oidc)
 
 
 def _access_log(settings: Settings) -> AccessLog | None:

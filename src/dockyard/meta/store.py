@@ -19,6 +19,7 @@ from dockyard.meta.integrity import Integrity
 from dockyard.meta.lifecycle import Lifecycle
 from dockyard.meta.manifests import Manifests
 from dockyard.meta.outbox import Outbox
+from dockyard.meta.provider_users import ProviderUsers
 from dockyard.meta.referrers import Referrers
 from dockyard.meta.replication import ReplicationState
 from dockyard.meta.replication_uploads import ReplicationUploads
@@ -51,6 +52,7 @@ class MetadataStore(
     ReplicationUploads,
     Revocations,
     AuditLog,
+    ProviderUsers,
     Protocol,
 ):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""

@@ -20,6 +20,7 @@ from dockyard.meta.sql.integrity import IntegrityQueries
 from dockyard.meta.sql.lifecycle import LifecycleQueries
 from dockyard.meta.sql.manifests import ManifestQueries
 from dockyard.meta.sql.outbox import OutboxQueries
+from dockyard.meta.sql.provider_users import ProviderUserQueries
 from dockyard.meta.sql.referrers import ReferrerQueries
 from dockyard.meta.sql.replication import ReplicationQueries
 from dockyard.meta.sql.replication_uploads import ReplicationUploadQueries
@@ -53,6 +54,7 @@ class SqlMetadataStore(
     ReplicationUploadQueries,
     RevocationQueries,
     AuditQueries,
+    ProviderUserQueries,
     MetadataStore,
 ):
     pass

@@ -171,7 +171,10 @@ async function loadSession() {
     account.replaceChildren(h("span", { class: "muted", id: "user" }, "Signed in as " + state.session.user),
       h("button", { type: "button", id: "logout", onclick: logout }, "Log out"));
   } else {
-    account.replaceChildren(h("button", { type: "button", id: "login", class: "primary", onclick: openLogin }, "Log in"));
+    const login = h("button", { type: "button", id: "login", class: "primary", onclick: openLogin }, "Log in");
+    const singleSignOn = state.session.singleSignOn
+      ? [h("a", { class: "button", id: "sso-login", href: "/ui/oidc/login" }, "Log in with single sign-on")] : [];
+    account.replaceChildren(...singleSignOn, login);
   }
 }
 
@@ -199,7 +202,9 @@ async function login(event) {
 }
 
 async function logout() {
-  await api("/session", { method: "DELETE" });
+  const answer = await api("/session", { method: "DELETE" });
+  // A session from the identity provider: end the provider's session too.
+  if (answer && answer.providerLogout) { window.location.assign(answer.providerLogout); return; }
   await loadSession();
   render();
 }
