@@ -21,6 +21,8 @@ _CACHE_LIMIT = 16384
 # What binds a refresh token to its subject's credential (auth/revocation.py).
 _VERSION_CLAIM = "cver"
 _STAMP_CLAIM = "cstamp"
+GROUPS_CLAIM = "groups"
+"""The groups of a user from a directory, in dockyard's own access tokens."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +105,10 @@ def principal_of(claims: Mapping[str, Any], local: bool) -> Principal:
         elif kind == "registry" and name == "catalog" and "*" in actions:
             catalog = True
     subject = claims.get("sub")
+    groups = claims.get(GROUPS_CLAIM) if local else None
     return Principal(
         name=subject if isinstance(subject, str) else "",
+        groups=frozenset(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else frozenset(),
         access=access,
         catalog=catalog,
         local=local,
@@ -124,8 +128,17 @@ class TokenIssuer:
         return jwt.encode(claims, self._key, self._algorithm, headers=self._headers)
 
     def access_token(
-        self, subject: str, access: Mapping[str, frozenset[Action]], catalog: bool, lifetime: int, now: float
+        self,
+        subject: str,
+        access: Mapping[str, frozenset[Action]],
+        catalog: bool,
+        lifetime: int,
+        now: float,
+        *,
+        groups: frozenset[str] = frozenset(),
     ) -> str:
+        """`groups`: those the subject's credential source put it in (a directory's), which the
+        policy needs again for what it decides by the user rather than by the token (overwrite)."""
         issued = int(now)
         claims = {
             "iss": self.issuer,
@@ -138,6 +151,8 @@ class TokenIssuer:
             "jti": secrets.token_urlsafe(12),
             "access": _access_claim(access, catalog),
         }
+        if groups:
+            claims[GROUPS_CLAIM] = sorted(groups)
         return self._sign(claims)
 
     def refresh_token(self, subject: str, lifetime: int, now: float, binding: Binding) -> str:

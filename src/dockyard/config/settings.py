@@ -19,6 +19,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from dockyard.config.audit import Audit
 from dockyard.config.auth import Auth
 from dockyard.config.http import Http
 from dockyard.config.proxy import Proxy
@@ -57,7 +58,7 @@ EventAction = Literal["push", "pull", "delete", "mount", "fill"]
 
 
 class NotificationEndpoint(Section):
-    """A receiver of Distribution's event envelope; see the README's notifications section."""
+    """A receiver of Distribution's event envelope; see docs/notifications.md."""
 
     name: str | None = None
     """The endpoint's key for its queue and metrics; by default the URL's host and path."""
@@ -195,7 +196,7 @@ class Storage(Section):
 
 
 class Gc(Section):
-    """Online garbage collection (see README, "Garbage collection")."""
+    """Online garbage collection (docs/gc.md)."""
 
     enabled: bool = True
     """Run review workers in every server process."""
@@ -293,6 +294,7 @@ class Settings(BaseSettings):
     ui: Ui = Ui()
     replication: Replication = Replication()
     proxy: Proxy = Proxy()
+    audit: Audit = Audit()
 
     @field_validator("replication")
     @classmethod

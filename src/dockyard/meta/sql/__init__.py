@@ -9,6 +9,7 @@ cannot be portable.
 
 from __future__ import annotations
 
+from dockyard.meta.sql.audit import AuditQueries
 from dockyard.meta.sql.blob_deletions import BlobDeletionQueries
 from dockyard.meta.sql.blob_links import BlobLinkQueries
 from dockyard.meta.sql.browse import BrowseQueries
@@ -19,6 +20,7 @@ from dockyard.meta.sql.integrity import IntegrityQueries
 from dockyard.meta.sql.lifecycle import LifecycleQueries
 from dockyard.meta.sql.manifests import ManifestQueries
 from dockyard.meta.sql.outbox import OutboxQueries
+from dockyard.meta.sql.provider_users import ProviderUserQueries
 from dockyard.meta.sql.referrers import ReferrerQueries
 from dockyard.meta.sql.replication import ReplicationQueries
 from dockyard.meta.sql.replication_uploads import ReplicationUploadQueries
@@ -51,6 +53,8 @@ class SqlMetadataStore(
     CacheQueries,
     ReplicationUploadQueries,
     RevocationQueries,
+    AuditQueries,
+    ProviderUserQueries,
     MetadataStore,
 ):
     pass
