@@ -60,8 +60,10 @@ def log(message: str) -> None:
 
 
 def pages(shape: Shape) -> dict[str, str]:
-    middle, last = shape.tag(shape.tags // 2), shape.tag(shape.tags - 101)
-    repo_middle, repo_last = shape.repository(shape.repositories // 2), shape.repository(shape.repositories - 101)
+    # The last page of 100 starts after item n-101 (the first item, on a shape of fewer than 101).
+    middle, last = shape.tag(shape.tags // 2), shape.tag(max(0, shape.tags - 101))
+    repo_middle = shape.repository(shape.repositories // 2)
+    repo_last = shape.repository(max(0, shape.repositories - 101))
     tags = f"/v2/{BIG_REPOSITORY}/tags/list?n=100"
     return {
         "tags/list, first page": tags,
