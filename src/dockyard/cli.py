@@ -9,13 +9,13 @@ from collections.abc import Sequence
 import yaml
 from pydantic import ValidationError
 
-from dockyard.commands import admin, config, fsck, gc, migrate, replicate, retention, serve, usage, user
+from dockyard.commands import admin, config, fsck, gc, migrate, replicate, retention, serve, token, usage, user
 from dockyard.commands.flags import apply_setting_flags
 from dockyard.commands.versions import versions
 from dockyard.config.check import refusal
 from dockyard.config.settings import load_settings
 
-_COMMANDS = (serve, config, admin, usage, migrate, user, gc, fsck, retention, replicate)
+_COMMANDS = (serve, config, admin, usage, migrate, user, token, gc, fsck, retention, replicate)
 
 
 def _parser() -> argparse.ArgumentParser:

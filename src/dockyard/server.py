@@ -112,13 +112,19 @@ def build_app() -> RegistryApp:
     store = open_blob_store(settings)
     composed = compose(settings, meta, store)
     registry, events, pulls = composed.registry, composed.events, composed.pulls
-    auth = build_authenticator(settings.auth, settings.data_dir, meta)
+    auth = build_authenticator(settings.auth, settings.data_dir, meta, meta)
+    token_uses = auth.access_tokens if auth is not None else None
 
     async def close() -> None:
         try:
             await pulls.flush()
         except Exception:
             log.exception("recording the last pull times failed")
+        if token_uses is not None:
+            try:
+                await token_uses.flush_uses()
+            except Exception:
+                log.exception("recording the last uses of access tokens failed")
         await meta.close()
         await store.close()
 
@@ -127,6 +133,7 @@ def build_app() -> RegistryApp:
             run_maintenance(meta, store, settings, pulls, registry.uploads),
             events.run(registry.operations.read_only),
             composed.replication.run(registry.operations.read_only),
+            *([token_uses.run(registry.operations.read_only)] if token_uses is not None else []),
         )
 
     return RegistryApp(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.auth import keys, metrics
+from dockyard.auth.access_tokens import AccessTokenChecks, is_access_token
 from dockyard.auth.credentials import FailedLogins, UserFile, Verifier
 from dockyard.auth.grants import UploadGrants
 from dockyard.auth.password_checks import PasswordChecks, PasswordChecksBusy
@@ -19,6 +20,7 @@ from dockyard.auth.policy import Action, Policy, Principal, rule
 from dockyard.auth.revocation import CredentialStamp, Revocation, password_stamp
 from dockyard.auth.tokens import Scope, TokenIssuer, TokenVerifier, repository_actions
 from dockyard.config.auth import Auth
+from dockyard.meta.access_tokens import AccessTokens
 from dockyard.meta.revocations import Revocations
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,14 @@ class Tokens:
 
 class Authenticator:
     def __init__(
-        self, settings: Auth, users: UserFile | None, policy: Policy, tokens: Tokens | None, revocations: Revocations
+        self,
+        settings: Auth,
+        users: UserFile | None,
+        policy: Policy,
+        tokens: Tokens | None,
+        revocations: Revocations,
+        *,
+        access_tokens: AccessTokens | None = None,
     ):
         self.settings = settings
         self.policy = policy
@@ -78,6 +87,10 @@ class Authenticator:
             self._verifier = Verifier(users, settings.credential_cache_seconds, checks)
         self._failures = FailedLogins(settings.failed_logins_per_minute)
         self._principals: dict[str, Principal] = {}
+        self.access_tokens = None
+        """Set when `auth.access_tokens` is on: passwords that start with `dyd_` are checked here."""
+        if access_tokens is not None:
+            self.access_tokens = AccessTokenChecks(access_tokens, policy.groups_of, self.user_exists)
 
     @property
     def token_mode(self) -> bool:
@@ -135,7 +148,27 @@ class Authenticator:
             self._failures.withdraw(client)
         return user
 
+    async def _by_access_token(self, secret: str, client: str) -> Principal:
+        """The caller an access token stands for, counted against the client like a password."""
+        assert self.access_tokens is not None
+        if wait := self._failures.attempt(client):
+            metrics.LIMITED_LOGINS.inc()
+            raise TooManyFailures(wait)
+        try:
+            principal = await self.access_tokens.principal(secret)
+        except Exception:
+            self._failures.withdraw(client)  # nothing was checked: the store failed
+            raise
+        if principal is None:
+            metrics.FAILED_LOGINS.inc()
+            log.info("failed login with an access token from %s", client)
+            raise LoginFailed
+        self._failures.withdraw(client)
+        return principal
+
     async def login(self, user: str, password: str, client: str) -> Principal:
+        if self.access_tokens is not None and is_access_token(password):
+            return await self._by_access_token(password, client)
         if self._verifier is None:
             raise LoginFailed
         key = self._verifier.key(f"{user}\0{password}")
@@ -143,6 +176,8 @@ class Authenticator:
 
     async def basic(self, credentials: str, client: str) -> Principal:
         """The principal of the part of a Basic Authorization header after `Basic `."""
+        if self.access_tokens is not None and (parsed := parse_basic(credentials)) and is_access_token(parsed[1]):
+            return await self._by_access_token(parsed[1], client)
         if self._verifier is None:
             raise LoginFailed
         return await self._verified(self._verifier.key(credentials), lambda: parse_basic(credentials), client)
@@ -155,9 +190,12 @@ class Authenticator:
         assert self.tokens is not None
         access: dict[str, frozenset[Action]] = {}
         catalog = False
+        narrowed = principal is not None and principal.limit is not None
         for scope in scopes:
             if scope.type == "repository":
                 wanted = repository_actions(scope.actions)
+                if narrowed and Action.PUSH in wanted:
+                    wanted |= {Action.OVERWRITE}  # the token's grants are all it has: moving tags included
                 allowed = self.policy.allowed_actions(principal, scope.name, wanted)
                 access[scope.name] = access.get(scope.name, frozenset()) | allowed
             elif scope.type == "registry" and scope.name == "catalog":
@@ -165,12 +203,16 @@ class Authenticator:
         now = time.time()
         lifetime = self.tokens.lifetime
         subject = principal.name if principal is not None else ""
-        token = self.tokens.issuer.access_token(subject, access, catalog, lifetime, now)
+        token = self.tokens.issuer.access_token(subject, access, catalog, lifetime, now, narrowed=narrowed)
         issued_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
         return {"token": token, "access_token": token, "expires_in": lifetime, "issued_at": issued_at}
 
-    async def refresh_token(self, principal: Principal) -> str:
+    async def refresh_token(self, principal: Principal) -> str | None:
+        """None for an access-token caller: a refresh token would outlive the token's revocation and
+        carry its owner's full rights."""
         assert self.tokens is not None
+        if principal.limit is not None:
+            return None
         binding = await self.revocation.bind(principal.name)
         return self.tokens.issuer.refresh_token(principal.name, self.tokens.refresh_lifetime, time.time(), binding)
 
@@ -224,8 +266,12 @@ def load_auth(settings: Auth, data_dir: Path) -> tuple[UserFile | None, Policy, 
     return users, policy, tokens
 
 
-def build_authenticator(settings: Auth, data_dir: Path, revocations: Revocations) -> Authenticator | None:
-    """None when auth is off. Raises HtpasswdError or KeyFileError with a message for the operator."""
+def build_authenticator(
+    settings: Auth, data_dir: Path, revocations: Revocations, access_tokens: AccessTokens | None = None
+) -> Authenticator | None:
+    """None when auth is off. Raises HtpasswdError or KeyFileError with a message for the operator.
+    `access_tokens`: the store of access tokens, used when `auth.access_tokens` is on."""
     if not settings.enabled:
         return None
-    return Authenticator(settings, *load_auth(settings, data_dir), revocations)
+    tokens_store = access_tokens if settings.access_tokens else None
+    return Authenticator(settings, *load_auth(settings, data_dir), revocations, access_tokens=tokens_store)

@@ -4,6 +4,7 @@ the granted access, and verifying them (dockyard's own and those of trusted exte
 from __future__ import annotations
 
 import math
+import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,7 +14,7 @@ from typing import Any
 import jwt
 
 from dockyard.auth.keys import PrivateKey, VerifyingKey, thumbprint
-from dockyard.auth.policy import Action, Principal
+from dockyard.auth.policy import Action, Principal, TokenLimit
 from dockyard.auth.revocation import Binding
 
 _ALL_ACTIONS = frozenset(Action)
@@ -21,6 +22,10 @@ _CACHE_LIMIT = 16384
 # What binds a refresh token to its subject's credential (auth/revocation.py).
 _VERSION_CLAIM = "cver"
 _STAMP_CLAIM = "cstamp"
+# Set on tokens issued to an access-token caller: their access claim is all they grant, never widened
+# by their subject's rights (for tag moves, for reading a mount's source).
+_NARROWED_CLAIM = "narrowed"
+_NARROWED = TokenLimit((re.compile(".*"),), _ALL_ACTIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +114,7 @@ def principal_of(claims: Mapping[str, Any], local: bool) -> Principal:
         catalog=catalog,
         local=local,
         expires=float(claims["exp"]),
+        limit=_NARROWED if claims.get(_NARROWED_CLAIM) is True else None,
     )
 
 
@@ -124,10 +130,18 @@ class TokenIssuer:
         return jwt.encode(claims, self._key, self._algorithm, headers=self._headers)
 
     def access_token(
-        self, subject: str, access: Mapping[str, frozenset[Action]], catalog: bool, lifetime: int, now: float
+        self,
+        subject: str,
+        access: Mapping[str, frozenset[Action]],
+        catalog: bool,
+        lifetime: int,
+        now: float,
+        *,
+        narrowed: bool = False,
     ) -> str:
+        """`narrowed`: for an access-token caller (see _NARROWED_CLAIM)."""
         issued = int(now)
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": subject,
             "aud": self.service,
@@ -138,6 +152,8 @@ class TokenIssuer:
             "jti": secrets.token_urlsafe(12),
             "access": _access_claim(access, catalog),
         }
+        if narrowed:
+            claims[_NARROWED_CLAIM] = True
         return self._sign(claims)
 
     def refresh_token(self, subject: str, lifetime: int, now: float, binding: Binding) -> str:

@@ -74,6 +74,8 @@ class Auth(Section):
     """Threads per worker that check passwords (bcrypt); they never delay pushes and pulls."""
     password_check_queue: int = Field(default=16, ge=0, le=10_000)
     """Password checks per worker that may wait for a thread; more at once are answered 429."""
+    access_tokens: bool = False
+    """Personal and robot access tokens (`dockyard token`): a password that starts with `dyd_` is one."""
 
     @property
     def enabled(self) -> bool:

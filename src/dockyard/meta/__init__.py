@@ -2,7 +2,7 @@
 
 Each concern (the catalog, blob links, uploads, manifests, tags, referrers, the outbox, browsing,
 garbage reviews, byte deletions, retention, integrity, usage, runtime settings, the lifecycle,
-replication's leases and runs, revocations of sessions) is a small Protocol in a module named for it,
+replication's leases and runs, revocations of sessions, access tokens) is a small Protocol in a module named for it,
 beside the values it speaks in: `tags.py` holds `Tags`.
 `errors.py` holds the failures any of them may raise. Callers type against the concerns they use;
 one that needs several declares their intersection, named for its purpose, next to itself (being

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from dockyard.meta.access_tokens import AccessTokens
 from dockyard.meta.blob_deletions import BlobDeletions
 from dockyard.meta.blob_links import BlobLinks
 from dockyard.meta.browse import Browsing
@@ -45,6 +46,7 @@ class MetadataStore(
     Usage,
     ReplicationState,
     Revocations,
+    AccessTokens,
     Protocol,
 ):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""

@@ -9,6 +9,7 @@ cannot be portable.
 
 from __future__ import annotations
 
+from dockyard.meta.sql.access_tokens import AccessTokenQueries
 from dockyard.meta.sql.blob_deletions import BlobDeletionQueries
 from dockyard.meta.sql.blob_links import BlobLinkQueries
 from dockyard.meta.sql.browse import BrowseQueries
@@ -47,6 +48,7 @@ class SqlMetadataStore(
     UsageQueries,
     ReplicationQueries,
     RevocationQueries,
+    AccessTokenQueries,
     MetadataStore,
 ):
     pass
