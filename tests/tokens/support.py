@@ -52,7 +52,17 @@ class TokenServers:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
         data = self.servers[0].data_dir
         return subprocess.run(
-            [sys.executable, "-m", "dockyard", args[0], "--config", str(self.config), "--data-dir", str(data), *args[1:]],
+            [
+                sys.executable,
+                "-m",
+                "dockyard",
+                args[0],
+                "--config",
+                str(self.config),
+                "--data-dir",
+                str(data),
+                *args[1:],
+            ],
             capture_output=True,
             text=True,
             check=check,

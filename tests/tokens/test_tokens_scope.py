@@ -24,7 +24,8 @@ def admin(servers: TokenServers) -> RegistryClient:
 
 def test_a_personal_token_works_within_its_globs_and_its_owners_rights(basic_tokens: TokenServers) -> None:
     secret = basic_tokens.create("writer-ci", "--user", "writer", actions="pull,push,delete")
-    assert secret.startswith("dyd_") and len(secret) >= 4 + 43, "256 random bits after the prefix"
+    assert secret.startswith("dyd_")
+    assert len(secret) >= 4 + 43, "256 random bits after the prefix"
     with admin(basic_tokens) as root:
         root.push_image("other/x", "v1")
         elsewhere = root.push_image("team/elsewhere", "v1")
@@ -78,5 +79,7 @@ def test_wrong_and_unknown_tokens_fail_like_wrong_passwords(basic_tokens: TokenS
     secret = basic_tokens.create("ui-attempt", "--user", "reader", actions="pull")
     with httpx.Client(base_url=basic_tokens.url) as browser:
         csrf = browser.get("/v2/_dockyard/session").json()["csrf"]
-        login = browser.post("/v2/_dockyard/session", headers={**basic_secret(secret, "reader"), "x-dockyard-csrf": csrf})
+        login = browser.post(
+            "/v2/_dockyard/session", headers={**basic_secret(secret, "reader"), "x-dockyard-csrf": csrf}
+        )
         assert login.status_code == 401
