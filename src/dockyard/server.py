@@ -31,6 +31,7 @@ from dockyard.http.limits import RequestLimits
 from dockyard.http.metrics import ACCESS_LOG_DROPPED
 from dockyard.http.routes import Route
 from dockyard.http.tracing import request_tracer
+from dockyard.meta.access_tokens import AccessTokens
 from dockyard.meta.errors import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.meta.store import MetadataStore
@@ -141,7 +142,7 @@ def build_app() -> RegistryApp:
         _metrics_page(registry, settings.metrics.repository_usage_seconds),
         close,
         background,
-        routes=_ui_routes(settings, auth, composed.replication),
+        routes=_ui_routes(settings, auth, composed.replication, meta),
         on_start=meta.start,
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
@@ -217,12 +218,15 @@ def _build_context(
     )
 
 
-def _ui_routes(settings: Settings, auth: Authenticator | None, replication: ReplicationService) -> tuple[Route, ...]:
+def _ui_routes(
+    settings: Settings, auth: Authenticator | None, replication: ReplicationService, access_tokens: AccessTokens
+) -> tuple[Route, ...]:
     sessions = None
     if auth:
         key_file = settings.ui.session_key_file or settings.data_dir / "auth" / "ui-session.key"
         sessions = Sessions(session_key(key_file), settings.ui.session_seconds)
-    return ui_routes(sessions, load_assets() if settings.ui.enabled else None, replication)
+    tokens = access_tokens if auth is not None and auth.access_tokens is not None else None
+    return ui_routes(sessions, load_assets() if settings.ui.enabled else None, replication, tokens)
 
 
 def _access_log(settings: Settings) -> AccessLog | None:

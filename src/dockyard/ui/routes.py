@@ -8,21 +8,28 @@ paths is introduced by `/-/`, a path segment no repository name can contain.
 from __future__ import annotations
 
 from dockyard.http.routes import Route, route
+from dockyard.meta.access_tokens import AccessTokens
 from dockyard.replication.service import ReplicationService
 from dockyard.ui.api import Api
 from dockyard.ui.assets import Asset
 from dockyard.ui.pages import Pages
 from dockyard.ui.replication import ReplicationPage
 from dockyard.ui.session import Sessions
+from dockyard.ui.tokens import TokensPage
 
 _REPOSITORY = r"/v2/_dockyard/repositories/(?P<name>.+)/-"
 
 
 def ui_routes(
-    sessions: Sessions | None, assets: dict[str, Asset] | None, replication: ReplicationService | None = None
+    sessions: Sessions | None,
+    assets: dict[str, Asset] | None,
+    replication: ReplicationService | None = None,
+    access_tokens: AccessTokens | None = None,
 ) -> tuple[Route, ...]:
-    """`sessions` is None when auth is off, `assets` when the UI is disabled (its API still answers)."""
+    """`sessions` is None when auth is off, `assets` when the UI is disabled (its API still answers),
+    `access_tokens` when access tokens are off."""
     pages = Pages(assets)
+    tokens = TokensPage(sessions, access_tokens)
     api = Api(sessions)
     replication_page = ReplicationPage(sessions, replication)
     return (
@@ -51,4 +58,20 @@ def ui_routes(
         ),
         route("ui_rights", _REPOSITORY + r"/rights", public=True, GET=api.rights),
         route("ui_replication", r"/v2/_dockyard/replication", public=True, GET=replication_page.status),
+        # Tokens are no registry content: they are managed in read-only mode too, as logins are.
+        route(
+            "ui_tokens",
+            r"/v2/_dockyard/tokens",
+            public=True,
+            changes_content=False,
+            GET=tokens.list_tokens,
+            POST=tokens.create,
+        ),
+        route(
+            "ui_token",
+            r"/v2/_dockyard/tokens/(?P<token_id>[0-9a-f]{16})",
+            public=True,
+            changes_content=False,
+            DELETE=tokens.revoke,
+        ),
     )

@@ -4,10 +4,12 @@
 //   #/r/<name>?q=&sort=&offset=          tags of a repository
 //   #/r/<name>/-/m/<reference>           one manifest (a tag or a digest)
 //   #/replication                        replication rules and their runs
+//   #/tokens                             the user's access tokens
 import { api, confirmDelete, manifestLink, repoPath, repositoryLink, setCrumbs, state } from "./core.js";
 import { formatBytes, h, mediaBadge, shortDigest, timeCell, toast } from "./dom.js";
 import { renderManifest } from "./manifest.js";
 import { renderReplication } from "./replication.js";
+import { renderTokens } from "./tokens.js";
 
 const PAGE = 50;
 const main = document.getElementById("main");
@@ -18,6 +20,7 @@ function parseHash() {
   const [path, query] = raw.split("?");
   const params = new URLSearchParams(query || "");
   if (path === "/replication") return { view: "replication", params };
+  if (path === "/tokens") return { view: "tokens", params };
   let match = path.match(/^\/r\/(.+)\/-\/m\/([^/]+)$/);
   if (match) return { view: "manifest", name: decodeURIComponent(match[1]), reference: decodeURIComponent(match[2]), params };
   match = path.match(/^\/r\/(.+)$/);
@@ -32,6 +35,7 @@ async function render() {
     if (route.view === "manifest") await renderManifest(main, route);
     else if (route.view === "tags") await renderTags(route);
     else if (route.view === "replication") await renderReplication(main);
+    else if (route.view === "tokens") await renderTokens(main);
     else await renderRepositories(route);
   } catch (error) {
     main.replaceChildren(errorNotice(error));
@@ -157,7 +161,8 @@ async function loadSession() {
   const account = document.getElementById("account");
   if (!state.session.authEnabled) { account.replaceChildren(); return; }
   if (state.session.user) {
-    account.replaceChildren(h("span", { class: "muted", id: "user" }, "Signed in as " + state.session.user),
+    account.replaceChildren(h("a", { class: "nav-link", href: "#/tokens", id: "tokens-link" }, "Access tokens"),
+      h("span", { class: "muted", id: "user" }, "Signed in as " + state.session.user),
       h("button", { type: "button", id: "logout", onclick: logout }, "Log out"));
   } else {
     account.replaceChildren(h("button", { type: "button", id: "login", class: "primary", onclick: openLogin }, "Log in"));
