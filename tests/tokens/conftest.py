@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests.tokens.support import TokenServers
+from tests.ui.conftest import browser, problems  # noqa: F401 - Chromium for the Access tokens page
 
 
 @pytest.fixture(scope="session")
