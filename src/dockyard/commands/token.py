@@ -19,9 +19,8 @@ from dockyard.auth.access_tokens import (
 from dockyard.commands.flags import add_setting_flags
 from dockyard.commands.stores import open_metadata
 from dockyard.config.settings import Settings
-from dockyard.meta.access_tokens import AccessTokenRecord, DuplicateAccessToken
+from dockyard.meta.access_tokens import AccessTokenRecord, AccessTokens, DuplicateAccessToken
 from dockyard.meta.factory import prepare_metadata_store
-from dockyard.meta.store import MetadataStore
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,7 +77,7 @@ async def _command(settings: Settings, args: argparse.Namespace) -> int:
         await meta.close()
 
 
-async def _create(meta: MetadataStore, args: argparse.Namespace) -> int:
+async def _create(meta: AccessTokens, args: argparse.Namespace) -> int:
     created = await create_access_token(
         meta,
         name=args.name,
