@@ -12,6 +12,8 @@ from tests.interop.clients import ContainersConfig, Skopeo
 from tests.interop.harness import small_layout
 from tests.tokens.support import TokenServers
 
+pytestmark = pytest.mark.interop
+
 
 @pytest.mark.parametrize("mode", ["basic", "bearer"])
 def test_skopeo_copies_with_a_robot_token(mode: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
