@@ -4,17 +4,34 @@ expired; and its secret never in a log."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
+import pytest
 from tests.support.wait import poll
 from tests.tokens.support import TokenServers, basic_secret
 
-from dockyard.auth.access_tokens import create_access_token
+from dockyard.auth.access_tokens import InvalidAccessToken, create_access_token, parse_lifetime
+from dockyard.meta import sqlite
 from dockyard.meta.sqlite import SqliteMetadataStore
 
 
 def status(servers: TokenServers, secret: str, url: str | None = None) -> int:
     return httpx.get(f"{url or servers.url}/v2/", headers=basic_secret(secret)).status_code
+
+
+def last_used(servers: TokenServers, name: str) -> float | None:
+    """Read from the store itself: polling through `dockyard token list` would start a process a time."""
+
+    async def read() -> float | None:
+        store = SqliteMetadataStore(servers.servers[0].data_dir / "metadata.db")
+        await store.start()
+        try:
+            return next(token.last_used_at for token in await store.access_tokens() if token.name == name)
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
 
 
 def test_listed_used_revoked(basic_tokens: TokenServers) -> None:
@@ -25,17 +42,14 @@ def test_listed_used_revoked(basic_tokens: TokenServers) -> None:
     assert listed["repositories"] == ["team/**"]
     assert listed["actions"] == ["pull"]
     assert listed["lastUsed"] is None
-    assert secret not in basic_tokens.dockyard("token", "list").stdout
     assert secret[4:] not in str(listed)
 
     assert status(basic_tokens, secret) == 200
-    used = poll(lambda: basic_tokens.listed()["short-lived"]["lastUsed"], 30)
-    assert used is not None, "the last use reaches the store within a few seconds"
+    assert poll(lambda: last_used(basic_tokens, "short-lived"), 30), "the last use reaches the store in seconds"
 
     revoked = basic_tokens.dockyard("token", "revoke", listed["id"])
     assert listed["id"] in revoked.stdout
     assert status(basic_tokens, secret) == 401, "at once: nothing caches a verified token"
-    assert "short-lived" not in basic_tokens.listed()
     again = basic_tokens.dockyard("token", "revoke", listed["id"], check=False)
     assert again.returncode != 0
     assert "no token" in again.stderr
@@ -58,23 +72,55 @@ def test_an_expired_token_is_refused(basic_tokens: TokenServers) -> None:
     assert poll(lambda: status(basic_tokens, secret) == 401, 30), "refused once expired"
 
 
-def test_bad_requests_for_tokens_are_refused_with_a_reason(basic_tokens: TokenServers) -> None:
-    cases = [
-        (["--name", "bad name", "--user", "reader", "--actions", "pull"], "token name"),
-        (["--name", "x", "--user", "reader", "--actions", "pull,fly"], "actions must be"),
-        (["--name", "x", "--user", "reader", "--actions", "pull", "--expires", "soon"], "expiry"),
-        (["--name", "x", "--robot", "--actions", "pull", "--repositories", "../etc"], "repository glob"),
-    ]
-    for arguments, reason in cases:
-        globs = [] if "--repositories" in arguments else ["--repositories", "team/**"]
-        done = basic_tokens.dockyard("token", "create", *arguments, *globs, check=False)
-        assert done.returncode != 0, arguments
-        assert reason in done.stderr, (arguments, done.stderr)
+@pytest.mark.parametrize(
+    ("name", "repositories", "actions", "reason"),
+    [
+        ("bad name", ["team/**"], ["pull"], "token name"),
+        ("x", ["team/**"], ["pull", "fly"], "actions must be"),
+        ("x", [], ["pull"], "at least one repository"),
+        ("x", ["../etc"], ["pull"], "repository glob"),
+        ("x", ["Team/App"], ["pull"], "repository glob"),
+    ],
+)
+def test_what_a_token_cannot_be(
+    name: str, repositories: list[str], actions: list[str], reason: str, tmp_path: Path
+) -> None:
+    async def create() -> None:
+        sqlite.prepare_database(tmp_path / "metadata.db")
+        store = SqliteMetadataStore(tmp_path / "metadata.db")
+        await store.start()
+        try:
+            with pytest.raises(InvalidAccessToken, match=reason):
+                await create_access_token(
+                    store, name=name, owner="a", repositories=repositories, actions=actions, lifetime=None,
+                    created_by="test",
+                )  # fmt: skip
+            assert await store.access_tokens() == [], "nothing stored"
+        finally:
+            await store.close()
+
+    asyncio.run(create())
+
+
+def test_lifetimes() -> None:
+    assert parse_lifetime("90d") == 90 * 86400
+    assert parse_lifetime("12h") == 12 * 3600
+    assert parse_lifetime("4w") == 28 * 86400
+    for wrong in ("soon", "0d", "90", "-1d", "1y", "9999999d"):
+        with pytest.raises(InvalidAccessToken, match="expiry"):
+            parse_lifetime(wrong)
+
+
+def test_the_command_refuses_with_a_reason(basic_tokens: TokenServers) -> None:
     basic_tokens.create("twice", "--robot")
     done = basic_tokens.dockyard("token", "create", "--name", "twice", "--robot", "--repositories", "a",
                                  "--actions", "pull", check=False)  # fmt: skip
     assert done.returncode != 0
     assert "exists already" in done.stderr
+    done = basic_tokens.dockyard("token", "create", "--name", "x", "--robot", "--repositories", "a",
+                                 "--actions", "pull", "--expires", "soon", check=False)  # fmt: skip
+    assert done.returncode != 0
+    assert "expiry" in done.stderr
 
 
 def test_a_removed_owners_tokens_stop_working(basic_tokens: TokenServers) -> None:
