@@ -4,6 +4,9 @@ expired; and its secret never in a log."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -139,3 +142,13 @@ def test_secrets_never_reach_the_log(basic_tokens: TokenServers) -> None:
     assert "failed login with an access token" in log, "the failure is logged, without the secret"
     assert secret[4:] not in log
     assert wrong[4:] not in log
+
+
+def test_access_tokens_need_authentication_on(tmp_path: Path) -> None:
+    config = tmp_path / "dockyard.yaml"
+    config.write_text("auth:\n  access_tokens: true\n")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    command = [sys.executable, "-m", "dockyard", "config", "check", str(config)]
+    checked = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=clean)
+    assert checked.returncode != 0
+    assert "auth.access_tokens needs authentication on" in checked.stdout + checked.stderr

@@ -82,6 +82,12 @@ class Auth(Section):
         return self.htpasswd is not None or self.token.enabled
 
     @model_validator(mode="after")
+    def _access_tokens_need_auth(self) -> Auth:
+        if self.access_tokens and not self.enabled:
+            raise ValueError("auth.access_tokens needs authentication on (auth.htpasswd or auth.token.enabled)")
+        return self
+
+    @model_validator(mode="after")
     def _token_has_a_source(self) -> Auth:
         if self.token.enabled and self.htpasswd is None and not self.token.trusted_issuers:
             raise ValueError("auth.token.enabled needs auth.htpasswd or auth.token.trusted_issuers")
