@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 
+from dockyard.auth import htpasswd
 from dockyard.auth.access_tokens import (
     InvalidAccessToken,
     acting_name,
@@ -64,6 +65,8 @@ async def _command(settings: Settings, args: argparse.Namespace) -> int:
     meta = await open_metadata(settings)
     try:
         if args.what == "create":
+            if args.user is not None:
+                _warn_of_unknown_user(settings, args.user)
             return await _create(meta, args)
         if args.what == "list":
             records = await meta.access_tokens(args.user, robots=args.user is None)
@@ -75,6 +78,18 @@ async def _command(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await meta.close()
+
+
+def _warn_of_unknown_user(settings: Settings, user: str) -> None:
+    """A user the htpasswd file does not know may come from another source: a note, not a refusal."""
+    path = settings.auth.htpasswd
+    try:
+        known = path is None or user in htpasswd.load(path)
+    except htpasswd.HtpasswdError:
+        known = False
+    if not known:
+        note = f"no user {user!r} in {path}; the token works only while such a user exists"
+        print(f"dockyard token: note: {note}", file=sys.stderr)
 
 
 async def _create(meta: AccessTokens, args: argparse.Namespace) -> int:
