@@ -124,6 +124,10 @@ def test_the_command_refuses_with_a_reason(basic_tokens: TokenServers) -> None:
                                  "--actions", "pull", "--expires", "soon", check=False)  # fmt: skip
     assert done.returncode != 0
     assert "expiry" in done.stderr
+    ghost = basic_tokens.dockyard("token", "create", "--name", "ghost", "--user", "ghost", "--repositories", "a",
+                                  "--actions", "pull")  # fmt: skip
+    assert "no user 'ghost'" in ghost.stderr, "created, with a note"
+    assert httpx.get(f"{basic_tokens.url}/v2/", headers=basic_secret(ghost.stdout.strip())).status_code == 401
 
 
 def test_a_removed_owners_tokens_stop_working(basic_tokens: TokenServers) -> None:
