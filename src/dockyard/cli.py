@@ -9,13 +9,14 @@ from collections.abc import Sequence
 import yaml
 from pydantic import ValidationError
 
-from dockyard.commands import admin, config, fsck, gc, migrate, replicate, retention, serve, token, usage, user
+from dockyard.commands import admin, config, fsck, gc, migrate, proxy, replicate, retention, serve, token, usage, user
 from dockyard.commands.flags import apply_setting_flags
 from dockyard.commands.versions import versions
 from dockyard.config.check import refusal
 from dockyard.config.settings import load_settings
+from dockyard.core.errors import store_fault
 
-_COMMANDS = (serve, config, admin, usage, migrate, user, token, gc, fsck, retention, replicate)
+_COMMANDS = (serve, config, admin, usage, migrate, user, token, gc, fsck, retention, replicate, proxy)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,4 +41,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = load_settings()
     except (ValidationError, FileNotFoundError, ValueError, yaml.YAMLError) as error:
         sys.exit(refusal(error))
-    sys.exit(args.run(settings, args))
+    try:
+        status = args.run(settings, args)
+    except Exception as error:
+        fault = store_fault(error)
+        if fault is None:
+            raise
+        # A store that is full, read-only or down: one line, and the command can be run again.
+        sys.exit(f"dockyard {args.command}: {type(fault).__name__}: {fault}")
+    sys.exit(status)

@@ -20,6 +20,8 @@ from dockyard.auth.service import Authenticator, build_authenticator
 from dockyard.blobs.base import BlobStore
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
 from dockyard.config.settings import Settings, load_settings
+from dockyard.core.errors import StoreFault
+from dockyard.events.fills import FillNotifier
 from dockyard.events.service import NotificationService
 from dockyard.gc.worker import run_maintenance
 from dockyard.http.accesslog import AccessLog
@@ -36,6 +38,7 @@ from dockyard.meta.errors import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.meta.store import MetadataStore
 from dockyard.meta.uploads import SessionLimits
+from dockyard.proxy import PullThroughCache
 from dockyard.registry import (
     BlobService,
     BrowseService,
@@ -51,6 +54,8 @@ from dockyard.registry.metrics import render_usage
 from dockyard.registry.pulls import PullLog
 from dockyard.registry.quotas import QuotaRule, Quotas
 from dockyard.replication.service import ReplicationService
+from dockyard.telemetry.disk import check_room
+from dockyard.telemetry.failures import log_failure
 from dockyard.telemetry.linewriter import LineWriter, check_writable
 from dockyard.telemetry.logconfig import lighten_logging, logging_config
 from dockyard.ui.assets import load_assets
@@ -85,12 +90,14 @@ def _metrics_page(registry: Registry, usage_seconds: float) -> Callable[[], Awai
 
 @dataclass(frozen=True, slots=True)
 class Composed:
-    """The registry with what writes beside it: notifications, replication, the pull log."""
+    """The registry with what writes beside it: notifications, replication, the pull log, the
+    pull-through cache (when upstreams are configured)."""
 
     registry: Registry
     events: NotificationService
     replication: ReplicationService
     pulls: PullLog
+    cache: PullThroughCache | None
 
 
 def compose(settings: Settings, meta: MetadataStore, store: BlobStore) -> Composed:
@@ -100,9 +107,10 @@ def compose(settings: Settings, meta: MetadataStore, store: BlobStore) -> Compos
     replication = ReplicationService(settings.replication, meta, store)
     events = NotificationService(settings.notifications, meta, settings.port, replication.consumers)
     pulls = PullLog(meta)
-    registry = _build_registry(settings, meta, store, events, pulls)
+    cache = _build_cache(settings, meta, store, events)
+    registry = _build_registry(settings, meta, store, events, pulls, cache=cache)
     replication.attach(registry)
-    return Composed(registry, events, replication, pulls)
+    return Composed(registry, events, replication, pulls, cache)
 
 
 def build_app() -> RegistryApp:
@@ -112,30 +120,36 @@ def build_app() -> RegistryApp:
     meta = open_metadata_store(settings)
     store = open_blob_store(settings)
     composed = compose(settings, meta, store)
-    registry, events, pulls = composed.registry, composed.events, composed.pulls
+    registry, events, pulls, cache = composed.registry, composed.events, composed.pulls, composed.cache
     auth = build_authenticator(settings.auth, settings.data_dir, meta, meta)
     token_uses = auth.access_tokens if auth is not None else None
 
     async def close() -> None:
+        if cache is not None:
+            await cache.close()
         try:
             await pulls.flush()
-        except Exception:
-            log.exception("recording the last pull times failed")
+        except Exception as error:
+            log_failure(log, "recording the last pull times", error)
         if token_uses is not None:
             try:
                 await token_uses.flush_uses()
-            except Exception:
-                log.exception("recording the last uses of access tokens failed")
+            except Exception as error:
+                log_failure(log, "recording the last uses of access tokens", error)
         await meta.close()
         await store.close()
 
     async def background() -> None:
-        await asyncio.gather(
+        work = [
             run_maintenance(meta, store, settings, pulls, registry.uploads),
             events.run(registry.operations.read_only),
             composed.replication.run(registry.operations.read_only),
-            *([token_uses.run(registry.operations.read_only)] if token_uses is not None else []),
-        )
+        ]
+        if cache is not None:
+            work.append(cache.run(registry.operations.read_only, settings.gc.pull_flush_seconds))
+        if token_uses is not None:
+            work.append(token_uses.run(registry.operations.read_only))
+        await asyncio.gather(*work)
 
     return RegistryApp(
         _build_context(settings, registry, events, auth),
@@ -170,17 +184,39 @@ def _guard(settings: Settings, auth: Authenticator | None) -> Guard | None:
     )
 
 
+def _build_cache(
+    settings: Settings, meta: MetadataStore, store: BlobStore, events: NotificationService
+) -> PullThroughCache | None:
+    if not settings.proxy.upstreams:
+        return None
+    return PullThroughCache(
+        settings.proxy,
+        meta,
+        store,
+        manifest_max_bytes=settings.limits.manifest_max_bytes,
+        events=FillNotifier(events.notifier),
+    )
+
+
 def _build_registry(
-    settings: Settings, meta: MetadataStore, store: BlobStore, events: NotificationService, pulls: PullLog
+    settings: Settings,
+    meta: MetadataStore,
+    store: BlobStore,
+    events: NotificationService,
+    pulls: PullLog,
+    *,
+    cache: PullThroughCache | None = None,
 ) -> Registry:
     quotas = Quotas(meta, [QuotaRule(rule.repository, rule.max_bytes) for rule in settings.quotas])
-    blobs = BlobService(meta, store, settings.uploads.automatic_mount, quotas, notifier=events.notifier)
+    notifier = events.notifier
+    blobs = BlobService(meta, store, settings.uploads.automatic_mount, quotas, notifier=notifier, cache=cache)
     manifests = ManifestService(
         meta,
         settings.manifests.allow_missing_blobs,
-        notifier=events.notifier,
+        notifier=notifier,
         immutable_tags=[ImmutableTagRule(rule.repository, rule.tags) for rule in settings.immutable_tags],
         pulls=pulls,
+        cache=cache,
     )
     return Registry(
         blobs=blobs,
@@ -188,17 +224,19 @@ def _build_registry(
             meta,
             store,
             quotas,
-            notifier=events.notifier,
+            notifier=notifier,
+            cache=cache,
             limits=SessionLimits(
                 settings.limits.upload_sessions_per_repository, settings.limits.upload_sessions_per_user
             ),
         ),
         manifests=manifests,
-        listing=ListingService(meta, settings.limits.page_max_entries),
+        listing=ListingService(meta, settings.limits.page_max_entries, cache),
         operations=OperationsService(
             meta, store, settings.read_only, settings.health.timeout_seconds, settings.limits.page_max_entries
         ),
         browse=BrowseService(meta, manifests, blobs, settings.limits.page_max_entries),
+        cache=cache,
     )
 
 
@@ -249,6 +287,7 @@ def serve(settings: Settings, data_dir: Path) -> None:
     except BlobStoreUnavailable as error:
         sys.exit(f"dockyard: cannot use the blob store: {error}")
     print(f"dockyard blobs: {blobs}", file=sys.stderr, flush=True)
+    _warn_unless_writable(settings, data_dir)
     if settings.access_log and settings.access_log_file:
         try:
             check_writable(settings.access_log_file)
@@ -264,6 +303,21 @@ def serve(settings: Settings, data_dir: Path) -> None:
     except RuntimeError as error:  # granian reports bind failures this way
         # The first line is the reason; a native backtrace may follow.
         sys.exit(f"dockyard: cannot serve on {settings.listen}: {str(error).splitlines()[0]}")
+
+
+def _warn_unless_writable(settings: Settings, data_dir: Path) -> None:
+    """Say so at start when the data directory holds stores but takes no writes: pulls are served,
+    pushes fail until the disk is writable again, and that needs no restart."""
+    if settings.storage.s3 is not None and settings.database.url is not None:
+        return  # nothing of the stores lives there
+    try:
+        check_room(data_dir)
+    except StoreFault as fault:
+        print(
+            f"dockyard: warning: {fault}: pulls are served, but pushes and deletes fail until it takes writes",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _raise_open_file_limit(settings: Settings) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.auth.policy import Action, Grant, Policy, Principal, glob_pattern, rule
+from dockyard.auth.policy import Action, Grant, Policy, Principal, rule
+from dockyard.core.globs import glob_pattern
 
 
 @pytest.mark.parametrize(

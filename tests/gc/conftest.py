@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from tests.support.backends import backend_env
 from tests.support.backends import stored_blobs as blobs_in_store
-from tests.support.server import DockyardServer
+from tests.support.server import DockyardServer, all_running
 
 FAST_GC = {"DOCKYARD_GC__REVIEW_DELAY_SECONDS": "0.5", "DOCKYARD_GC__IDLE_SECONDS": "0.1"}
 # An image push into S3 takes a second or more on a busy machine: with a delay shorter than that,
@@ -68,10 +68,5 @@ def gc_cluster(tmp_path: Path, storage_env: dict[str, str]) -> Iterator[list[Doc
     servers = [DockyardServer(tmp_path / "data", env=env) for _ in range(INSTANCES)]
     for number, server in enumerate(servers):
         server.log_path = tmp_path / f"instance-{number}.log"
-    try:
-        for server in servers:
-            server.start()
+    with all_running(servers):
         yield servers
-    finally:
-        for server in servers:
-            server.kill()

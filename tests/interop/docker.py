@@ -42,8 +42,10 @@ PUSHED = re.compile(r"digest: (sha256:[0-9a-f]{64}) size: (\d+)")
 class DockerDaemon:
     """dockerd with private state, stopped by PID."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, settings: dict[str, object] | None = None):
+        """`settings`: more keys of daemon.json (`registry-mirrors`)."""
         self.root = root
+        self.settings = settings or {}
         self.socket = root / "docker.sock"
         self.pidfile = root / "dockerd.pid"
         self.log_path = root / "dockerd.log"
@@ -55,7 +57,7 @@ class DockerDaemon:
         self.containerd.start()
         config = self.root / "daemon.json"
         # Without this, dockerd 20.10 writes its libtrust key to /etc/docker/key.json.
-        config.write_text(json.dumps({"deprecated-key-path": str(self.root / "key.json")}))
+        config.write_text(json.dumps({"deprecated-key-path": str(self.root / "key.json"), **self.settings}))
         cmd = [
             "dockerd",
             "--config-file", str(config),

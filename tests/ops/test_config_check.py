@@ -44,6 +44,18 @@ def test_a_good_file_connects(tmp_path: Path) -> None:
         ("access_log_file: /nonexistent/dir/access.log\n", "access_log_file: /nonexistent/dir does not exist"),
         ("listen: [\n", "(file): not valid YAML"),
         ("- a list\n", "(file): the top level is not a mapping"),
+        (
+            "replication:\n  targets: [{name: up, url: 'https://r.example'}]\n  rules:\n"
+            "  - {name: mirror, direction: pull, target: up, repositories: ['team/**']}\n"
+            "  - {name: ship, direction: push, trigger: event, target: up, repositories: ['team/**']}\n",
+            "replication: Value error, rules 'mirror' and 'ship' form a loop",
+        ),
+        (
+            "notifications:\n  endpoints: [{name: 'replication:ship', url: 'https://hooks.example/'}]\n"
+            "replication:\n  targets: [{name: up, url: 'https://r.example'}]\n"
+            "  rules: [{name: ship, direction: push, target: up, repositories: ['team/**']}]\n",
+            "endpoint 'replication:ship' takes the outbox queue of replication rule 'ship'",
+        ),
     ],
 )
 def test_a_bad_file_is_explained(tmp_path: Path, text: str, expected: str) -> None:

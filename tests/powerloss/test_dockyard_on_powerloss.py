@@ -1,7 +1,7 @@
 """dockyard runs on the power-loss filesystem, and what it completed survives a power cut.
 
-The data directory itself is made durable first: an administrator creates it before the first start
-(dockyard creating it is a separate case). The server is SIGKILLed first, as the power takes every
+The data directory is made durable first, as an administrator who creates it before the first start
+would, or left for dockyard to create. The server is SIGKILLed first, as the power takes every
 process along, then the power is cut and a new server starts on what the disk kept.
 """
 
@@ -19,9 +19,12 @@ pytestmark = pytest.mark.slow
 REPO = "powerloss/smoke"
 
 
-def test_completed_pushes_survive_a_power_cut(powercut_dir: PowerCutDir) -> None:
-    data_dir = powercut_dir.path / "data"
-    data_dir.mkdir()
+@pytest.mark.parametrize("created_by", ["admin", "dockyard"])
+def test_completed_pushes_survive_a_power_cut(powercut_dir: PowerCutDir, created_by: str) -> None:
+    data_dir = powercut_dir.path / "srv" / "data"
+    data_dir.parent.mkdir()  # where the server's log goes
+    if created_by == "admin":
+        data_dir.mkdir()
     powercut_dir.sync()
     blob = os.urandom(3 << 20)
     server = DockyardServer(data_dir).start()

@@ -76,6 +76,28 @@ def test_overwrites_inside_a_large_file_are_undone_exactly(powercut_dir: PowerCu
     assert path.read_bytes() == original
 
 
+def torn_append(disk: PowerCutDir, seed: int) -> tuple[bytes, dict[str, int]]:
+    """A durable head, 64 pages appended without a sync, a torn cut: what the file holds after it."""
+    path = durable_file(disk, "torn", b"head")
+    with path.open("ab") as f:
+        f.write(b"".join(bytes([n + 1]) * 4096 for n in range(64)))
+    dropped = disk.cut(tear_seed=seed)
+    disk.mount()
+    return path.read_bytes(), dropped
+
+
+def test_a_torn_cut_keeps_some_unsynced_pages_and_leaves_holes(powercut_dir: PowerCutDir) -> None:
+    content, dropped = torn_append(powercut_dir, seed=20)
+    assert content.startswith(b"head")
+    assert dropped["pages_kept"] > 0
+    assert dropped["pages_lost"] > 0
+    pages = [content[start : start + 4096] for start in range(4096, len(content), 4096)]
+    assert any(not page.strip(b"\0") for page in pages[:-1]), "no hole before the end"
+    assert any(page and 0 not in page for page in pages), "no appended page kept"
+    again, _ = torn_append(powercut_dir, seed=20)
+    assert again == content  # one seed, one outcome
+
+
 def test_o_sync_writes_are_durable(powercut_dir: PowerCutDir) -> None:
     path = durable_file(powercut_dir, "f", b"old")
     write_file(path, b"new", fsync=False, mode=os.O_WRONLY | os.O_TRUNC | os.O_SYNC)

@@ -3,17 +3,14 @@ with token auth and users (the Docker Hub flow), its access log on so token requ
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from tests.auth.support import PASSWORDS, start_server
-from tests.remote.support import Distribution, access_log_lines
+from tests.remote.support import Distribution, settled_access_log
 from tests.support.server import DockyardServer
 
 from dockyard.remote import RemoteSettings, Secret
@@ -37,13 +34,7 @@ class TokenDockyard:
     def logged(self, needle: str, deadline: float = 15.0) -> int:
         """Requests whose access-log line mentions `needle`, counted once everything sent so far is in
         the log (the log is written by a thread: wait for a marker request to show up)."""
-        marker = f"marker-{uuid.uuid4().hex}"
-        httpx.get(f"{self.url}/v2/{marker}/tags/list")
-        until = time.monotonic() + deadline
-        while access_log_lines(self.access_log, marker) == 0:
-            assert time.monotonic() < until, "the access log never showed the marker request"
-            time.sleep(0.02)
-        return access_log_lines(self.access_log, needle)
+        return sum(needle in line for line in settled_access_log(self.url, self.access_log, deadline))
 
 
 def start_token_dockyard(directory: Path, **auth: Any) -> TokenDockyard:

@@ -8,11 +8,14 @@ import json
 import os
 import signal
 import subprocess
+import time
+import uuid
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from bench.procs import DISTRIBUTION_BIN, Registry, distribution_config, free_port, wait_ready
 from tests.http.ocitest import (
     EMPTY_JSON,
@@ -82,6 +85,18 @@ def access_log_lines(path: Path, needle: str) -> int:
     if not path.exists():
         return 0
     return sum(needle in line for line in path.read_text(errors="replace").splitlines())
+
+
+def settled_access_log(url: str, path: Path, deadline: float = 15.0) -> list[str]:
+    """The lines of a dockyard access log once everything answered so far is in it: the log is
+    written by a thread, so a marker request is sent and waited for."""
+    marker = f"marker-{uuid.uuid4().hex}"
+    httpx.get(f"{url}/v2/{marker}/tags/list")
+    until = time.monotonic() + deadline
+    while access_log_lines(path, marker) == 0:
+        assert time.monotonic() < until, "the access log never showed the marker request"
+        time.sleep(0.02)
+    return path.read_text(errors="replace").splitlines()
 
 
 async def chunks_of(data: bytes, offset: int = 0, size: int = 64 * 1024) -> AsyncIterator[bytes]:

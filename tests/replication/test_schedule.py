@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.remote.support import Distribution
-from tests.replication.conftest import target
-from tests.replication.support import image, in_process, inventory, push_images, settings_of
+from tests.replication.support import image, in_process, inventory, push_images, settings_of, target
 
 from dockyard.commands.stores import open_stores
 from dockyard.remote import RemoteSettings

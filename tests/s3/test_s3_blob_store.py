@@ -141,6 +141,33 @@ def test_another_instance_continues_and_commits_an_upload(open_store: StoreFacto
     run(open_store, scenario)
 
 
+def test_another_instance_follows_an_upload_from_any_offset_as_it_grows(open_store: StoreFactory) -> None:
+    """What the pull-through cache's followers do: read what another process has appended so far,
+    from where they are, while it goes on appending."""
+    pieces = [b"p" * (5 * MIB + 3), b"q" * 1000, b"r" * (6 * MIB)]
+    data = b"".join(pieces)
+
+    async def scenario(store: BlobStore) -> None:
+        upload_id = str(uuid.uuid4())
+        await store.start_upload(upload_id)
+        follower = open_store()
+        try:
+            size = 0
+            for piece in pieces:
+                size = await store.append_upload(upload_id, size, body(piece), None)
+                assert await follower.upload_size(upload_id) == size
+                for start in (0, 1, size // 2, 5 * MIB + 3, size - 1, size):
+                    if start <= size:
+                        assert await collect(follower.read_upload(upload_id, start)) == data[start:size]
+            await store.commit_upload(upload_id, Digest.of(data), len(data))
+            with pytest.raises(UnknownUpload):
+                await collect(follower.read_upload(upload_id, 10))
+        finally:
+            await follower.close()
+
+    run(open_store, scenario)
+
+
 def test_a_chunk_at_the_wrong_offset_is_a_conflict(open_store: StoreFactory) -> None:
     async def scenario(store: BlobStore) -> None:
         upload_id = await upload(store, [b"12345"])

@@ -83,8 +83,8 @@ def stored_uploads(data_dir: Path, env: Mapping[str, str]) -> set[str]:
     """The upload sessions whose bytes the blob store holds."""
     if "DOCKYARD_STORAGE__S3__BUCKET" in env:
         return ServerBucket.of(env).upload_ids()
-    root = data_dir / "uploads"
-    return {path.name for path in root.iterdir()} if root.is_dir() else set()
+    root = data_dir / "uploads"  # <id> holds the bytes, <id>.size the acknowledged size
+    return {path.name.removesuffix(".size") for path in root.iterdir()} if root.is_dir() else set()
 
 
 def metadata_rows(data_dir: Path, env: Mapping[str, str], query: str) -> list[tuple[Any, ...]]:

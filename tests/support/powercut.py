@@ -4,6 +4,7 @@
         work = powercut_dir.path            # the mount: use it as any directory
         ...                                 # kill every process using it first (the power takes them too)
         dropped = powercut_dir.cut()        # everything not durable is gone; the mount is detached
+                                            # (cut(tear_seed=N): unsynced pages kept or lost at random)
         powercut_dir.mount()                # the disk as found after the cut, everything on it durable
 
 A cut ends the filesystem's process (tests/support/powerfs.py) after dropping the volatile state and
@@ -97,9 +98,14 @@ class PowerCutDir:
         """Make everything durable now, as sync(1) on a real disk would (a baseline before the chaos)."""
         self._command("sync", timeout)
 
-    def cut(self, timeout: float = 20.0) -> dict[str, int]:
-        """Cut the power: drop everything volatile and detach the mount. Returns what was dropped."""
-        dropped: dict[str, int] = self._command("cut", timeout)["dropped"]
+    def cut(self, timeout: float = 20.0, *, tear_seed: int | None = None, keep: float = 0.5) -> dict[str, int]:
+        """Cut the power: drop everything volatile and detach the mount. Returns what was dropped.
+
+        With `tear_seed`, files are torn rather than reverted whole: each page written since a file's
+        last sync survives with probability `keep`, chosen from the seed (pages_kept, pages_lost).
+        """
+        tear = None if tear_seed is None else {"seed": tear_seed, "keep": keep}
+        dropped: dict[str, int] = self._command("cut", timeout, tear=tear)["dropped"]
         self._wait_exit(timeout)
         if dropped["undo_errors"]:
             raise PowerCutError(f"the cut could not restore everything: {dropped}\n{self.log()}")
@@ -125,11 +131,11 @@ class PowerCutDir:
 
     # -- the command channel ------------------------------------------------------------------------
 
-    def _command(self, command: str, timeout: float) -> dict[str, Any]:
+    def _command(self, command: str, timeout: float, **arguments: Any) -> dict[str, Any]:
         if self._proc is None or self._proc.stdin is None:
             raise PowerCutError("not mounted")
         try:
-            self._proc.stdin.write(json.dumps({"cmd": command}).encode() + b"\n")
+            self._proc.stdin.write(json.dumps({"cmd": command, **arguments}).encode() + b"\n")
             self._proc.stdin.flush()
         except BrokenPipeError as exc:
             raise PowerCutError(f"the filesystem process is gone:\n{self.log()}") from exc

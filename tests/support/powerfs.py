@@ -7,7 +7,8 @@ What survives a cut is decided by tests/support/volatile_disk.py (its docstring 
 The process speaks JSON lines on stdin/stdout: it writes {"ready": true} once the kernel has mounted it,
 then answers one line per command: {"cmd": "stats"}, {"cmd": "pending"} (what a cut would drop, by
 name), {"cmd": "sync"} (make everything durable),
-{"cmd": "cut"} (drop everything volatile, detach the mount, exit) and {"cmd": "unmount"} (keep everything,
+{"cmd": "cut"} (drop everything volatile, detach the mount, exit; with "tear": {"seed": N, "keep": P}
+a random subset of unsynced pages is kept instead) and {"cmd": "unmount"} (keep everything,
 detach, exit). The end of stdin unmounts too, so a test process that dies leaves no mount behind.
 After a cut or an unmount every request still reaching the filesystem fails with EIO: a dead disk.
 
@@ -37,6 +38,7 @@ from typing import IO, Any
 
 import mfusepy
 from tests.support.mounts import detach
+from tests.support.volatile_data import Tear
 from tests.support.volatile_disk import VolatileDisk
 
 # The caller's open flags that the backing descriptor must not get: the kernel computes append
@@ -224,7 +226,8 @@ class Control:
 
     def serve(self) -> None:
         for line in sys.stdin:
-            command = json.loads(line)["cmd"]
+            message = json.loads(line)
+            command = message["cmd"]
             if command == "stats":
                 self.send({"ok": True, "stats": self.disk.stats()})
             elif command == "pending":
@@ -233,7 +236,8 @@ class Control:
                 self.disk.sync_all()
                 self.send({"ok": True})
             elif command == "cut":
-                self._finish({"ok": True, "dropped": self.disk.cut()})
+                tear = Tear(**message["tear"]) if message.get("tear") else None
+                self._finish({"ok": True, "dropped": self.disk.cut(tear)})
             elif command == "unmount":
                 self.disk.sync_all(final=True)
                 self._finish({"ok": True})

@@ -7,6 +7,8 @@ import signal
 import ssl
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -121,6 +123,18 @@ class DockyardServer:
 
 
 _ESTABLISHED = "01"
+
+
+@contextmanager
+def all_running(servers: list[DockyardServer]) -> Iterator[list[DockyardServer]]:
+    """Start the servers in turn; at the end kill every one, those started before a failed start too."""
+    try:
+        for server in servers:
+            server.start()
+        yield servers
+    finally:
+        for server in servers:
+            server.kill()
 
 
 def _port(address: str) -> int:

@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import os
+import random
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
+from dataclasses import dataclass
+
+PAGE = 4096  # the unit a torn write keeps or loses
+
+
+@dataclass(frozen=True)
+class Tear:
+    """How a cut tears files: each page changed since a file's last sync keeps its new content with
+    probability `keep` (seeded: one seed and one history give one outcome), else loses it."""
+
+    seed: int
+    keep: float = 0.5
+
+    def rng(self, label: str) -> random.Random:
+        return random.Random(f"{self.seed}/{label}")  # per file, whatever order files are torn in
 
 
 class SavedRanges:
@@ -73,6 +89,40 @@ class DirtyFile:
         os.ftruncate(self.fd, self.durable_size)
         for start, chunk in self.saved:
             os.pwrite(self.fd, chunk, start)
+
+    def tear(self, tear: Tear) -> tuple[int, int]:
+        """Keep a random subset of the changed pages, as a disk that wrote back some of them would.
+
+        A page not kept holds its durable bytes, or zeros past the durable size (a hole). A file
+        that grew ends after its last kept page past the durable size, or at the durable size; one
+        that shrank keeps its new size or its old one (whose bytes past the new end come back).
+        Returns (pages kept, pages lost).
+        """
+        rng = tear.rng(self.label)
+        live_size = os.fstat(self.fd).st_size
+        changed = set()
+        for start, chunk in self.saved:
+            changed.update(range(start // PAGE, -(-(start + len(chunk)) // PAGE)))
+        changed.update(range(self.durable_size // PAGE, -(-live_size // PAGE)))
+        kept = {page for page in sorted(changed) if rng.random() < tear.keep}
+        if live_size >= self.durable_size:
+            grown = [page for page in kept if (page + 1) * PAGE > self.durable_size]
+            size = min(live_size, (max(grown) + 1) * PAGE) if grown else self.durable_size
+        else:
+            size = live_size if rng.random() < tear.keep else self.durable_size
+        os.ftruncate(self.fd, size)
+        for start, chunk in self.saved:
+            for page in range(start // PAGE, -(-(start + len(chunk)) // PAGE)):
+                # Durable bytes return on a page not kept, and past the live end (a shrink not kept).
+                low = max(start, page * PAGE) if page not in kept else max(start, page * PAGE, live_size)
+                high = min(start + len(chunk), (page + 1) * PAGE, size)
+                if low < high:
+                    os.pwrite(self.fd, chunk[low - start : high - start], low)
+        for page in sorted(changed - kept):
+            low, high = max(page * PAGE, self.durable_size), min((page + 1) * PAGE, size)
+            if low < high:
+                os.pwrite(self.fd, bytes(high - low), low)
+        return len(kept), len(changed) - len(kept)
 
     def close(self) -> None:
         os.close(self.fd)

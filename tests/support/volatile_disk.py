@@ -14,6 +14,9 @@ File data (per inode, whichever name or descriptor reaches it):
 - fsync of a file says nothing about its names: a file whose data is synced but whose directory entry
   is not is gone after a cut. Data and names are independent: a rename (or a directory fsync) never
   makes data durable, so a file renamed before its data was synced comes back empty or old.
+- A cut may tear files instead (tests/support/volatile_data.py: Tear): each page changed since the
+  last sync keeps its new content or not, at random from a seed, and a file that grew may end after
+  pages that were lost, which then read as zeros: a disk that wrote back some pages, not in order.
 - sync(2) and syncfs(2) do not reach a FUSE filesystem and make nothing durable. Attributes (mode,
   owner, times, extended attributes) are not modelled: they keep their latest value.
 
@@ -52,7 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.volatile_attic import DIR_HANDLE, Attic, Entry, exists, require_empty_dir
-from tests.support.volatile_data import DirtyFile
+from tests.support.volatile_data import DirtyFile, Tear
 
 
 @dataclass
@@ -139,15 +142,23 @@ class VolatileDisk:
             counts=Counter(self._counts),
         )
 
-    def cut(self) -> dict[str, int]:
-        """Power cut: undo everything not durable; the disk is dead from now on. Returns what was dropped."""
+    def cut(self, tear: Tear | None = None) -> dict[str, int]:
+        """Power cut: undo everything not durable; the disk is dead from now on. Returns what was dropped.
+
+        With `tear`, unsynced file data is not lost whole: each changed page is kept or lost at random.
+        """
         with self._lock:
             dropped = self._stats()
             self._dead = True
             errors = 0
+            torn = Counter[str]()
             for dirty in self._files.values():
                 try:
-                    dirty.restore()
+                    if tear is None:
+                        dirty.restore()
+                    else:
+                        kept, lost = dirty.tear(tear)
+                        torn.update(pages_kept=kept, pages_lost=lost)
                 except OSError:
                     errors += 1
             for op in reversed(self._ops):
@@ -156,7 +167,7 @@ class VolatileDisk:
                 except OSError:
                     errors += 1
             self._release_all()
-            return {**dropped.as_dict(), "undo_errors": errors}
+            return {**dropped.as_dict(), **torn, "undo_errors": errors}
 
     def sync_all(self, *, final: bool = False) -> None:
         """Make everything durable, as a clean shutdown does; `final` also refuses all later changes."""

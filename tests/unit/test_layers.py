@@ -22,9 +22,14 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"ui"}),  # the web UI: its pages and JSON API are handlers on the HTTP layer
     frozenset({"http"}),
     frozenset({"registry", "gc", "events", "replication"}),
-    frozenset({"proxy", "auth", "meta", "blobs"}),
+    frozenset({"proxy"}),  # the pull-through cache: asked by the registry, on the stores and the remote client
+    frozenset({"auth", "meta", "blobs"}),
     frozenset({"remote"}),  # the client for other registries, under the pull-through cache and replication
     frozenset({"config", "telemetry"}),
+    # Durable file changes (fsync, write-then-rename): the standard library only, so that every room
+    # keeping state on disk (blobs, meta, auth, ui, commands) shares one implementation; core stays
+    # free of I/O.
+    frozenset({"durable"}),
     frozenset({"core", ROOT}),
 )
 SIBLINGS = frozenset(

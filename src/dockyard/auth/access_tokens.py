@@ -26,8 +26,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard.auth.policy import Action, Principal, TokenLimit, glob_pattern
+from dockyard.auth.policy import Action, Principal, TokenLimit
+from dockyard.core.globs import glob_pattern
 from dockyard.meta.access_tokens import AccessTokenRecord, AccessTokens
+from dockyard.telemetry.failures import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -190,5 +192,5 @@ class AccessTokenChecks:
             try:
                 if not await paused():
                     await self.flush_uses()
-            except Exception:
-                log.exception("recording the last uses of access tokens failed; will retry")
+            except Exception as error:
+                log_failure(log, "recording the last uses of access tokens", error)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import bcrypt
+
+from dockyard import durable
 
 _BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 DEFAULT_COST = 12
@@ -75,18 +75,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _write_atomically(path: Path, users: dict[str, bytes]) -> None:
     text = "".join(f"{name}:{hashed.decode()}\n" for name, hashed in sorted(users.items()))
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    durable.replace_file(path, text.encode(), 0o600)
 
 
 def set_user(path: Path, name: str, password: str, cost: int = DEFAULT_COST) -> bool:
@@ -96,7 +85,7 @@ def set_user(path: Path, name: str, password: str, cost: int = DEFAULT_COST) -> 
     if len(password.encode()) > _BCRYPT_MAX_BYTES:
         raise HtpasswdError(f"the password is longer than bcrypt's {_BCRYPT_MAX_BYTES} bytes")
     hashed = hash_password(password, cost)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    durable.make_dirs(path.parent)
     with _locked(path):
         users = load(path) if path.exists() else {}
         new = name not in users

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt import PyJWKSet
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from dockyard import durable
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
@@ -77,18 +76,8 @@ def _pem(key: PrivateKey) -> bytes:
 def _create(path: Path, algorithm: str) -> None:
     """Write a new key readable by its owner only; when several workers race, the first link wins
     and the others read its key."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(descriptor, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(_pem(_generate(algorithm)))
-            file.flush()
-            os.fsync(file.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        os.unlink(temporary)
+    durable.make_dirs(path.parent, mode=0o700)
+    durable.create_file(path, _pem(_generate(algorithm)), 0o600)
 
 
 def signing_key(path: Path, algorithm: str) -> tuple[PrivateKey, str]:

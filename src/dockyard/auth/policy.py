@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+from dockyard.core.globs import glob_pattern
+
 log = logging.getLogger(__name__)
 
 
@@ -58,19 +60,6 @@ class TokenLimit:
 
     def permits(self, action: Action, repository: str) -> bool:
         return action in self.actions and any(pattern.fullmatch(repository) for pattern in self.repositories)
-
-
-def glob_pattern(glob: str) -> re.Pattern[str]:
-    """`*` matches within one path segment, `**` across segments (and `team/**` matches `team/x/y`)."""
-    parts = []
-    for piece in re.split(r"(\*\*|\*)", glob):
-        if piece == "**":
-            parts.append(".*")
-        elif piece == "*":
-            parts.append("[^/]*")
-        else:
-            parts.append(re.escape(piece))
-    return re.compile("".join(parts))
 
 
 @dataclass(frozen=True, slots=True)

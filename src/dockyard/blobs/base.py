@@ -79,7 +79,9 @@ class BlobStore(ABC):
         """
 
     @abstractmethod
-    async def start_upload(self, upload_id: str) -> None: ...
+    async def start_upload(self, upload_id: str, *, durable: bool = True) -> None:
+        """Open the upload's bytes area. `durable`: it survives a crash once this returns (the
+        session's id goes to a client); False for a session that ends within one request."""
 
     @abstractmethod
     async def upload_size(self, upload_id: str) -> int | None:
@@ -87,9 +89,12 @@ class BlobStore(ABC):
 
     @abstractmethod
     async def append_upload(
-        self, upload_id: str, offset: int, chunks: AsyncIterable[bytes], hasher: Hasher | None
+        self, upload_id: str, offset: int, chunks: AsyncIterable[bytes], hasher: Hasher | None, *, durable: bool = True
     ) -> int:
         """Write chunks at `offset`, which must be the upload's current size; return the new size.
+
+        `durable`: the bytes survive a crash once this returns (a PATCH's 202 acknowledges them);
+        False when a commit in the same request follows, which makes them durable itself.
 
         The hasher, if given, sees exactly the bytes written, in order, when this returns; after an
         exception its state is undefined and it must be dropped.
@@ -97,8 +102,9 @@ class BlobStore(ABC):
         """
 
     @abstractmethod
-    def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
-        """The bytes received so far, to rebuild a running digest."""
+    def read_upload(self, upload_id: str, start: int = 0) -> AsyncIterator[bytes]:
+        """The bytes received so far from `start` on: to rebuild a running digest, or to follow an
+        upload another process is writing (whatever it appended before the call is there)."""
 
     @abstractmethod
     async def commit_upload(self, upload_id: str, digest: Digest, size: int) -> None:

@@ -9,6 +9,7 @@ from dockyard.blobs.filesystem import FilesystemBlobStore
 from dockyard.blobs.s3 import S3BlobStore
 from dockyard.blobs.s3_client import S3Location, explain
 from dockyard.config.settings import S3Storage, Settings
+from dockyard.core.errors import OutOfSpace, ReadOnlyStorage
 
 _CHECK_SECONDS = 15.0
 
@@ -32,6 +33,10 @@ def _location(s3: S3Storage) -> S3Location:
         access_key=s3.access_key,
         secret_key=s3.secret_key.get_secret_value() if s3.secret_key is not None else None,
         prefix=s3.prefix,
+        connect_timeout=s3.connect_timeout_seconds,
+        read_timeout=s3.read_timeout_seconds,
+        attempt_timeout=s3.attempt_timeout_seconds,
+        max_attempts=s3.max_attempts,
     )
 
 
@@ -56,6 +61,8 @@ def check_blob_store(settings: Settings) -> str:
         asyncio.run(_reach(open_blob_store(settings)))
     except TimeoutError:
         raise BlobStoreUnavailable(f"{description}: no answer within {_CHECK_SECONDS:.0f} s") from None
+    except (OutOfSpace, ReadOnlyStorage):
+        pass  # it serves what it holds; writes fail until there is room (serve warns of it)
     except Exception as error:
         raise BlobStoreUnavailable(f"{description}: {explain(error)}") from None
     return description

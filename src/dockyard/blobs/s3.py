@@ -2,7 +2,8 @@
 
 Downloads are relayed from S3 (StreamedBlob), or with `redirect` answered by a presigned URL the
 client fetches itself. Nothing here lists the bucket on a request path: listing is for the
-maintenance commands and the purge. Uploads are in s3_uploads.
+maintenance commands and the purge. Uploads are in s3_uploads. Whatever S3 still gets wrong after
+the connection's retries leaves here as a StoreFault (faults_named).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 from botocore.exceptions import ClientError
 
 from dockyard.blobs.base import BlobSource, BlobStore, RedirectBlob, StoredBlob, StreamedBlob, UnknownUpload
-from dockyard.blobs.s3_client import Keys, S3Connection, S3Location, is_missing
+from dockyard.blobs.s3_client import Keys, S3Connection, S3Location, faults_named, faults_named_in, is_missing
 from dockyard.blobs.s3_segments import PART_BYTES
 from dockyard.blobs.s3_uploads import S3Uploads
 from dockyard.core.digest import Digest, Hasher
@@ -39,6 +40,7 @@ class S3BlobStore(BlobStore):
         client = await self._s3.client()
         await client.head_bucket(Bucket=self._s3.bucket)
 
+    @faults_named
     async def source(self, digest: Digest, vouched: bool = False) -> BlobSource | None:
         client = await self._s3.client()
         key = self._keys.blob(digest)
@@ -57,11 +59,13 @@ class S3BlobStore(BlobStore):
             return RedirectBlob(url)
         return StreamedBlob(head["ContentLength"], functools.partial(self._open, key))
 
+    @faults_named
     async def _open(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
         if end <= start:
             return _nothing()  # S3 has no way to ask for zero bytes
-        return await self._s3.read_object(key, f"bytes={start}-{end - 1}")
+        return await self._s3.read_object(key, start, end)
 
+    @faults_named_in
     async def read(self, digest: Digest) -> AsyncIterator[bytes]:
         try:
             chunks = await self._s3.read_object(self._keys.blob(digest))
@@ -72,9 +76,11 @@ class S3BlobStore(BlobStore):
         async for chunk in chunks:
             yield chunk
 
+    @faults_named
     async def delete(self, digest: Digest) -> None:
         await self._s3.delete_keys([self._keys.blob(digest)])
 
+    @faults_named_in
     async def list_blobs(self) -> AsyncIterator[StoredBlob]:
         client = await self._s3.client()
         prefix = self._keys.blobs
@@ -84,6 +90,7 @@ class S3BlobStore(BlobStore):
                 if digest is not None:
                     yield StoredBlob(digest, item["Size"], _epoch(item["LastModified"]))
 
+    @faults_named
     async def quarantine(self, digest: Digest) -> None:
         client = await self._s3.client()
         try:
@@ -98,9 +105,11 @@ class S3BlobStore(BlobStore):
             raise
         await self.delete(digest)
 
-    async def start_upload(self, upload_id: str) -> None:
+    @faults_named
+    async def start_upload(self, upload_id: str, *, durable: bool = True) -> None:  # noqa: ARG002 - stored = durable
         await self._uploads.start(upload_id)
 
+    @faults_named
     async def upload_size(self, upload_id: str) -> int | None:
         try:
             state, _ = await self._uploads.load(upload_id)
@@ -109,21 +118,32 @@ class S3BlobStore(BlobStore):
         return state.size
 
     @metrics.timed("blobs", "append")
+    @faults_named
     async def append_upload(
-        self, upload_id: str, offset: int, chunks: AsyncIterable[bytes], hasher: Hasher | None
+        self,
+        upload_id: str,
+        offset: int,
+        chunks: AsyncIterable[bytes],
+        hasher: Hasher | None,
+        *,
+        durable: bool = True,  # noqa: ARG002 - S3 answers once a segment and the state naming it are stored
     ) -> int:
         return await self._uploads.append(upload_id, offset, chunks, hasher)
 
-    def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
-        return self._uploads.read(upload_id)
+    @faults_named_in
+    def read_upload(self, upload_id: str, start: int = 0) -> AsyncIterator[bytes]:
+        return self._uploads.read(upload_id, start)
 
     @metrics.timed("blobs", "commit")
+    @faults_named
     async def commit_upload(self, upload_id: str, digest: Digest, size: int) -> None:
         await self._uploads.commit(upload_id, size, self._keys.blob(digest))
 
+    @faults_named
     async def abort_upload(self, upload_id: str) -> None:
         await self._uploads.abort(upload_id)
 
+    @faults_named
     async def purge_stale(self, older_than: float) -> int:
         # Multipart uploads left by a process that died mid-chunk or mid-commit: S3 keeps (and
         # bills) their parts until aborted. Sessions that are purged take theirs with them.

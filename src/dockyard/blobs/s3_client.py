@@ -4,28 +4,49 @@ The client is made on first use, inside the event loop that uses it (its connect
 to that loop). Custom endpoints (Ceph RGW, MinIO, SeaweedFS) get path-style addressing; with no
 endpoint the AWS default for the region applies. Unset keys leave the credentials to the standard
 AWS chain (environment, shared files, instance roles).
+
+When S3 misbehaves: every request is tried up to `max_attempts` times (botocore's standard mode:
+throttling such as SlowDown, 5xx answers, broken connections and timeouts are retried after an
+exponential backoff with jitter, and a retry quota stops retrying while most requests fail). The
+requests dockyard makes are idempotent or made safe to repeat where they are used (s3_uploads). No
+attempt outlasts its timeouts: `connect_timeout`, `read_timeout` between the bytes of an answer,
+and `attempt_timeout` from sending a request to its answer, which also bounds a request body S3
+stops taking (aiohttp's own timeouts watch reads only). A download whose body breaks off or stalls
+is asked for again from where it stopped. What still fails becomes a StoreFault (fault_of).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
+import aiohttp
 from aiobotocore.config import AioConfig
+from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.session import get_session
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 from dockyard.core.digest import Digest
+from dockyard.core.errors import OutOfSpace, StoreFault, StoreUnavailable
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
 READ_CHUNK_BYTES = 1 << 20
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchUpload"})
+_FULL_CODES = frozenset({"QuotaExceeded"})  # Ceph RGW's answer when a bucket or user quota is reached
+# A download's body that broke off or stalled: asked for again from where it stopped.
+_BROKEN_BODY = (aiohttp.ClientError, BotoCoreError, TimeoutError)
+_RESUME_PAUSE_SECONDS = 0.1
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +57,10 @@ class S3Location:
     access_key: str | None = None
     secret_key: str | None = None
     prefix: str = ""
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    attempt_timeout: float = 60.0
+    max_attempts: int = 4
 
     def __repr__(self) -> str:  # the secret stays out of every log line and traceback
         return f"S3Location(bucket={self.bucket!r}, endpoint={self.endpoint!r}, prefix={self.prefix!r})"
@@ -98,13 +123,14 @@ class S3Connection:
         config = AioConfig(
             signature_version="s3v4",
             s3={"addressing_style": "path" if location.endpoint else "auto"},
-            retries={"max_attempts": 3, "mode": "standard"},
+            retries={"total_max_attempts": location.max_attempts, "mode": "standard"},
             # CRC checksums on every request cost CPU and older gateways ignore them; MD5/SigV4 stay.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
             max_pool_connections=64,
-            connect_timeout=10,
-            read_timeout=120,
+            connect_timeout=location.connect_timeout,
+            read_timeout=location.read_timeout,
+            http_session_cls=_bounded_session(location.attempt_timeout),
         )
         return get_session().create_client(
             "s3",
@@ -119,18 +145,48 @@ class S3Connection:
         await self._stack.aclose()
         self._client = None
 
-    async def read_object(self, key: str, byte_range: str | None = None) -> AsyncIterator[bytes]:
-        """Ask for an object (or a range of it); returns once S3 answered, then streams the body.
+    async def read_object(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Ask for the bytes [start, end) of an object (to its end if `end` is None); returns once
+        S3 answered, then streams the body.
 
         Raises ClientError (e.g. NoSuchKey) before the first byte, so callers can still answer
-        with an error instead of a truncated body.
+        with an error instead of a truncated body. A body that breaks off or stalls is asked for
+        again from where it stopped, on the same version of the object (its ETag), up to
+        max_attempts times in all; after that the stream ends with StoreUnavailable.
         """
         client = await self.client()
+        response = await client.get_object(**self._get_arguments(key, start, end))
+        return self._resuming_body(client, key, response, start, end)
+
+    def _get_arguments(self, key: str, start: int, end: int | None, etag: str | None = None) -> dict[str, Any]:
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
-        if byte_range is not None:
-            arguments["Range"] = byte_range
-        response = await client.get_object(**arguments)
-        return _body_chunks(response["Body"])
+        if start or end is not None:
+            arguments["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        if etag is not None:
+            arguments["IfMatch"] = etag
+        return arguments
+
+    async def _resuming_body(
+        self, client: S3Client, key: str, response: Any, start: int, end: int | None
+    ) -> AsyncIterator[bytes]:
+        etag, position = response["ETag"], start
+        for attempt in range(1, self.location.max_attempts + 1):
+            body = response["Body"]
+            try:
+                while chunk := await body.read(READ_CHUNK_BYTES):
+                    position += len(chunk)
+                    yield chunk
+                return
+            except _BROKEN_BODY as error:
+                if attempt == self.location.max_attempts:
+                    raise StoreUnavailable(f"reading {key} from S3 broke off: {explain(error)}") from error
+            finally:
+                body.close()
+            await asyncio.sleep(_RESUME_PAUSE_SECONDS * 2**attempt * random.uniform(0.5, 1.0))
+            try:
+                response = await client.get_object(**self._get_arguments(key, position, end, etag))
+            except (ClientError, BotoCoreError) as error:
+                raise StoreUnavailable(f"reading {key} from S3 again: {explain(error)}") from error
 
     async def delete_keys(self, keys: list[str]) -> None:
         client = await self.client()
@@ -146,12 +202,64 @@ class S3Connection:
         return keys
 
 
-async def _body_chunks(body: Any) -> AsyncIterator[bytes]:
-    try:
-        while chunk := await body.read(READ_CHUNK_BYTES):
-            yield chunk
-    finally:
-        body.close()
+def _bounded_session(attempt_timeout: float) -> type[AIOHTTPSession]:
+    """aiobotocore's HTTP session, each attempt of whose requests gets its answer within
+    `attempt_timeout` or fails as a read timeout, which botocore retries."""
+
+    class BoundedSession(AIOHTTPSession):
+        async def send(self, request: Any) -> Any:
+            try:
+                async with asyncio.timeout(attempt_timeout):
+                    return await super().send(request)
+            except TimeoutError as error:
+                raise ReadTimeoutError(endpoint_url=request.url, error=error) from None
+
+    return BoundedSession
+
+
+def fault_of(error: BaseException) -> StoreFault | None:
+    """The store fault a failed S3 call stands for: a full quota, or S3 failing or not answering."""
+    if isinstance(error, StoreFault):
+        return error
+    if isinstance(error, ClientError) and error_code(error) in _FULL_CODES:
+        return OutOfSpace(explain(error))
+    if isinstance(error, ClientError | BotoCoreError | aiohttp.ClientError | TimeoutError):
+        return StoreUnavailable(explain(error))
+    return None
+
+
+def faults_named(call: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Make a store method raise StoreFault for what S3 did wrong, so the client hears a 503 or 507."""
+
+    @functools.wraps(call)
+    async def translated(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await call(*args, **kwargs)
+        except Exception as error:
+            _raise_as_fault(error)
+
+    return translated
+
+
+def faults_named_in(stream: Callable[P, AsyncIterator[T]]) -> Callable[P, AsyncIterator[T]]:
+    """faults_named for a method that streams."""
+
+    @functools.wraps(stream)
+    async def translated(*args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
+        try:
+            async for item in stream(*args, **kwargs):
+                yield item
+        except Exception as error:
+            _raise_as_fault(error)
+
+    return translated
+
+
+def _raise_as_fault(error: Exception) -> NoReturn:
+    fault = fault_of(error)
+    if fault is None or fault is error:
+        raise error
+    raise fault from error
 
 
 def explain(error: Exception) -> str:

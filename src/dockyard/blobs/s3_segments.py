@@ -7,6 +7,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, cast
 
+from botocore.exceptions import ClientError
+
+from dockyard.blobs.s3_client import error_code
 from dockyard.core.digest import Hasher
 
 if TYPE_CHECKING:
@@ -117,7 +120,16 @@ class SegmentWriter:
             self._in_flight.cancel()
             await asyncio.gather(self._in_flight, return_exceptions=True)
         if self._multipart_id is not None:
-            await self._client.abort_multipart_upload(Bucket=self._bucket, Key=self.key, UploadId=self._multipart_id)
+            await abort_multipart(self._client, self._bucket, self.key, self._multipart_id)
+
+
+async def abort_multipart(client: S3Client, bucket: str, key: str, upload_id: str) -> None:
+    """Abort a multipart upload; one already gone (aborted by a retried request, or the purge) is fine."""
+    try:
+        await client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except ClientError as error:
+        if error_code(error) != "NoSuchUpload":
+            raise
 
 
 def _blob(buffer: bytearray) -> bytes:

@@ -30,7 +30,15 @@ from botocore.exceptions import ClientError
 
 from dockyard.blobs.base import UnknownUpload, UploadConflict
 from dockyard.blobs.s3_client import Keys, S3Connection, error_code, is_missing
-from dockyard.blobs.s3_segments import MIN_PART_BYTES, PART_BYTES, HashBatches, Segment, SegmentWriter, UploadState
+from dockyard.blobs.s3_segments import (
+    MIN_PART_BYTES,
+    PART_BYTES,
+    HashBatches,
+    Segment,
+    SegmentWriter,
+    UploadState,
+    abort_multipart,
+)
 from dockyard.core.digest import Hasher
 
 if TYPE_CHECKING:
@@ -69,7 +77,11 @@ class S3Uploads:
             return UploadState.decode(await body.read()), answer["ETag"]
 
     async def _save(self, upload_id: str, state: UploadState, etag: str) -> None:
-        """Replace the state if it is still the one with `etag`, else raise _Superseded."""
+        """Replace the state if it is still the one with `etag`, else raise _Superseded.
+
+        A PUT whose first attempt was made but whose answer was lost is retried and then refused
+        (the ETag changed: by that attempt); so a refusal is checked against the state there now,
+        and a state equal to ours, which names a segment only this writer wrote, is our own."""
         client = await self._s3.client()
         forms = {True: etag, False: etag.strip('"')}
         order = [self._quoted_etags] if self._quoted_etags is not None else [True, False]
@@ -85,7 +97,8 @@ class S3Uploads:
                 continue
             self._quoted_etags = quoted
             return
-        raise _Superseded
+        if (await self.load(upload_id))[0] != state:
+            raise _Superseded
 
     async def _conflict(self, upload_id: str) -> UploadConflict:
         state, _ = await self.load(upload_id)
@@ -157,11 +170,21 @@ class S3Uploads:
         await hashing.flush()
         return received, None
 
-    async def read(self, upload_id: str) -> AsyncIterator[bytes]:
+    async def read(self, upload_id: str, start: int = 0) -> AsyncIterator[bytes]:
         state, _ = await self.load(upload_id)
+        offset = 0
         for segment in state.segments:
-            async for chunk in await self._s3.read_object(segment.key):
-                yield chunk
+            if offset + segment.size > start:
+                skip = max(start - offset, 0)
+                try:
+                    chunks = await self._s3.read_object(segment.key, skip)
+                except ClientError as error:
+                    if is_missing(error):  # committed or aborted since the state was read
+                        raise UnknownUpload(upload_id) from None
+                    raise
+                async for chunk in chunks:
+                    yield chunk
+            offset += segment.size
 
     async def commit(self, upload_id: str, size: int, target: str) -> None:
         state, etag = await self.load(upload_id)
@@ -212,13 +235,10 @@ class S3Uploads:
         try:
             parts = await asyncio.gather(*(copy(number, *piece) for number, piece in enumerate(pieces, 1)))
             await client.complete_multipart_upload(
-                Bucket=bucket,
-                Key=target,
-                UploadId=multipart_id,
-                MultipartUpload={"Parts": parts},
+                Bucket=bucket, Key=target, UploadId=multipart_id, MultipartUpload={"Parts": parts}
             )
         except BaseException:
-            await client.abort_multipart_upload(Bucket=bucket, Key=target, UploadId=multipart_id)
+            await abort_multipart(client, bucket, target, multipart_id)
             raise
 
     async def abort(self, upload_id: str) -> None:
@@ -238,13 +258,7 @@ class S3Uploads:
             for upload in page.get("Uploads", []):
                 if older_than is not None and upload["Initiated"].timestamp() >= older_than:
                     continue
-                try:
-                    await client.abort_multipart_upload(
-                        Bucket=self._s3.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                    )
-                except ClientError as error:
-                    if not is_missing(error):
-                        raise
+                await abort_multipart(client, self._s3.bucket, upload["Key"], upload["UploadId"])
                 aborted += 1
         return aborted
 

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from typing import NoReturn
 
+from dockyard import durable
 from dockyard.auth.setup import check_auth
 from dockyard.commands.flags import add_setting_flags
 from dockyard.config.check import consistency_problems, unknown_environment
@@ -65,7 +66,7 @@ def _serve(settings: Settings) -> None:
         lines = [f"error: {problem}" for problem in problems]
         sys.exit("\n".join([*lines, f"dockyard: invalid configuration: {len(problems)} problem(s)"]))
     data_dir = settings.data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    durable.make_dirs(data_dir)  # what dockyard keeps there survives a power cut only if the directory does
     check_auth(settings.auth, data_dir)
     # Worker processes read their settings from the environment: pass the resolved values on.
     os.environ["DOCKYARD_DATA_DIR"] = str(data_dir)

@@ -13,7 +13,7 @@ import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -88,17 +88,41 @@ def unknown_environment(environ: dict[str, str] | None = None) -> list[str]:
     return unknown
 
 
-def _unknown_file_keys(document: object, path: tuple[str, ...] = ()) -> Iterator[Problem]:
-    """Every key of the file that names no setting, at any depth, even in sections that would
-    silently ignore it."""
-    model = _model_at(Settings, path)
+def _item_model(model: type[BaseModel], key: str) -> type[BaseModel] | None:
+    """The model of the entries of `key` when it is a list of sections (`proxy.upstreams`)."""
+    field = model.model_fields.get(key)
+    if field is None or get_origin(field.annotation) is not list:
+        return None
+    (item,) = get_args(field.annotation)
+    return item if isinstance(item, type) and issubclass(item, BaseModel) else None
+
+
+def _unknown_file_keys(
+    document: object, path: tuple[str, ...] = (), model: type[BaseModel] | None = Settings
+) -> Iterator[Problem]:
+    """Every key of the file that names no setting, at any depth (entries of lists of sections
+    too), even in sections that would silently ignore it."""
     if model is None or not isinstance(document, dict):
         return
     for key, value in document.items():
-        if str(key) in model.model_fields:
-            yield from _unknown_file_keys(value, (*path, str(key)))
+        name = str(key)
+        if name not in model.model_fields:
+            yield _unknown_file_key(model, (*path, name))
+            continue
+        item = _item_model(model, name)
+        if item is not None and isinstance(value, list):
+            for index, entry in enumerate(value):
+                yield from _unknown_file_keys(entry, (*path, name, str(index)), item)
         else:
-            yield _unknown_key((*path, str(key)), "in the file")
+            yield from _unknown_file_keys(value, (*path, name), _model_at(model, (name,)))
+
+
+def _unknown_file_key(model: type[BaseModel], path: tuple[str, ...]) -> Problem:
+    """A key of the file that `model` (the section at `path[:-1]`) lacks, with the closest known key as the fix."""
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(path[-1], known, n=1)
+    fix = f"did you mean {'.'.join((*path[:-1], close[0]))}?" if close else f"known keys: {', '.join(known)}"
+    return Problem(".".join(path), "unknown key in the file", fix)
 
 
 def _validation_problems(error: ValidationError, reported: set[str]) -> Iterator[Problem]:

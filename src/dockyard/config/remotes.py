@@ -26,6 +26,10 @@ class RemoteRegistry(Section):
     """Requests in flight to this registry at once."""
     trusted_token_realms: list[str] = []
     """Hosts besides the registry's own that may issue its tokens (`auth.docker.io` for Docker Hub)."""
+    breaker_failures: int = Field(default=5, ge=1)
+    """Consecutive failures (5xx, 429, timeouts, refused connections) after which the registry is not
+    dialled for `breaker_cooldown_seconds`; then one call probes whether it is back."""
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _credentials_in_pairs(self) -> RemoteRegistry:

@@ -7,9 +7,12 @@ so that a rule that would fail at its first run fails `dockyard config check` in
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 import string
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from typing import Literal
 
 import semantic_version
@@ -18,6 +21,7 @@ from pydantic import Field, field_validator, model_validator
 
 from dockyard.config.remotes import RemoteRegistry
 from dockyard.config.section import Section
+from dockyard.core.globs import glob_pattern
 
 RULE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -77,6 +81,40 @@ class ReplicationRule(Section):
     max_bytes_per_second: int = Field(default=0, ge=0)
     """Blob bytes per second this rule moves at most; 0: no limit."""
 
+    @functools.cached_property
+    def _patterns(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(glob_pattern(glob) for glob in self.repositories)
+
+    def covers(self, repository: str) -> bool:
+        """Whether the rule copies the repository (named on the side copied from)."""
+        return any(pattern.fullmatch(repository) for pattern in self._patterns)
+
+    def renamed(self, repository: str) -> str:
+        """The repository's name on the side copied to."""
+        return self.destination.replace("{repository}", repository)
+
+    def renamed_from(self, name: str) -> str | None:
+        """The repository `renamed` gives `name` for, or None when no name does."""
+        if self.destination.count("{repository}") != 1:
+            return None
+        prefix, suffix = self.destination.split("{repository}")
+        if len(name) <= len(prefix) + len(suffix) or not name.startswith(prefix) or not name.endswith(suffix):
+            return None
+        return name[len(prefix) : len(name) - len(suffix)]
+
+    @property
+    def takes_every_tag(self) -> bool:
+        return self.tags is None and self.tags_regex is None and self.semver is None
+
+    def globs_take(self, tag: str) -> bool:
+        """Whether one of `tags` (the globs, not the other filters) matches the tag."""
+        return any(fnmatchcase(tag, glob) for glob in self.tags or ())
+
+    @property
+    def outbox_key(self) -> str:
+        """The rule's queue in the outbox it shares with the webhook endpoints."""
+        return f"replication:{self.name}"
+
     @field_validator("tags_regex")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
@@ -126,6 +164,9 @@ class Replication(Section):
     """Failed attempts at an event before it is given up (counted); waits double from 1 s to 5 minutes."""
     concurrency: int = Field(default=8, ge=1, le=256)
     """Images one rule copies at once."""
+    run: bool = True
+    """Whether this instance runs the event rules' workers and the scheduled rules (false: it only
+    records the events, for the instances that do); `dockyard replicate run` works anywhere."""
 
     @model_validator(mode="after")
     def _names(self) -> Replication:
@@ -138,3 +179,61 @@ class Replication(Section):
             if rule.target not in known:
                 raise ValueError(f"rule {rule.name!r} names target {rule.target!r}, which replication.targets lacks")
         return self
+
+    @model_validator(mode="after")
+    def _no_loops(self) -> Replication:
+        """Refuse a pull rule whose copies an event push rule ships straight back to repositories the
+        pull reads: each side would keep rewriting the other, and tags moved on both would flap."""
+        pulls = [rule for rule in self.rules if rule.direction == "pull"]
+        pushes = [rule for rule in self.rules if rule.direction == "push" and rule.trigger == "event"]
+        for pull, push in itertools.product(pulls, pushes):
+            loop = _loop(pull, push) if pull.target == push.target else None
+            if loop is not None:
+                there, here, back = loop
+                raise ValueError(
+                    f"rules {pull.name!r} and {push.name!r} form a loop: {pull.name} pulls {there} from "
+                    f"{pull.target} into {here}, and {push.name} pushes that back to {pull.target} as {back}, "
+                    f"which {pull.name} pulls; give the pull a destination the push does not cover "
+                    '(such as "mirror/{repository}") or narrow their repositories'
+                )
+        return self
+
+    def check_outbox_keys(self, endpoint_keys: set[str]) -> None:
+        """Refuse webhook endpoints that would share a rule's queue in the outbox (each would take
+        the other's events)."""
+        for rule in self.rules:
+            if rule.outbox_key in endpoint_keys:
+                raise ValueError(
+                    f"notifications endpoint {rule.outbox_key!r} takes the outbox queue of replication rule "
+                    f"{rule.name!r}; give the endpoint another name"
+                )
+
+
+def _example(glob: str) -> str:
+    """A name the glob matches, each wildcard standing for one character or path segment."""
+    return re.sub(r"\*\*|\*|\?", "x", glob)
+
+
+def _tags_meet(pull: ReplicationRule, push: ReplicationRule) -> bool:
+    """Whether some tag is surely selected by both rules: one of them takes every tag, or an example
+    of a tag glob matches globs of both (regular expressions and ranges are not compared: rules that
+    filter tags only by those are taken to select different tags)."""
+    if pull.takes_every_tag or push.takes_every_tag:
+        return True
+    examples = [_example(glob) for glob in (pull.tags or []) + (push.tags or [])]
+    return any(pull.globs_take(tag) and push.globs_take(tag) for tag in examples)
+
+
+def _loop(pull: ReplicationRule, push: ReplicationRule) -> tuple[str, str, str] | None:
+    """(a repository on the target, its copy here, where the push puts it there) when the push
+    ships pulled tags back into a repository the pull reads, found by trying an example of each
+    repository glob of both rules; None when no example loops."""
+    if not _tags_meet(pull, push):
+        return None
+    candidates = [_example(glob) for glob in pull.repositories]
+    candidates += [name for glob in push.repositories if (name := pull.renamed_from(_example(glob))) is not None]
+    for there in candidates:
+        here = pull.renamed(there)
+        if pull.covers(there) and push.covers(here) and pull.covers(push.renamed(here)):
+            return there, here, push.renamed(here)
+    return None

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_serializer, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_serializer, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from dockyard.config.auth import Auth
 from dockyard.config.http import Http
+from dockyard.config.proxy import Proxy
 from dockyard.config.replication import Replication
 from dockyard.config.section import Section
 from dockyard.core.urls import redact_password
@@ -52,11 +53,11 @@ class Manifests(Section):
     """Accept image manifests whose config or layers this repository does not hold (sparse mirrors)."""
 
 
-EventAction = Literal["push", "pull", "delete", "mount"]
+EventAction = Literal["push", "pull", "delete", "mount", "fill"]
 
 
 class NotificationEndpoint(Section):
-    """A receiver of Distribution's event envelope; see the README's notifications section."""
+    """A receiver of Distribution's event envelope; see docs/notifications.md."""
 
     name: str | None = None
     """The endpoint's key for its queue and metrics; by default the URL's host and path."""
@@ -65,7 +66,8 @@ class NotificationEndpoint(Section):
     headers: dict[str, SecretStr] = {}
     """Sent with every request; values may be secrets (Authorization) and are never logged."""
     events: list[EventAction] = ["push", "delete", "mount"]
-    """Pulls are opt-in: they are frequent, and recorded with a weaker guarantee."""
+    """Pulls are opt-in: they are frequent, and recorded with a weaker guarantee. So are fills: content
+    the pull-through cache stored from an upstream."""
     repositories: list[str] = ["*"]
     """Shell-style globs (fnmatch: `*` crosses slashes) of the repositories whose events are sent."""
     timeout: float = Field(default=5.0, gt=0)
@@ -179,6 +181,13 @@ class S3Storage(Section):
     """Key prefix inside the bucket, so several registries can share one."""
     redirect: bool = False
     """Answer blob GETs with 307 to a presigned URL instead of relaying the bytes."""
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(default=30.0, gt=0)
+    """The longest S3 may go without sending the next bytes of an answer."""
+    attempt_timeout_seconds: float = Field(default=60.0, gt=0)
+    """The longest one attempt of a request may take to be answered (a part's upload included)."""
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    """Attempts per request, the first included: SlowDown, 5xx, broken connections, timeouts."""
 
 
 class Storage(Section):
@@ -186,7 +195,7 @@ class Storage(Section):
 
 
 class Gc(Section):
-    """Online garbage collection (see README, "Garbage collection")."""
+    """Online garbage collection (docs/gc.md)."""
 
     enabled: bool = True
     """Run review workers in every server process."""
@@ -283,6 +292,15 @@ class Settings(BaseSettings):
     """The first rule matching a repository applies."""
     ui: Ui = Ui()
     replication: Replication = Replication()
+    proxy: Proxy = Proxy()
+
+    @field_validator("replication")
+    @classmethod
+    def _own_outbox_queues(cls, value: Replication, info: ValidationInfo) -> Replication:
+        notifications = info.data.get("notifications")
+        if isinstance(notifications, Notifications):
+            value.check_outbox_keys({endpoint.key for endpoint in notifications.endpoints})
+        return value
 
     @field_validator("listen")
     @classmethod

@@ -1,7 +1,9 @@
-"""The error codes of the OCI Distribution Specification, independent of any transport."""
+"""The error codes of the OCI Distribution Specification, and the store faults no client causes,
+independent of any transport."""
 
 from __future__ import annotations
 
+import errno
 from enum import Enum
 from typing import Any
 
@@ -21,6 +23,10 @@ class ErrorCode(Enum):
     DENIED = "requested access to the resource is denied"
     UNSUPPORTED = "the operation is unsupported"
     TOO_MANY_REQUESTS = "too many requests"
+    # Not in the specification's table, which covers 4xx answers: the code of dockyard's 5xx answers
+    # when something it depends on fails (a store is full, read-only or unreachable; an upstream
+    # registry does not answer), spelt as Distribution spells it.
+    UNAVAILABLE = "the registry cannot complete the request now"
 
 
 class RegistryError(Exception):
@@ -31,3 +37,49 @@ class RegistryError(Exception):
         self.code = code
         self.message = message or code.value
         self.detail = detail
+
+
+class Unavailable(RegistryError):
+    """Something the registry depends on failed: 502 (a bad answer or none), 503 (refusing for now,
+    with the seconds to wait when known) or 504 (no answer in time)."""
+
+    def __init__(self, message: str, status: int = 503, retry_after: float | None = None):
+        super().__init__(ErrorCode.UNAVAILABLE, message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class StoreFault(Exception):
+    """A store cannot do its part for a reason of its own: it is full, read-only or does not answer.
+
+    The message is for the operator's log (it may name paths and hosts); the client is told only
+    which of these it is.
+    """
+
+
+class OutOfSpace(StoreFault):
+    """The disk, database or bucket quota holding the data is full."""
+
+
+class ReadOnlyStorage(StoreFault):
+    """The storage refuses every write (a filesystem mounted or remounted read-only)."""
+
+
+class StoreUnavailable(StoreFault):
+    """The store did not answer, or failed, within its timeouts and retries."""
+
+
+_OS_FAULTS: dict[int, type[StoreFault]] = {
+    errno.ENOSPC: OutOfSpace,
+    errno.EDQUOT: OutOfSpace,
+    errno.EROFS: ReadOnlyStorage,
+}
+
+
+def store_fault(error: BaseException) -> StoreFault | None:
+    """The fault `error` stands for, if it is one: a StoreFault, or an OSError of a full or read-only disk."""
+    if isinstance(error, StoreFault):
+        return error
+    if isinstance(error, OSError) and error.errno in _OS_FAULTS:
+        return _OS_FAULTS[error.errno](str(error))
+    return None

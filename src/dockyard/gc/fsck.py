@@ -18,6 +18,7 @@ from dockyard.core.digest import Digest, new_hasher
 from dockyard.gc import metrics
 from dockyard.meta.blob_deletions import BlobDeletions
 from dockyard.meta.integrity import Integrity
+from dockyard.telemetry.failures import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,8 @@ async def scrub_forever(meta: CheckerStore, store: BlobStore, bytes_per_second: 
     while True:
         try:
             report = await checker.check(bytes_per_second=bytes_per_second)
-        except Exception:
-            log.exception("scrubbing failed; will retry")
+        except Exception as error:
+            log_failure(log, "scrubbing (retried later)", error)
             await asyncio.sleep(60)
             continue
         metrics.SCRUB_PASSES.inc()

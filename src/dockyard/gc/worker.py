@@ -23,6 +23,8 @@ from dockyard.gc.retention import Retention, RetentionStore
 from dockyard.meta.runtime_settings import RuntimeSettings
 from dockyard.registry.pulls import PullLog
 from dockyard.registry.uploads import UploadService
+from dockyard.telemetry.failures import log_failure
+from dockyard.telemetry.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -49,27 +51,17 @@ async def run_maintenance(
     await asyncio.gather(
         run_gc_worker(meta, store, settings.gc, paused),
         scrub_forever(meta, store, settings.gc.scrub_bytes_per_second),
-        _every(settings.gc.pull_flush_seconds, "recording pull times", pulls.flush, paused),
-        _every(settings.gc.retention_interval_seconds, "applying retention rules", retention.apply, paused),
+        every(settings.gc.pull_flush_seconds, "recording pull times", pulls.flush, log, paused),
+        every(settings.gc.retention_interval_seconds, "applying retention rules", retention.apply, log, paused),
         # Read-only mode keeps abandoned uploads too: it changes nothing, not even to tidy up.
-        _every(
-            min(stale_after / 4, 3600), "purging abandoned uploads", lambda: uploads.purge_stale(stale_after), paused
+        every(
+            min(stale_after / 4, 3600),
+            "purging abandoned uploads",
+            lambda: uploads.purge_stale(stale_after),
+            log,
+            paused,
         ),
     )
-
-
-async def _every(
-    seconds: float, what: str, work: Callable[[], Awaitable[object]], paused: Callable[[], Awaitable[bool]]
-) -> None:
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            if await paused():
-                log.debug("%s paused: read-only mode", what)
-            else:
-                await work()
-        except Exception:
-            log.exception("%s failed; will retry", what)
 
 
 async def run_gc_worker(
@@ -99,8 +91,8 @@ async def run_gc_worker(
                     busy = True
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("garbage collection failed; will retry")
+        except Exception as error:
+            log_failure(log, "garbage collection (retried later)", error)
             await asyncio.sleep(_ERROR_PAUSE_SECONDS)
             continue
         if not busy:

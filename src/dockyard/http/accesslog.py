@@ -2,7 +2,8 @@
 
 Lines are built with f-strings (no `logging` records, handlers or locks) and handed to a
 LineWriter, which writes them off the event loop. Query strings are never logged: they may carry
-credentials. Neither is any header besides the User-Agent.
+credentials. Neither is any header besides the User-Agent. Pulls of pull-through cache repositories
+end with `cache=hit|miss|stale` (text) or a "cache" field (JSON).
 """
 
 from __future__ import annotations
@@ -56,24 +57,45 @@ class AccessLog:
         self._writer.reopen()
 
     def _text(
-        self, request_id: str, scope: Scope, status: int, sent: int, seconds: float, *, client: str, user: str | None
+        self,
+        request_id: str,
+        scope: Scope,
+        status: int,
+        sent: int,
+        seconds: float,
+        *,
+        client: str,
+        user: str | None,
+        cache: str | None = None,
     ) -> None:
         agent = scope.headers.get("user-agent")
         self._writer.write(
             f"{self._clock.timestamp(time.time())} {client} {text_field(user) if user else '-'}"
             f' "{scope.method} {text_field(scope.path[:_PATH_SHOWN])}" {status} {sent} {seconds * 1000:.3f}ms'
-            f' {request_id} "{text_field(agent[:_AGENT_SHOWN]) if agent else "-"}"\n'
+            f' {request_id} "{text_field(agent[:_AGENT_SHOWN]) if agent else "-"}"'
+            f"{f' cache={cache}' if cache else ''}\n"
         )
 
     def _json(
-        self, request_id: str, scope: Scope, status: int, sent: int, seconds: float, *, client: str, user: str | None
+        self,
+        request_id: str,
+        scope: Scope,
+        status: int,
+        sent: int,
+        seconds: float,
+        *,
+        client: str,
+        user: str | None,
+        cache: str | None = None,
     ) -> None:
         agent = scope.headers.get("user-agent")
         level = "error" if status >= 500 else "info"
         user_field = f',"user":{json_string(user)}' if user else ""
         agent_field = f',"user_agent":{json_string(agent[:_AGENT_SHOWN])}' if agent else ""
+        cache_field = f',"cache":"{cache}"' if cache else ""
         self._writer.write(
             f'{{"time":"{self._clock.timestamp(time.time())}","level":"{level}","request_id":"{request_id}",'
             f'"method":"{scope.method}","path":{json_string(scope.path[:_PATH_SHOWN])},"status":{status},'
-            f'"bytes":{sent},"duration_ms":{seconds * 1000:.3f},"client":"{client}"{user_field}{agent_field}}}\n'
+            f'"bytes":{sent},"duration_ms":{seconds * 1000:.3f},"client":"{client}"{user_field}{agent_field}'
+            f"{cache_field}}}\n"
         )

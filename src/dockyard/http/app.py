@@ -21,20 +21,21 @@ from granian.rsgi import HTTPProtocol, ProtocolClosed, ProtocolError, Scope
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from dockyard.core.decimals import parse_decimal
-from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.errors import ErrorCode, RegistryError, store_fault
 from dockyard.http import health
 from dockyard.http.accesslog import REQUEST_ID_HEADER, AccessLog, RequestIds
 from dockyard.http.auth import Guard
 from dockyard.http.clients import ClientAddresses
 from dockyard.http.context import Context
-from dockyard.http.errors import HTTPError, error_body, status_of
+from dockyard.http.errors import HTTPError, error_body, error_headers, fault_error, status_of
 from dockyard.http.limits import RequestLimits, check_headers
 from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
 from dockyard.http.metrics import observe_request
 from dockyard.http.monitor import Monitor
 from dockyard.http.relay import relay
-from dockyard.http.routes import API_ROUTES, Route, Router
+from dockyard.http.routes import API_ROUTES, Handler, Route, Router
 from dockyard.http.tracing import RequestTracer
+from dockyard.proxy import metrics as proxy_metrics
 from dockyard.registry.operations import READ_ONLY_MESSAGE
 
 log = logging.getLogger("dockyard.http")
@@ -46,6 +47,7 @@ _API_VERSION = ("docker-distribution-api-version", "registry/2.0")
 _MAX_PATH = 4096
 _READ_METHODS = frozenset({"GET", "HEAD"})
 _PROBES = frozenset({"healthz", "readyz"})
+_PULL_ROUTES = frozenset({"manifest", "blob", "tags", "referrers"})
 
 
 class RegistryApp:
@@ -82,6 +84,7 @@ class RegistryApp:
         self._request_ids = RequestIds()
         self._tracer = tracer
         self._guard = guard
+        self._cache = context.registry.cache
         self._limits = limits or RequestLimits()
         self._clients = clients if clients is not None and clients.behind_proxies else None
         self._monitor = Monitor(context.registry.operations.open_uploads)
@@ -136,8 +139,14 @@ class RegistryApp:
             response = await answer()
         except Exception as error:
             response = _failure(req, error)
+            if scope.http_version == "1.1" and _declares_body(req):
+                # The body may be left unread, and granian then closes the connection after the
+                # answer without saying so: a client reusing it would see its next request fail.
+                response.headers.append(("connection", "close"))
         self._monitor.in_flight -= 1
         sent_headers = [_API_VERSION, (REQUEST_ID_HEADER, request_id), *response.headers]
+        if req.namespace is not None:
+            sent_headers.append(("oci-namespace", req.namespace))
         if isinstance(response, StreamResponse):
             await relay(protocol, response.status, sent_headers, response.chunks)
         else:
@@ -163,11 +172,30 @@ class RegistryApp:
         if handler is None:
             allow = [("allow", ", ".join(route.methods))]
             raise HTTPError(405, ErrorCode.UNSUPPORTED, f"{req.method} is not supported here", allow)
-        answer = functools.partial(handler, self._context, req, **params)
         writes = route.changes_content and req.method not in _READ_METHODS
+        if self._cache is not None and "name" in params:
+            return route.name, functools.partial(self._via_cache, route, handler, req, params), writes
+        answer = functools.partial(handler, self._context, req, **params)
         if self._guard is None or route.public:  # auth off: not one call more
             return route.name, answer, writes
         return route.name, self._guard.wrap(route.name, params, req, answer), writes
+
+    async def _via_cache(self, route: Route, handler: Handler, req: Request, params: dict[str, str]) -> AnyResponse:
+        """With a pull-through cache, a request is served under the repository name the cache picks
+        (a cache repository for its prefixes, `?ns=` and the default upstream); authorization, logs,
+        metrics and webhooks all see that name."""
+        assert self._cache is not None
+        pull = req.method in _READ_METHODS and route.name in _PULL_ROUTES
+        namespace = req.query("ns") if pull and req.query_string else None
+        local = await self._cache.local_name(
+            params["name"], pull=pull, namespace=namespace, own_host=req.header("host")
+        )
+        req.namespace = local.namespace
+        params = {**params, "name": local.name}  # a copy: the router hands out its cached dict
+        answer: Answer = functools.partial(handler, self._context, req, **params)
+        if self._guard is None or route.public:
+            return await answer()
+        return await self._guard.guarded(route.name, params, req, answer)
 
     async def _metrics_response(self) -> Response:
         return Response(200, [("content-type", CONTENT_TYPE_LATEST)], await self._render_metrics())
@@ -180,9 +208,19 @@ class RegistryApp:
         self._monitor.answered(route, 0 if req.method in _READ_METHODS else _declared_length(req), sent)
         if self._tracer is not None:
             self._tracer.finish(span, route, response.status, req.request_id)
+        if req.cache is not None:
+            proxy_metrics.TALLIES.sent(req.cache.upstream, sent)
         if self._access_log is not None and route not in self._unlogged:
+            cache = None if req.cache is None else req.cache.outcome
             self._access_log.record(
-                req.request_id, scope, response.status, sent, elapsed, client=req.client, user=_user_of(req)
+                req.request_id,
+                scope,
+                response.status,
+                sent,
+                elapsed,
+                client=req.client,
+                user=_user_of(req),
+                cache=cache,
             )
 
 
@@ -194,16 +232,25 @@ def _failure(req: Request, error: Exception) -> Response:
         # The request body broke off; if the client still listens, it learns so.
         log.info("request body of %s %s broke off", req.method, req.path, extra={"request_id": req.request_id})
         return _error_response(RegistryError(ErrorCode.BLOB_UPLOAD_INVALID, "the request body ended prematurely"))
+    fault = store_fault(error)
+    if fault is not None:
+        # Expected while a disk is full or a store is down: one line each, no traceback.
+        log.warning(
+            "%s %s failed: %s: %s",
+            req.method,
+            req.path,
+            type(fault).__name__,
+            fault,
+            extra={"request_id": req.request_id},
+        )
+        return _error_response(fault_error(fault))
     log.exception("internal error answering %s %s", req.method, req.path, extra={"request_id": req.request_id})
     body = b'{"errors":[{"code":"UNKNOWN","message":"internal server error"}]}'
     return Response(500, [("content-type", "application/json")], body)
 
 
 def _error_response(error: RegistryError) -> Response:
-    headers = [("content-type", "application/json")]
-    if isinstance(error, HTTPError):
-        headers.extend(error.headers)
-    return Response(status_of(error), headers, error_body(error))
+    return Response(status_of(error), [("content-type", "application/json"), *error_headers(error)], error_body(error))
 
 
 def _send(protocol: HTTPProtocol, response: Response | FileResponse, headers: list[tuple[str, str]]) -> None:
@@ -219,6 +266,10 @@ def _body_size(response: AnyResponse) -> int:
     if isinstance(response, StreamResponse):
         return response.size
     return response.end - response.start if isinstance(response, FileResponse) else len(response.body)
+
+
+def _declares_body(req: Request) -> bool:
+    return req.header("transfer-encoding") is not None or req.header("content-length") not in (None, "0")
 
 
 def _declared_length(req: Request) -> int:

@@ -20,11 +20,11 @@ from dockyard.auth.tokens import TokenError, TokenExpired
 from dockyard.core.errors import ErrorCode
 from dockyard.http.clients import host_of
 from dockyard.http.errors import HTTPError
-from dockyard.http.messages import FileResponse, Request, Response
+from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
 
 log = logging.getLogger("dockyard.auth")
 
-Answer = Callable[[], Awaitable[Response | FileResponse]]
+Answer = Callable[[], Awaitable[Response | FileResponse | StreamResponse]]
 
 _PULL_ROUTES = frozenset({"tags", "manifest", "blob", "referrers"})
 _UPLOAD_ROUTES = frozenset({"upload_start", "upload"})
@@ -84,7 +84,7 @@ class Guard:
         header = ("www-authenticate", self.challenge(scope, error))
         return HTTPError(401, ErrorCode.UNAUTHORIZED, message, [header])
 
-    async def metrics(self, req: Request, answer: Answer) -> Response | FileResponse:
+    async def metrics(self, req: Request, answer: Answer) -> Response | FileResponse | StreamResponse:
         """/metrics names every repository and its size: only for the configured metrics token or an
         administrator's Basic credentials (in token mode too, since a scraper cannot follow the token
         flow)."""
@@ -115,7 +115,7 @@ class Guard:
 
     async def guarded(
         self, route: str, params: dict[str, str], req: Request, answer: Answer
-    ) -> Response | FileResponse:
+    ) -> Response | FileResponse | StreamResponse:
         repository = params.get("name")
         action = needed_action(route, req.method)
         principal, via_grant = await self._authenticate(req, route, params)
@@ -197,7 +197,11 @@ class Guard:
         return HTTPError(403, ErrorCode.DENIED, f"{principal.name} may not {_verb(action, route)} {repository or ''}")
 
     def _attach_grant(
-        self, response: Response | FileResponse, repository: str, principal: Principal, via_grant: str | None
+        self,
+        response: Response | FileResponse | StreamResponse,
+        repository: str,
+        principal: Principal,
+        via_grant: str | None,
     ) -> None:
         """Let the session's next requests outlive the token; an expired token never extends a grant."""
         if self._auth.tokens is None:

@@ -12,6 +12,7 @@ from dockyard.core.decimals import parse_decimal
 from dockyard.core.errors import ErrorCode
 from dockyard.http.errors import HTTPError
 from dockyard.http.limits import RequestLimits, timed_body
+from dockyard.proxy import CacheNote
 
 
 class Request:
@@ -19,9 +20,11 @@ class Request:
         "_limits",
         "_protocol",
         "_query",
+        "cache",
         "client",
         "headers",
         "method",
+        "namespace",
         "path",
         "principal",
         "query_string",
@@ -53,6 +56,10 @@ class Request:
         name (http/clients.py)."""
         self.principal: Principal | None = None
         """Who the request authenticated as; None when anonymous or when auth is off."""
+        self.namespace: str | None = None
+        """The `ns` query parameter that chose a pull-through cache's upstream (echoed as OCI-Namespace)."""
+        self.cache: CacheNote | None = None
+        """How the pull-through cache answered, for the access log and metrics."""
 
     def header(self, name: str) -> str | None:
         value: str | None = self.headers.get(name)

@@ -22,6 +22,8 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from dockyard.telemetry.failures import log_failure
+
 log = logging.getLogger("dockyard.http")
 
 _PIPE_BYTES = 1 << 20  # fewer wake-ups than the default 64 KiB; Linux's default ceiling for users
@@ -58,8 +60,8 @@ async def relay(protocol: Any, status: int, headers: list[tuple[str, str]], chun
             await _write_all(fd, chunk)
     except BrokenPipeError:
         pass  # the client went away
-    except Exception:
-        log.exception("relaying a response body failed midway")
+    except Exception as error:
+        log_failure(log, "relaying a response body midway", error)
     finally:
         os.close(fd)
         close = getattr(chunks, "aclose", None)

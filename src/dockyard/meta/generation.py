@@ -21,7 +21,9 @@ class Generation:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             if os.fstat(fd).st_size < _SIZE:
-                os.ftruncate(fd, _SIZE)
+                # Written, not truncated to size: a sparse page would be allocated by the first store
+                # through the map, and on a full disk that store kills the process with SIGBUS.
+                os.pwrite(fd, bytes(_SIZE), 0)
             self._map = mmap.mmap(fd, _SIZE)
         finally:
             os.close(fd)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from dockyard.core.manifest import parse_manifest
 from dockyard.meta.outbox import OutboxEntry
 
 
@@ -27,6 +29,21 @@ class NewManifest:
     annotations_json: str | None
     blob_digests: tuple[str, ...]
     child_digests: tuple[str, ...]
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str | None, digest: str) -> NewManifest:
+        """A manifest to store from its exact bytes; MANIFEST_INVALID when they are not one."""
+        manifest = parse_manifest(body, content_type)
+        return cls(
+            digest=digest,
+            media_type=manifest.media_type,
+            body=body,
+            artifact_type=manifest.artifact_type,
+            subject=str(manifest.subject.digest) if manifest.subject else None,
+            annotations_json=json.dumps(manifest.annotations) if manifest.annotations else None,
+            blob_digests=tuple(str(blob.digest) for blob in manifest.blobs),
+            child_digests=tuple(str(child.digest) for child in manifest.children),
+        )
 
 
 class MissingBlobs(Exception):

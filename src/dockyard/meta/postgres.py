@@ -7,6 +7,16 @@ the shared store: a transaction that may change lookups sends NOTIFY on commit, 
 LISTENs on a connection of its own and advances its change token on each notification (the cache's
 TTL bounds staleness if one is ever missed; while the listener is disconnected nothing is cached).
 Migrations run at start under an advisory lock, so instances starting at once do not race.
+
+A connection that breaks (the server restarted, or an administrator terminated it) costs no failed
+request when that can be avoided: a read, or a write whose COMMIT was not sent yet (the server
+rolls back what a lost connection held), is repeated on a fresh connection, a few times with a
+short pause. A write whose connection broke during the COMMIT may or may not have been made: its
+transaction id, taken just before, is looked up (txid_status) on a fresh connection, so that a
+write that was made is answered as made and one that was not is repeated; never both. Only when
+that cannot be learnt does the request fail as unavailable (503), and since every write dockyard
+makes is idempotent, the client's retry then finds it made or makes it. A request waits at most
+_CONNECT_TIMEOUT for a connection; a full disk at the server answers as out of space.
 """
 
 from __future__ import annotations
@@ -21,8 +31,9 @@ from typing import TypeVar
 
 import psycopg
 from psycopg import errors
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from dockyard.core.errors import OutOfSpace, ReadOnlyStorage, StoreFault, StoreUnavailable
 from dockyard.core.urls import redact_password
 from dockyard.meta.driver import Dialect, Params, Row, Work
 from dockyard.meta.errors import MetadataUnavailable, WriteContention
@@ -43,7 +54,14 @@ _CHANNEL = "dockyard_metadata"
 _CONNECT_TIMEOUT = 10
 _RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected)
 _MAX_ATTEMPTS = 50
+_MAX_RECONNECTS = 3  # fresh connections tried after a broken one, per read or write
+_RECONNECT_PAUSE_SECONDS = 0.1  # doubled each time: a restarting server takes a moment
 _RELISTEN_SECONDS = 1.0
+# The last statement of a write: the transaction's id, by which its fate can be asked should the
+# connection break during COMMIT, and (for writes that change lookups) the change notification,
+# delivered to every listener at commit. One round trip either way.
+_BEFORE_COMMIT = f"SELECT txid_current(), pg_notify('{_CHANNEL}', '')"
+_BEFORE_QUIET_COMMIT = "SELECT txid_current()"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -58,6 +76,17 @@ def _one_line(error: psycopg.Error) -> str:
 
 def _unavailable(url: str, error: psycopg.Error) -> MetadataUnavailable:
     return MetadataUnavailable(f"cannot use PostgreSQL at {redact_password(url)}: {_one_line(error)}")
+
+
+def _fault_of(url: str, error: psycopg.Error) -> StoreFault | None:
+    """The store fault a failed statement stands for, if it is one; a lost connection is not
+    among them, since the caller decides whether it may try again."""
+    where = f"PostgreSQL at {redact_password(url)}: {_one_line(error)}"
+    if isinstance(error, errors.DiskFull):
+        return OutOfSpace(where)
+    if isinstance(error, errors.ReadOnlySqlTransaction):  # a standby, or default_transaction_read_only
+        return ReadOnlyStorage(where)
+    return None
 
 
 def prepare_database(url: str) -> None:
@@ -141,7 +170,7 @@ class PostgresDriver:
         return await self._read(sql, params, one=False)
 
     async def _read(self, sql: str, params: Params, one: bool) -> list[Row]:
-        for attempt in (1, 2):
+        for reconnects in range(_MAX_RECONNECTS + 1):
             try:
                 async with self._pool.connection() as conn:
                     cursor = await conn.execute(_native(sql), params)
@@ -149,11 +178,49 @@ class PostgresDriver:
                         row = await cursor.fetchone()
                         return [row] if row is not None else []
                     return await cursor.fetchall()
-            except psycopg.OperationalError:
-                if attempt == 2:
-                    raise
-                await self._drop_lost_connections()
+            except psycopg.Error as error:
+                await self._after_failure(error, reconnects)
         raise AssertionError("unreachable")
+
+    async def _after_failure(self, error: psycopg.Error, reconnects: int) -> None:
+        """Return when the statement may be tried again on a fresh connection; raise otherwise."""
+        fault = _fault_of(self._url, error)
+        if fault is not None:
+            raise fault from error
+        if not isinstance(error, psycopg.OperationalError):
+            raise error
+        if isinstance(error, PoolTimeout) or reconnects == _MAX_RECONNECTS:
+            # PoolTimeout: no connection came within the timeout; waiting longer helps nobody.
+            raise self._unavailable(_one_line(error)) from error
+        await self._drop_lost_connections()
+        await asyncio.sleep(_RECONNECT_PAUSE_SECONDS * 2**reconnects)
+
+    def _unavailable(self, reason: str) -> StoreUnavailable:
+        return StoreUnavailable(f"PostgreSQL at {redact_password(self._url)}: {reason}")
+
+    async def _committed(self, xid: int, error: psycopg.Error) -> bool:
+        """Whether transaction `xid` was made after all, its COMMIT having failed with `error`.
+
+        Only a broken connection leaves that open; its fate is then asked on a fresh one
+        (StoreUnavailable when it cannot be learnt)."""
+        if not isinstance(error, psycopg.OperationalError):
+            return False  # the server answered: the commit failed
+        for reconnects in range(_MAX_RECONNECTS + 1):
+            await self._drop_lost_connections()
+            await asyncio.sleep(_RECONNECT_PAUSE_SECONDS * 2**reconnects)
+            try:
+                async with self._pool.connection() as conn:
+                    cursor = await conn.execute("SELECT txid_status(%s)", (xid,))
+                    row = await cursor.fetchone()
+            except PoolTimeout:
+                break
+            except psycopg.OperationalError:
+                continue
+            status = str(row[0]) if row else None
+            if status in ("committed", "aborted"):
+                return status == "committed"
+            # "in progress": the broken session's backend has not finished with it yet
+        raise self._unavailable("the connection broke during a commit, whose outcome is unknown") from error
 
     async def _drop_lost_connections(self) -> None:
         """After a connection turned out dead (the server restarted, say), let the pool test
@@ -166,30 +233,26 @@ class PostgresDriver:
         return self._token
 
     async def transact(self, work: Work[T], invalidates: bool = True, durable: bool = True) -> T:
-        reconnected = False
+        reconnects = 0
         for attempt in range(1, _MAX_ATTEMPTS + 1):
-            begun = False
+            xid: int | None = None  # known once COMMIT is all that is left to send
             try:
                 async with self._pool.connection() as conn, conn.transaction():
-                    begun = True
                     if not durable:
                         await conn.execute("SET LOCAL synchronous_commit = off")
                     result = await work(_PostgresTransaction(conn))
-                    if invalidates:
-                        await conn.execute("NOTIFY " + _CHANNEL)  # delivered at commit, to every listener
+                    cursor = await conn.execute(_BEFORE_COMMIT if invalidates else _BEFORE_QUIET_COMMIT)
+                    xid = (await cursor.fetchone() or (None,))[0]
             except _RETRYABLE as conflict:
                 if attempt == _MAX_ATTEMPTS:
                     raise WriteContention(f"gave up after {attempt} attempts: {_one_line(conflict)}") from conflict
                 await asyncio.sleep(random.uniform(0, min(0.001 * 2**attempt, 0.1)))
                 continue
-            except psycopg.OperationalError:
-                # Only a transaction that never began is safe to repeat: a later loss may have
-                # come after PostgreSQL committed.
-                if begun or reconnected:
-                    raise
-                reconnected = True
-                await self._drop_lost_connections()
-                continue
+            except psycopg.Error as error:
+                if xid is None or not await self._committed(xid, error):
+                    await self._after_failure(error, reconnects)
+                    reconnects += 1
+                    continue
             if invalidates:
                 self._token += 1  # this process sees its own write at once, before the notification
             return result

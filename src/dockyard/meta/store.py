@@ -12,6 +12,7 @@ from dockyard.meta.access_tokens import AccessTokens
 from dockyard.meta.blob_deletions import BlobDeletions
 from dockyard.meta.blob_links import BlobLinks
 from dockyard.meta.browse import Browsing
+from dockyard.meta.cache import CacheState
 from dockyard.meta.catalog import Catalog
 from dockyard.meta.garbage_reviews import GarbageReviews
 from dockyard.meta.integrity import Integrity
@@ -20,6 +21,7 @@ from dockyard.meta.manifests import Manifests
 from dockyard.meta.outbox import Outbox
 from dockyard.meta.referrers import Referrers
 from dockyard.meta.replication import ReplicationState
+from dockyard.meta.replication_uploads import ReplicationUploads
 from dockyard.meta.retention import RetentionState
 from dockyard.meta.revocations import Revocations
 from dockyard.meta.runtime_settings import RuntimeSettings
@@ -45,6 +47,8 @@ class MetadataStore(
     Integrity,
     Usage,
     ReplicationState,
+    CacheState,
+    ReplicationUploads,
     Revocations,
     AccessTokens,
     Protocol,

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from dockyard.meta.blob_deletions import BlobDeletions
 from dockyard.meta.outbox import OutboxEntry
+
+# A byte deletion normally takes milliseconds; one stuck on a failing blob store makes the claim
+# give up rather than hang.
+_DELETION_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +82,20 @@ class Uploads(Protocol):
     async def claim_stale_uploads(self, updated_before: float, limit: int) -> list[str]:
         """Sessions untouched since `updated_before`, at most `limit`, each handed to one caller
         across all instances; the caller discards them (a claim not discarded comes back later)."""
+
+
+class UploadClaims(Uploads, BlobDeletions, Protocol):
+    """Upload sessions, and the byte deletions a finishing upload must wait out."""
+
+
+async def claim_digest(meta: UploadClaims, upload_id: str, digest: str) -> bool:
+    """Claim `digest` for the session and wait until no older bytes of it are being deleted (else
+    the deletion would take the session's bytes once they are in place); False if that wait is too long."""
+    pending = await meta.claim_upload_digest(upload_id, digest)
+    deadline = time.monotonic() + _DELETION_WAIT_SECONDS
+    while pending:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+        pending = await meta.blob_deletion_pending(digest)
+    return True

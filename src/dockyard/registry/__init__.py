@@ -5,6 +5,7 @@ This layer validates and sequences work on the metadata and blob stores; it know
 
 from dataclasses import dataclass
 
+from dockyard.proxy import PullThroughCache
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.browse import BrowseService
 from dockyard.registry.listing import ListingService
@@ -22,6 +23,8 @@ class Registry:
     operations: OperationsService
     browse: BrowseService | None = None
     """The web UI's listings and details; a registry composed without them answers no UI calls."""
+    cache: PullThroughCache | None = None
+    """The pull-through cache, when upstreams are configured."""
 
 
 __all__ = [

@@ -11,6 +11,7 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.blob_links import BlobLinks
+from dockyard.proxy import CacheNote, PullThroughCache
 from dockyard.registry import metrics
 from dockyard.registry.quotas import Quotas
 
@@ -37,8 +38,10 @@ class BlobService:
         quotas: Quotas | None = None,
         *,
         notifier: Notifier = SILENT,
+        cache: PullThroughCache | None = None,
     ):
         self._meta = meta
+        self._proxy = cache
         self._store = store
         self._notifier = notifier
         self._automatic_mount = automatic_mount
@@ -58,8 +61,26 @@ class BlobService:
             raise _unknown(digest)
         return source
 
+    async def head(self, repository: str, digest: Digest) -> tuple[int, CacheNote | None]:
+        """The size a HEAD answers; a cache repository's from the pull-through cache."""
+        route = None if self._proxy is None else self._proxy.route(repository)
+        if route is None or self._proxy is None:
+            return await self.size(repository, digest), None
+        size, outcome = await self._proxy.blobs.size(route, digest)
+        return size, CacheNote(route.upstream.name, outcome)
+
+    async def pull(self, repository: str, digest: Digest) -> tuple[BlobSource, CacheNote | None]:
+        """Where a GET's bytes come from; a cache repository's from the pull-through cache."""
+        route = None if self._proxy is None else self._proxy.route(repository)
+        if route is None or self._proxy is None:
+            return await self.source(repository, digest), None
+        served = await self._proxy.blobs.source(route, digest)
+        return served.source, CacheNote(route.upstream.name, served.outcome)
+
     async def delete(self, repository: str, digest: Digest, *, origin: Origin | None = None) -> None:
         """Unlink the blob from the repository; its bytes stay until garbage collection."""
+        if self._proxy is not None:
+            self._proxy.refuse_writes(repository)
         outbox = self._notifier.entries("delete", [Target(repository, digest=str(digest), kind="blobs")], origin)
         if not await self._meta.unlink_blob(repository, str(digest), outbox):
             raise _unknown(digest)
@@ -76,6 +97,8 @@ class BlobService:
     ) -> bool:
         """Link a blob into this repository without moving bytes: from the source repository when
         it holds the blob, otherwise (with automatic mount) from any repository the caller may pull."""
+        if self._proxy is not None:
+            self._proxy.refuse_writes(repository)
         found = await self._mountable(str(digest), source_repository, may_pull)
         if found is None:
             return False

@@ -10,9 +10,12 @@ from typing import Any, Protocol
 from dockyard.core import mediatypes
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.manifest import Descriptor
 from dockyard.meta.catalog import Catalog
 from dockyard.meta.referrers import Referrers
 from dockyard.meta.tags import Tags
+from dockyard.proxy import PullThroughCache
+from dockyard.proxy.listing import upstream_referrers, upstream_tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,15 +30,23 @@ class ListingStore(Tags, Catalog, Referrers, Protocol):
 
 
 class ListingService:
-    def __init__(self, meta: ListingStore, max_page: int):
+    def __init__(self, meta: ListingStore, max_page: int, cache: PullThroughCache | None = None):
         self._meta = meta
         self._max_page = max_page
+        self._proxy = cache
 
     def _limit(self, n: int | None) -> int:
         return self._max_page if n is None else min(n, self._max_page)
 
     async def tags(self, repository: str, n: int | None, last: str | None) -> Page:
+        """A page of tags; a cache repository's as upstream has them, or the cached ones when
+        upstream cannot be asked."""
         limit = self._limit(n)
+        route = None if self._proxy is None else self._proxy.route(repository)
+        upstream = None if route is None else await upstream_tags(route)
+        if upstream is not None:
+            following = [tag for tag in upstream if last is None or tag > last]
+            return Page(following[:limit], len(following) > limit)
         tags = await self._meta.list_tags(repository, limit + 1, last)
         if tags is None:
             raise RegistryError(ErrorCode.NAME_UNKNOWN, detail={"name": repository})
@@ -59,7 +70,8 @@ class ListingService:
         return Page(shown[:limit], len(shown) > limit)
 
     async def referrers(self, repository: str, subject: Digest, artifact_type: str | None) -> bytes:
-        """An OCI image index of the manifests whose subject is `subject` (empty if there are none)."""
+        """An OCI image index of the manifests whose subject is `subject` (empty if there are none);
+        a cache repository's are the cached ones with upstream's (when it answers) added."""
         descriptors: list[dict[str, Any]] = []
         # A filter that is no media type matches nothing stored (and a database may refuse it: NUL).
         unmatchable = artifact_type is not None and not mediatypes.is_media_type(artifact_type)
@@ -74,5 +86,20 @@ class ListingService:
             if referrer.annotations_json:
                 descriptor["annotations"] = json.loads(referrer.annotations_json)
             descriptors.append(descriptor)
+        route = None if self._proxy is None else self._proxy.route(repository)
+        if route is not None:
+            known = {descriptor["digest"] for descriptor in descriptors}
+            for found in await upstream_referrers(route, subject, artifact_type) or []:
+                if str(found.digest) not in known:
+                    descriptors.append(_descriptor(found))
         index = {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": descriptors}
         return json.dumps(index, separators=(",", ":")).encode()
+
+
+def _descriptor(found: Descriptor) -> dict[str, Any]:
+    descriptor: dict[str, Any] = {"mediaType": found.media_type, "digest": str(found.digest), "size": found.size}
+    if found.artifact_type:
+        descriptor["artifactType"] = found.artifact_type
+    if found.annotations:
+        descriptor["annotations"] = found.annotations
+    return descriptor

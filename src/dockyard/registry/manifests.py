@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -12,13 +11,13 @@ from typing import Protocol
 
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.core.manifest import parse_manifest
 from dockyard.core.names import parse_reference, validate_tag
 from dockyard.events.envelope import Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.manifests import ManifestRef, Manifests, MissingBlobs, NewManifest, TagMoveRefused
 from dockyard.meta.outbox import OutboxEntry
 from dockyard.meta.tags import Tags
+from dockyard.proxy import CacheNote, PullThroughCache
 from dockyard.registry import metrics
 from dockyard.registry.pulls import PullLog
 
@@ -41,6 +40,17 @@ class ImmutableTagRule:
 
     def covers(self, repository: str, tag: str) -> bool:
         return fnmatchcase(repository, self.repository) and fnmatchcase(tag, self.tags)
+
+
+@dataclass(frozen=True, slots=True)
+class PulledManifest:
+    ref: ManifestRef
+    body: bytes
+    """Empty for a HEAD."""
+    cache: CacheNote | None = None
+    """Set when a cache repository answered."""
+    warning: str | None = None
+    """A `Warning` header value (served stale)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +103,10 @@ class ManifestService:
         cache_bytes: int = 64 << 20,
         immutable_tags: Sequence[ImmutableTagRule] = (),
         pulls: PullLog | None = None,
+        cache: PullThroughCache | None = None,
     ):
         self._meta = meta
+        self._proxy = cache
         self._notifier = notifier
         self._pulls = pulls
         self._allow_missing_blobs = allow_missing_blobs
@@ -117,6 +129,8 @@ class ManifestService:
         tag_moves: TagMoves = TagMoves.ALLOWED,
         origin: Origin | None = None,
     ) -> StoredManifest:
+        if self._proxy is not None:
+            self._proxy.refuse_writes(repository)
         target = parse_reference(reference)
         tags = [validate_tag(tag) for tag in extra_tags]
         if isinstance(target, Digest):
@@ -130,17 +144,7 @@ class ManifestService:
         else:
             digest = Digest.of(body)
             tags.insert(0, target)
-        manifest = parse_manifest(body, content_type)
-        record = NewManifest(
-            digest=str(digest),
-            media_type=manifest.media_type,
-            body=body,
-            artifact_type=manifest.artifact_type,
-            subject=str(manifest.subject.digest) if manifest.subject else None,
-            annotations_json=json.dumps(manifest.annotations) if manifest.annotations else None,
-            blob_digests=tuple(str(blob.digest) for blob in manifest.blobs),
-            child_digests=tuple(str(child.digest) for child in manifest.children),
-        )
+        record = NewManifest.of(body, content_type, str(digest))
         unique_tags = tuple(dict.fromkeys(tags))
         # Distribution sends one push event per tag (and one without a tag for a push by digest).
         pushed = [
@@ -170,7 +174,7 @@ class ManifestService:
                 {"digests": missing.digests},
             ) from None
         self._notifier.written(outbox)
-        metrics.MANIFEST_PUSHES.labels(manifest.media_type).inc()
+        metrics.MANIFEST_PUSHES.labels(record.media_type).inc()
         return StoredManifest(record.digest, record.subject, unique_tags)
 
     async def resolve(self, repository: str, reference: str) -> ManifestRef:
@@ -192,13 +196,35 @@ class ManifestService:
 
     async def fetch(self, repository: str, reference: str) -> tuple[ManifestRef, bytes]:
         ref = await self.resolve(repository, reference)
-        body = self._cache.get(ref.digest)
+        return ref, await self._body(repository, ref.digest, reference)
+
+    async def _body(self, repository: str, digest: str, reference: str) -> bytes:
+        body = self._cache.get(digest)
         if body is None:
-            body = await self._meta.manifest_body(repository, ref.digest)
+            body = await self._meta.manifest_body(repository, digest)
             if body is None:  # deleted between the two reads
                 raise _unknown(reference)
-            self._cache.put(ref.digest, body)
-        return ref, body
+            self._cache.put(digest, body)
+        return body
+
+    async def pull(self, repository: str, reference: str, *, head: bool = False) -> PulledManifest:
+        """What a GET (or a HEAD, without the body) of a manifest answers; a cache repository's from
+        the pull-through cache."""
+        route = None if self._proxy is None else self._proxy.route(repository)
+        if route is None:
+            if head:
+                return PulledManifest(await self.resolve(repository, reference), b"")
+            ref, body = await self.fetch(repository, reference)
+            return PulledManifest(ref, body)
+        assert self._proxy is not None
+        served = await self._proxy.manifests.get(route, reference, head=head)
+        if head:
+            body = b""
+        elif served.body is not None:
+            body = served.body
+        else:
+            body = await self._body(repository, served.ref.digest, reference)
+        return PulledManifest(served.ref, body, CacheNote(route.upstream.name, served.outcome), served.warning)
 
     async def delete(
         self, repository: str, reference: str, *, tag_moves: TagMoves = TagMoves.ALLOWED, origin: Origin | None = None
@@ -206,6 +232,8 @@ class ManifestService:
         """By tag: remove the tag only. By digest: remove the manifest and the tags on it. A tag an
         immutable-tags rule covers is never removed either way, unless `tag_moves` is FORCED (an
         explicit overwrite grant, the one thing that beats immutability)."""
+        if self._proxy is not None:
+            self._proxy.refuse_writes(repository)
         target = parse_reference(reference)
         protected = None if tag_moves is TagMoves.FORCED else self._immutable_in(repository)
         outbox: list[OutboxEntry]

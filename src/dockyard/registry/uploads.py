@@ -15,15 +15,14 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
-from typing import Protocol
 
 from dockyard.blobs.base import BlobStore, UnknownUpload, UploadConflict
 from dockyard.core.digest import Digest, Hasher, new_hasher
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.events.envelope import BLOB_MEDIA_TYPE, Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
-from dockyard.meta.blob_deletions import BlobDeletions
-from dockyard.meta.uploads import NO_LIMITS, SessionLimits, TooManySessions, Uploads
+from dockyard.meta.uploads import NO_LIMITS, SessionLimits, TooManySessions, UploadClaims, claim_digest
+from dockyard.proxy import PullThroughCache
 from dockyard.registry import metrics
 from dockyard.registry.quotas import Quotas
 
@@ -33,9 +32,6 @@ _UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}
 _RUNNING_ALGORITHM = "sha256"
 _MAX_RUNNING_HASHES = 10_000
 _PURGE_BATCH = 100
-# A byte deletion normally takes milliseconds; one stuck on a failing blob store makes pushes
-# of that digest retry rather than hang.
-_DELETION_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,21 +56,19 @@ def _unknown_upload(upload_id: str) -> RegistryError:
     return RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": upload_id[:64]})
 
 
-class UploadStore(Uploads, BlobDeletions, Protocol):
-    """Upload sessions, and the byte deletions a finishing upload must wait out."""
-
-
 class UploadService:
     def __init__(
         self,
-        meta: UploadStore,
+        meta: UploadClaims,
         store: BlobStore,
         quotas: Quotas,
         *,
         notifier: Notifier = SILENT,
+        cache: PullThroughCache | None = None,
         limits: SessionLimits = NO_LIMITS,
     ):
         self._meta = meta
+        self._proxy = cache
         self._store = store
         self._notifier = notifier
         self._quotas = quotas
@@ -84,8 +78,11 @@ class UploadService:
         # which costs at most one re-read of the stored bytes if such a session does go on.
         self._hashers: OrderedDict[str, tuple[int, Hasher]] = OrderedDict()
 
-    async def start(self, repository: str, owner: str | None = None) -> UploadStatus:
-        """Open a session for `owner` (the user pushing; None when anonymous or auth is off)."""
+    async def start(self, repository: str, owner: str | None = None, *, durable: bool = True) -> UploadStatus:
+        """Open a session for `owner` (the user pushing; None when anonymous or auth is off);
+        `durable` unless it ends within the request (a monolithic push)."""
+        if self._proxy is not None:
+            self._proxy.refuse_writes(repository)
         upload_id = str(uuid.uuid4())
         # The session row comes first: bytes on disk always have a row by which they get purged.
         try:
@@ -97,7 +94,7 @@ class UploadService:
                 "or retry once abandoned ones are purged",
                 {"limit": full.limit},
             ) from None
-        await self._store.start_upload(upload_id)
+        await self._store.start_upload(upload_id, durable=durable)
         self._remember(upload_id, 0, new_hasher(_RUNNING_ALGORITHM))
         return UploadStatus(upload_id, 0)
 
@@ -126,7 +123,7 @@ class UploadService:
         current = await self._status_at(repository, upload_id, start)
         if length is not None:
             await self._quotas.admit(repository, current.size + length)
-        size = await self._write(current, chunks)
+        size = await self._write(current, chunks, durable=True)  # the 202 acknowledges them
         await self._meta.touch_upload(upload_id)
         return UploadStatus(upload_id, size)
 
@@ -136,11 +133,11 @@ class UploadService:
             raise UploadRangeError(upload_id, current.size)
         return current
 
-    async def _write(self, current: UploadStatus, chunks: AsyncIterable[bytes]) -> int:
+    async def _write(self, current: UploadStatus, chunks: AsyncIterable[bytes], *, durable: bool) -> int:
         hashed = self._hashers.pop(current.id, None)
         hasher = hashed[1] if hashed and hashed[0] == current.size else None
         try:
-            size = await self._store.append_upload(current.id, current.size, chunks, hasher)
+            size = await self._store.append_upload(current.id, current.size, chunks, hasher, durable=durable)
         except UploadConflict as conflict:
             raise UploadRangeError(current.id, conflict.current_size) from None
         except UnknownUpload:
@@ -169,7 +166,7 @@ class UploadService:
         current = await self._status_at(repository, upload_id, start)
         if length is not None:
             await self._quotas.admit(repository, current.size + length, str(digest))
-        size = await self._write(current, chunks)
+        size = await self._write(current, chunks, durable=False)  # the commit makes them durable
         actual = await self._digest_of(upload_id, size, digest.algorithm)
         if actual != digest:
             raise RegistryError(
@@ -198,15 +195,10 @@ class UploadService:
     async def _claim(self, upload_id: str, digest: Digest) -> None:
         """From here on GC leaves this digest alone; bytes of it that GC is still deleting must be
         gone before ours take their place, or the deletion would take ours."""
-        pending = await self._meta.claim_upload_digest(upload_id, str(digest))
-        deadline = time.monotonic() + _DELETION_WAIT_SECONDS
-        while pending:
-            if time.monotonic() > deadline:
-                raise RegistryError(
-                    ErrorCode.TOO_MANY_REQUESTS, "an older copy of this blob is still being deleted; retry shortly"
-                )
-            await asyncio.sleep(0.05)
-            pending = await self._meta.blob_deletion_pending(str(digest))
+        if not await claim_digest(self._meta, upload_id, str(digest)):
+            raise RegistryError(
+                ErrorCode.TOO_MANY_REQUESTS, "an older copy of this blob is still being deleted; retry shortly"
+            )
 
     async def upload_whole(
         self,
@@ -219,9 +211,11 @@ class UploadService:
         origin: Origin | None = None,
     ) -> int:
         """A monolithic upload in one request (POST with ?digest=); its session counts while it lasts."""
+        if self._proxy is not None:
+            self._proxy.refuse_writes(repository)
         if length is not None:
             await self._quotas.admit(repository, length, str(digest))
-        session = await self.start(repository, owner)
+        session = await self.start(repository, owner, durable=False)
         try:
             return await self.complete(repository, session.id, digest, chunks, origin=origin)
         except BaseException:

@@ -39,12 +39,15 @@ class RemoteUnavailable(RemoteError):
         codes: tuple[str, ...] = (),
         retry_after: float | None = None,
         dialled: bool = True,
+        timed_out: bool = False,
     ):
         super().__init__(remote, message, status=status, codes=codes)
         self.retry_after = retry_after
         """Seconds after which the remote may be asked again (from `Retry-After`, or a breaker's cooldown)."""
         self.dialled = dialled
         """False when the client failed the call fast without contacting the remote."""
+        self.timed_out = timed_out
+        """The remote (or the way to it) stayed silent longer than the timeouts allow."""
 
 
 class RemoteNotFound(RemoteError):

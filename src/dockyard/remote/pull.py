@@ -289,7 +289,7 @@ class PullOperations:
         except (ValueError, AttributeError, RecursionError):
             raise RemoteInvalid(self._remote, f"GET {path}: not a JSON object") from None
         if not isinstance(names, list) or not all(isinstance(name, str) and listing.valid(name) for name in names):
-            raise RemoteInvalid(self._remote, f"GET {path}: {listing.key} is not a list of valid names")
+            raise RemoteInvalid(self._remote, f"GET {path}: {listing.key} is not a list of valid {listing.key}")
         return names, next_query
 
     def _next_query(self, response: aiohttp.ClientResponse, path: str) -> str | None:

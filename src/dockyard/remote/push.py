@@ -3,7 +3,8 @@ deletions.
 
 A chunked upload that fails part way is resumed, not restarted: the client asks the upload URL how much
 the remote holds (`GET`, its `Range`) and continues from there with `chunks_factory(offset)`. When the
-attempts run out, `UploadInterrupted` carries the session so that a later call can resume it. Upload URLs
+attempts run out, `UploadInterrupted` carries the session so that a later call can resume it; a caller
+that must outlive the process learns each new session (`on_session`) before bytes go to it. Upload URLs
 the remote hands out are used only on the remote's own origin and under `/v2/`.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -47,6 +48,10 @@ class UploadSession:
     """Path and query of the upload URL on the remote."""
 
 
+SessionNoted = Callable[[UploadSession], Awaitable[None]]
+"""Told of an upload's session when it starts and whenever the remote moves it (a new Location)."""
+
+
 class UploadInterrupted(RemoteUnavailable):
     """An upload failed more often than its attempts allowed; `session` resumes it later."""
 
@@ -67,6 +72,14 @@ class _Progress:
     session: UploadSession
     offset: int | None
     """Bytes the remote holds; None: ask it."""
+    on_session: SessionNoted | None = None
+    noted: UploadSession | None = None
+
+    async def note(self) -> None:
+        """Tell `on_session` of a session it has not been told of, before more bytes go to it."""
+        if self.on_session is not None and self.session != self.noted:
+            await self.on_session(self.session)
+            self.noted = self.session
 
 
 class _OutOfStep(Exception):
@@ -78,14 +91,16 @@ def push_scopes(repository: str) -> Scopes:
 
 
 async def _exactly(chunks: AsyncIterable[bytes], length: int) -> AsyncIterator[bytes]:
-    """The first `length` bytes of `chunks`; fewer is the caller's mistake."""
+    """The first `length` bytes of `chunks`, read no further (a source metered or throttled per
+    chunk read counts only what is sent); fewer is the caller's mistake."""
     remaining = length
-    async for chunk in chunks:
-        if remaining <= 0:
-            break
-        piece = chunk if len(chunk) <= remaining else chunk[:remaining]
-        remaining -= len(piece)
-        yield piece
+    if remaining > 0:
+        async for chunk in chunks:
+            piece = chunk if len(chunk) <= remaining else chunk[:remaining]
+            remaining -= len(piece)
+            yield piece
+            if remaining <= 0:
+                break
     if remaining:
         raise ValueError(f"chunks_factory ended {remaining} bytes short")
 
@@ -125,16 +140,18 @@ class PushOperations(PullOperations):
         *,
         resume: UploadSession | None = None,
         attempts: int = 3,
+        on_session: SessionNoted | None = None,
     ) -> None:
         """Upload a blob: one PUT with the whole body (`chunk_size` None), or PATCHes of `chunk_size`
-        bytes and an empty PUT. Up to `attempts` failures are resumed from what the remote holds."""
+        bytes and an empty PUT. Up to `attempts` failures are resumed from what the remote holds.
+        `on_session` hears of every session the bytes go to, before they do (not of `resume`)."""
         blob = as_digest(digest)
         if size < 0 or (chunk_size is not None and chunk_size < 1):
             raise ValueError("size must not be negative and chunk_size must be positive")
         if resume is not None and (resume.repository != repository or resume.digest != blob):
             raise ValueError("the session to resume belongs to another repository or blob")
         session = resume or await self._start_upload(validate_name(repository), blob)
-        progress = _Progress(session, None if resume else 0)
+        progress = _Progress(session, None if resume else 0, on_session, resume)
         failures = 0
         while True:
             try:
@@ -142,6 +159,7 @@ class PushOperations(PullOperations):
                     if await self.head_blob(session.repository, blob) == size:
                         return  # the last attempt's PUT went through after all
                     progress.session, progress.offset = await self._resume_point(progress.session)
+                await progress.note()
                 await self._send(progress, size, chunks_factory, chunk_size)
                 return
             except RemoteUnavailable as error:
@@ -181,8 +199,10 @@ class PushOperations(PullOperations):
         if progress.offset > size:  # the remote holds more than the blob: start over
             progress.session = await self._start_upload(progress.session.repository, progress.session.digest)
             progress.offset = 0
+            await progress.note()
         while chunk_size is not None and progress.offset < size:
             await self._patch(progress, min(chunk_size, size - progress.offset), chunks_factory)
+            await progress.note()
         offset, session = progress.offset, progress.session
         last = size - offset
         path = session.location + ("&" if "?" in session.location else "?") + f"digest={session.digest}"

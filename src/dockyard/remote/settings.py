@@ -81,7 +81,7 @@ class RemoteSettings:
             raise ValueError("remote max_connections and breaker_failures must be at least 1")
 
     @classmethod
-    def of(cls, section: RemoteRegistry) -> RemoteSettings:
+    def of(cls, section: RemoteRegistry, user_agent: str = "dockyard") -> RemoteSettings:
         """The client's settings for a registry configured in `proxy.upstreams` or `replication.targets`."""
         host = urlsplit(section.url).hostname or ""
         return cls(
@@ -93,7 +93,10 @@ class RemoteSettings:
             connect_timeout=section.connect_timeout_seconds,
             read_timeout=section.read_timeout_seconds,
             max_connections=section.max_connections,
+            breaker_failures=section.breaker_failures,
+            breaker_cooldown=section.breaker_cooldown_seconds,
             trusted_token_realms=(*section.trusted_token_realms, *_KNOWN_TOKEN_REALMS.get(host, ())),
+            user_agent=user_agent,
         )
 
     @property

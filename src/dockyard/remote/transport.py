@@ -62,7 +62,7 @@ def _unavailable(remote: str, what: str, error: BaseException) -> RemoteUnavaila
         reason = f"cannot connect ({error.os_error.strerror or type(error.os_error).__name__})"
     else:
         reason = f"connection failed ({type(error).__name__})"
-    return RemoteUnavailable(remote, f"{what}: {reason}")
+    return RemoteUnavailable(remote, f"{what}: {reason}", timed_out=isinstance(error, TimeoutError))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +176,7 @@ class Transport:
             raise
         except (aiohttp.ClientError, TimeoutError) as error:
             attempt.failed()
+            self.observer.request_done(request.method, None)
             raise _unavailable(self.remote, request.what, error) from error
 
     async def _send(self, request: _Request, authorization: str | None) -> aiohttp.ClientResponse:

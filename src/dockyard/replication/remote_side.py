@@ -1,8 +1,9 @@
 """Another registry as one side of a copy, through dockyard's remote client.
 
-An upload that fails more often than its attempts allow leaves its session here, and the next
-transfer of the same blob into the same repository (the next run, or the retried event) resumes it
-from what the other registry holds instead of sending the blob again from its start.
+A large blob's upload is remembered in the metadata store from its start until it is complete
+(the upload URL the other registry gave, per rule, repository and blob), so that when it breaks off
+for good (attempts exhausted, the process stopped or killed) the next transfer of the blob by the
+rule, in any process, resumes it from what the other registry holds instead of from the start.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-from dockyard.remote import RemoteClient, RemoteInvalid, RemoteNotFound, UploadInterrupted, UploadSession
+from dockyard.core.digest import Digest
+from dockyard.meta.replication_uploads import ReplicationUploads
+from dockyard.remote import RemoteClient, RemoteInvalid, RemoteNotFound, UploadSession
 from dockyard.replication.sides import BLOB_ATTEMPTS, CHUNK_BYTES, LARGE_BLOB_BYTES, ChunksFrom, Manifest
 
 # Mounts asked for per blob: each refused one costs the other side a session opened and cancelled.
@@ -18,10 +21,11 @@ _MOUNT_TRIES = 2
 
 
 class RemoteSide:
-    def __init__(self, client: RemoteClient, label: str):
+    def __init__(self, client: RemoteClient, label: str, uploads: ReplicationUploads, rule: str):
         self._client = client
         self._label = label
-        self._interrupted: dict[tuple[str, str], UploadSession] = {}
+        self._uploads = uploads
+        self._rule = rule
 
     @property
     def label(self) -> str:
@@ -83,20 +87,28 @@ class RemoteSide:
         return False
 
     async def write_blob(self, repository: str, digest: str, size: int, chunks: ChunksFrom) -> None:
-        key = (repository, digest)
-        try:
-            await self._client.upload_blob(
-                repository,
-                digest,
-                size,
-                chunks,
-                CHUNK_BYTES if size > LARGE_BLOB_BYTES else None,
-                resume=self._interrupted.pop(key, None),
-                attempts=BLOB_ATTEMPTS,
-            )
-        except UploadInterrupted as interrupted:
-            self._interrupted[key] = interrupted.session
-            raise
+        if size <= LARGE_BLOB_BYTES:
+            await self._client.upload_blob(repository, digest, size, chunks, attempts=BLOB_ATTEMPTS)
+            return
+
+        async def keep(session: UploadSession) -> None:
+            await self._uploads.keep_replication_upload(self._rule, repository, digest, session.location)
+
+        await self._client.upload_blob(
+            repository,
+            digest,
+            size,
+            chunks,
+            CHUNK_BYTES,
+            resume=await self._unfinished(repository, digest),
+            attempts=BLOB_ATTEMPTS,
+            on_session=keep,
+        )
+        await self._uploads.drop_replication_upload(self._rule, repository, digest)
+
+    async def _unfinished(self, repository: str, digest: str) -> UploadSession | None:
+        location = await self._uploads.replication_upload(self._rule, repository, digest)
+        return None if location is None else UploadSession(repository, Digest.parse(digest), location)
 
     async def put_manifest(self, repository: str, manifest: Manifest, tags: tuple[str, ...]) -> None:
         for reference in tags or (manifest.digest,):

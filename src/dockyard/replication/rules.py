@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatchcase
 from typing import Any
 
 import semantic_version
 
-from dockyard.auth.policy import glob_pattern
 from dockyard.config.replication import ReplicationRule, semver_range
 
 # How tags are read as versions: a leading `v`, one to three numbers, then a pre-release and build.
@@ -38,7 +36,6 @@ def tag_version(tag: str) -> semantic_version.Version | None:
 class Rule:
     def __init__(self, settings: ReplicationRule):
         self.settings = settings
-        self._repositories = tuple(glob_pattern(glob) for glob in settings.repositories)
         self._regex = re.compile(settings.tags_regex) if settings.tags_regex else None
         self._semver: Any = semver_range(settings.semver) if settings.semver else None
 
@@ -49,10 +46,10 @@ class Rule:
     @property
     def event_key(self) -> str:
         """The rule's queue in the outbox."""
-        return f"replication:{self.name}"
+        return self.settings.outbox_key
 
     def covers(self, repository: str) -> bool:
-        return any(pattern.fullmatch(repository) for pattern in self._repositories)
+        return self.settings.covers(repository)
 
     @property
     def literal_repositories(self) -> list[str] | None:
@@ -64,9 +61,9 @@ class Rule:
         """Whether the tag filter takes the tag: any of the filters set, or every tag when none is."""
         settings = self.settings
         regex, semver = self._regex, self._semver
-        if settings.tags is None and regex is None and semver is None:
+        if settings.takes_every_tag:
             return True
-        if settings.tags is not None and any(fnmatchcase(tag, glob) for glob in settings.tags):
+        if settings.globs_take(tag):
             return True
         if regex is not None and len(tag) <= _TAG_LIMIT and regex.fullmatch(tag):
             return True
@@ -76,4 +73,4 @@ class Rule:
         return False
 
     def destination(self, repository: str) -> str:
-        return self.settings.destination.replace("{repository}", repository)
+        return self.settings.renamed(repository)

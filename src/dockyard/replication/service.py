@@ -17,6 +17,7 @@ from dockyard.blobs.base import BlobStore
 from dockyard.config.replication import Replication
 from dockyard.meta.outbox import Outbox
 from dockyard.meta.replication import ReplicationRun, ReplicationState
+from dockyard.meta.replication_uploads import ReplicationUploads
 from dockyard.registry import Registry
 from dockyard.remote import RemoteClient, RemoteSettings
 from dockyard.replication import metrics
@@ -35,8 +36,9 @@ _EVENT_POLL_SECONDS = 1.0
 _HISTORY = 10
 
 
-class ReplicationStore(LocalStore, ReplicationState, Outbox, Protocol):
-    """What replication reads and writes of the metadata: the registry's content, its own state, its events."""
+class ReplicationStore(LocalStore, ReplicationState, ReplicationUploads, Outbox, Protocol):
+    """What replication reads and writes of the metadata: the registry's content, its own state and
+    unfinished uploads, its events."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,7 @@ class ReplicationService:
         return self._clients[target]
 
     def _sides_of(self, rule: Rule) -> Callable[[], tuple[Side, Side]]:
-        """Made once per rule: the remote side keeps interrupted uploads for the rule's next run."""
+        """Made once, at the rule's first run (the registry is attached after this service is built)."""
         made: list[tuple[Side, Side]] = []
 
         def sides() -> tuple[Side, Side]:
@@ -97,15 +99,17 @@ class ReplicationService:
                 raise RuntimeError("replication runs before its registry was attached")
             if not made:
                 local = LocalSide(self._registry, self._meta, self._store)
-                remote = RemoteSide(self._client(rule.settings.target), rule.settings.target)
+                remote = RemoteSide(self._client(rule.settings.target), rule.settings.target, self._meta, rule.name)
                 made.append((local, remote) if rule.settings.direction == "push" else (remote, local))
             return made[0]
 
         return sides
 
     async def run(self, paused: Callable[[], Awaitable[bool]]) -> None:
-        """The background work of a server process: event rules, scheduled rules, status metrics."""
-        if not self.runners:
+        """The background work of a server process: event rules, scheduled rules, status metrics;
+        none on an instance with `replication.run: false` (its writes still queue the event rules'
+        events, for the instances that run them)."""
+        if not self.runners or not self.settings.run:
             return
         try:
             await asyncio.gather(

@@ -4,13 +4,16 @@ Handing a line over is one deque append: the event loop never formats through `l
 takes a lock and never waits for the sink. The writer thread wakes every `interval` seconds, or
 sooner once `flush_lines` lines wait, and writes everything pending in one `write`. When the sink
 cannot keep up and `max_pending` lines wait, new lines are dropped and counted instead of
-growing memory.
+growing memory. Lines that cannot be written (a full disk) are dropped and counted too, with a
+warning when that starts and when writing works again; a line a failed write cut short is ended
+before the next, so no line is ever glued to another.
 """
 
 from __future__ import annotations
 
 import atexit
 import collections
+import logging
 import os
 import sys
 import threading
@@ -18,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 _STDERR = 2
+log = logging.getLogger("dockyard")
 
 
 def open_for_append(path: Path) -> int:
@@ -46,6 +50,8 @@ class LineWriter:
         self._pending: collections.deque[str] = collections.deque()
         self.dropped = 0  # counted by the event loop only
         self._lost = 0  # lines a failed write lost, counted by the writer thread only
+        self._failing = False  # the last write failed (writer thread only)
+        self._torn = False  # the sink ends in the middle of a line (writer thread only)
         self._dropped_reported = 0
         self._wake = threading.Event()
         self._reopen = False
@@ -117,10 +123,22 @@ class LineWriter:
             self._dropped_reported = dropped
 
     def _write_all(self, data: bytes, lines: int) -> None:
+        if self._torn:
+            data = b"\n" + data
         view = memoryview(data)
         try:
             while view:
                 view = view[os.write(self._fd, view) :]
-        except OSError:
+        except OSError as error:
             # A full disk or a closed pipe must not kill the thread: the lines are lost and counted.
             self._lost += lines
+            if not self._failing:
+                log.warning("writing log lines failed (%s); they are dropped and counted until it works again", error)
+            self._failing = True
+        else:
+            if self._failing:
+                log.warning("writing log lines works again")
+            self._failing = False
+        written = len(data) - len(view)
+        if written:
+            self._torn = data[written - 1] != ord("\n")

@@ -62,13 +62,22 @@ def _page(key: str, page: Page[Any], offset: int, rows: list[dict[str, Any]], **
     return json_response({**extra, key: rows, "total": page.total, "offset": offset})
 
 
-def _repository_row(repository: RepositorySummary) -> dict[str, Any]:
+def _repository_row(ctx: Context, repository: RepositorySummary) -> dict[str, Any]:
     return {
         "name": repository.name,
         "tagCount": repository.tag_count,
         "size": repository.size,
         "lastPush": repository.pushed_at,
+        "cacheOf": _cache_of(ctx, repository.name),
     }
+
+
+def _cache_of(ctx: Context, repository: str) -> dict[str, str] | None:
+    """The upstream a cache repository of the pull-through cache caches (None for other repositories)."""
+    route = None if ctx.registry.cache is None else ctx.registry.cache.route(repository)
+    if route is None:
+        return None
+    return {"upstream": route.upstream.name, "url": route.upstream.url, "repository": route.repository}
 
 
 def _tag_row(tag: TagSummary) -> dict[str, Any]:
@@ -112,7 +121,7 @@ class Api:
         query = _listing_query(req)
         visible = ctx.access.catalog_filter(await self._caller(ctx, req))
         page = await _browse(ctx).repositories(query, visible)
-        return _page("repositories", page, query.offset, [_repository_row(row) for row in page.items])
+        return _page("repositories", page, query.offset, [_repository_row(ctx, row) for row in page.items])
 
     async def tags(self, ctx: Context, req: Request, name: str) -> Response:
         await self._authorized(ctx, req, Action.PULL, name)
@@ -129,11 +138,13 @@ class Api:
         """What the caller may do on the repository, so that the UI offers nothing else."""
         principal = await self._caller(ctx, req)
         policy = ctx.auth.policy if ctx.auth is not None else None
+        cache_of = _cache_of(ctx, name)
         allowed = {
-            action.value: policy is None or policy.allows(principal, action, name)
+            action.value: (policy is None or policy.allows(principal, action, name))
+            and (cache_of is None or action is Action.PULL)  # cache repositories take no writes
             for action in (Action.PULL, Action.PUSH, Action.DELETE)
         }
-        return json_response({"repository": name, **allowed})
+        return json_response({"repository": name, **allowed, "cacheOf": cache_of})
 
     async def session(self, ctx: Context, req: Request) -> Response:
         """Who is logged in, whether logging in is possible, and the CSRF token for the UI's writes."""

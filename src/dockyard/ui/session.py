@@ -16,12 +16,12 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard import durable
 from dockyard.auth.policy import Action, Principal
 from dockyard.auth.revocation import Binding
 from dockyard.auth.service import Authenticator, LoginFailed, TooManyFailures
@@ -46,22 +46,13 @@ def _unb64(text: str) -> bytes:
 
 def session_key(path: Path) -> bytes:
     """The signing key in `path`, created (readable by its owner only) when absent; workers that
-    start together agree on one key because only the first exclusive create succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        for _ in range(50):  # another worker may be writing it this instant
-            key = path.read_bytes()
-            if len(key) >= _KEY_BYTES:
-                return key
-            time.sleep(0.01)
-        raise RuntimeError(f"session key file {path} is shorter than {_KEY_BYTES} bytes") from None
-    key = secrets.token_bytes(_KEY_BYTES)
-    with os.fdopen(fd, "wb") as file:
-        file.write(key)
-        file.flush()
-        os.fsync(file.fileno())
+    start together agree on one key because the file appears whole and the first to link it wins."""
+    if not path.exists():
+        durable.make_dirs(path.parent)
+        durable.create_file(path, secrets.token_bytes(_KEY_BYTES), 0o600)
+    key = path.read_bytes()
+    if len(key) < _KEY_BYTES:
+        raise RuntimeError(f"session key file {path} is shorter than {_KEY_BYTES} bytes: remove it for a new key")
     return key
 
 

@@ -24,15 +24,15 @@ def _headers(digest: Digest) -> list[tuple[str, str]]:
     ]
 
 
-async def head_blob(ctx: Context, req: Request, name: str, digest: str) -> Response:  # noqa: ARG001
+async def head_blob(ctx: Context, req: Request, name: str, digest: str) -> Response:
     blob = Digest.parse(digest)
-    size = await ctx.registry.blobs.size(name, blob)
+    size, req.cache = await ctx.registry.blobs.head(name, blob)
     return Response(200, [*_headers(blob), ("content-length", str(size))])
 
 
 async def get_blob(ctx: Context, req: Request, name: str, digest: str) -> Response | FileResponse | StreamResponse:
     blob = Digest.parse(digest)
-    source = await ctx.registry.blobs.source(name, blob)
+    source, req.cache = await ctx.registry.blobs.pull(name, blob)
     if ctx.pulls is not None and ctx.pulls.wants(name):
         size = None if isinstance(source, RedirectBlob) else source.size  # a redirect's size is not at hand
         ctx.pulls.record(Target(name, str(blob), BLOB_MEDIA_TYPE, size, kind="blobs"), origin_of(ctx, req))

@@ -6,28 +6,34 @@ from dockyard.events.envelope import Target
 from dockyard.http.context import Context
 from dockyard.http.messages import Request, Response
 from dockyard.http.origin import origin_of
-from dockyard.meta.manifests import ManifestRef
+from dockyard.registry.manifests import PulledManifest
 
 
-def _headers(ref: ManifestRef) -> list[tuple[str, str]]:
-    return [
+def _headers(req: Request, pulled: PulledManifest) -> list[tuple[str, str]]:
+    ref = pulled.ref
+    headers = [
         ("content-type", ref.media_type),
         ("docker-content-digest", ref.digest),
         ("etag", f'"{ref.digest}"'),
     ]
+    req.cache = pulled.cache
+    if pulled.warning is not None:
+        headers.append(("warning", pulled.warning))
+    return headers
 
 
-async def head_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:  # noqa: ARG001
-    ref = await ctx.registry.manifests.resolve(name, reference)
-    return Response(200, [*_headers(ref), ("content-length", str(ref.size))])
+async def head_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
+    pulled = await ctx.registry.manifests.pull(name, reference, head=True)
+    return Response(200, [*_headers(req, pulled), ("content-length", str(pulled.ref.size))])
 
 
 async def get_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
-    ref, body = await ctx.registry.manifests.fetch(name, reference)
+    pulled = await ctx.registry.manifests.pull(name, reference)
+    ref = pulled.ref
     if ctx.pulls is not None and ctx.pulls.wants(name):
         tag = None if ":" in reference else reference  # digests contain a colon, tags never do
         ctx.pulls.record(Target(name, ref.digest, ref.media_type, ref.size, tag), origin_of(ctx, req))
-    return Response(200, _headers(ref), body)
+    return Response(200, _headers(req, pulled), pulled.body)
 
 
 async def put_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:

@@ -13,6 +13,7 @@ from dockyard.meta.sql.access_tokens import AccessTokenQueries
 from dockyard.meta.sql.blob_deletions import BlobDeletionQueries
 from dockyard.meta.sql.blob_links import BlobLinkQueries
 from dockyard.meta.sql.browse import BrowseQueries
+from dockyard.meta.sql.cache import CacheQueries
 from dockyard.meta.sql.catalog import CatalogQueries
 from dockyard.meta.sql.garbage_reviews import GarbageReviewQueries
 from dockyard.meta.sql.integrity import IntegrityQueries
@@ -21,6 +22,7 @@ from dockyard.meta.sql.manifests import ManifestQueries
 from dockyard.meta.sql.outbox import OutboxQueries
 from dockyard.meta.sql.referrers import ReferrerQueries
 from dockyard.meta.sql.replication import ReplicationQueries
+from dockyard.meta.sql.replication_uploads import ReplicationUploadQueries
 from dockyard.meta.sql.retention import RetentionQueries
 from dockyard.meta.sql.revocations import RevocationQueries
 from dockyard.meta.sql.runtime_settings import RuntimeSettingsQueries
@@ -47,6 +49,8 @@ class SqlMetadataStore(
     IntegrityQueries,
     UsageQueries,
     ReplicationQueries,
+    CacheQueries,
+    ReplicationUploadQueries,
     RevocationQueries,
     AccessTokenQueries,
     MetadataStore,

@@ -30,7 +30,7 @@ class SqlCore:
         self._driver = driver
         self._dialect = driver.dialect
         self._change_token = driver.change_token
-        self._refs: dict[tuple[str, str, str], ManifestRef] = {}
+        self._refs: dict[tuple[str, str, str], Any] = {}
         self._refs_token = driver.change_token()
         self._refs_expire = 0.0
 
@@ -69,20 +69,29 @@ class SqlCore:
         """The cached answer to a manifest lookup (NOT_FOUND for a cached miss), or None.
 
         Not a coroutine: a cache hit, the common case of every pull, costs no await."""
+        ref: ManifestRef | None = self._recall((sql, repository, key))
+        return ref
+
+    def _recall(self, key: tuple[str, str, str]) -> Any:
+        """A lookup's answer remembered since the last change (None when there is none)."""
         token, now = self._change_token(), time.monotonic()
         if token != self._refs_token or now > self._refs_expire or len(self._refs) > _CACHE_ENTRIES:
             self._refs.clear()
             self._refs_token, self._refs_expire = token, now + _CACHE_SECONDS
-        return self._refs.get((sql, repository, key))
+        return self._refs.get(key)
 
     async def _query_ref(self, sql: str, repository: str, key: str) -> ManifestRef:
         """Look up and cache what `_cached_ref` did not have; call it right after that."""
         token = self._refs_token  # read before the query: a write that lands meanwhile changes it
         row = await self._driver.fetch_one(sql, (repository, key))
         ref = ManifestRef(*row) if row else NOT_FOUND
-        if self._change_token() == token == self._refs_token:
-            self._refs[(sql, repository, key)] = ref
+        self._remember((sql, repository, key), ref, token)
         return ref
+
+    def _remember(self, key: tuple[str, str, str], answer: Any, token: int) -> None:
+        """Keep an answer read after `_recall` (which set `token`), unless a write came in between."""
+        if self._change_token() == token == self._refs_token:
+            self._refs[key] = answer
 
 
 async def repository_id(tx: Transaction, name: str) -> int:

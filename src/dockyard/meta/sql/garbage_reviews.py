@@ -14,17 +14,20 @@ from dockyard.meta.garbage_reviews import Collected, GarbageReviews, GcQueue, Re
 from dockyard.meta.sql.blob_deletions import QUEUE_DELETION
 from dockyard.meta.sql.core import SqlCore
 
-# Untagged, listed by no index of its repository, no live subject: collectable once old enough.
+# Untagged, listed by no index of its repository, no live subject, not held by the pull-through
+# cache: collectable once old enough.
 UNHELD_MANIFEST = """SELECT r.name, m.size, m.created_at FROM manifests m JOIN repositories r ON r.id = m.repository_id
     WHERE m.repository_id = ? AND m.digest = ?
     AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)
     AND NOT EXISTS (SELECT 1 FROM manifest_children c
                     WHERE c.repository_id = m.repository_id AND c.child_digest = m.digest)
-    AND NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository_id = m.repository_id AND s.digest = m.subject)"""
-# Held for as long as a manifest references it or an upload session claims it; what ends either
-# enqueues a review.
+    AND NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository_id = m.repository_id AND s.digest = m.subject)
+    AND NOT EXISTS (SELECT 1 FROM cache_holds h WHERE h.repository_id = m.repository_id AND h.digest = m.digest)"""
+# Held for as long as a manifest references it, an upload session claims it or the pull-through
+# cache holds it; what ends any of these enqueues a review.
 _BLOB_HELD = """SELECT 1 WHERE EXISTS (SELECT 1 FROM manifest_blobs WHERE blob_digest = ?)
-    OR EXISTS (SELECT 1 FROM gc_upload_claims WHERE digest = ?)"""
+    OR EXISTS (SELECT 1 FROM gc_upload_claims WHERE digest = ?)
+    OR EXISTS (SELECT 1 FROM cache_holds WHERE digest = ?)"""
 _REVIEW_MANIFEST_AT = """INSERT INTO gc_manifest_reviews (repository_id, digest, enqueued_at) VALUES (?, ?, ?)
     ON CONFLICT (repository_id, digest) DO UPDATE SET enqueued_at = excluded.enqueued_at"""
 _REVIEW_BLOB_AT = """INSERT INTO gc_blob_reviews (digest, enqueued_at) VALUES (?, ?)
@@ -116,7 +119,7 @@ async def _review_manifest(tx: Transaction, repository_id: int, digest: str, cut
 
 async def _review_blob(tx: Transaction, digest: str, cutoff: float) -> list[Collected]:
     found = await tx.fetch_one("SELECT size, created_at FROM blobs WHERE digest = ?", (digest,))
-    if found is None or await tx.fetch_one(_BLOB_HELD, (digest, digest)):
+    if found is None or await tx.fetch_one(_BLOB_HELD, (digest, digest, digest)):
         return []
     size, created_at = int(found[0]), float(found[1])
     # No manifest references the blob, so every link left is one without a manifest behind it.

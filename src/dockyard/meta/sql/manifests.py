@@ -44,7 +44,7 @@ async def _refuse_tag_moves(tx: Transaction, repository_id: int, digest: str, ta
         raise TagMoveRefused(sorted(name for (name,) in rows))
 
 
-async def _insert_manifest(tx: Transaction, repository_id: int, manifest: NewManifest, now: float) -> None:
+async def insert_manifest(tx: Transaction, repository_id: int, manifest: NewManifest, now: float) -> None:
     await tx.execute(
         """INSERT INTO manifests (repository_id, digest, media_type, size, body, artifact_type, subject,
                                   annotations, created_at)
@@ -92,7 +92,7 @@ class ManifestQueries(SqlCore, Manifests):
             if not may_move_tags:
                 await _refuse_tag_moves(tx, repo_id, manifest.digest, tags)
             now = time.time()
-            await _insert_manifest(tx, repo_id, manifest, now)
+            await insert_manifest(tx, repo_id, manifest, now)
             await tx.execute_many(
                 """INSERT INTO tags (repository_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
                    ON CONFLICT (repository_id, name)

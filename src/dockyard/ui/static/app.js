@@ -110,7 +110,7 @@ async function renderRepositories(route) {
   const restore = keepFocus("search");
   const page = await api("/repositories?" + listQuery(route));
   const rows = page.repositories.map((repo) => h("tr", {},
-    h("td", {}, h("a", { href: repositoryLink(repo.name) }, repo.name)),
+    h("td", {}, h("a", { href: repositoryLink(repo.name) }, repo.name), repo.cacheOf ? [" ", cacheBadge(repo.cacheOf)] : null),
     h("td", { class: "num" }, repo.tagCount.toLocaleString("en")),
     h("td", { class: "num" }, formatBytes(repo.size)),
     h("td", { class: "nowrap" }, timeCell(repo.lastPush))));
@@ -125,6 +125,11 @@ async function renderRepositories(route) {
     state.session.authEnabled && !state.session.user
       ? h("p", { class: "muted", id: "anonymous-hint" }, "Showing what anyone may pull. Log in to see more.") : null);
   restore();
+}
+
+// A cache repository of the pull-through cache, named by its upstream.
+function cacheBadge(cacheOf) {
+  return h("span", { class: "badge kind-cache", title: "cache of " + cacheOf.url + "/" + cacheOf.repository }, "cache of " + cacheOf.upstream);
 }
 
 async function renderTags(route) {
@@ -148,7 +153,9 @@ async function renderTags(route) {
     h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col" }, "Pushed"),
     rights.delete ? h("th", { scope: "col" }, h("span", { class: "muted" }, "Actions")) : null];
   main.replaceChildren(
-    h("h1", {}, name),
+    h("h1", {}, name, rights.cacheOf ? [" ", cacheBadge(rights.cacheOf)] : null),
+    rights.cacheOf ? h("p", { class: "muted", id: "cache-note" }, "A pull-through cache of " + rights.cacheOf.repository +
+      " at " + rights.cacheOf.url + ": pulls fetch what it lacks; it takes no pushes or deletes.") : null,
     listToolbar(route, "Filter tags", [["name", "Name"], ["-name", "Name, Z\u2013A"], ["pushed", "Pushed, newest"], ["-pushed", "Pushed, oldest"]]),
     h("table", { id: "tags" }, h("thead", {}, h("tr", {}, header)), h("tbody", {}, rows)),
     pager(page.offset, page.tags.length, page.total));
