@@ -16,6 +16,8 @@ from granian.log import LogLevels
 from granian.server import Server
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
+from dockyard.audit.pulls import PullAudit
+from dockyard.auth.oidc import OidcClient
 from dockyard.auth.service import Authenticator, build_authenticator
 from dockyard.blobs.base import BlobStore
 from dockyard.blobs.factory import BlobStoreUnavailable, check_blob_store, open_blob_store
@@ -30,10 +32,12 @@ from dockyard.http.auth import Guard
 from dockyard.http.clients import ClientAddresses
 from dockyard.http.context import Context
 from dockyard.http.limits import RequestLimits
+from dockyard.http.login_audit import LoginAudit
 from dockyard.http.metrics import ACCESS_LOG_DROPPED
 from dockyard.http.routes import Route
 from dockyard.http.tracing import request_tracer
 from dockyard.meta.access_tokens import AccessTokens
+from dockyard.meta.audit import AuditLog
 from dockyard.meta.errors import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
 from dockyard.meta.store import MetadataStore
@@ -121,7 +125,7 @@ def build_app() -> RegistryApp:
     store = open_blob_store(settings)
     composed = compose(settings, meta, store)
     registry, events, pulls, cache = composed.registry, composed.events, composed.pulls, composed.cache
-    auth = build_authenticator(settings.auth, settings.data_dir, meta, meta)
+    auth = build_authenticator(settings.auth, settings.data_dir, meta)
     token_uses = auth.access_tokens if auth is not None else None
 
     async def close() -> None:
@@ -152,16 +156,16 @@ def build_app() -> RegistryApp:
         await asyncio.gather(*work)
 
     return RegistryApp(
-        _build_context(settings, registry, events, auth),
+        _build_context(settings, meta, registry, events, auth),
         _metrics_page(registry, settings.metrics.repository_usage_seconds),
         close,
         background,
-        routes=_ui_routes(settings, auth, composed.replication, meta),
+        routes=_ui_routes(settings, auth, composed.replication, meta, meta),
         on_start=meta.start,
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
         tracer=request_tracer(settings.tracing),
-        guard=_guard(settings, auth),
+        guard=_guard(settings, auth, LoginAudit(meta)),
         limits=RequestLimits(
             settings.http.max_headers,
             settings.http.max_header_bytes,
@@ -172,7 +176,7 @@ def build_app() -> RegistryApp:
     )
 
 
-def _guard(settings: Settings, auth: Authenticator | None) -> Guard | None:
+def _guard(settings: Settings, auth: Authenticator | None, login_audit: LoginAudit) -> Guard | None:
     if auth is None:
         return None
     token = settings.metrics.token
@@ -181,6 +185,7 @@ def _guard(settings: Settings, auth: Authenticator | None) -> Guard | None:
         secure=settings.tls_cert is not None,
         listen=settings.listen,
         metrics_token=token.get_secret_value() if token else None,
+        login_audit=login_audit,
     )
 
 
@@ -241,7 +246,7 @@ def _build_registry(
 
 
 def _build_context(
-    settings: Settings, registry: Registry, events: NotificationService, auth: Authenticator | None
+    settings: Settings, meta: MetadataStore, registry: Registry, events: NotificationService, auth: Authenticator | None
 ) -> Context:
     access = Access(auth.policy if auth else None)
     return Context(
@@ -253,18 +258,27 @@ def _build_context(
         access=access,
         auth=auth,
         secure=settings.tls_cert is not None,
+        login_audit=LoginAudit(meta),
+        pull_audit=PullAudit(meta, settings.audit.pulls) if settings.audit.pulls else None,
     )
 
 
 def _ui_routes(
-    settings: Settings, auth: Authenticator | None, replication: ReplicationService, access_tokens: AccessTokens
+    settings: Settings,
+    auth: Authenticator | None,
+    replication: ReplicationService,
+    audit: AuditLog,
+    access_tokens: AccessTokens,
 ) -> tuple[Route, ...]:
     sessions = None
+    oidc = None
     if auth:
         key_file = settings.ui.session_key_file or settings.data_dir / "auth" / "ui-session.key"
         sessions = Sessions(session_key(key_file), settings.ui.session_seconds)
+        oidc = OidcClient(settings.auth.oidc) if settings.auth.oidc is not None else None
     tokens = access_tokens if auth is not None and auth.access_tokens is not None else None
-    return ui_routes(sessions, load_assets() if settings.ui.enabled else None, replication, tokens)
+    assets = load_assets() if settings.ui.enabled else None
+    return ui_routes(sessions, assets, replication, audit, oidc, access_tokens=tokens)
 
 
 def _access_log(settings: Settings) -> AccessLog | None:

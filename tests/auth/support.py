@@ -175,9 +175,10 @@ class TokenFlow(httpx.Auth):
 
     requires_request_body = True
 
-    def __init__(self, url: str, user: str):
+    def __init__(self, url: str, user: str, password: str | None = None):
         self._url = url
         self._user = user
+        self._password = password
         self._tokens: dict[str, str] = {}
 
     def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
@@ -193,7 +194,7 @@ class TokenFlow(httpx.Auth):
         source = request.url.params.get("from")
         if source and request.url.params.get("mount"):  # docker asks for the mount's source too
             params.append(("scope", f"repository:{source}:pull"))
-        answer = httpx.get(f"{self._url}/auth/token", params=params, headers=basic(self._user))
+        answer = httpx.get(f"{self._url}/auth/token", params=params, headers=basic(self._user, self._password))
         answer.raise_for_status()
         self._tokens[scope] = answer.json()["token"]
         request.headers["Authorization"] = f"Bearer {self._tokens[scope]}"

@@ -8,13 +8,16 @@ from pathlib import Path
 import pytest
 from tests.auth.support import TEST_COST
 
-from dockyard.auth.credentials import FailedLogins, UserFile, Verifier
+from dockyard.auth.credentials import FailedLogins, UserFile
 from dockyard.auth.htpasswd import HtpasswdError, load, parse, remove_user, set_user
 from dockyard.auth.password_checks import PasswordChecks, PasswordChecksBusy
+from dockyard.auth.sources import HtpasswdSource, Identity, Sources
+from dockyard.auth.verifier import Verifier
 
 
 def verifier_of(path: Path) -> Verifier:
-    return Verifier(UserFile(path), cache_seconds=60, checks=PasswordChecks(threads=2, queue=64))
+    checks = PasswordChecks(threads=2, queue=64)
+    return Verifier(Sources([HtpasswdSource(UserFile(path), checks, cache_seconds=60)]))
 
 
 def test_parse_keeps_bcrypt_and_skips_comments() -> None:
@@ -46,22 +49,22 @@ def test_verifier_checks_caches_and_shares_concurrent_checks(tmp_path: Path) -> 
     set_user(path, "alice", "right", cost=TEST_COST)
     verifier = verifier_of(path)
 
-    async def check(password: str) -> list[str]:
+    async def check(password: str) -> list[Identity | None]:
         key = verifier.key(f"alice\0{password}")
         return await asyncio.gather(*(verifier.verify(key, "alice", password) for _ in range(20)))
 
-    assert asyncio.run(check("right")) == ["alice"] * 20
-    assert asyncio.run(check("wrong")) == [""] * 20
-    assert verifier.cached(verifier.key("alice\0right")) == ("alice", True)
-    assert verifier.cached(verifier.key("alice\0wrong")) == ("", True)
-    assert verifier.cached(verifier.key("alice\0never tried")) == (None, False)
+    assert asyncio.run(check("right")) == [Identity("alice")] * 20
+    assert asyncio.run(check("wrong")) == [None] * 20
+    assert verifier.cached(verifier.key("alice\0right")) == (Identity("alice"), True)
+    assert verifier.cached(verifier.key("alice\0wrong")) == (None, True)
+    assert verifier.cached(verifier.key("alice\0never tried")) is None
 
 
 def test_unknown_users_fail_like_wrong_passwords(tmp_path: Path) -> None:
     path = tmp_path / "htpasswd"
     set_user(path, "alice", "right", cost=TEST_COST)
     verifier = verifier_of(path)
-    assert asyncio.run(verifier.verify(verifier.key("x"), "mallory", "right")) == ""
+    assert asyncio.run(verifier.verify(verifier.key("x"), "mallory", "right")) is None
 
 
 def test_failed_logins_limit_per_address() -> None:

@@ -78,6 +78,25 @@ def test_robots_are_for_administrators(reader: Browser, admin: Browser) -> None:
     assert admin.http.delete(f"{API}/tokens/{robot_id}").status_code == 204
 
 
+def test_creations_and_revocations_are_audited(basic_tokens: TokenServers, reader: Browser, admin: Browser) -> None:
+    created = reader.create(name="audited")
+    token_id = created.json()["token"]["id"]
+    assert reader.http.delete(f"{API}/tokens/{token_id}").status_code == 204
+    cli = basic_tokens.create("audited-cli", "--robot")
+    cli_id = basic_tokens.listed()["audited-cli"]["id"]
+    basic_tokens.dockyard("token", "revoke", cli_id)
+    entries = admin.http.get(f"{API}/audit").json()["entries"]
+    mine = [(e["action"], e["actor"], e["detail"]) for e in entries if token_id in e["detail"]]
+    assert sorted(mine) == [
+        ("token-create", "reader", f"token {token_id} (audited) for reader"),
+        ("token-revoke", "reader", f"token {token_id}"),
+    ]
+    by_command = sorted(e["action"] for e in entries if cli_id in e["detail"])
+    assert by_command == ["token-create", "token-revoke"]
+    assert cli[4:] not in str(entries)
+    assert created.json()["secret"][4:] not in str(entries)
+
+
 def test_bad_requests(basic_tokens: TokenServers, reader: Browser) -> None:
     assert reader.http.post(f"{API}/tokens", content=b"{not json").status_code == 400
     assert reader.create(name="x", actions=["fly"]).status_code == 400

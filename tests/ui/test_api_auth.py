@@ -48,7 +48,7 @@ def test_anonymous_callers_see_only_anonymous_repositories(browser_like: httpx.C
     assert "www-authenticate" not in refused.headers  # a browser would pop up its own dialog
     assert_error(browser_like.get(f"{API}/repositories/team/app/-/manifests/1.0"), 401, "UNAUTHORIZED")
     rights = browser_like.get(f"{API}/repositories/public/hello/-/rights").json()
-    assert rights == {"repository": "public/hello", "pull": True, "push": False, "delete": False}
+    assert rights == {"repository": "public/hello", "pull": True, "push": False, "delete": False, "cacheOf": None}
     session = browser_like.get(f"{API}/session").json()
     assert session["user"] is None
     assert session["authEnabled"] is True
@@ -65,7 +65,7 @@ def test_login_sets_a_strict_http_only_cookie(browser_like: httpx.Client) -> Non
     assert browser_like.get(f"{API}/session").json()["user"] == "reader"
     assert names(browser_like) == ["public/hello", "team/app"]
     rights = browser_like.get(f"{API}/repositories/team/app/-/rights").json()
-    assert rights == {"repository": "team/app", "pull": True, "push": False, "delete": False}
+    assert rights == {"repository": "team/app", "pull": True, "push": False, "delete": False, "cacheOf": None}
 
 
 def test_login_needs_the_csrf_token_and_right_credentials(auth_populated: AuthPopulated) -> None:

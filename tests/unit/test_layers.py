@@ -21,7 +21,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"__main__", "cli", "commands", "server"}),
     frozenset({"ui"}),  # the web UI: its pages and JSON API are handlers on the HTTP layer
     frozenset({"http"}),
-    frozenset({"registry", "gc", "events", "replication"}),
+    frozenset({"registry", "gc", "events", "replication", "audit"}),
     frozenset({"proxy"}),  # the pull-through cache: asked by the registry, on the stores and the remote client
     frozenset({"auth", "meta", "blobs"}),
     frozenset({"remote"}),  # the client for other registries, under the pull-through cache and replication
@@ -39,6 +39,9 @@ SIBLINGS = frozenset(
         ("cli", "server"),
         ("commands", "server"),  # `dockyard serve` runs the composition root
         ("registry", "events"),  # the registry writes its events into the outbox with its writes
+        ("registry", "audit"),  # and its audit entries with them
+        ("audit", "events"),  # an audit entry names who, from where, as an event's origin does
+        ("gc", "audit"),  # background retention runs are recorded, and the audit log purged
         ("gc", "registry"),  # the background worker flushes the registry's pull log
         ("replication", "registry"),  # replicated content is written through the registry: events, GC, quotas apply
         ("auth", "meta"),  # sessions and refresh tokens are checked against revocations every instance sees

@@ -23,12 +23,13 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dockyard.auth.policy import Action, Principal, TokenLimit
 from dockyard.core.globs import glob_pattern
 from dockyard.meta.access_tokens import AccessTokenRecord, AccessTokens
+from dockyard.meta.audit import AuditEntry
 from dockyard.telemetry.failures import log_failure
 
 log = logging.getLogger(__name__)
@@ -101,9 +102,11 @@ async def create_access_token(
     actions: Iterable[str],
     lifetime: int | None,
     created_by: str,
+    audit_as: AuditEntry | None = None,
 ) -> NewToken:
-    """A personal token of `owner`, or a robot token when `owner` is None. Raises InvalidAccessToken,
-    or meta's DuplicateAccessToken when the name is taken."""
+    """A personal token of `owner`, or a robot token when `owner` is None; `audit_as`: the audit entry
+    of its creation (who, from where), stored with it, its detail naming the token. Raises
+    InvalidAccessToken, or meta's DuplicateAccessToken when the name is taken."""
     globs = tuple(dict.fromkeys(repositories))
     _validate(name, globs)
     now = time.time()
@@ -119,7 +122,9 @@ async def create_access_token(
         last_used_at=None,
     )
     secret = PREFIX + secrets.token_urlsafe(_SECRET_BYTES)
-    await store.add_access_token(record, secret_hash(secret))
+    detail = f"token {record.token_id} ({record.name}) for {acting_name(record)}"
+    audit = [replace(audit_as, detail=detail)] if audit_as is not None else []
+    await store.add_access_token(record, secret_hash(secret), audit)
     return NewToken(secret, record)
 
 
@@ -149,14 +154,12 @@ def describe(record: AccessTokenRecord) -> dict[str, Any]:
 
 
 class AccessTokenChecks:
-    """Secrets to principals, at every use; `groups_of` and `user_exists` answer for owners now."""
+    """Secrets to principals, at every use; `owner` is a personal token's owner as it is now (None:
+    gone), from the sources of credentials."""
 
-    def __init__(
-        self, store: AccessTokens, groups_of: Callable[[str], frozenset[str]], user_exists: Callable[[str], bool]
-    ):
+    def __init__(self, store: AccessTokens, owner: Callable[[str], Awaitable[Principal | None]]):
         self._store = store
-        self._groups_of = groups_of
-        self._user_exists = user_exists
+        self._owner = owner
         self._uses: dict[str, float] = {}
 
     async def principal(self, secret: str) -> Principal | None:
@@ -165,7 +168,8 @@ class AccessTokenChecks:
         now = time.time()
         if record is None or (record.expires_at is not None and record.expires_at <= now):
             return None
-        if record.owner is not None and not self._user_exists(record.owner):
+        owner = None
+        if record.owner is not None and (owner := await self._owner(record.owner)) is None:
             return None
         self._note_use(record.token_id, now)
         limit = TokenLimit(
@@ -173,7 +177,7 @@ class AccessTokenChecks:
             frozenset(Action(action) for action in record.actions),
             robot=record.owner is None,
         )
-        groups = self._groups_of(record.owner) if record.owner is not None else frozenset()
+        groups = owner.groups if owner is not None else frozenset()
         return Principal(acting_name(record), groups, limit=limit)
 
     def _note_use(self, token_id: str, at: float) -> None:

@@ -1,27 +1,21 @@
-"""Checking user names and passwords: the htpasswd file (reloaded when it changes), a short cache of
-bcrypt results, and a limit on failed logins per client address."""
+"""Checking user names and passwords: the htpasswd file (reloaded when it changes) and a limit on
+failed logins per client address (the cache of verified credentials is verifier.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
 import ipaddress
 import logging
 import math
 import os
-import secrets
 import time
 from collections import OrderedDict, deque
 from pathlib import Path
 
 from dockyard.auth import htpasswd
-from dockyard.auth.password_checks import PasswordChecks
 
 log = logging.getLogger(__name__)
 
 _RELOAD_CHECK_SECONDS = 1.0
-_CACHE_LIMIT = 4096
 
 
 class UserFile:
@@ -62,74 +56,6 @@ class UserFile:
 
     def exists(self, name: str) -> bool:
         return self.hash_of(name) is not None
-
-
-class Verifier:
-    """Verifies passwords, caching each result for a short while under a keyed hash of the
-    credentials (never the plain text), so a client sending Basic credentials on every request
-    pays bcrypt once per `cache_seconds`. Results are the verified user's name, or "" for a failure."""
-
-    def __init__(self, users: UserFile, cache_seconds: float, checks: PasswordChecks):
-        self._users = users
-        self._checks = checks
-        self._cache_seconds = cache_seconds
-        self._cache_key = secrets.token_bytes(32)
-        self._cache: dict[bytes, tuple[str, float]] = {}
-        self._pending: dict[bytes, asyncio.Future[str]] = {}
-        self._generation = users.generation
-
-    def key(self, credentials: str) -> bytes:
-        """The cache key of credentials as the client sent them (e.g. a Basic header's base64)."""
-        return hmac.digest(self._cache_key, credentials.encode(), hashlib.sha256)
-
-    def cached(self, key: bytes) -> tuple[str | None, bool]:
-        """The cached result for the key: a user name, "" (known wrong), or None (not known); and
-        whether it is fresh. A success stays usable for one more lifetime while it is checked again
-        in the background, so that a busy client never waits for bcrypt once it has logged in (a
-        changed htpasswd file drops every cached result at once)."""
-        self._users.refresh()
-        if self._generation != self._users.generation:
-            self._cache.clear()
-            self._generation = self._users.generation
-        found = self._cache.get(key)
-        if found is None:
-            return None, False
-        result, expires = found
-        now = time.monotonic()
-        if now < expires:
-            return result, True
-        if result and now < expires + self._cache_seconds:
-            return result, False
-        return None, False
-
-    def checking(self, key: bytes) -> bool:
-        """Whether a check of these credentials is under way (a new request joins it)."""
-        return key in self._pending
-
-    def _checking(self, key: bytes, name: str, password: str) -> asyncio.Future[str]:
-        """The bcrypt run for these credentials: concurrent checks share one, so a client opening 64
-        connections at once does not start 64."""
-        pending = self._pending.get(key)
-        if pending is None:
-            pending = self._pending[key] = asyncio.ensure_future(self._check(key, name, password))
-            pending.add_done_callback(lambda _: self._pending.pop(key, None))
-        return pending
-
-    async def verify(self, key: bytes, name: str, password: str) -> str:
-        """The user name when the password is right, else ""; remembered under `key`."""
-        return await asyncio.shield(self._checking(key, name, password))
-
-    def recheck(self, key: bytes, name: str, password: str) -> None:
-        """Verify again in the background; the next request sees the result."""
-        self._checking(key, name, password)
-
-    async def _check(self, key: bytes, name: str, password: str) -> str:
-        # bcrypt takes tens of milliseconds: off the event loop, in a pool of its own.
-        result = name if await self._checks.matches(password, self._users.hash_of(name)) else ""
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[key] = (result, time.monotonic() + self._cache_seconds)
-        return result
 
 
 def client_bucket(address: str) -> str:

@@ -1,4 +1,4 @@
-"""bcrypt in a small pool of threads of its own, with a bounded queue.
+"""bcrypt (and directory binds) in a small pool of threads of its own, with a bounded queue.
 
 A bcrypt check costs tens to hundreds of milliseconds of CPU. Run in the event loop's default thread
 pool, a burst of wrong passwords queued ahead of the blob writes and hashing that share it and stalled
@@ -12,11 +12,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from dockyard.auth import htpasswd, metrics
 
 RETRY_AFTER_SECONDS = 1
+
+T = TypeVar("T")
 
 
 class PasswordChecksBusy(Exception):
@@ -46,12 +50,16 @@ class PasswordChecks:
     async def matches(self, password: str, hashed: bytes | None) -> bool:
         """Whether `password` matches the bcrypt `hashed` (None: an unknown user, which never matches
         but costs the same); raises PasswordChecksBusy when the pool is full."""
+        return await self.run(functools.partial(_matches, password.encode(), hashed))
+
+    async def run(self, check: Callable[[], T]) -> T:
+        """The result of a blocking credential check (bcrypt, a directory bind) run in the pool;
+        raises PasswordChecksBusy when the pool is full."""
         if self._admitted >= self._capacity:
             metrics.PASSWORD_CHECKS_REFUSED.inc()
             raise PasswordChecksBusy
         self._admitted += 1
         try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, _matches, password.encode(), hashed)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, check)
         finally:
             self._admitted -= 1

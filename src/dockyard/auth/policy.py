@@ -98,7 +98,7 @@ class Policy:
         for group, members in groups.items():
             for member in members:
                 self._groups_of.setdefault(member, set()).add(group)
-        self._decisions: dict[tuple[str | None, Action, str], Grant] = {}
+        self._decisions: dict[tuple[str | None, frozenset[str], Action, str], Grant] = {}
 
     @property
     def has_anonymous_access(self) -> bool:
@@ -118,7 +118,8 @@ class Policy:
             if principal.limit.robot:
                 return Grant.EXPLICIT
         name = None if principal is None else principal.name
-        key = (name, action, repository)
+        # Groups are part of the key: a directory or identity provider may change them at any time.
+        key = (name, frozenset() if principal is None else principal.groups, action, repository)
         decided = self._decisions.get(key)
         if decided is None:
             decided = self._decide(principal, action, repository)
@@ -197,4 +198,5 @@ class Policy:
             return principal
         if not principal.name:  # an anonymous token
             return None
-        return Principal(principal.name, self.groups_of(principal.name))
+        # The token carries the groups a directory put the user in; the configured ones are added here.
+        return Principal(principal.name, principal.groups | self.groups_of(principal.name))

@@ -9,25 +9,49 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dockyard.auth import keys, metrics
 from dockyard.auth.access_tokens import AccessTokenChecks, is_access_token
-from dockyard.auth.credentials import FailedLogins, UserFile, Verifier
+from dockyard.auth.credentials import FailedLogins, UserFile
 from dockyard.auth.grants import UploadGrants
+from dockyard.auth.ldap import LdapDirectory
 from dockyard.auth.password_checks import PasswordChecks, PasswordChecksBusy
 from dockyard.auth.policy import Action, Policy, Principal, rule
-from dockyard.auth.revocation import CredentialStamp, Revocation, password_stamp
+from dockyard.auth.revocation import Revocation
+from dockyard.auth.sources import (
+    CredentialSource,
+    HtpasswdSource,
+    Identity,
+    ProviderUserSource,
+    Sources,
+    SourceUnavailable,
+)
 from dockyard.auth.tokens import Scope, TokenIssuer, TokenVerifier, repository_actions
+from dockyard.auth.verifier import Verifier
 from dockyard.config.auth import Auth
+from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.meta.access_tokens import AccessTokens
+from dockyard.meta.provider_users import ProviderUsers
 from dockyard.meta.revocations import Revocations
 
 log = logging.getLogger(__name__)
 
 
+class IdentityStore(Revocations, ProviderUsers, AccessTokens, Protocol):
+    """What authentication keeps in the metadata store, shared by every instance."""
+
+
 class LoginFailed(Exception):
     """Wrong user name or password, or credentials that do not parse (never says which)."""
+
+
+class IdentityUnavailable(RegistryError):
+    """A source of credentials (a directory) cannot answer now: no login succeeds or fails until it
+    can (503 with the message, which names no secret and no internal address)."""
+
+    def __init__(self, message: str):
+        super().__init__(ErrorCode.UNAVAILABLE, message)
 
 
 class TooManyFailures(Exception):
@@ -66,41 +90,28 @@ class Tokens:
 
 class Authenticator:
     def __init__(
-        self,
-        settings: Auth,
-        users: UserFile | None,
-        policy: Policy,
-        tokens: Tokens | None,
-        revocations: Revocations,
-        *,
-        access_tokens: AccessTokens | None = None,
+        self, settings: Auth, users: UserFile | None, policy: Policy, tokens: Tokens | None, store: IdentityStore
     ):
         self.settings = settings
         self.policy = policy
         self.tokens = tokens
-        self.revocation = Revocation(revocations, _stamps_of(users))
+        checks = PasswordChecks(settings.password_check_threads, settings.password_check_queue)
+        self._provider_users = ProviderUserSource(store, settings.credential_cache_seconds)
+        self._sources = _sources(settings, users, checks, self._provider_users)
+        self.revocation = Revocation(store, self._sources.stamp)
         """What ends refresh tokens and UI sessions before they expire (auth/revocation.py)."""
-        self._users = users
-        self._verifier = None
-        if users is not None:
-            checks = PasswordChecks(settings.password_check_threads, settings.password_check_queue)
-            self._verifier = Verifier(users, settings.credential_cache_seconds, checks)
+        self._verifier = Verifier(self._sources) if self._sources else None
         self._failures = FailedLogins(settings.failed_logins_per_minute)
-        self._principals: dict[str, Principal] = {}
-        self.access_tokens = None
+        self.access_tokens = AccessTokenChecks(store, self._owner) if settings.access_tokens else None
         """Set when `auth.access_tokens` is on: passwords that start with `dyd_` are checked here."""
-        if access_tokens is not None:
-            self.access_tokens = AccessTokenChecks(access_tokens, policy.groups_of, self.user_exists)
 
     @property
     def token_mode(self) -> bool:
         return self.tokens is not None
 
-    def _principal(self, user: str) -> Principal:
-        principal = self._principals.get(user)
-        if principal is None:
-            principal = self._principals[user] = Principal(user, self.policy.groups_of(user))
-        return principal
+    def principal(self, identity: Identity) -> Principal:
+        """The principal of a verified identity: its source's groups and the configured ones."""
+        return Principal(identity.name, identity.groups | self.policy.groups_of(identity.name))
 
     async def _verified(self, key: bytes, parse: Callable[[], tuple[str, str] | None], client: str) -> Principal:
         """The principal of credentials, from the cache when they were checked lately; failures
@@ -110,43 +121,50 @@ class Authenticator:
             metrics.LIMITED_LOGINS.inc()
             raise TooManyFailures(wait)
         assert self._verifier is not None
-        user, fresh = self._verifier.cached(key)
-        if user is None:
-            user = await self._checked(key, parse(), client)
-        elif not user:
-            self._failures.record_failure(client)  # known to be wrong: no bcrypt, but it counts
-        elif not fresh and (parsed := parse()) is not None:
-            self._verifier.recheck(key, *parsed)
-        if not user:
+        cached = self._verifier.cached(key)
+        if cached is None:
+            identity = await self._checked(key, parse(), client)
+        else:
+            identity, fresh = cached
+            if identity is None:
+                self._failures.record_failure(client)  # known to be wrong: no bcrypt, but it counts
+            elif not fresh and (parsed := parse()) is not None:
+                self._verifier.recheck(key, *parsed)
+        if identity is None:
             metrics.FAILED_LOGINS.inc()
             log.info("failed login from %s", client)
             raise LoginFailed
-        return self._principal(user)
+        return self.principal(identity)
 
-    async def _checked(self, key: bytes, parsed: tuple[str, str] | None, client: str) -> str:
-        """The user of credentials not seen lately, or "": bcrypt, unless they do not even parse. The
-        check counts as a failed login from its start (until it succeeds), so that guesses sent in
-        parallel cannot all pass the limit before the first has failed; a request that joins a check
-        under way adds no guess, and counts only if the check fails."""
+    async def _checked(self, key: bytes, parsed: tuple[str, str] | None, client: str) -> Identity | None:
+        """The identity of credentials not seen lately, or None: asks the sources (bcrypt, a bind),
+        unless the credentials do not even parse. The check counts as a failed login from its start
+        (until it succeeds), so that guesses sent in parallel cannot all pass the limit before the
+        first has failed; a request that joins a check under way adds no guess, and counts only if
+        the check fails. A source that cannot answer counts nothing (IdentityUnavailable)."""
         assert self._verifier is not None
         if parsed is None:
             self._failures.record_failure(client)
-            return ""
+            return None
         joining = self._verifier.checking(key)
         if not joining and (wait := self._failures.attempt(client)):
             metrics.LIMITED_LOGINS.inc()
             raise TooManyFailures(wait)
         try:
-            user = await self._verifier.verify(key, *parsed)
+            identity = await self._verifier.verify(key, *parsed)
         except PasswordChecksBusy as busy:
             if not joining:
                 self._failures.withdraw(client)  # nothing was checked
             raise TooManyFailures(busy.retry_after, str(busy)) from None
-        if joining and not user:
+        except SourceUnavailable as unavailable:
+            if not joining:
+                self._failures.withdraw(client)  # nothing was checked
+            raise IdentityUnavailable(str(unavailable)) from None
+        if joining and identity is None:
             self._failures.record_failure(client)
-        elif not joining and user:
+        elif not joining and identity is not None:
             self._failures.withdraw(client)
-        return user
+        return identity
 
     async def _by_access_token(self, secret: str, client: str) -> Principal:
         """The caller an access token stands for, counted against the client like a password."""
@@ -157,7 +175,7 @@ class Authenticator:
         try:
             principal = await self.access_tokens.principal(secret)
         except Exception:
-            self._failures.withdraw(client)  # nothing was checked: the store failed
+            self._failures.withdraw(client)  # nothing was checked: the store or a directory failed
             raise
         if principal is None:
             metrics.FAILED_LOGINS.inc()
@@ -182,8 +200,22 @@ class Authenticator:
             raise LoginFailed
         return await self._verified(self._verifier.key(credentials), lambda: parse_basic(credentials), client)
 
-    def user_exists(self, user: str) -> bool:
-        return self._users is not None and self._users.exists(user)
+    async def _owner(self, name: str) -> Principal | None:
+        """A personal token's owner as its source knows it now (None: gone); raises IdentityUnavailable."""
+        identity = await self.identity_of(name)
+        return self.principal(identity) if identity is not None else None
+
+    async def remember_provider_user(self, identity: Identity) -> None:
+        """Record a login at the identity provider: from then on the user is known by name (with
+        these groups) to what acts for it later, until its next login replaces them."""
+        await self._provider_users.remember(identity)
+
+    async def identity_of(self, user: str) -> Identity | None:
+        """The user as its source knows it now (None: no source does); raises IdentityUnavailable."""
+        try:
+            return await self._sources.lookup(user)
+        except SourceUnavailable as unavailable:
+            raise IdentityUnavailable(str(unavailable)) from None
 
     def token_for(self, principal: Principal | None, scopes: Iterable[Scope]) -> dict[str, Any]:
         """A token granting requested ∩ allowed, as the token endpoint answers it."""
@@ -203,7 +235,10 @@ class Authenticator:
         now = time.time()
         lifetime = self.tokens.lifetime
         subject = principal.name if principal is not None else ""
-        token = self.tokens.issuer.access_token(subject, access, catalog, lifetime, now, narrowed=narrowed)
+        groups = principal.groups if principal is not None else frozenset()
+        token = self.tokens.issuer.access_token(
+            subject, access, catalog, lifetime, now, groups=groups, narrowed=narrowed
+        )
         issued_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
         return {"token": token, "access_token": token, "expires_in": lifetime, "issued_at": issued_at}
 
@@ -221,17 +256,26 @@ class Authenticator:
         issued for, and nothing revoked it); raises TokenError or LoginFailed."""
         assert self.tokens is not None
         token = self.tokens.verifier.verify_refresh(refresh_token, self.tokens.issuer.refresh_audience)
-        if not self.user_exists(token.subject):
+        identity = await self.identity_of(token.subject)
+        if identity is None or not await self.revocation.holds(token.subject, token.binding, token.token_id):
             raise LoginFailed
-        if not await self.revocation.holds(token.subject, token.binding, token.token_id):
-            raise LoginFailed
-        return Principal(token.subject, self.policy.groups_of(token.subject))
+        return self.principal(identity)
 
 
-def _stamps_of(users: UserFile | None) -> CredentialStamp:
-    if users is None:
-        return lambda _subject: ""
-    return lambda subject: password_stamp(users.hash_of(subject))
+def _sources(
+    settings: Auth, users: UserFile | None, checks: PasswordChecks, provider_users: ProviderUserSource
+) -> Sources:
+    """The configured credential sources, in the order the configuration names them; the identity
+    provider's users last."""
+    sources: list[CredentialSource] = []
+    for name in settings.credential_sources:
+        if name == "htpasswd" and users is not None:
+            sources.append(HtpasswdSource(users, checks, settings.credential_cache_seconds))
+        elif name == "ldap" and settings.ldap is not None:
+            sources.append(LdapDirectory(settings.ldap, checks))
+    if settings.oidc is not None:
+        sources.append(provider_users)
+    return Sources(sources)
 
 
 def _tokens(settings: Auth, data_dir: Path) -> Tokens:
@@ -266,12 +310,8 @@ def load_auth(settings: Auth, data_dir: Path) -> tuple[UserFile | None, Policy, 
     return users, policy, tokens
 
 
-def build_authenticator(
-    settings: Auth, data_dir: Path, revocations: Revocations, access_tokens: AccessTokens | None = None
-) -> Authenticator | None:
-    """None when auth is off. Raises HtpasswdError or KeyFileError with a message for the operator.
-    `access_tokens`: the store of access tokens, used when `auth.access_tokens` is on."""
+def build_authenticator(settings: Auth, data_dir: Path, store: IdentityStore) -> Authenticator | None:
+    """None when auth is off. Raises HtpasswdError or KeyFileError with a message for the operator."""
     if not settings.enabled:
         return None
-    tokens_store = access_tokens if settings.access_tokens else None
-    return Authenticator(settings, *load_auth(settings, data_dir), revocations, access_tokens=tokens_store)
+    return Authenticator(settings, *load_auth(settings, data_dir), store)

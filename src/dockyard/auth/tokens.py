@@ -22,6 +22,8 @@ _CACHE_LIMIT = 16384
 # What binds a refresh token to its subject's credential (auth/revocation.py).
 _VERSION_CLAIM = "cver"
 _STAMP_CLAIM = "cstamp"
+GROUPS_CLAIM = "groups"
+"""The groups of a user from a directory, in dockyard's own access tokens."""
 # Set on tokens issued to an access-token caller: their access claim is all they grant, never widened
 # by their subject's rights (for tag moves, for reading a mount's source).
 _NARROWED_CLAIM = "narrowed"
@@ -108,8 +110,10 @@ def principal_of(claims: Mapping[str, Any], local: bool) -> Principal:
         elif kind == "registry" and name == "catalog" and "*" in actions:
             catalog = True
     subject = claims.get("sub")
+    groups = claims.get(GROUPS_CLAIM) if local else None
     return Principal(
         name=subject if isinstance(subject, str) else "",
+        groups=frozenset(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else frozenset(),
         access=access,
         catalog=catalog,
         local=local,
@@ -137,9 +141,12 @@ class TokenIssuer:
         lifetime: int,
         now: float,
         *,
+        groups: frozenset[str] = frozenset(),
         narrowed: bool = False,
     ) -> str:
-        """`narrowed`: for an access-token caller (see _NARROWED_CLAIM)."""
+        """`groups`: those the subject's credential source put it in (a directory's), which the
+        policy needs again for what it decides by the user rather than by the token (overwrite).
+        `narrowed`: for an access-token caller (see _NARROWED_CLAIM)."""
         issued = int(now)
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -152,6 +159,8 @@ class TokenIssuer:
             "jti": secrets.token_urlsafe(12),
             "access": _access_claim(access, catalog),
         }
+        if groups:
+            claims[GROUPS_CLAIM] = sorted(groups)
         if narrowed:
             claims[_NARROWED_CLAIM] = True
         return self._sign(claims)

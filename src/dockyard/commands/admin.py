@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from dockyard.audit.trail import READ_ONLY, operator_entry
 from dockyard.commands.flags import add_setting_flags
 from dockyard.commands.stores import open_metadata
 from dockyard.config.settings import Settings
@@ -36,7 +37,7 @@ async def _switch(settings: Settings, state: str) -> str:
     meta = await open_metadata(settings)
     try:
         if state != "status":
-            await meta.set_read_only(state == "on")
+            await meta.set_read_only(state == "on", [operator_entry(READ_ONLY, state)])
         enabled = await meta.read_only()
     finally:
         await meta.close()

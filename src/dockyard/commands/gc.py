@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from dockyard.audit.trail import GC, operator_entry
 from dockyard.commands.flags import add_setting_flags
 from dockyard.commands.stores import open_stores
 from dockyard.config.settings import Settings
@@ -47,4 +48,7 @@ async def _collect(settings: Settings, now: bool, dry_run: bool) -> Report | Non
     async with open_stores(settings) as (meta, store):
         if not dry_run and (settings.read_only or await meta.read_only()):
             return None
-        return await Collector(meta, store, settings.gc).collect(now=now, dry_run=dry_run)
+        report = await Collector(meta, store, settings.gc).collect(now=now, dry_run=dry_run)
+        if not dry_run:  # a dry run changes nothing: nothing to audit
+            await meta.append_audit([operator_entry(GC, report.summary())])
+        return report

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from dockyard.audit.trail import RETENTION, operator_entry
 from dockyard.commands.flags import add_setting_flags
 from dockyard.commands.stores import open_stores
 from dockyard.config.settings import Settings
@@ -32,4 +33,7 @@ async def _apply(settings: Settings, dry_run: bool) -> list[str]:
     async with open_stores(settings) as (meta, _):
         retention = Retention(meta, settings.retention)
         plans = await (retention.plan() if dry_run else retention.apply())
-        return describe(plans, dry_run)
+        lines = describe(plans, dry_run)
+        if not dry_run:
+            await meta.append_audit([operator_entry(RETENTION, lines[-1])])
+        return lines

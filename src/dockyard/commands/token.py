@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 
+from dockyard.audit.trail import TOKEN_CREATE, TOKEN_REVOKE, operator_entry
 from dockyard.auth import htpasswd
 from dockyard.auth.access_tokens import (
     InvalidAccessToken,
@@ -72,7 +73,9 @@ async def _command(settings: Settings, args: argparse.Namespace) -> int:
             records = await meta.access_tokens(args.user, robots=args.user is None)
             _print(records, args.json)
             return 0
-        if not await meta.revoke_access_token(args.token_id):
+        if not await meta.revoke_access_token(
+            args.token_id, audit=[operator_entry(TOKEN_REVOKE, f"token {args.token_id}")]
+        ):
             sys.exit(f"dockyard token: no token {args.token_id!r}")
         print(f"revoked token {args.token_id}")
         return 0
@@ -101,6 +104,7 @@ async def _create(meta: AccessTokens, args: argparse.Namespace) -> int:
         actions=args.actions.split(","),
         lifetime=parse_lifetime(args.expires) if args.expires else None,
         created_by="command line",
+        audit_as=operator_entry(TOKEN_CREATE),
     )
     record = created.record
     print(

@@ -8,6 +8,7 @@ import asyncio
 import getpass
 import sys
 
+from dockyard.audit.trail import USER_ADD, USER_LOGOUT, USER_NEW_PASSWORD, USER_REMOVE, operator_entry
 from dockyard.auth import htpasswd
 from dockyard.commands.flags import add_setting_flags
 from dockyard.commands.stores import open_metadata
@@ -50,7 +51,7 @@ def _read_password(from_stdin: bool) -> str:
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.user_command == "logout":
-        _end_sessions(settings, args.name)
+        _end_sessions(settings, args.name, USER_LOGOUT)
         print(f"ended every session and refresh token of {args.name}")
         return 0
     path = settings.auth.htpasswd
@@ -60,13 +61,15 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         if args.user_command == "add":
             new = htpasswd.set_user(path, args.name, _read_password(args.password_stdin))
             print(f"{'added' if new else 'changed the password of'} user {args.name} in {path}")
-            if not new:
-                _end_sessions(settings, args.name)
+            if new:
+                _record_added(settings, args.name)
+            else:
+                _end_sessions(settings, args.name, USER_NEW_PASSWORD)
         elif args.user_command == "remove":
             if not htpasswd.remove_user(path, args.name):
                 sys.exit(f"dockyard user: no user {args.name!r} in {path}")
             print(f"removed user {args.name} from {path}")
-            _end_sessions(settings, args.name)
+            _end_sessions(settings, args.name, USER_REMOVE)
         else:
             for name in sorted(htpasswd.load(path)):
                 print(name)
@@ -75,15 +78,17 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _end_sessions(settings: Settings, name: str) -> None:
-    """Bump the user's credential version in the metadata store (auth/revocation.py). The password file
-    is changed already: should the store be out of reach, the instances still end the sessions once
-    they read the file (the password's stamp changed), but not those of a mere logout."""
+def _end_sessions(settings: Settings, name: str, action: str) -> None:
+    """Bump the user's credential version in the metadata store (auth/revocation.py), and record the
+    `action` in the audit log. The password file is changed already: should the store be out of reach,
+    the instances still end the sessions once they read the file (the password's stamp changed), but
+    not those of a mere logout."""
 
     async def bump() -> None:
         meta = await open_metadata(settings)
         try:
             await meta.bump_credential_version(name)
+            await meta.append_audit([operator_entry(action, f"user {name}")])
         finally:
             await meta.close()
 
@@ -92,3 +97,21 @@ def _end_sessions(settings: Settings, name: str) -> None:
         asyncio.run(bump())
     except Exception as error:  # the operator must hear that sessions may live on, whatever the cause
         sys.exit(f"dockyard user: could not end the sessions of {name} in the metadata store: {error}")
+
+
+def _record_added(settings: Settings, name: str) -> None:
+    """A new user ends no session: only the audit entry goes to the store. The user is in the file
+    already; a store out of reach costs the entry, and the operator hears so."""
+
+    async def record() -> None:
+        meta = await open_metadata(settings)
+        try:
+            await meta.append_audit([operator_entry(USER_ADD, f"user {name}")])
+        finally:
+            await meta.close()
+
+    try:
+        prepare_metadata_store(settings)
+        asyncio.run(record())
+    except Exception as error:  # the user was added; the operator must hear that the entry was not
+        print(f"dockyard user: could not record the addition in the audit log: {error}", file=sys.stderr)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, model_validator
 
+from dockyard.config.identity import Ldap, Oidc
 from dockyard.config.section import Section
 
 AuthAction = Literal["pull", "push", "delete", "overwrite"]
@@ -53,9 +54,17 @@ class TokenAuth(Section):
     trusted_issuers: list[TrustedIssuer] = []
 
 
+CredentialSourceName = Literal["htpasswd", "ldap"]
+_SOURCE_NAMES: tuple[CredentialSourceName, ...] = ("htpasswd", "ldap")
+
+
 class Auth(Section):
     htpasswd: Path | None = None
-    """bcrypt htpasswd file; setting it (or token.enabled) turns authentication on."""
+    """bcrypt htpasswd file; setting it (or ldap, oidc or token.enabled) turns authentication on."""
+    ldap: Ldap | None = None
+    """A directory that verifies user names and passwords (config/identity.py)."""
+    oidc: Oidc | None = None
+    """An OpenID Provider for the web UI's login (config/identity.py)."""
     groups: dict[str, list[str]] = {}
     anonymous: list[str] = []
     """Repository globs anonymous clients may pull from."""
@@ -77,9 +86,27 @@ class Auth(Section):
     access_tokens: bool = False
     """Personal and robot access tokens (`dockyard token`): a password that starts with `dyd_` is one."""
 
+    _source_order: tuple[CredentialSourceName, ...] = PrivateAttr(default=_SOURCE_NAMES)
+
     @property
     def enabled(self) -> bool:
-        return self.htpasswd is not None or self.token.enabled
+        return bool(self.credential_sources) or self.oidc is not None or self.token.enabled
+
+    @property
+    def credential_sources(self) -> list[CredentialSourceName]:
+        """The configured sources of user names and passwords, in the order the configuration names
+        them: a user name belongs to the first that knows it."""
+        configured = {"htpasswd": self.htpasswd is not None, "ldap": self.ldap is not None}
+        return [name for name in self._source_order if configured[name]]
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_source_order(cls, data: Any, handler: ModelWrapValidatorHandler[Auth]) -> Auth:
+        auth = handler(data)
+        if isinstance(data, dict):
+            written = [key for key in data if key in _SOURCE_NAMES]
+            auth._source_order = (*written, *(name for name in _SOURCE_NAMES if name not in written))
+        return auth
 
     @model_validator(mode="after")
     def _access_tokens_need_auth(self) -> Auth:
@@ -89,6 +116,6 @@ class Auth(Section):
 
     @model_validator(mode="after")
     def _token_has_a_source(self) -> Auth:
-        if self.token.enabled and self.htpasswd is None and not self.token.trusted_issuers:
-            raise ValueError("auth.token.enabled needs auth.htpasswd or auth.token.trusted_issuers")
+        if self.token.enabled and not self.credential_sources and not self.token.trusted_issuers:
+            raise ValueError("auth.token.enabled needs auth.htpasswd, auth.ldap or auth.token.trusted_issuers")
         return self

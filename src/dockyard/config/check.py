@@ -185,6 +185,15 @@ def consistency_problems(settings: Settings) -> list[Problem]:
                 "set auth.external_url, e.g. https://registry.example.com",
             )
         )
+    if auth.oidc is not None and auth.external_url is None and not _is_loopback(settings.host):
+        problems.append(
+            Problem(
+                "auth.external_url",
+                f"single sign-on on {settings.listen}, an address other machines reach, needs the URL browsers "
+                "use: the redirect URI registered at the identity provider is built on it",
+                "set auth.external_url, e.g. https://registry.example.com",
+            )
+        )
     return problems
 
 

@@ -19,6 +19,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from dockyard.config.audit import Audit
 from dockyard.config.auth import Auth
 from dockyard.config.http import Http
 from dockyard.config.proxy import Proxy
@@ -293,6 +294,7 @@ class Settings(BaseSettings):
     ui: Ui = Ui()
     replication: Replication = Replication()
     proxy: Proxy = Proxy()
+    audit: Audit = Audit()
 
     @field_validator("replication")
     @classmethod

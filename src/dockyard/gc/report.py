@@ -48,7 +48,10 @@ class Report:
         for name in sorted(self.by_repository):
             freed = self.by_repository[name]
             lines.append(f"{name:<{width}}  {freed.manifests:>9}  {freed.blobs:>7}  {freed.bytes:>14}")
+        lines.append(self.summary())
+        return lines
+
+    def summary(self) -> str:
         total = self.total()
         verb = "would free" if self.dry_run else "freed"
-        lines.append(f"{verb} {total.manifests} manifests, {total.blobs} blobs, {total.bytes} bytes")
-        return lines
+        return f"{verb} {total.manifests} manifests, {total.blobs} blobs, {total.bytes} bytes"

@@ -14,12 +14,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from dockyard.audit.purge import PURGE_INTERVAL_SECONDS, purge
+from dockyard.audit.trail import RETENTION, dockyard_entry
 from dockyard.blobs.base import BlobStore
 from dockyard.config.settings import Gc, Settings
 from dockyard.gc import metrics
 from dockyard.gc.collector import Collector, CollectorStore
 from dockyard.gc.fsck import CheckerStore, scrub_forever
-from dockyard.gc.retention import Retention, RetentionStore
+from dockyard.gc.retention import Retention, RetentionStore, describe
+from dockyard.meta.audit import AuditLog
 from dockyard.meta.runtime_settings import RuntimeSettings
 from dockyard.registry.pulls import PullLog
 from dockyard.registry.uploads import UploadService
@@ -32,16 +35,22 @@ _ERROR_PAUSE_SECONDS = 5.0
 _QUEUE_COUNT_SECONDS = 30.0
 
 
-class MaintenanceStore(CollectorStore, CheckerStore, RetentionStore, RuntimeSettings, Protocol):
+class MaintenanceStore(CollectorStore, CheckerStore, RetentionStore, RuntimeSettings, AuditLog, Protocol):
     """Everything the background maintenance works on, and the read-only switch that pauses it."""
 
 
 async def run_maintenance(
     meta: MaintenanceStore, store: BlobStore, settings: Settings, pulls: PullLog, uploads: UploadService
 ) -> None:
-    """Everything a server process does in the background for GC, retention, pull times and
-    abandoned uploads."""
+    """Everything a server process does in the background for GC, retention, pull times, abandoned
+    uploads and the audit log's own retention."""
     retention = Retention(meta, settings.retention)
+
+    async def apply_retention() -> None:
+        plans = await retention.apply()
+        if plans:  # a run that deleted nothing is not worth an entry
+            await meta.append_audit([dockyard_entry(RETENTION, describe(plans, dry_run=False)[-1])])
+
     stale_after = settings.uploads.stale_after_seconds
 
     async def paused() -> bool:
@@ -52,7 +61,14 @@ async def run_maintenance(
         run_gc_worker(meta, store, settings.gc, paused),
         scrub_forever(meta, store, settings.gc.scrub_bytes_per_second),
         every(settings.gc.pull_flush_seconds, "recording pull times", pulls.flush, log, paused),
-        every(settings.gc.retention_interval_seconds, "applying retention rules", retention.apply, log, paused),
+        every(settings.gc.retention_interval_seconds, "applying retention rules", apply_retention, log, paused),
+        every(
+            PURGE_INTERVAL_SECONDS,
+            "purging the audit log",
+            lambda: purge(meta, settings.audit.retention_days),
+            log,
+            paused,
+        ),
         # Read-only mode keeps abandoned uploads too: it changes nothing, not even to tidy up.
         every(
             min(stale_after / 4, 3600),

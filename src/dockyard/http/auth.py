@@ -20,6 +20,7 @@ from dockyard.auth.tokens import TokenError, TokenExpired
 from dockyard.core.errors import ErrorCode
 from dockyard.http.clients import host_of
 from dockyard.http.errors import HTTPError
+from dockyard.http.login_audit import UNRECORDED, LoginAudit
 from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
 
 log = logging.getLogger("dockyard.auth")
@@ -54,11 +55,19 @@ def _scope(repository: str | None, action: Action | None, route: str) -> str | N
 
 
 class Guard:
-    def __init__(self, auth: Authenticator, secure: bool, listen: str, metrics_token: str | None = None):
+    def __init__(
+        self,
+        auth: Authenticator,
+        secure: bool,
+        listen: str,
+        metrics_token: str | None = None,
+        login_audit: LoginAudit = UNRECORDED,
+    ):
         """`listen`: the address served, which names the token endpoint when `auth.external_url` is
         unset (only on a loopback address: `dockyard serve` refuses token mode elsewhere without it).
         `metrics_token`: the bearer token that may read /metrics."""
         self._auth = auth
+        self._login_audit = login_audit
         self._metrics_token = metrics_token.encode() if metrics_token else None
         external = auth.settings.external_url
         base = external.rstrip("/") if external else f"{'https' if secure else 'http'}://{listen}"
@@ -97,6 +106,7 @@ class Guard:
             try:
                 principal = await self._auth.basic(credentials, client_address(req.client))
             except LoginFailed:
+                await self._login_audit.record_basic(req, credentials)
                 raise self._metrics_unauthorized("invalid user name or password") from None
             except TooManyFailures as limited:
                 raise too_many(limited) from None
@@ -148,6 +158,7 @@ class Guard:
         try:
             return await self._auth.basic(credentials, client_address(req.client)), None
         except LoginFailed:
+            await self._login_audit.record_basic(req, credentials)
             raise self._unauthorized(req, route, params, "invalid user name or password") from None
         except TooManyFailures as limited:
             raise too_many(limited) from None

@@ -3,8 +3,10 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dockyard.audit.pulls import PullAudit
 from dockyard.auth.service import Authenticator
 from dockyard.events.pulls import PullRecorder
+from dockyard.http.login_audit import UNRECORDED, LoginAudit
 from dockyard.http.messages import Request
 from dockyard.registry import Registry
 from dockyard.registry.access import ALLOW_ALL, Access
@@ -30,3 +32,7 @@ class Context:
     """None when auth is off."""
     secure: bool = False
     """Served over TLS: cookies are marked Secure."""
+    login_audit: LoginAudit = UNRECORDED
+    """Where failed logins are recorded (the audit log)."""
+    pull_audit: PullAudit | None = None
+    """Set when `audit.pulls` names repositories whose pulls are recorded."""

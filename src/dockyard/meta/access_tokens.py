@@ -5,9 +5,11 @@ checked is auth/access_tokens.py's business."""
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from dockyard.meta.audit import AuditEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +34,11 @@ class DuplicateAccessToken(Exception):
 
 class AccessTokens(Protocol):
     @abstractmethod
-    async def add_access_token(self, record: AccessTokenRecord, secret_hash: str) -> None:
-        """Raises DuplicateAccessToken when the owner already has a token of the record's name."""
+    async def add_access_token(
+        self, record: AccessTokenRecord, secret_hash: str, audit: Sequence[AuditEntry] = ()
+    ) -> None:
+        """Raises DuplicateAccessToken when the owner already has a token of the record's name; the
+        audit entries are stored in the same transaction, with the token."""
 
     @abstractmethod
     async def access_token_by_hash(self, secret_hash: str) -> AccessTokenRecord | None:
@@ -44,8 +49,11 @@ class AccessTokens(Protocol):
         """Tokens by name: those of `owner` (every user's when None), and robot tokens when `robots`."""
 
     @abstractmethod
-    async def revoke_access_token(self, token_id: str, owner: str | None = None) -> bool:
-        """Delete the token (only if `owner` owns it, when given); whether there was one."""
+    async def revoke_access_token(
+        self, token_id: str, owner: str | None = None, audit: Sequence[AuditEntry] = ()
+    ) -> bool:
+        """Delete the token (only if `owner` owns it, when given); whether there was one. The audit
+        entries are stored in the same transaction, when there was."""
 
     @abstractmethod
     async def record_access_token_uses(self, uses: Mapping[str, float]) -> None:

@@ -6,7 +6,7 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Protocol
 
-from dockyard.meta.outbox import OutboxEntry
+from dockyard.meta.records import WriteRecord
 
 
 class BlobLinks(Protocol):
@@ -25,11 +25,11 @@ class BlobLinks(Protocol):
     async def link_blob(self, repository: str, digest: str, size: int) -> None: ...
 
     @abstractmethod
-    async def link_held_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+    async def link_held_blob(self, repository: str, digest: str, records: Sequence[WriteRecord] = ()) -> bool:
         """Link a blob the registry holds into the repository (a mount); False when it no longer
-        holds it (garbage collection took it since the caller looked). The outbox entries are
+        holds it (garbage collection took it since the caller looked). The records are
         stored only when it was linked."""
 
     @abstractmethod
-    async def unlink_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
-        """The outbox entries are stored only when a link was removed."""
+    async def unlink_blob(self, repository: str, digest: str, records: Sequence[WriteRecord] = ()) -> bool:
+        """The records are stored only when a link was removed."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dockyard.core.manifest import parse_manifest
-from dockyard.meta.outbox import OutboxEntry
+from dockyard.meta.records import WriteRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,7 @@ class Manifests(Protocol):
         require_blobs: bool = True,
         may_move_tags: bool = True,
         *,
-        outbox: Sequence[OutboxEntry] = (),
+        records: Sequence[WriteRecord] = (),
     ) -> None:
         """Store a manifest and point tags at it, atomically; with `require_blobs`, raise MissingBlobs
         first when the repository lacks a blob the manifest references; raise TagMoveRefused when
@@ -90,10 +90,10 @@ class Manifests(Protocol):
         self,
         repository: str,
         digest: str,
-        outbox: Sequence[OutboxEntry] = (),
+        records: Sequence[WriteRecord] = (),
         *,
         protected: Callable[[str], bool] | None = None,
     ) -> bool:
-        """Delete a manifest and every tag pointing at it; the outbox entries only if it existed. Raise
+        """Delete a manifest and every tag pointing at it; the records only if it existed. Raise
         TagMoveRefused instead when a tag pointing at it is `protected` (decided in the deleting
         transaction, so a tag put there meanwhile counts)."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 from typing import Protocol
+
+from dockyard.meta.records import WriteRecord
 
 
 class RuntimeSettings(Protocol):
@@ -12,4 +15,5 @@ class RuntimeSettings(Protocol):
         """Whether an operator switched the registry to read-only; may lag a switch by a second."""
 
     @abstractmethod
-    async def set_read_only(self, enabled: bool) -> None: ...
+    async def set_read_only(self, enabled: bool, records: Sequence[WriteRecord] = ()) -> None:
+        """Switch read-only mode; the records (the audit entry of the switch) in the same transaction."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from dockyard.meta.access_tokens import AccessTokens
+from dockyard.meta.audit import AuditLog
 from dockyard.meta.blob_deletions import BlobDeletions
 from dockyard.meta.blob_links import BlobLinks
 from dockyard.meta.browse import Browsing
@@ -19,6 +20,7 @@ from dockyard.meta.integrity import Integrity
 from dockyard.meta.lifecycle import Lifecycle
 from dockyard.meta.manifests import Manifests
 from dockyard.meta.outbox import Outbox
+from dockyard.meta.provider_users import ProviderUsers
 from dockyard.meta.referrers import Referrers
 from dockyard.meta.replication import ReplicationState
 from dockyard.meta.replication_uploads import ReplicationUploads
@@ -51,6 +53,8 @@ class MetadataStore(
     ReplicationUploads,
     Revocations,
     AccessTokens,
+    AuditLog,
+    ProviderUsers,
     Protocol,
 ):
     """Everything the registry knows besides blob bytes. Safe to share between processes."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from dockyard.meta.manifests import ManifestRef
-from dockyard.meta.outbox import OutboxEntry
+from dockyard.meta.records import WriteRecord
 
 
 class Tags(Protocol):
@@ -15,7 +15,7 @@ class Tags(Protocol):
     async def manifest_by_tag(self, repository: str, tag: str) -> ManifestRef | None: ...
 
     @abstractmethod
-    async def delete_tag(self, repository: str, tag: str, outbox: Sequence[OutboxEntry] = ()) -> bool: ...
+    async def delete_tag(self, repository: str, tag: str, records: Sequence[WriteRecord] = ()) -> bool: ...
 
     @abstractmethod
     async def list_tags(self, repository: str, limit: int, after: str | None) -> list[str] | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dockyard.meta.blob_deletions import BlobDeletions
-from dockyard.meta.outbox import OutboxEntry
+from dockyard.meta.records import WriteRecord
 
 # A byte deletion normally takes milliseconds; one stuck on a failing blob store makes the claim
 # give up rather than hang.
@@ -70,7 +70,7 @@ class Uploads(Protocol):
 
     @abstractmethod
     async def finish_upload(
-        self, upload_id: str, repository: str, digest: str, size: int, outbox: Sequence[OutboxEntry] = ()
+        self, upload_id: str, repository: str, digest: str, size: int, records: Sequence[WriteRecord] = ()
     ) -> None:
         """Link the uploaded blob into the repository and end the session, in one transaction."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from dockyard.audit.trail import DELETE, change_entries
 from dockyard.blobs.base import BlobSource, BlobStore
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
@@ -81,8 +82,11 @@ class BlobService:
         """Unlink the blob from the repository; its bytes stay until garbage collection."""
         if self._proxy is not None:
             self._proxy.refuse_writes(repository)
-        outbox = self._notifier.entries("delete", [Target(repository, digest=str(digest), kind="blobs")], origin)
-        if not await self._meta.unlink_blob(repository, str(digest), outbox):
+        deleted = Target(repository, digest=str(digest), kind="blobs")
+        outbox = self._notifier.entries("delete", [deleted], origin)
+        if not await self._meta.unlink_blob(
+            repository, str(digest), [*outbox, *change_entries(DELETE, [deleted], origin)]
+        ):
             raise _unknown(digest)
         self._notifier.written(outbox)
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from dockyard.core import mediatypes
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.events.envelope import Origin
 from dockyard.meta.browse import Browsing, ListQuery, Page, RepositorySummary, TagSummary
 from dockyard.meta.manifests import Manifests
 from dockyard.meta.referrers import Referrers
@@ -121,5 +122,5 @@ class BrowseService:
             )
         return [{"artifactType": kind, "manifests": found} for kind, found in sorted(groups.items())]
 
-    async def delete(self, repository: str, reference: str, tag_moves: TagMoves) -> None:
-        await self._manifests.delete(repository, reference, tag_moves=tag_moves)
+    async def delete(self, repository: str, reference: str, tag_moves: TagMoves, origin: Origin | None = None) -> None:
+        await self._manifests.delete(repository, reference, tag_moves=tag_moves, origin=origin)

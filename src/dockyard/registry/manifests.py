@@ -9,13 +9,14 @@ from enum import Enum
 from fnmatch import fnmatchcase
 from typing import Protocol
 
+from dockyard.audit.trail import DELETE, PUSH, change_entries
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.names import parse_reference, validate_tag
 from dockyard.events.envelope import Origin, Target
 from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.manifests import ManifestRef, Manifests, MissingBlobs, NewManifest, TagMoveRefused
-from dockyard.meta.outbox import OutboxEntry
+from dockyard.meta.records import WriteRecord
 from dockyard.meta.tags import Tags
 from dockyard.proxy import CacheNote, PullThroughCache
 from dockyard.registry import metrics
@@ -158,7 +159,7 @@ class ManifestService:
                 unique_tags,
                 require_blobs=not self._allow_missing_blobs,
                 may_move_tags=self._may_move(repository, unique_tags, tag_moves),
-                outbox=outbox,
+                records=[*outbox, *change_entries(PUSH, pushed, origin)],
             )
         except TagMoveRefused as refused:
             raise RegistryError(
@@ -236,16 +237,19 @@ class ManifestService:
             self._proxy.refuse_writes(repository)
         target = parse_reference(reference)
         protected = None if tag_moves is TagMoves.FORCED else self._immutable_in(repository)
-        outbox: list[OutboxEntry]
+        if isinstance(target, Digest):
+            deleted_target = Target(repository, digest=str(target))
+        else:
+            deleted_target = Target(repository, tag=target)
+        outbox = self._notifier.entries("delete", [deleted_target], origin)
+        records: list[WriteRecord] = [*outbox, *change_entries(DELETE, [deleted_target], origin)]
         try:
             if isinstance(target, Digest):
-                outbox = self._notifier.entries("delete", [Target(repository, digest=str(target))], origin)
-                deleted = await self._meta.delete_manifest(repository, str(target), outbox, protected=protected)
+                deleted = await self._meta.delete_manifest(repository, str(target), records, protected=protected)
             else:
                 if protected is not None and protected(target):
                     raise TagMoveRefused([target])
-                outbox = self._notifier.entries("delete", [Target(repository, tag=target)], origin)
-                deleted = await self._meta.delete_tag(repository, target, outbox)
+                deleted = await self._meta.delete_tag(repository, target, records)
         except TagMoveRefused as refused:
             raise RegistryError(
                 ErrorCode.DENIED,

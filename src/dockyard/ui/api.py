@@ -15,9 +15,11 @@ from dockyard.http.auth import addressed_host
 from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
 from dockyard.http.messages import Request, Response
+from dockyard.http.origin import origin_of
 from dockyard.meta.browse import ListQuery, Order, Page, RepositorySummary, TagSummary
 from dockyard.registry.browse import BrowseService
 from dockyard.ui import csrf
+from dockyard.ui.oidc import OidcLogin
 from dockyard.ui.session import Sessions, basic_login, caller, cookie_header, current_session, require
 
 _DEFAULT_PAGE = 50
@@ -107,11 +109,12 @@ def _registry_host(ctx: Context, req: Request) -> str:
 class Api:
     """The API's handlers; `sessions` signs the UI's session cookies (None when auth is off)."""
 
-    def __init__(self, sessions: Sessions | None):
+    def __init__(self, sessions: Sessions | None, oidc: OidcLogin):
         self._sessions = sessions
+        self._oidc = oidc
 
     async def _caller(self, ctx: Context, req: Request) -> Principal | None:
-        return await caller(ctx.auth, self._sessions, req)
+        return await caller(ctx.auth, self._sessions, req, ctx.login_audit)
 
     async def _authorized(self, ctx: Context, req: Request, action: Action, repository: str) -> None:
         require(ctx.auth, await self._caller(ctx, req), action, repository)
@@ -151,13 +154,14 @@ class Api:
         principal = await self._caller(ctx, req)
         token, cookie = csrf.token_for(req, ctx.secure)
         body = {"user": principal.name if principal else None, "authEnabled": ctx.auth is not None, "csrf": token}
+        body["singleSignOn"] = ctx.auth is not None and self._oidc.client is not None
         return json_response(body, headers=cookie)
 
     async def log_in(self, ctx: Context, req: Request) -> Response:
         csrf.require_token(req)
         if ctx.auth is None or self._sessions is None:
             raise HTTPError(404, ErrorCode.UNSUPPORTED, "authentication is off: there is nothing to log in to")
-        principal = await basic_login(ctx.auth, req)
+        principal = await basic_login(ctx.auth, req, ctx.login_audit)
         if principal.limit is not None:  # a session would carry the owner's full rights
             raise HTTPError(401, ErrorCode.UNAUTHORIZED, "an access token cannot log in to the UI")
         sessions = self._sessions
@@ -166,25 +170,32 @@ class Api:
         return json_response({"user": principal.name}, headers=[cookie])
 
     async def log_out(self, ctx: Context, req: Request) -> Response:
-        """Clears the cookie, and revokes its session: a copy of the cookie is worth nothing either."""
+        """Clears the cookie, and revokes its session: a copy of the cookie is worth nothing either.
+        A session from the identity provider is answered with where to end the provider's too."""
         csrf.require_token(req)
         session = current_session(self._sessions, req)
         if session is not None and ctx.auth is not None:
             await ctx.auth.revocation.revoke(session.session_id, session.expires)
-        return Response(204, [cookie_header("", 0, ctx.secure)])
+        cleared = cookie_header("", 0, ctx.secure)
+        if session is not None and session.groups is not None:
+            provider_logout = await self._oidc.logout_url(ctx, req)
+            if provider_logout is not None:
+                return json_response({"providerLogout": provider_logout}, headers=[cleared])
+        return Response(204, [cleared])
 
     async def delete_tag(self, ctx: Context, req: Request, name: str, tag: str) -> Response:
         csrf.require_token(req)
-        principal = await self._caller(ctx, req)
+        principal = req.principal = await self._caller(ctx, req)
         require(ctx.auth, principal, Action.DELETE, name)
         validate_tag(tag)
-        await _browse(ctx).delete(name, tag, ctx.access.tag_moves(principal, name))
+        await _browse(ctx).delete(name, tag, ctx.access.tag_moves(principal, name), origin_of(ctx, req))
         return Response(204)
 
     async def delete_manifest(self, ctx: Context, req: Request, name: str, reference: str) -> Response:
         """By digest only: deleting by tag is the tag route's business."""
         csrf.require_token(req)
-        principal = await self._caller(ctx, req)
+        principal = req.principal = await self._caller(ctx, req)
         require(ctx.auth, principal, Action.DELETE, name)
-        await _browse(ctx).delete(name, str(Digest.parse(reference)), ctx.access.tag_moves(principal, name))
+        digest = str(Digest.parse(reference))
+        await _browse(ctx).delete(name, digest, ctx.access.tag_moves(principal, name), origin_of(ctx, req))
         return Response(204)

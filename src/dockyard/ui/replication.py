@@ -7,13 +7,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from dockyard.core.errors import ErrorCode
 from dockyard.http.context import Context
-from dockyard.http.errors import HTTPError
 from dockyard.http.messages import Request, Response
 from dockyard.replication.service import ReplicationService, RuleStatus
 from dockyard.ui.api import json_response
-from dockyard.ui.session import Sessions, caller
+from dockyard.ui.session import Sessions, require_admin
 
 
 def _rule(status: RuleStatus) -> dict[str, Any]:
@@ -28,11 +26,6 @@ class ReplicationPage:
         self._replication = replication
 
     async def status(self, ctx: Context, req: Request) -> Response:
-        if ctx.auth is not None:
-            principal = await caller(ctx.auth, self._sessions, req)
-            if principal is None:
-                raise HTTPError(401, ErrorCode.UNAUTHORIZED, "log in as an administrator to see replication")
-            if not ctx.auth.policy.is_admin(principal):
-                raise HTTPError(403, ErrorCode.DENIED, f"{principal.name} is no administrator")
+        await require_admin(ctx.auth, self._sessions, req, ctx.login_audit, "replication")
         rules = await self._replication.status() if self._replication is not None else []
         return json_response({"rules": [_rule(status) for status in rules]})

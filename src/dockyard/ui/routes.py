@@ -7,11 +7,15 @@ paths is introduced by `/-/`, a path segment no repository name can contain.
 
 from __future__ import annotations
 
+from dockyard.auth.oidc import OidcClient
 from dockyard.http.routes import Route, route
 from dockyard.meta.access_tokens import AccessTokens
+from dockyard.meta.audit import AuditLog
 from dockyard.replication.service import ReplicationService
 from dockyard.ui.api import Api
 from dockyard.ui.assets import Asset
+from dockyard.ui.audit import AuditPage
+from dockyard.ui.oidc import CALLBACK_PATH, OidcLogin
 from dockyard.ui.pages import Pages
 from dockyard.ui.replication import ReplicationPage
 from dockyard.ui.session import Sessions
@@ -24,19 +28,26 @@ def ui_routes(
     sessions: Sessions | None,
     assets: dict[str, Asset] | None,
     replication: ReplicationService | None = None,
+    audit: AuditLog | None = None,
+    oidc: OidcClient | None = None,
+    *,
     access_tokens: AccessTokens | None = None,
 ) -> tuple[Route, ...]:
     """`sessions` is None when auth is off, `assets` when the UI is disabled (its API still answers),
-    `access_tokens` when access tokens are off."""
+    `oidc` when no identity provider is configured, `access_tokens` when access tokens are off."""
     pages = Pages(assets)
+    single_sign_on = OidcLogin(sessions, oidc)
+    api = Api(sessions, single_sign_on)
     tokens = TokensPage(sessions, access_tokens)
-    api = Api(sessions)
     replication_page = ReplicationPage(sessions, replication)
+    audit_page = AuditPage(sessions, audit)
     return (
         route("ui_root", r"/", public=True, GET=pages.root),
         route("ui_root", r"/ui", public=True, GET=pages.ui_without_slash),
         route("ui_asset", r"/ui/", public=True, GET=pages.asset, HEAD=pages.asset),
         route("ui_asset", r"/ui/(?P<file>[A-Za-z0-9][A-Za-z0-9._-]*)", public=True, GET=pages.asset, HEAD=pages.asset),
+        route("ui_oidc_login", r"/ui/oidc/login", public=True, changes_content=False, GET=single_sign_on.login),
+        route("ui_oidc_callback", CALLBACK_PATH, public=True, changes_content=False, GET=single_sign_on.callback),
         route(
             "ui_session",
             r"/v2/_dockyard/session",
@@ -58,6 +69,7 @@ def ui_routes(
         ),
         route("ui_rights", _REPOSITORY + r"/rights", public=True, GET=api.rights),
         route("ui_replication", r"/v2/_dockyard/replication", public=True, GET=replication_page.status),
+        route("ui_audit", r"/v2/_dockyard/audit", public=True, GET=audit_page.entries),
         # Tokens are no registry content: they are managed in read-only mode too, as logins are.
         route(
             "ui_tokens",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dockyard.audit.trail import TOKEN_CREATE, TOKEN_REVOKE
 from dockyard.auth.access_tokens import InvalidAccessToken, create_access_token, describe, parse_lifetime
 from dockyard.auth.policy import Principal
 from dockyard.core.errors import ErrorCode
@@ -14,6 +15,7 @@ from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError
 from dockyard.http.messages import Request, Response
 from dockyard.meta.access_tokens import AccessTokens, DuplicateAccessToken
+from dockyard.meta.audit import AuditEntry
 from dockyard.ui import csrf
 from dockyard.ui.api import json_response
 from dockyard.ui.session import Sessions, caller
@@ -46,7 +48,7 @@ class TokensPage:
         """The store, the caller (a user, logged in) and whether the caller is an administrator."""
         if ctx.auth is None or self._store is None:
             raise HTTPError(404, ErrorCode.UNSUPPORTED, "access tokens are not enabled (auth.access_tokens)")
-        principal = await caller(ctx.auth, self._sessions, req)
+        principal = await caller(ctx.auth, self._sessions, req, ctx.login_audit)
         if principal is None:
             raise HTTPError(401, ErrorCode.UNAUTHORIZED, "log in to manage your access tokens")
         if principal.limit is not None or principal.access is not None:
@@ -82,6 +84,7 @@ class TokensPage:
                 actions=_strings(document, "actions"),
                 lifetime=parse_lifetime(expires) if expires else None,
                 created_by=principal.name,
+                audit_as=AuditEntry(TOKEN_CREATE, principal.name, req.client, req.request_id),
             )
         except InvalidAccessToken as error:
             raise _bad_request(str(error)) from None
@@ -93,8 +96,9 @@ class TokensPage:
         """Users revoke their own tokens; administrators robot tokens too."""
         csrf.require_token(req)
         store, principal, admin = await self._user(ctx, req)
-        if await store.revoke_access_token(token_id, owner=principal.name):
+        audit = [AuditEntry(TOKEN_REVOKE, principal.name, req.client, req.request_id, detail=f"token {token_id}")]
+        if await store.revoke_access_token(token_id, owner=principal.name, audit=audit):
             return Response(204)
-        if admin and token_id in await _robot_ids(store) and await store.revoke_access_token(token_id):
+        if admin and token_id in await _robot_ids(store) and await store.revoke_access_token(token_id, audit=audit):
             return Response(204)
         raise HTTPError(404, ErrorCode.UNSUPPORTED, "no such token of yours")

@@ -30,9 +30,15 @@ async def head_manifest(ctx: Context, req: Request, name: str, reference: str) -
 async def get_manifest(ctx: Context, req: Request, name: str, reference: str) -> Response:
     pulled = await ctx.registry.manifests.pull(name, reference)
     ref = pulled.ref
-    if ctx.pulls is not None and ctx.pulls.wants(name):
+    events = ctx.pulls if ctx.pulls is not None and ctx.pulls.wants(name) else None
+    audit = ctx.pull_audit if ctx.pull_audit is not None and ctx.pull_audit.wants(name) else None
+    if events is not None or audit is not None:
         tag = None if ":" in reference else reference  # digests contain a colon, tags never do
-        ctx.pulls.record(Target(name, ref.digest, ref.media_type, ref.size, tag), origin_of(ctx, req))
+        target, origin = Target(name, ref.digest, ref.media_type, ref.size, tag), origin_of(ctx, req)
+        if events is not None:
+            events.record(target, origin)
+        if audit is not None:
+            await audit.record(target, origin)
     return Response(200, _headers(req, pulled), pulled.body)
 
 

@@ -52,10 +52,12 @@ def _refused(auth: Authenticator, message: str) -> HTTPError:
     return HTTPError(401, ErrorCode.UNAUTHORIZED, message, [challenge])
 
 
-async def _login(auth: Authenticator, user: str, password: str, client: str) -> Principal:
+async def _login(ctx: Context, req: Request, user: str, password: str) -> Principal:
+    auth = _authenticator(ctx)
     try:
-        return await auth.login(user, password, client)
+        return await auth.login(user, password, client_address(req.client))
     except LoginFailed:
+        await ctx.login_audit.record(req, user, "token endpoint")
         raise _refused(auth, "invalid user name or password") from None
     except TooManyFailures as limited:
         raise too_many(limited) from None
@@ -80,6 +82,7 @@ async def get_token(ctx: Context, req: Request) -> Response:
                 raise LoginFailed
             principal = await auth.basic(credentials, client_address(req.client))
         except LoginFailed:
+            await ctx.login_audit.record_basic(req, credentials, "token endpoint")
             raise _refused(auth, "invalid user name or password") from None
         except TooManyFailures as limited:
             raise too_many(limited) from None
@@ -104,9 +107,7 @@ async def post_token(ctx: Context, req: Request) -> Response:
     grant_type = _form_value(form, "grant_type")
     refresh_token = None
     if grant_type == "password":
-        principal = await _login(
-            auth, _form_value(form, "username") or "", _form_value(form, "password") or "", client_address(req.client)
-        )
+        principal = await _login(ctx, req, _form_value(form, "username") or "", _form_value(form, "password") or "")
         if _form_value(form, "access_type") == "offline":
             refresh_token = await auth.refresh_token(principal)
     elif grant_type == "refresh_token":

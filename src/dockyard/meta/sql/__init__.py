@@ -10,6 +10,7 @@ cannot be portable.
 from __future__ import annotations
 
 from dockyard.meta.sql.access_tokens import AccessTokenQueries
+from dockyard.meta.sql.audit import AuditQueries
 from dockyard.meta.sql.blob_deletions import BlobDeletionQueries
 from dockyard.meta.sql.blob_links import BlobLinkQueries
 from dockyard.meta.sql.browse import BrowseQueries
@@ -20,6 +21,7 @@ from dockyard.meta.sql.integrity import IntegrityQueries
 from dockyard.meta.sql.lifecycle import LifecycleQueries
 from dockyard.meta.sql.manifests import ManifestQueries
 from dockyard.meta.sql.outbox import OutboxQueries
+from dockyard.meta.sql.provider_users import ProviderUserQueries
 from dockyard.meta.sql.referrers import ReferrerQueries
 from dockyard.meta.sql.replication import ReplicationQueries
 from dockyard.meta.sql.replication_uploads import ReplicationUploadQueries
@@ -53,6 +55,8 @@ class SqlMetadataStore(
     ReplicationUploadQueries,
     RevocationQueries,
     AccessTokenQueries,
+    AuditQueries,
+    ProviderUserQueries,
     MetadataStore,
 ):
     pass

@@ -4,11 +4,12 @@ written in batches."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from dockyard.meta.access_tokens import AccessTokenRecord, AccessTokens, DuplicateAccessToken
+from dockyard.meta.audit import AuditEntry
 from dockyard.meta.driver import Row, Transaction
-from dockyard.meta.sql.core import SqlCore
+from dockyard.meta.sql.core import SqlCore, insert_audit
 
 _COLUMNS = "token_id, name, owner, repositories, actions, created_at, created_by, expires_at, last_used_at"
 _INSERT = f"""INSERT INTO access_tokens (secret_hash, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -36,7 +37,9 @@ def _record(row: Row) -> AccessTokenRecord:
 
 
 class AccessTokenQueries(SqlCore, AccessTokens):
-    async def add_access_token(self, record: AccessTokenRecord, secret_hash: str) -> None:
+    async def add_access_token(
+        self, record: AccessTokenRecord, secret_hash: str, audit: Sequence[AuditEntry] = ()
+    ) -> None:
         values = (
             secret_hash,
             record.token_id,
@@ -51,7 +54,10 @@ class AccessTokenQueries(SqlCore, AccessTokens):
         )
 
         async def run(tx: Transaction) -> bool:
-            return await tx.fetch_one(_INSERT, values) is not None
+            added = await tx.fetch_one(_INSERT, values) is not None
+            if added:
+                await insert_audit(tx, audit)
+            return added
 
         if not await self._write(run, invalidates=False):
             raise DuplicateAccessToken(f"a token named {record.name!r} exists already")
@@ -67,11 +73,21 @@ class AccessTokenQueries(SqlCore, AccessTokens):
             rows = await self._read_all(_LIST, owner, robots)
         return [_record(row) for row in rows]
 
-    async def revoke_access_token(self, token_id: str, owner: str | None = None) -> bool:
-        if owner is None:
-            return await self._write_one("DELETE FROM access_tokens WHERE token_id = ?", token_id) > 0
-        statement = "DELETE FROM access_tokens WHERE token_id = ? AND owner = ?"
-        return await self._write_one(statement, token_id, owner) > 0
+    async def revoke_access_token(
+        self, token_id: str, owner: str | None = None, audit: Sequence[AuditEntry] = ()
+    ) -> bool:
+        async def run(tx: Transaction) -> bool:
+            if owner is None:
+                deleted = await tx.execute("DELETE FROM access_tokens WHERE token_id = ?", (token_id,))
+            else:
+                deleted = await tx.execute(
+                    "DELETE FROM access_tokens WHERE token_id = ? AND owner = ?", (token_id, owner)
+                )
+            if deleted:
+                await insert_audit(tx, audit)
+            return deleted > 0
+
+        return await self._write(run, invalidates=False)
 
     async def record_access_token_uses(self, uses: Mapping[str, float]) -> None:
         async def run(tx: Transaction) -> None:

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from dockyard.meta.blob_links import BlobLinks
 from dockyard.meta.driver import Transaction
-from dockyard.meta.outbox import OutboxEntry
-from dockyard.meta.sql.core import SqlCore, in_repository, insert_outbox, link
+from dockyard.meta.records import WriteRecord
+from dockyard.meta.sql.core import SqlCore, in_repository, insert_records, link
 
 
 class BlobLinkQueries(SqlCore, BlobLinks):
@@ -48,17 +48,17 @@ class BlobLinkQueries(SqlCore, BlobLinks):
 
         await self._write(run)
 
-    async def link_held_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+    async def link_held_blob(self, repository: str, digest: str, records: Sequence[WriteRecord] = ()) -> bool:
         async def run(tx: Transaction) -> bool:
             # Only a blob still held: garbage collection may have taken it since the caller looked.
             row = await tx.fetch_one("SELECT size FROM blobs WHERE digest = ?", (digest,))
             if row is not None:
                 await link(tx, repository, digest, int(row[0]))
-                await insert_outbox(tx, outbox)
+                await insert_records(tx, records)
             return row is not None
 
         return await self._write(run)
 
-    async def unlink_blob(self, repository: str, digest: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+    async def unlink_blob(self, repository: str, digest: str, records: Sequence[WriteRecord] = ()) -> bool:
         statement = in_repository("DELETE FROM repository_blobs WHERE digest = ?")
-        return await self._delete(statement, digest, repository, outbox=outbox)
+        return await self._delete(statement, digest, repository, records=records)

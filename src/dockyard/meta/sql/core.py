@@ -11,9 +11,11 @@ import time
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
+from dockyard.meta.audit import AuditEntry
 from dockyard.meta.driver import Driver, Row, Transaction, Work
 from dockyard.meta.manifests import ManifestRef
 from dockyard.meta.outbox import OutboxEntry
+from dockyard.meta.records import WriteRecord
 from dockyard.telemetry import metrics
 
 T = TypeVar("T")
@@ -53,14 +55,14 @@ class SqlCore:
 
         return await self._write(run, invalidates)
 
-    async def _delete(self, statement: str, *params: Any, outbox: Sequence[OutboxEntry] = ()) -> bool:
-        """Run one DELETE as its own write; whether it removed anything. The outbox entries are
+    async def _delete(self, statement: str, *params: Any, records: Sequence[WriteRecord] = ()) -> bool:
+        """Run one DELETE as its own write; whether it removed anything. The records are
         stored with it only when it did."""
 
         async def run(tx: Transaction) -> bool:
             deleted = await tx.execute(statement, params) > 0
             if deleted:
-                await insert_outbox(tx, outbox)
+                await insert_records(tx, records)
             return deleted
 
         return await self._write(run)
@@ -130,6 +132,38 @@ async def insert_outbox(tx: Transaction, entries: Sequence[OutboxEntry]) -> None
             "INSERT INTO event_outbox (endpoint, repository, payload, created_at) VALUES (?, ?, ?, ?)",
             [(entry.endpoint, entry.repository, entry.payload, now) for entry in entries],
         )
+
+
+# An entry naming a tag keeps the digest the tag pointed at until now, when another: stored before
+# a push points the tag anew, that is what makes the push a tag move.
+_INSERT_AUDIT = """INSERT INTO audit_log
+    (at, action, actor, client, request_id, repository, digest, tag, detail, previous)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT t.digest FROM tags t JOIN repositories r ON r.id = t.repository_id
+        WHERE r.name = ? AND t.name = ? AND t.digest <> ?))"""
+
+
+async def insert_audit(tx: Transaction, entries: Sequence[AuditEntry]) -> None:
+    """Store audit entries inside the caller's transaction; nothing when there are none."""
+    if entries:
+        now = time.time()
+        await tx.execute_many(
+            _INSERT_AUDIT,
+            [
+                (now, e.action, e.actor, e.client, e.request_id, e.repository, e.digest, e.tag, e.detail, *_tag_of(e))
+                for e in entries
+            ],
+        )
+
+
+def _tag_of(entry: AuditEntry) -> tuple[str | None, str | None, str]:
+    """The parameters that find the digest the entry's tag pointed at before, when another."""
+    return entry.repository, entry.tag, entry.digest or ""
+
+
+async def insert_records(tx: Transaction, records: Sequence[WriteRecord]) -> None:
+    """Store what a write records beside its change, inside its transaction."""
+    await insert_outbox(tx, [record for record in records if isinstance(record, OutboxEntry)])
+    await insert_audit(tx, [record for record in records if isinstance(record, AuditEntry)])
 
 
 def in_repository(statement: str) -> str:

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 
 from dockyard.meta.driver import Transaction
 from dockyard.meta.manifests import ManifestRef, Manifests, MissingBlobs, NewManifest, TagMoveRefused
-from dockyard.meta.outbox import OutboxEntry
-from dockyard.meta.sql.core import NOT_FOUND, SqlCore, in_repository, insert_outbox, placeholders, repository_id
+from dockyard.meta.records import WriteRecord
+from dockyard.meta.sql.core import NOT_FOUND, SqlCore, in_repository, insert_records, placeholders, repository_id
 
 _MANIFEST_BY_DIGEST = """
     SELECT m.digest, m.media_type, m.size FROM repositories r
@@ -82,7 +82,7 @@ class ManifestQueries(SqlCore, Manifests):
         require_blobs: bool = True,
         may_move_tags: bool = True,
         *,
-        outbox: Sequence[OutboxEntry] = (),
+        records: Sequence[WriteRecord] = (),
     ) -> None:
         async def run(tx: Transaction) -> None:
             repo_id = await repository_id(tx, repository)
@@ -93,13 +93,13 @@ class ManifestQueries(SqlCore, Manifests):
                 await _refuse_tag_moves(tx, repo_id, manifest.digest, tags)
             now = time.time()
             await insert_manifest(tx, repo_id, manifest, now)
+            await insert_records(tx, records)  # before the tags move: audit entries note where they were
             await tx.execute_many(
                 """INSERT INTO tags (repository_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
                    ON CONFLICT (repository_id, name)
                    DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at""",
                 [(repo_id, tag, manifest.digest, now) for tag in tags],
             )
-            await insert_outbox(tx, outbox)
 
         await self._write(run)
 
@@ -122,14 +122,14 @@ class ManifestQueries(SqlCore, Manifests):
         self,
         repository: str,
         digest: str,
-        outbox: Sequence[OutboxEntry] = (),
+        records: Sequence[WriteRecord] = (),
         *,
         protected: Callable[[str], bool] | None = None,
     ) -> bool:
         # Tags on the manifest and its reference rows go with it (ON DELETE CASCADE).
         statement = in_repository("DELETE FROM manifests WHERE digest = ?")
         if protected is None:
-            return await self._delete(statement, digest, repository, outbox=outbox)
+            return await self._delete(statement, digest, repository, records=records)
 
         async def run(tx: Transaction) -> bool:
             rows = await tx.fetch_all(_TAGS_ON_MANIFEST, (repository, digest))
@@ -138,7 +138,7 @@ class ManifestQueries(SqlCore, Manifests):
                 raise TagMoveRefused(kept)
             deleted = await tx.execute(statement, (digest, repository)) > 0
             if deleted:
-                await insert_outbox(tx, outbox)
+                await insert_records(tx, records)
             return deleted
 
         return await self._write(run)

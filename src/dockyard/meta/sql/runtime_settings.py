@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
+from dockyard.meta.driver import Transaction
+from dockyard.meta.records import WriteRecord
 from dockyard.meta.runtime_settings import RuntimeSettings
-from dockyard.meta.sql.core import SqlCore
+from dockyard.meta.sql.core import SqlCore, insert_records
 
 # Another process's or instance's switch of read-only mode is seen within this long.
 SETTINGS_CACHE_SECONDS = 1.0
@@ -28,6 +31,10 @@ class RuntimeSettingsQueries(SqlCore, RuntimeSettings):
             self._read_only_expire = now + SETTINGS_CACHE_SECONDS
         return self._read_only_state
 
-    async def set_read_only(self, enabled: bool) -> None:
-        await self._write_one(_SET_SETTING, _READ_ONLY, "on" if enabled else "off", time.time(), invalidates=False)
+    async def set_read_only(self, enabled: bool, records: Sequence[WriteRecord] = ()) -> None:
+        async def run(tx: Transaction) -> None:
+            await tx.execute(_SET_SETTING, (_READ_ONLY, "on" if enabled else "off", time.time()))
+            await insert_records(tx, records)
+
+        await self._write(run, invalidates=False)
         self._read_only_state, self._read_only_expire = enabled, time.monotonic() + SETTINGS_CACHE_SECONDS

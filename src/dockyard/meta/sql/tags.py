@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dockyard.meta.manifests import ManifestRef
-from dockyard.meta.outbox import OutboxEntry
+from dockyard.meta.records import WriteRecord
 from dockyard.meta.sql.core import NOT_FOUND, SqlCore, in_repository
 from dockyard.meta.tags import Tags
 
@@ -25,9 +25,9 @@ class TagQueries(SqlCore, Tags):
             ref = await self._query_ref(_MANIFEST_BY_TAG, repository, tag)
         return None if ref is NOT_FOUND else ref
 
-    async def delete_tag(self, repository: str, tag: str, outbox: Sequence[OutboxEntry] = ()) -> bool:
+    async def delete_tag(self, repository: str, tag: str, records: Sequence[WriteRecord] = ()) -> bool:
         statement = in_repository("DELETE FROM tags WHERE name = ?")
-        return await self._delete(statement, tag, repository, outbox=outbox)
+        return await self._delete(statement, tag, repository, records=records)
 
     async def list_tags(self, repository: str, limit: int, after: str | None) -> list[str] | None:
         row = await self._read_one("SELECT id FROM repositories WHERE name = ?", repository)

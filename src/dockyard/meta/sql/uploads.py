@@ -9,8 +9,8 @@ import time
 from collections.abc import Sequence
 
 from dockyard.meta.driver import Transaction
-from dockyard.meta.outbox import OutboxEntry
-from dockyard.meta.sql.core import SqlCore, insert_outbox, link
+from dockyard.meta.records import WriteRecord
+from dockyard.meta.sql.core import SqlCore, insert_records, link
 from dockyard.meta.uploads import NO_LIMITS, SessionLimits, TooManySessions, Uploads, UploadSession
 
 # COUNT(*) of at most `limit` rows: the count stops at the limit however many sessions there are.
@@ -65,12 +65,12 @@ class UploadQueries(SqlCore, Uploads):
         return await self._write(run, invalidates=False)
 
     async def finish_upload(
-        self, upload_id: str, repository: str, digest: str, size: int, outbox: Sequence[OutboxEntry] = ()
+        self, upload_id: str, repository: str, digest: str, size: int, records: Sequence[WriteRecord] = ()
     ) -> None:
         async def run(tx: Transaction) -> None:
             await link(tx, repository, digest, size)
             await tx.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
-            await insert_outbox(tx, outbox)
+            await insert_records(tx, records)
 
         await self._write(run)
 

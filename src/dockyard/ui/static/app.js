@@ -4,10 +4,12 @@
 //   #/r/<name>?q=&sort=&offset=          tags of a repository
 //   #/r/<name>/-/m/<reference>           one manifest (a tag or a digest)
 //   #/replication                        replication rules and their runs
+//   #/audit?repository=&user=&since=     the audit log (administrators)
 //   #/tokens                             the user's access tokens
 import { api, confirmDelete, manifestLink, repoPath, repositoryLink, setCrumbs, state } from "./core.js";
 import { formatBytes, h, mediaBadge, shortDigest, timeCell, toast } from "./dom.js";
 import { renderManifest } from "./manifest.js";
+import { renderAudit } from "./audit.js";
 import { renderReplication } from "./replication.js";
 import { renderTokens } from "./tokens.js";
 
@@ -20,6 +22,7 @@ function parseHash() {
   const [path, query] = raw.split("?");
   const params = new URLSearchParams(query || "");
   if (path === "/replication") return { view: "replication", params };
+  if (path === "/audit") return { view: "audit", params };
   if (path === "/tokens") return { view: "tokens", params };
   let match = path.match(/^\/r\/(.+)\/-\/m\/([^/]+)$/);
   if (match) return { view: "manifest", name: decodeURIComponent(match[1]), reference: decodeURIComponent(match[2]), params };
@@ -35,6 +38,7 @@ async function render() {
     if (route.view === "manifest") await renderManifest(main, route);
     else if (route.view === "tags") await renderTags(route);
     else if (route.view === "replication") await renderReplication(main);
+    else if (route.view === "audit") await renderAudit(main, route);
     else if (route.view === "tokens") await renderTokens(main);
     else await renderRepositories(route);
   } catch (error) {
@@ -172,7 +176,10 @@ async function loadSession() {
       h("span", { class: "muted", id: "user" }, "Signed in as " + state.session.user),
       h("button", { type: "button", id: "logout", onclick: logout }, "Log out"));
   } else {
-    account.replaceChildren(h("button", { type: "button", id: "login", class: "primary", onclick: openLogin }, "Log in"));
+    const login = h("button", { type: "button", id: "login", class: "primary", onclick: openLogin }, "Log in");
+    const singleSignOn = state.session.singleSignOn
+      ? [h("a", { class: "button", id: "sso-login", href: "/ui/oidc/login" }, "Log in with single sign-on")] : [];
+    account.replaceChildren(...singleSignOn, login);
   }
 }
 
@@ -200,7 +207,9 @@ async function login(event) {
 }
 
 async function logout() {
-  await api("/session", { method: "DELETE" });
+  const answer = await api("/session", { method: "DELETE" });
+  // A session from the identity provider: end the provider's session too.
+  if (answer && answer.providerLogout) { window.location.assign(answer.providerLogout); return; }
   await loadSession();
   render();
 }
