@@ -9,14 +9,28 @@ from collections.abc import Sequence
 import yaml
 from pydantic import ValidationError
 
-from dockyard.commands import admin, audit, config, fsck, gc, migrate, proxy, replicate, retention, serve, usage, user
+from dockyard.commands import (
+    admin,
+    audit,
+    config,
+    fsck,
+    gc,
+    migrate,
+    proxy,
+    replicate,
+    retention,
+    serve,
+    token,
+    usage,
+    user,
+)
 from dockyard.commands.flags import apply_setting_flags
 from dockyard.commands.versions import versions
 from dockyard.config.check import refusal
 from dockyard.config.settings import load_settings
 from dockyard.core.errors import store_fault
 
-_COMMANDS = (serve, config, admin, usage, migrate, user, gc, fsck, retention, replicate, proxy, audit)
+_COMMANDS = (serve, config, admin, usage, migrate, user, token, gc, fsck, retention, replicate, proxy, audit)
 
 
 def _parser() -> argparse.ArgumentParser:

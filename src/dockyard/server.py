@@ -36,6 +36,7 @@ from dockyard.http.login_audit import LoginAudit
 from dockyard.http.metrics import ACCESS_LOG_DROPPED
 from dockyard.http.routes import Route
 from dockyard.http.tracing import request_tracer
+from dockyard.meta.access_tokens import AccessTokens
 from dockyard.meta.audit import AuditLog
 from dockyard.meta.errors import MetadataUnavailable
 from dockyard.meta.factory import open_metadata_store, prepare_metadata_store
@@ -129,6 +130,7 @@ def build_app() -> RegistryApp:
     composed = compose(settings, meta, store)
     registry, events, pulls, cache = composed.registry, composed.events, composed.pulls, composed.cache
     auth = build_authenticator(settings.auth, settings.data_dir, meta)
+    token_uses = auth.access_tokens if auth is not None else None
 
     async def close() -> None:
         if cache is not None:
@@ -137,6 +139,11 @@ def build_app() -> RegistryApp:
             await pulls.flush()
         except Exception as error:
             log_failure(log, "recording the last pull times", error)
+        if token_uses is not None:
+            try:
+                await token_uses.flush_uses()
+            except Exception as error:
+                log_failure(log, "recording the last uses of access tokens", error)
         await meta.close()
         await store.close()
 
@@ -148,6 +155,8 @@ def build_app() -> RegistryApp:
         ]
         if cache is not None:
             work.append(cache.run(registry.operations.read_only, settings.gc.pull_flush_seconds))
+        if token_uses is not None:
+            work.append(token_uses.run(registry.operations.read_only))
         await asyncio.gather(*work)
 
     return RegistryApp(
@@ -155,7 +164,7 @@ def build_app() -> RegistryApp:
         _metrics_page(registry, settings.metrics.repository_usage_seconds),
         close,
         background,
-        routes=_ui_routes(settings, auth, composed.replication, meta),
+        routes=_ui_routes(settings, auth, composed.replication, meta, meta),
         on_start=meta.start,
         access_log=_access_log(settings),
         log_probes=settings.health.log_requests,
@@ -259,7 +268,11 @@ def _build_context(
 
 
 def _ui_routes(
-    settings: Settings, auth: Authenticator | None, replication: ReplicationService, audit: AuditLog
+    settings: Settings,
+    auth: Authenticator | None,
+    replication: ReplicationService,
+    audit: AuditLog,
+    access_tokens: AccessTokens,
 ) -> tuple[Route, ...]:
     sessions = None
     oidc = None
@@ -267,7 +280,9 @@ def _ui_routes(
         key_file = settings.ui.session_key_file or settings.data_dir / "auth" / "ui-session.key"
         sessions = Sessions(session_key(key_file), settings.ui.session_seconds)
         oidc = OidcClient(settings.auth.oidc) if settings.auth.oidc is not None else None
-    return ui_routes(sessions, load_assets() if settings.ui.enabled else None, replication, audit, oidc)
+    tokens = access_tokens if auth is not None and auth.access_tokens is not None else None
+    assets = load_assets() if settings.ui.enabled else None
+    return ui_routes(sessions, assets, replication, audit, oidc, access_tokens=tokens)
 
 
 def _access_log(settings: Settings) -> AccessLog | None:

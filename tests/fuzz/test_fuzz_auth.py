@@ -18,6 +18,7 @@ from tests.fuzz.strategies import FUZZ, FUZZ_COSTLY, numbers, outcome, tricky_te
 from dockyard.auth.grants import UploadGrants
 from dockyard.auth.keys import VerifyingKey, thumbprint
 from dockyard.auth.policy import Action
+from dockyard.auth.revocation import Binding
 from dockyard.auth.service import is_empty_basic, parse_basic
 from dockyard.auth.tokens import TokenError, TokenIssuer, TokenVerifier, parse_scope, repository_actions
 from dockyard.http.auth import addressed_host, client_address
@@ -178,7 +179,7 @@ def test_expired_tokens_presented_as_the_other_kind_are_refused(age: int, as_ref
         with pytest.raises(TokenError):
             VERIFIER.verify_refresh(access_token, ISSUING.refresh_audience)
     else:
-        refresh_token = ISSUING.refresh_token("alice", 30, now)
+        refresh_token = ISSUING.refresh_token("alice", 30, now, BINDING)
         with pytest.raises(TokenError):
             VERIFIER.verify(refresh_token)
 
@@ -212,6 +213,7 @@ def test_issued_upload_grants_hold_for_their_session_only(repository: str, uploa
 
 
 SESSIONS = Sessions(b"k" * 32, 3600)
+BINDING = Binding(3, "0123456789abcdef")
 
 
 @FUZZ
@@ -225,14 +227,16 @@ SESSIONS = Sessions(b"k" * 32, 3600)
 @example("é.é")
 @example("e30." + "é" * 43)
 def test_forged_session_cookies_name_nobody(cookie: str) -> None:
-    assert SESSIONS.user_of(cookie) is None
+    assert SESSIONS.read(cookie) is None
 
 
 @FUZZ
-@given(st.text(max_size=40))
-def test_session_cookies_round_trip(user: str) -> None:
-    assert SESSIONS.user_of(SESSIONS.issue(user)) == user
-    assert Sessions(b"o" * 32, 3600).user_of(SESSIONS.issue(user)) is None
+@given(st.text(max_size=40), st.none() | st.frozensets(st.text(max_size=10), max_size=3))
+def test_session_cookies_round_trip(user: str, groups: frozenset[str] | None) -> None:
+    session = SESSIONS.read(SESSIONS.issue(user, BINDING, groups))
+    assert session is not None
+    assert (session.user, session.binding, session.groups) == (user, BINDING, groups)
+    assert Sessions(b"o" * 32, 3600).read(SESSIONS.issue(user, BINDING, groups)) is None
 
 
 @FUZZ

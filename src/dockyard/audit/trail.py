@@ -26,6 +26,9 @@ USER_ADD = "user-add"
 USER_NEW_PASSWORD = "user-new-password"  # noqa: S105 - an action, not a password
 USER_REMOVE = "user-remove"
 USER_LOGOUT = "user-logout"
+TOKEN_CREATE = "token-create"  # noqa: S105 - an action, not a token
+"""An access token created; the detail names it and whom it acts for, never its secret."""
+TOKEN_REVOKE = "token-revoke"  # noqa: S105 - an action, not a token
 
 
 def change_entries(action: str, targets: Sequence[Target], origin: Origin | None) -> list[AuditEntry]:

@@ -44,6 +44,22 @@ class Principal:
     local: bool = True
     """Issued by dockyard itself (Basic, or a token of its own issuer), so the policy knows the name."""
     expires: float = field(default=float("inf"), compare=False)
+    limit: TokenLimit | None = None
+    """Set for access-token callers (auth/access_tokens.py): what the token allows at most."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLimit:
+    """The repositories and actions an access token allows: for a personal token the policy still
+    decides by its owner, so the token never reaches further than the owner may at the time of use;
+    a robot token belongs to no one and has exactly these rights."""
+
+    repositories: tuple[re.Pattern[str], ...]
+    actions: frozenset[Action]
+    robot: bool = False
+
+    def permits(self, action: Action, repository: str) -> bool:
+        return action in self.actions and any(pattern.fullmatch(repository) for pattern in self.repositories)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +112,11 @@ class Policy:
         if principal is not None and principal.access is not None:
             allowed = action in principal.access.get(repository, ())
             return Grant.EXPLICIT if allowed else Grant.DENIED
+        if principal is not None and principal.limit is not None:
+            if not principal.limit.permits(action, repository):
+                return Grant.DENIED
+            if principal.limit.robot:
+                return Grant.EXPLICIT
         name = None if principal is None else principal.name
         # Groups are part of the key: a directory or identity provider may change them at any time.
         key = (name, frozenset() if principal is None else principal.groups, action, repository)
@@ -149,9 +170,10 @@ class Policy:
 
     def is_admin(self, principal: Principal | None) -> bool:
         """May do everything everywhere (registry-wide reports such as usage): with no rules, every
-        authenticated user; else a user a `**` rule grants all four actions. Never an external token."""
+        authenticated user; else a user a `**` rule grants all four actions. Never an external token,
+        never an access token."""
         caller = self._by_name(principal)
-        if caller is None or caller.access is not None:
+        if caller is None or caller.access is not None or caller.limit is not None:
             return False
         if not self._rules:
             return True
@@ -170,8 +192,9 @@ class Policy:
         return self.grant(self._by_name(principal), Action.OVERWRITE, repository)
 
     def _by_name(self, principal: Principal | None) -> Principal | None:
-        """The user behind one of dockyard's own tokens, as the policy knows it."""
-        if principal is None or principal.access is None or not principal.local:
+        """The user behind one of dockyard's own tokens, as the policy knows it (unless an access
+        token narrowed what the token grants: then only that)."""
+        if principal is None or principal.access is None or not principal.local or principal.limit is not None:
             return principal
         if not principal.name:  # an anonymous token
             return None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dockyard.auth import keys, metrics
+from dockyard.auth.access_tokens import AccessTokenChecks, is_access_token
 from dockyard.auth.credentials import FailedLogins, UserFile
 from dockyard.auth.grants import UploadGrants
 from dockyard.auth.ldap import LdapDirectory
@@ -30,13 +31,14 @@ from dockyard.auth.tokens import Scope, TokenIssuer, TokenVerifier, repository_a
 from dockyard.auth.verifier import Verifier
 from dockyard.config.auth import Auth
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.meta.access_tokens import AccessTokens
 from dockyard.meta.provider_users import ProviderUsers
 from dockyard.meta.revocations import Revocations
 
 log = logging.getLogger(__name__)
 
 
-class IdentityStore(Revocations, ProviderUsers, Protocol):
+class IdentityStore(Revocations, ProviderUsers, AccessTokens, Protocol):
     """What authentication keeps in the metadata store, shared by every instance."""
 
 
@@ -100,6 +102,8 @@ class Authenticator:
         """What ends refresh tokens and UI sessions before they expire (auth/revocation.py)."""
         self._verifier = Verifier(self._sources) if self._sources else None
         self._failures = FailedLogins(settings.failed_logins_per_minute)
+        self.access_tokens = AccessTokenChecks(store, self._owner) if settings.access_tokens else None
+        """Set when `auth.access_tokens` is on: passwords that start with `dyd_` are checked here."""
 
     @property
     def token_mode(self) -> bool:
@@ -162,7 +166,27 @@ class Authenticator:
             self._failures.withdraw(client)
         return identity
 
+    async def _by_access_token(self, secret: str, client: str) -> Principal:
+        """The caller an access token stands for, counted against the client like a password."""
+        assert self.access_tokens is not None
+        if wait := self._failures.attempt(client):
+            metrics.LIMITED_LOGINS.inc()
+            raise TooManyFailures(wait)
+        try:
+            principal = await self.access_tokens.principal(secret)
+        except Exception:
+            self._failures.withdraw(client)  # nothing was checked: the store or a directory failed
+            raise
+        if principal is None:
+            metrics.FAILED_LOGINS.inc()
+            log.info("failed login with an access token from %s", client)
+            raise LoginFailed
+        self._failures.withdraw(client)
+        return principal
+
     async def login(self, user: str, password: str, client: str) -> Principal:
+        if self.access_tokens is not None and is_access_token(password):
+            return await self._by_access_token(password, client)
         if self._verifier is None:
             raise LoginFailed
         key = self._verifier.key(f"{user}\0{password}")
@@ -170,9 +194,16 @@ class Authenticator:
 
     async def basic(self, credentials: str, client: str) -> Principal:
         """The principal of the part of a Basic Authorization header after `Basic `."""
+        if self.access_tokens is not None and (parsed := parse_basic(credentials)) and is_access_token(parsed[1]):
+            return await self._by_access_token(parsed[1], client)
         if self._verifier is None:
             raise LoginFailed
         return await self._verified(self._verifier.key(credentials), lambda: parse_basic(credentials), client)
+
+    async def _owner(self, name: str) -> Principal | None:
+        """A personal token's owner as its source knows it now (None: gone); raises IdentityUnavailable."""
+        identity = await self.identity_of(name)
+        return self.principal(identity) if identity is not None else None
 
     async def remember_provider_user(self, identity: Identity) -> None:
         """Record a login at the identity provider: from then on the user is known by name (with
@@ -191,9 +222,12 @@ class Authenticator:
         assert self.tokens is not None
         access: dict[str, frozenset[Action]] = {}
         catalog = False
+        narrowed = principal is not None and principal.limit is not None
         for scope in scopes:
             if scope.type == "repository":
                 wanted = repository_actions(scope.actions)
+                if narrowed and Action.PUSH in wanted:
+                    wanted |= {Action.OVERWRITE}  # the token's grants are all it has: moving tags included
                 allowed = self.policy.allowed_actions(principal, scope.name, wanted)
                 access[scope.name] = access.get(scope.name, frozenset()) | allowed
             elif scope.type == "registry" and scope.name == "catalog":
@@ -202,12 +236,18 @@ class Authenticator:
         lifetime = self.tokens.lifetime
         subject = principal.name if principal is not None else ""
         groups = principal.groups if principal is not None else frozenset()
-        token = self.tokens.issuer.access_token(subject, access, catalog, lifetime, now, groups=groups)
+        token = self.tokens.issuer.access_token(
+            subject, access, catalog, lifetime, now, groups=groups, narrowed=narrowed
+        )
         issued_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
         return {"token": token, "access_token": token, "expires_in": lifetime, "issued_at": issued_at}
 
-    async def refresh_token(self, principal: Principal) -> str:
+    async def refresh_token(self, principal: Principal) -> str | None:
+        """None for an access-token caller: a refresh token would outlive the token's revocation and
+        carry its owner's full rights."""
         assert self.tokens is not None
+        if principal.limit is not None:
+            return None
         binding = await self.revocation.bind(principal.name)
         return self.tokens.issuer.refresh_token(principal.name, self.tokens.refresh_lifetime, time.time(), binding)
 

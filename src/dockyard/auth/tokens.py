@@ -4,6 +4,7 @@ the granted access, and verifying them (dockyard's own and those of trusted exte
 from __future__ import annotations
 
 import math
+import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,7 +14,7 @@ from typing import Any
 import jwt
 
 from dockyard.auth.keys import PrivateKey, VerifyingKey, thumbprint
-from dockyard.auth.policy import Action, Principal
+from dockyard.auth.policy import Action, Principal, TokenLimit
 from dockyard.auth.revocation import Binding
 
 _ALL_ACTIONS = frozenset(Action)
@@ -23,6 +24,10 @@ _VERSION_CLAIM = "cver"
 _STAMP_CLAIM = "cstamp"
 GROUPS_CLAIM = "groups"
 """The groups of a user from a directory, in dockyard's own access tokens."""
+# Set on tokens issued to an access-token caller: their access claim is all they grant, never widened
+# by their subject's rights (for tag moves, for reading a mount's source).
+_NARROWED_CLAIM = "narrowed"
+_NARROWED = TokenLimit((re.compile(".*"),), _ALL_ACTIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,7 @@ def principal_of(claims: Mapping[str, Any], local: bool) -> Principal:
         catalog=catalog,
         local=local,
         expires=float(claims["exp"]),
+        limit=_NARROWED if claims.get(_NARROWED_CLAIM) is True else None,
     )
 
 
@@ -136,11 +142,13 @@ class TokenIssuer:
         now: float,
         *,
         groups: frozenset[str] = frozenset(),
+        narrowed: bool = False,
     ) -> str:
         """`groups`: those the subject's credential source put it in (a directory's), which the
-        policy needs again for what it decides by the user rather than by the token (overwrite)."""
+        policy needs again for what it decides by the user rather than by the token (overwrite).
+        `narrowed`: for an access-token caller (see _NARROWED_CLAIM)."""
         issued = int(now)
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": subject,
             "aud": self.service,
@@ -153,6 +161,8 @@ class TokenIssuer:
         }
         if groups:
             claims[GROUPS_CLAIM] = sorted(groups)
+        if narrowed:
+            claims[_NARROWED_CLAIM] = True
         return self._sign(claims)
 
     def refresh_token(self, subject: str, lifetime: int, now: float, binding: Binding) -> str:

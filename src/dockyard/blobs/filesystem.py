@@ -193,10 +193,25 @@ class FilesystemBlobStore(BlobStore):
         await asyncio.get_running_loop().run_in_executor(None, self._start, upload_id, durable)
 
     def _start(self, upload_id: str, synced: bool) -> None:
-        for path in (self._upload_path(upload_id), self._record_path(upload_id)):
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
+        """A session that ends within its request (not `synced`) needs no record: its file's size stands."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        os.close(os.open(self._upload_path(upload_id), flags, 0o644))
         if synced:
+            try:
+                self._create_record(upload_id, flags)
+            except OSError:
+                self._unlink_upload(upload_id)
+                raise
             durable.fsync_dir(self._uploads)
+
+    def _create_record(self, upload_id: str, flags: int) -> None:
+        # Written at its full width now, so that each later record overwrites it in place: a disk
+        # that fills up meanwhile still takes the size of the bytes a chunk stored.
+        record = os.open(self._record_path(upload_id), flags, 0o644)
+        try:
+            os.write(record, b"0" * _RECORD_DIGITS)
+        finally:
+            os.close(record)
 
     async def upload_size(self, upload_id: str) -> int | None:
         try:

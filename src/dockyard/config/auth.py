@@ -83,6 +83,8 @@ class Auth(Section):
     """Threads per worker that check passwords (bcrypt); they never delay pushes and pulls."""
     password_check_queue: int = Field(default=16, ge=0, le=10_000)
     """Password checks per worker that may wait for a thread; more at once are answered 429."""
+    access_tokens: bool = False
+    """Personal and robot access tokens (`dockyard token`): a password that starts with `dyd_` is one."""
 
     _source_order: tuple[CredentialSourceName, ...] = PrivateAttr(default=_SOURCE_NAMES)
 
@@ -105,6 +107,12 @@ class Auth(Section):
             written = [key for key in data if key in _SOURCE_NAMES]
             auth._source_order = (*written, *(name for name in _SOURCE_NAMES if name not in written))
         return auth
+
+    @model_validator(mode="after")
+    def _access_tokens_need_auth(self) -> Auth:
+        if self.access_tokens and not self.enabled:
+            raise ValueError("auth.access_tokens needs authentication on (auth.htpasswd or auth.token.enabled)")
+        return self
 
     @model_validator(mode="after")
     def _token_has_a_source(self) -> Auth:

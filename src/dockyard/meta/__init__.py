@@ -3,8 +3,8 @@
 Each concern (the catalog, blob links, uploads, manifests, tags, referrers, the outbox, browsing,
 garbage reviews, byte deletions, retention, integrity, usage, runtime settings, the lifecycle,
 replication's leases and runs, revocations of sessions, users an identity provider vouched for, the
-pull-through cache's state, the audit log) is a small Protocol in a module named for it, beside the
-values it speaks in: `tags.py` holds `Tags`.
+pull-through cache's state, the audit log, access tokens) is a small Protocol in a module named for
+it, beside the values it speaks in: `tags.py` holds `Tags`.
 `errors.py` holds the failures any of them may raise. Callers type against the concerns they use;
 one that needs several declares their intersection, named for its purpose, next to itself (being
 Protocols, intersections need no entry here). What a write stores beside its change in its

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from dockyard.meta.access_tokens import AccessTokens
 from dockyard.meta.audit import AuditLog
 from dockyard.meta.blob_deletions import BlobDeletions
 from dockyard.meta.blob_links import BlobLinks
@@ -51,6 +52,7 @@ class MetadataStore(
     CacheState,
     ReplicationUploads,
     Revocations,
+    AccessTokens,
     AuditLog,
     ProviderUsers,
     Protocol,

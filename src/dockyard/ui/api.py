@@ -162,6 +162,8 @@ class Api:
         if ctx.auth is None or self._sessions is None:
             raise HTTPError(404, ErrorCode.UNSUPPORTED, "authentication is off: there is nothing to log in to")
         principal = await basic_login(ctx.auth, req, ctx.login_audit)
+        if principal.limit is not None:  # a session would carry the owner's full rights
+            raise HTTPError(401, ErrorCode.UNAUTHORIZED, "an access token cannot log in to the UI")
         sessions = self._sessions
         binding = await ctx.auth.revocation.bind(principal.name)
         cookie = cookie_header(sessions.issue(principal.name, binding), sessions.lifetime, ctx.secure)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dockyard.auth.oidc import OidcClient
 from dockyard.http.routes import Route, route
+from dockyard.meta.access_tokens import AccessTokens
 from dockyard.meta.audit import AuditLog
 from dockyard.replication.service import ReplicationService
 from dockyard.ui.api import Api
@@ -18,6 +19,7 @@ from dockyard.ui.oidc import CALLBACK_PATH, OidcLogin
 from dockyard.ui.pages import Pages
 from dockyard.ui.replication import ReplicationPage
 from dockyard.ui.session import Sessions
+from dockyard.ui.tokens import TokensPage
 
 _REPOSITORY = r"/v2/_dockyard/repositories/(?P<name>.+)/-"
 
@@ -28,12 +30,15 @@ def ui_routes(
     replication: ReplicationService | None = None,
     audit: AuditLog | None = None,
     oidc: OidcClient | None = None,
+    *,
+    access_tokens: AccessTokens | None = None,
 ) -> tuple[Route, ...]:
     """`sessions` is None when auth is off, `assets` when the UI is disabled (its API still answers),
-    `oidc` when no identity provider is configured."""
+    `oidc` when no identity provider is configured, `access_tokens` when access tokens are off."""
     pages = Pages(assets)
     single_sign_on = OidcLogin(sessions, oidc)
     api = Api(sessions, single_sign_on)
+    tokens = TokensPage(sessions, access_tokens)
     replication_page = ReplicationPage(sessions, replication)
     audit_page = AuditPage(sessions, audit)
     return (
@@ -65,4 +70,20 @@ def ui_routes(
         route("ui_rights", _REPOSITORY + r"/rights", public=True, GET=api.rights),
         route("ui_replication", r"/v2/_dockyard/replication", public=True, GET=replication_page.status),
         route("ui_audit", r"/v2/_dockyard/audit", public=True, GET=audit_page.entries),
+        # Tokens are no registry content: they are managed in read-only mode too, as logins are.
+        route(
+            "ui_tokens",
+            r"/v2/_dockyard/tokens",
+            public=True,
+            changes_content=False,
+            GET=tokens.list_tokens,
+            POST=tokens.create,
+        ),
+        route(
+            "ui_token",
+            r"/v2/_dockyard/tokens/(?P<token_id>[0-9a-f]{16})",
+            public=True,
+            changes_content=False,
+            DELETE=tokens.revoke,
+        ),
     )

@@ -88,7 +88,9 @@ async def get_token(ctx: Context, req: Request) -> Response:
             raise too_many(limited) from None
     answer = auth.token_for(principal, scopes)
     if principal is not None and req.query("offline_token") == "true":
-        answer["refresh_token"] = await auth.refresh_token(principal)
+        refresh_token = await auth.refresh_token(principal)
+        if refresh_token is not None:
+            answer["refresh_token"] = refresh_token
     return _json(answer)
 
 

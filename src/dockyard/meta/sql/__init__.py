@@ -9,6 +9,7 @@ cannot be portable.
 
 from __future__ import annotations
 
+from dockyard.meta.sql.access_tokens import AccessTokenQueries
 from dockyard.meta.sql.audit import AuditQueries
 from dockyard.meta.sql.blob_deletions import BlobDeletionQueries
 from dockyard.meta.sql.blob_links import BlobLinkQueries
@@ -53,6 +54,7 @@ class SqlMetadataStore(
     CacheQueries,
     ReplicationUploadQueries,
     RevocationQueries,
+    AccessTokenQueries,
     AuditQueries,
     ProviderUserQueries,
     MetadataStore,

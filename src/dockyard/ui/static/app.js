@@ -5,11 +5,13 @@
 //   #/r/<name>/-/m/<reference>           one manifest (a tag or a digest)
 //   #/replication                        replication rules and their runs
 //   #/audit?repository=&user=&since=     the audit log (administrators)
+//   #/tokens                             the user's access tokens
 import { api, confirmDelete, manifestLink, repoPath, repositoryLink, setCrumbs, state } from "./core.js";
 import { formatBytes, h, mediaBadge, shortDigest, timeCell, toast } from "./dom.js";
 import { renderManifest } from "./manifest.js";
 import { renderAudit } from "./audit.js";
 import { renderReplication } from "./replication.js";
+import { renderTokens } from "./tokens.js";
 
 const PAGE = 50;
 const main = document.getElementById("main");
@@ -21,6 +23,7 @@ function parseHash() {
   const params = new URLSearchParams(query || "");
   if (path === "/replication") return { view: "replication", params };
   if (path === "/audit") return { view: "audit", params };
+  if (path === "/tokens") return { view: "tokens", params };
   let match = path.match(/^\/r\/(.+)\/-\/m\/([^/]+)$/);
   if (match) return { view: "manifest", name: decodeURIComponent(match[1]), reference: decodeURIComponent(match[2]), params };
   match = path.match(/^\/r\/(.+)$/);
@@ -36,6 +39,7 @@ async function render() {
     else if (route.view === "tags") await renderTags(route);
     else if (route.view === "replication") await renderReplication(main);
     else if (route.view === "audit") await renderAudit(main, route);
+    else if (route.view === "tokens") await renderTokens(main);
     else await renderRepositories(route);
   } catch (error) {
     main.replaceChildren(errorNotice(error));
@@ -168,7 +172,8 @@ async function loadSession() {
   const account = document.getElementById("account");
   if (!state.session.authEnabled) { account.replaceChildren(); return; }
   if (state.session.user) {
-    account.replaceChildren(h("span", { class: "muted", id: "user" }, "Signed in as " + state.session.user),
+    account.replaceChildren(h("a", { class: "nav-link", href: "#/tokens", id: "tokens-link" }, "Access tokens"),
+      h("span", { class: "muted", id: "user" }, "Signed in as " + state.session.user),
       h("button", { type: "button", id: "logout", onclick: logout }, "Log out"));
   } else {
     const login = h("button", { type: "button", id: "login", class: "primary", onclick: openLogin }, "Log in");
