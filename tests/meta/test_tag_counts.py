@@ -1,4 +1,4 @@
-"""Each repository's tag count, kept on its row (migration 0011_tag_counts): filled in for tags that
+"""Each repository's tag count, kept on its row (migration 0014_tag_counts): filled in for tags that
 existed before the migration, and kept right by every way tags come and go, on both engines."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def counts(run: Run) -> dict[str, int]:
 
 def test_counts_are_filled_in_and_kept_by_every_change_of_tags(database: tuple[str, str, Run]) -> None:
     uri, dialect, run = database
-    migrate(uri, dialect, before="0011_tag_counts")
+    migrate(uri, dialect, before="0014_tag_counts")
     run("INSERT INTO repositories (id, name, created_at) VALUES (1, 'one', 0), (2, 'two', 0), (3, 'none', 0)")
     run(
         "INSERT INTO manifests (repository_id, digest, media_type, size, body, created_at) VALUES "

@@ -1,8 +1,8 @@
--- Each repository's tag count on its row, as sqlite/0011_tag_counts.sql (a tag push already
+-- Each repository's tag count on its row, as sqlite/0014_tag_counts.sql (a tag push already
 -- updates its repository's row for pushed_at: no new row is locked). The tags on one manifest
 -- are listed by name: the index carries the name, so that a manifest with a million tags is not
 -- sorted whole for its first hundred (SQLite's index has it already, as the key of the table).
--- depends: 0010_replication_uploads
+-- depends: 0013_audit
 
 ALTER TABLE repositories ADD COLUMN tag_count BIGINT NOT NULL DEFAULT 0;
 UPDATE repositories SET tag_count = (SELECT COUNT(*) FROM tags WHERE repository_id = repositories.id);

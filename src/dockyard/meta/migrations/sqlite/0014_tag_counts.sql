@@ -3,7 +3,7 @@
 -- cost as much as the repository has tags (a second for a million). A tag moved by an upsert is
 -- an update, not an insert, and keeps the count; tags a manifest's deletion takes go by cascade,
 -- which fires the delete trigger too.
--- depends: 0010_replication_uploads
+-- depends: 0013_audit
 
 ALTER TABLE repositories ADD COLUMN tag_count INTEGER NOT NULL DEFAULT 0;
 UPDATE repositories SET tag_count = (SELECT COUNT(*) FROM tags WHERE repository_id = repositories.id);
