@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import shutil
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,14 +19,14 @@ import jwt
 import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from tests.auth.support import PASSWORDS, write_users
 from tests.http.ocitest import RegistryClient
 from tests.identity.conftest import RULES
 from tests.identity.openid import CLIENT_ID, CLIENT_SECRET, OpenIdProvider
 from tests.support.backends import metadata_rows
+from tests.support.chromium import chromium
 from tests.support.server import DockyardServer
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
 from dockyard.auth.oidc import OidcClient, OidcError
 from dockyard.auth.sources import Identity
@@ -72,12 +71,8 @@ def sso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SingleSignOn]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Debian chromium is not installed: run .ci/install-ui.sh")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

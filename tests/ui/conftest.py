@@ -8,7 +8,6 @@ failed request or an error response it did not expect. Screenshots go to `test-a
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,23 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from tests.http.ocitest import RegistryClient
 from tests.support.backends import BACKENDS, backend_env
+from tests.support.chromium import chromium
 from tests.support.server import DockyardServer
 from tests.ui.populate import Content, populate, push_image
 
 from dockyard.auth.htpasswd import set_user
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(os.environ.get("DOCKYARD_TEST_ARTIFACTS", "test-artifacts")) / "ui"
 
 
@@ -127,16 +118,10 @@ class PageProblems:
             self.errors.append(f"console: {text}")
 
 
-# Per module, not per session: Playwright's synchronous API keeps an event loop running in this
-# thread while it is open, and later tests that call asyncio.run() would find it.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Debian chromium is not installed: run .ci/install-ui.sh")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
