@@ -231,12 +231,28 @@ def check(config_file: Path | None) -> tuple[Settings | None, list[Problem]]:
         problems.extend(_file_problems(config_file))
         if problems and problems[-1].key == "(file)":
             return None, problems
-        os.environ[CONFIG_FILE_ENV] = str(config_file)
     try:
-        settings = Settings()
+        settings = _settings_from(config_file)
     except ValidationError as error:
         return None, [*problems, *_validation_problems(error, {problem.key for problem in problems})]
     return settings, [*problems, *_path_problems(settings), *consistency_problems(settings)]
+
+
+def _settings_from(config_file: Path | None) -> Settings:
+    """Settings read from `config_file` (else the file the environment names) and the environment.
+    The settings find their file through the environment, which is left as it was: a check run in a
+    process that goes on (a test, a caller) must not point its later settings at the checked file."""
+    if config_file is None:
+        return Settings()
+    previous = os.environ.get(CONFIG_FILE_ENV)
+    os.environ[CONFIG_FILE_ENV] = str(config_file)
+    try:
+        return Settings()
+    finally:
+        if previous is None:
+            del os.environ[CONFIG_FILE_ENV]
+        else:
+            os.environ[CONFIG_FILE_ENV] = previous
 
 
 def refusal(error: Exception) -> str:
