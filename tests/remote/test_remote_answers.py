@@ -125,7 +125,7 @@ def test_locations_and_links_stay_on_the_remote() -> None:
                     await client.upload_blob(repository, BLOB, len(DATA), factory(DATA))
             with pytest.raises(RemoteInvalid, match="next link"):
                 await client.list_tags("paged")
-            with pytest.raises(RemoteInvalid, match="not a list of valid names"):
+            with pytest.raises(RemoteInvalid, match="tags is not a list of valid tags"):
                 await client.list_tags("bad")
             with pytest.raises(RemoteInvalid) as refused:
                 await client.get_manifest("other", "v1")
