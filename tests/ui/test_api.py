@@ -195,7 +195,7 @@ def test_session_issues_a_strict_csrf_cookie(api: RegistryClient) -> None:
 
 def test_rights_without_authentication(api: RegistryClient) -> None:
     rights = api.get(f"{API}/repositories/library/alpine/-/rights").json()
-    assert rights == {"repository": "library/alpine", "pull": True, "push": True, "delete": True}
+    assert rights == {"repository": "library/alpine", "pull": True, "push": True, "delete": True, "cacheOf": None}
 
 
 def test_deletes_need_the_csrf_token(api: RegistryClient) -> None:
