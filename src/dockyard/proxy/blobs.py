@@ -115,6 +115,8 @@ class BlobCache:
 
     async def _cached(self, route: CacheRoute, digest: Digest) -> BlobSource | None:
         """The stored blob, linked here already or once it is (held by another repository)."""
+        if _key(route, digest) in self._fills:  # this process is downloading it: read along
+            return None
         source = await self._linked(route, digest)
         if source is None and await self._held_elsewhere(route, digest):
             source = await self._linked(route, digest)
@@ -133,6 +135,8 @@ class BlobCache:
         it too (a HEAD): no bytes move, and no repository serves what its upstream would not."""
         if not await self._meta.repositories_with_blob(str(digest), 1):
             return False
+        if await self._meta.repository_blob_size(route.local, str(digest)) is not None:
+            return True  # a download into this repository ended meanwhile: upstream vouched already
         try:
             size = await route.upstream.client.head_blob(route.repository, digest)
         except RemoteError as error:
