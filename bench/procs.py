@@ -231,6 +231,40 @@ http:
 """
 
 
+def _spawn(
+    name: str,
+    kind: str,
+    cmd: list[str],
+    work: Path,
+    port: int,
+    *,
+    env: dict[str, str] | None = None,
+    workers: int | None = None,
+    data_dir: Path | None = None,
+) -> Registry:
+    """Start a server process in a session of its own, its output in WORK/server.log."""
+    log_path = work / "server.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+        )
+    return Registry(
+        name=name,
+        url=f"http://127.0.0.1:{port}",
+        kind=kind,
+        workers=workers,
+        proc=proc,
+        root_pid=proc.pid,
+        data_dir=data_dir or work / "data",
+        log_path=log_path,
+    )
+
+
 def start_distribution(name: str, work: Path, access_log: bool = False) -> Registry:
     if not Path(DISTRIBUTION_BIN).exists():
         raise RuntimeError(f"{DISTRIBUTION_BIN} missing: run bench/install.sh")
@@ -240,24 +274,7 @@ def start_distribution(name: str, work: Path, access_log: bool = False) -> Regis
     data.mkdir(exist_ok=True)
     config = work / "config.yml"
     config.write_text(distribution_config(data, port, access_log))
-    log_path = work / "server.log"
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [DISTRIBUTION_BIN, "serve", str(config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            stdin=subprocess.DEVNULL,
-        )
-    reg = Registry(
-        name=name,
-        url=f"http://127.0.0.1:{port}",
-        kind="distribution",
-        proc=proc,
-        root_pid=proc.pid,
-        data_dir=data,
-        log_path=log_path,
-    )
+    reg = _spawn(name, "distribution", [DISTRIBUTION_BIN, "serve", str(config)], work, port)
     wait_ready(reg)
     return reg
 
@@ -269,42 +286,42 @@ def start_dockyard(
     access_log: bool = False,
     python: str | None = None,
     env: dict[str, str] | None = None,
+    data_dir: Path | None = None,
 ) -> Registry:
+    """`data_dir`: where it keeps its data (default WORK/data)."""
     work.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    data = work / "data"
-    cmd = [
-        python or sys.executable,
-        "-m",
-        "dockyard",
-        "serve",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--data-dir",
-        str(data),
-    ]
+    data_dir = data_dir or work / "data"
+    cmd = [python or sys.executable, "-m", "dockyard", "serve", "--listen", f"127.0.0.1:{port}"]
+    cmd += ["--data-dir", str(data_dir)]
     if workers is not None:
         cmd += ["--workers", str(workers)]
-    log_path = work / "server.log"
-    with log_path.open("ab") as log:
-        full_env = {**os.environ, "DOCKYARD_ACCESS_LOG": "true" if access_log else "false", **(env or {})}
-        if not access_log:
-            full_env.setdefault("DOCKYARD_LOG_LEVEL", "warning")
-        proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, stdin=subprocess.DEVNULL, env=full_env
-        )
-    reg = Registry(
-        name=name,
-        url=f"http://127.0.0.1:{port}",
-        kind="dockyard",
-        workers=workers or 1,
-        proc=proc,
-        root_pid=proc.pid,
-        data_dir=data,
-        log_path=log_path,
-    )
+    full_env = {"DOCKYARD_ACCESS_LOG": "true" if access_log else "false", **(env or {})}
+    if not access_log and "DOCKYARD_LOG_LEVEL" not in os.environ:
+        full_env.setdefault("DOCKYARD_LOG_LEVEL", "warning")
+    reg = _spawn(name, "dockyard", cmd, work, port, env=full_env, workers=workers or 1, data_dir=data_dir)
     wait_ready(reg, timeout=60.0)
     return reg
+
+
+def start_floor(work: Path, response: Path) -> tuple[Registry, Registry]:
+    """The two floor servers (bench/floor.py): the manifest app on granian, and the raw receiver."""
+    servers = []
+    for server, option in (("manifest", ["--response", str(response)]), ("receiver", ["--dir", str(work / "uploads")])):
+        where = work / server
+        where.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        cmd = [sys.executable, "-m", "bench.floor", server, "--listen", f"127.0.0.1:{port}", *option]
+        # granian's worker imports the app: the harness's own directory must be on its path.
+        env = {
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH")])
+            )
+        }
+        reg = _spawn(f"floor-{server}", "floor", cmd, where, port, env=env, workers=1)
+        wait_ready(reg)
+        servers.append(reg)
+    return servers[0], servers[1]
 
 
 def attach_url(name: str, url: str) -> Registry:

@@ -13,7 +13,7 @@ Json = dict[str, Any]
 class Target:
     workload: str
     metric: str
-    kind: str  # "ratio": dockyard/peer in the same round; "abs": dockyard's own figure
+    kind: str  # "ratio": dockyard/peer in the same round; "floor": dockyard/floor; "abs": dockyard's own figure
     op: str  # ">=", "<=", "<"
     threshold: float
     text: str
@@ -42,6 +42,38 @@ TARGETS = [
     Target("tags_page", "p50_ms", "abs", "<=", 2, "tags/list n=100 of 10k tags <= 2 ms"),
     Target("catalog_page", "p50_ms", "abs", "<=", 2, "_catalog page of 2k repos <= 2 ms"),
     Target("tags_all", "p50_ms", "abs", "<=", 10, "whole 10k-tag list <= 10 ms"),
+    Target(
+        "manifest_get_tag",
+        "server_cpu_us_per_req",
+        "floor",
+        "<=",
+        1.5,
+        "manifest GET by tag: CPU/req <= 1.5x the floor's",
+    ),
+    Target(
+        "manifest_head_digest",
+        "server_cpu_us_per_req",
+        "floor",
+        "<=",
+        1.5,
+        "manifest HEAD by digest: CPU/req <= 1.5x the floor's",
+    ),
+    Target(
+        "manifest_head_digest",
+        "server_cpu_us_per_req",
+        "head/get",
+        "<=",
+        1.0,
+        "manifest HEAD by digest: CPU/req above the floor's <= GET by tag's",
+    ),
+    Target("push_monolithic", "mb_s", "floor", ">=", 0.7, "push monolithic >= 0.7x the raw receiver's MB/s"),
+]
+# what each round's line in the per-round table shows: (workload, metric, label) of dockyard/floor
+FLOOR_RATIOS = [
+    ("manifest_get_tag", "server_cpu_us_per_req", "GET CPU/req"),
+    ("manifest_head_digest", "server_cpu_us_per_req", "HEAD CPU/req"),
+    ("push_monolithic", "mb_s", "push mono MB/s"),
+    ("push_patch", "mb_s", "push PATCH MB/s"),
 ]
 
 # what the markdown table shows for each workload (the JSON keeps every figure)
@@ -108,8 +140,32 @@ def _num(v: object) -> float | None:
     return float(v)
 
 
-def summarize(rounds: list[Json], peer: str, others: list[str]) -> Json:
-    """{workload: {metric: {registry: stats, "ratio:registry": stats}}}, ratios taken within each round."""
+def _value(rnd: Json, w: str, reg: str, m: str, floor: str | None = None) -> float | None:
+    """A registry's figure in one round; with `floor`, what it costs above the floor's (CPU only)."""
+    value = _num(rnd["results"].get(w, {}).get(reg, {}).get(m))
+    if floor is None or value is None:
+        return value
+    under = _num(rnd["results"].get(w, {}).get(floor, {}).get(m))
+    return None if under is None else value - under
+
+
+def _round_ratios(
+    rounds: list[Json], w: str, m: str, a_reg: str, b_reg: str, b_w: str | None = None, above: str | None = None
+) -> list[float]:
+    """a/b within each round where both were measured; b taken from workload `b_w` if given; with
+    `above`, both as what they cost above that registry (the floor)."""
+    ratios = []
+    for rnd in rounds:
+        a = _value(rnd, w, a_reg, m, above)
+        b = _value(rnd, b_w or w, b_reg, m, above)
+        if a is not None and b:
+            ratios.append(a / b)
+    return ratios
+
+
+def summarize(rounds: list[Json], peer: str, others: list[str], floor: str | None = None) -> Json:
+    """{workload: {metric: {registry: stats, "ratio:registry": stats, "floor:registry": stats}}}, ratios
+    taken within each round (dockyard/peer, dockyard/floor, and a HEAD's CPU over the GET's)."""
     summary: Json = {}
     workloads: list[str] = []
     for rnd in rounds:
@@ -126,39 +182,56 @@ def summarize(rounds: list[Json], peer: str, others: list[str]) -> Json:
         wsum: Json = {}
         for m in metrics:
             entry: Json = {}
-            for reg in [peer, *others, "harness"]:
+            for reg in [peer, *others, *([floor] if floor else []), "harness"]:
                 vals = [v for rnd in rounds if (v := _num(rnd["results"].get(w, {}).get(reg, {}).get(m))) is not None]
                 if (st := _stats(vals)) is not None:
                     entry[reg] = st
             for reg in others:
-                ratios = []
-                for rnd in rounds:
-                    res = rnd["results"].get(w, {})
-                    a = _num(res.get(reg, {}).get(m))
-                    b = _num(res.get(peer, {}).get(m))
-                    if a is not None and b:
-                        ratios.append(a / b)
-                if (st := _stats(ratios)) is not None:
+                if (st := _stats(_round_ratios(rounds, w, m, reg, peer))) is not None:
                     entry[f"ratio:{reg}"] = st
+                if floor and (st := _stats(_round_ratios(rounds, w, m, reg, floor))) is not None:
+                    entry[f"floor:{reg}"] = st
+                if w in ("manifest_get_tag", "manifest_head_digest") and m == "server_cpu_us_per_req":
+                    entry.update(_manifest_cpu(rounds, w, reg, floor))
             for reg in others[1:]:
-                ratios = []
-                for rnd in rounds:
-                    res = rnd["results"].get(w, {})
-                    a = _num(res.get(reg, {}).get(m))
-                    b = _num(res.get(others[0], {}).get(m))
-                    if a is not None and b:
-                        ratios.append(a / b)
-                if (st := _stats(ratios)) is not None:
+                if (st := _stats(_round_ratios(rounds, w, m, reg, others[0]))) is not None:
                     entry[f"ratio:{reg}/{others[0]}"] = st
             wsum[m] = entry
         summary[w] = wsum
     return summary
 
 
-def judge(summary: Json, dockyard: str) -> list[Json]:
+def _manifest_cpu(rounds: list[Json], w: str, reg: str, floor: str | None) -> Json:
+    """CPU per manifest request above the floor's ("own"), and a HEAD's over a GET's ("head/get"):
+    on what the registry adds when there is a floor, since HEAD and GET are driven by different load
+    tools (ab and wrk) whose requests cost granian differently."""
+    m = "server_cpu_us_per_req"
+    out: Json = {}
+    if floor and (st := _stats([v for rnd in rounds if (v := _value(rnd, w, reg, m, floor)) is not None])):
+        out[f"own:{reg}"] = st
+    if w == "manifest_head_digest":
+        ratios = _round_ratios(rounds, w, m, reg, reg, "manifest_get_tag", above=floor)
+        if st := _stats(ratios):
+            out[f"head/get:{reg}"] = st
+    return out
+
+
+def noisy_floor_ratios(summary: Json, dockyard: str, max_spread: float) -> list[str]:
+    """The floor ratios whose min-max spread over the rounds exceeds `max_spread` of their median."""
+    noisy = []
+    for w, m, label in FLOOR_RATIOS:
+        st = summary.get(w, {}).get(m, {}).get(f"floor:{dockyard}")
+        if st is not None and st["median"] and (st["max"] - st["min"]) / st["median"] > max_spread:
+            noisy.append(label)
+    return noisy
+
+
+def judge(summary: Json, dockyard: str, floor: str | None = None) -> list[Json]:
     verdicts = []
     for t in TARGETS:
-        key = f"ratio:{dockyard}" if t.kind == "ratio" else dockyard
+        if t.kind == "floor" and not floor:
+            continue
+        key = dockyard if t.kind == "abs" else f"{t.kind}:{dockyard}"
         st = summary.get(t.workload, {}).get(t.metric, {}).get(key)
         if st is None:
             verdicts.append({"target": t.text, "value": None, "holds": None})
@@ -248,15 +321,19 @@ def markdown(data: Json) -> str:
         if v["value"] is None:
             lines.append(f"| {v['target']} | not measured | - |")
             continue
-        suffix = "x" if v["kind"] == "ratio" else ""
+        suffix = "" if v["kind"] == "abs" else "x"
         val = f"{fmt(v['value'])}{suffix} ({fmt(v['min'])}-{fmt(v['max'])})"
         lines.append(f"| {v['target']} | {val} | {'yes' if v['holds'] else '**no**'} |")
 
+    floor = meta.get("floor")
+    floors = [floor] if floor else []
     cols = [main, *extra]
-    head = "| workload | figure | " + " | ".join(f"`{c}`" for c in cols) + f" | `{peer}` | "
+    head = "| workload | figure | " + " | ".join(f"`{c}`" for c in [*cols, peer, *floors]) + " | "
     head += " | ".join(f"`{c}`/`{peer}`" for c in cols) + " |"
     head += "".join(f" `{c}`/`{main}` |" for c in extra)
-    lines += ["", "## Results", "", head, "|" + " --- |" * (3 + 2 * len(cols) + len(extra))]
+    head += "".join(f" `{c}`/`{floor}` |" for c in cols if floor)
+    width = 3 + 2 * len(cols) + len(extra) + len(floors) * (1 + len(cols))
+    lines += ["", "## Results", "", head, "|" + " --- |" * width]
     for w, shown in SHOWN.items():
         wsum = data["summary"].get(w)
         if not wsum:
@@ -265,10 +342,16 @@ def markdown(data: Json) -> str:
             entry = wsum.get(metric)
             if not entry:
                 continue
-            row = [w, label] + [_cell(entry.get(c)) for c in cols] + [_cell(entry.get(peer))]
+            row = [w, label] + [_cell(entry.get(c)) for c in [*cols, peer, *floors]]
             row += [_cell(entry.get(f"ratio:{c}"), ratio=True) for c in cols]
             row += [_cell(entry.get(f"ratio:{c}/{main}"), ratio=True) for c in extra]
+            row += [_cell(entry.get(f"floor:{c}"), ratio=True) for c in cols if floor]
             lines.append("| " + " | ".join(row) + " |")
+            if metric == "server_cpu_us_per_req" and any(f"own:{c}" in entry for c in cols):
+                own = [w, "server CPU us/req above the floor's"] + [_cell(entry.get(f"own:{c}")) for c in cols]
+                lines.append("| " + " | ".join(own + ["-"] * (width - len(own))) + " |")
+    if floor:
+        lines += _rounds_table(data, main, floor)
     if data.get("failures"):
         lines += ["", "## Failures", ""]
         lines += [f"- round {f['round']}, {f['workload']}, `{f['registry']}`: {f['error']}" for f in data["failures"]]
@@ -276,6 +359,33 @@ def markdown(data: Json) -> str:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in data["notes"]]
     lines.append("")
     return "\n".join(lines)
+
+
+def _rounds_table(data: Json, main: str, floor: str) -> list[str]:
+    """Each round's ratios to the floor next to how busy the machine was during it: a round that
+    disagrees with the others usually had company."""
+    lines = [
+        "",
+        "## Rounds",
+        "",
+        f"`{main}`/`{floor}` within each round; load average at the round's start and end, and the busy cores "
+        "of the whole machine over the round.",
+        "",
+        "| round | order | load average | busy cores | " + " | ".join(label for _, _, label in FLOOR_RATIOS) + " |",
+        "|" + " --- |" * (4 + len(FLOOR_RATIOS)),
+    ]
+    for rnd in data["rounds"]:
+        res = rnd["results"]
+        machine = res.get("machine", {}).get("harness", {})
+        cells = [str(rnd["round"]), " ".join(rnd["order"])]
+        cells.append(f"{fmt(machine.get('loadavg_start'))}-{fmt(machine.get('loadavg_end'))}")
+        cells.append(fmt(machine.get("busy_cores")))
+        for w, m, _ in FLOOR_RATIOS:
+            a = _num(res.get(w, {}).get(main, {}).get(m))
+            b = _num(res.get(w, {}).get(floor, {}).get(m))
+            cells.append(f"{fmt(a / b)}x" if a is not None and b else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,8 +398,9 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(name)
         data = json.loads(path.read_text())
         meta = data["meta"]
-        data["summary"] = summarize(data["rounds"], meta["peer"], [meta["dockyard"], *meta.get("extra", [])])
-        data["targets"] = judge(data["summary"], meta["dockyard"])
+        others = [meta["dockyard"], *meta.get("extra", [])]
+        data["summary"] = summarize(data["rounds"], meta["peer"], others, meta.get("floor"))
+        data["targets"] = judge(data["summary"], meta["dockyard"], meta.get("floor"))
         path.write_text(json.dumps(data, indent=1, default=str) + "\n")
         path.with_suffix(".md").write_text(markdown(data))
     return 0

@@ -24,9 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import report, workloads
+from bench import floor, oci, report, workloads
+from bench.http import Conn
 from bench.postgres import PostgresCluster
-from bench.procs import DISTRIBUTION_BIN, Registry, attach_url, start_distribution, start_dockyard
+from bench.procs import DISTRIBUTION_BIN, Registry, attach_url, start_distribution, start_dockyard, start_floor
 from bench.profile import Profiler
 from bench.workloads import BigData, Metrics, Seeded, Sizes
 
@@ -44,6 +45,16 @@ WORKLOADS: dict[str, bool] = {
     "mixed": True,
     "listing": False,
 }
+# workload name -> which floor server (bench/floor.py) it runs against
+FLOOR_WORKLOADS = {
+    "manifest_get_tag": "manifest",
+    "manifest_head_digest": "manifest",
+    "push_monolithic": "receiver",
+    "push_patch": "receiver",
+}
+FLOOR = "floor"
+# Headers granian adds to every answer by itself, and the one it computes from the body.
+_SERVER_HEADERS = frozenset({"date", "server"})
 
 
 def log(msg: str) -> None:
@@ -156,6 +167,8 @@ def version_of(reg: Registry) -> str:
             return f"dockyard {version('dockyard')} at {git.stdout.strip()}" + (" with local changes" if dirty else "")
         except Exception:
             return "dockyard"
+    if reg.kind == "floor":
+        return "static RSGI app on granian" if reg.name.endswith("manifest") else "raw socket receiver"
     return ""
 
 
@@ -197,6 +210,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="ab",
         help="load tool for HEAD by digest (wrk cannot do HEAD): ab (default: one thread, lean) or hey",
     )
+    p.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure the floor (bench/floor.py) in each round of the manifest and push workloads "
+        "(default: on; needs dockyard's manifest, so the dockyard under test is asked for it)",
+    )
+    p.add_argument(
+        "--extra-rounds",
+        type=int,
+        default=0,
+        help="add up to this many rounds, one at a time, while a floor ratio's min-max spread exceeds "
+        "--max-spread of its median (noise from other work on the machine)",
+    )
+    p.add_argument("--max-spread", type=float, default=0.2, help="see --extra-rounds (default 0.2)")
+    p.add_argument("--blob-mib", type=int, default=None, help="size of the big blob in MiB (default 512)")
     p.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(WORKLOADS)}")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="results directory")
     p.add_argument("--name", default="", help="results file name stem (default <date>-<machine>[-smoke])")
@@ -220,6 +249,8 @@ class Runner:
         self.sizes = Sizes.smoke() if args.smoke else Sizes()
         if args.duration:
             self.sizes.duration = args.duration
+        if args.blob_mib:
+            self.sizes.big_blob = args.blob_mib << 20
         self.failures: list[Json] = []
         self.regs: dict[str, Registry] = {}
         self.seeded: dict[str, Seeded] = {}
@@ -228,6 +259,7 @@ class Runner:
         self.extra: list[str] = []
         self.profiler = Profiler(args.py_spy) if args.py_spy else None
         self.postgres: PostgresCluster | None = None
+        self.floor: dict[str, Registry] = {}
 
     def database(self) -> str:
         """A fresh database in the PostgreSQL cluster of this run, started on first use."""
@@ -258,9 +290,29 @@ class Runner:
         for name, reg in self.regs.items():
             full = name not in self.extra and "listing" in self.selected()  # tags and repositories: for listing
             self.seeded[name] = workloads.seed(reg, self.sizes, self.big, full=full, log=log)
+        if self.args.floor and any(w in FLOOR_WORKLOADS for w in self.selected()):
+            self.start_floor()
+
+    def start_floor(self) -> None:
+        """The floor answers with the very manifest bytes and headers dockyard sends."""
+        seeded = self.seeded[self.main]
+        with Conn(*self.regs[self.main].host_port) as conn:
+            get = oci.get_manifest(conn, seeded.manifest_repo, seeded.manifest_tag)
+            head = conn.request("HEAD", f"/v2/{seeded.manifest_repo}/manifests/{seeded.manifest_digest}")
+        get_headers = {k: v for k, v in get.headers.items() if k not in _SERVER_HEADERS | {"content-length"}}
+        head_headers = {k: v for k, v in head.headers.items() if k not in _SERVER_HEADERS}
+        response = self.work / "floor-response.json"
+        floor.write_response(response, get.body, get_headers, head_headers)
+        manifest, receiver = start_floor(self.work / FLOOR, response)
+        self.floor = {"manifest": manifest, "receiver": receiver}
+        self.seeded[FLOOR] = seeded
+        log(f"floor at {manifest.url} (manifest) and {receiver.url} (receiver)")
+
+    def registry(self, name: str, workload: str) -> Registry:
+        return self.floor[FLOOR_WORKLOADS[workload]] if name == FLOOR else self.regs[name]
 
     def stop(self) -> None:
-        for reg in self.regs.values():
+        for reg in [*self.regs.values(), *self.floor.values()]:
             reg.stop()
         if self.postgres is not None:
             self.postgres.stop()
@@ -276,7 +328,7 @@ class Runner:
 
     def _guard(self, rnd: int, workload: str, reg: str, fn: Callable[[], dict[str, Metrics]]) -> dict[str, Metrics]:
         t0 = time.monotonic()
-        r = self.regs[reg]
+        r = self.registry(reg, workload)
         try:
             if self.profiler and r.kind == "dockyard":
                 with self.profiler.record(r, f"{workload}-{reg}-r{rnd}"):
@@ -307,12 +359,14 @@ class Runner:
         lim = workloads.limits(self.sizes)
         results["limits"] = {"harness": lim}
         log(f"round {rnd}: sha256 {lim['sha256_mb_s_one_core']:.0f} MB/s, loopback {lim['loopback_tcp_mb_s']:.0f} MB/s")
-        names = list(self.regs)
+        names = list(self.regs) + ([FLOOR] if self.floor else [])
         shift = (rnd - 1) % len(names)
         order = names[shift:] + names[:shift]
         for workload in self.selected():
             for reg in order:
                 if reg in self.extra and not WORKLOADS[workload]:
+                    continue
+                if reg == FLOOR and workload not in FLOOR_WORKLOADS:
                     continue
                 out = self._guard(rnd, workload, reg, lambda w=workload, r=reg: self.one(w, r, rnd))
                 for sub, metrics in out.items():
@@ -326,7 +380,7 @@ class Runner:
         return {"round": rnd, "order": order, "results": results}
 
     def one(self, workload: str, name: str, rnd: int) -> dict[str, Metrics]:
-        reg, s, sizes, work = self.regs[name], self.seeded[name], self.sizes, self.work
+        reg, s, sizes, work = self.registry(name, workload), self.seeded[name], self.sizes, self.work
         if workload == "manifest_get_tag":
             return {workload: workloads.manifest_get(reg, s, sizes, work)}
         if workload == "manifest_head_digest":
@@ -386,11 +440,17 @@ def main(argv: list[str] | None = None) -> int:
             log(f"setup failed: {type(exc).__name__}: {exc}")
             traceback.print_exc()
             return 2
-        all_rounds = []
-        for rnd in range(1, rounds + 1):
-            all_rounds.append(runner.run_round(rnd))
         others = [runner.main, *runner.extra]
-        summary = report.summarize(all_rounds, runner.peer, others)
+        floor_name = FLOOR if runner.floor else None
+        all_rounds = [runner.run_round(rnd) for rnd in range(1, rounds + 1)]
+        for _ in range(args.extra_rounds):
+            summary = report.summarize(all_rounds, runner.peer, others, floor_name)
+            noisy = report.noisy_floor_ratios(summary, runner.main, args.max_spread)
+            if not noisy:
+                break
+            log(f"noisy floor ratios ({', '.join(noisy)}): one more round")
+            all_rounds.append(runner.run_round(len(all_rounds) + 1))
+        summary = report.summarize(all_rounds, runner.peer, others, floor_name)
         data = {
             "meta": {
                 "date": started.strftime("%Y-%m-%d %H:%M UTC"),
@@ -398,16 +458,17 @@ def main(argv: list[str] | None = None) -> int:
                 "python": sys.version.split()[0],
                 "packages": package_versions(),
                 "smoke": args.smoke,
-                "rounds": rounds,
+                "rounds": len(all_rounds),
                 "command": "python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:]),
                 "peer": runner.peer,
                 "dockyard": runner.main,
                 "extra": runner.extra,
+                "floor": floor_name,
                 "sizes": vars(runner.sizes),
                 "seconds": (dt.datetime.now(dt.UTC) - started).total_seconds(),
             },
             "registries": {
-                name: {
+                r.name: {
                     "url": r.url,
                     "kind": r.kind,
                     "workers": r.workers,
@@ -415,11 +476,11 @@ def main(argv: list[str] | None = None) -> int:
                     "event_loop": event_loop_of(r),
                     "notes": r.notes,
                 }
-                for name, r in runner.regs.items()
+                for r in [*runner.regs.values(), *runner.floor.values()]
             },
             "rounds": all_rounds,
             "summary": summary,
-            "targets": report.judge(summary, runner.main),
+            "targets": report.judge(summary, runner.main, floor_name),
             "failures": runner.failures,
             "notes": [
                 "MB = 10^6 bytes, GB = 10^9 bytes. Server CPU = utime+stime of the server process tree from "

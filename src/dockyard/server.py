@@ -72,6 +72,10 @@ log = logging.getLogger("dockyard")
 _SPARE_FILES = 256
 # The kernel's queue of accepted connections not yet taken by a worker (capped by net.core.somaxconn).
 _MIN_BACKLOG = 1024
+# The most granian reads of a connection at once, which is also the size of the request body chunks
+# it hands over: 1 MiB instead of its 408 KiB takes a push in fewer, larger pieces (a fifth less
+# CPU per byte received), at up to 1 MiB of buffer per connection that is sending a body.
+_READ_BUFFER_BYTES = 1 << 20
 
 
 def _all_workers_metrics() -> bytes:
@@ -365,7 +369,9 @@ def _run_granian(settings: Settings) -> None:
         # their slot for ever; in HTTP/1.1 the header timeout runs from the accept.
         http=HTTPModes.http1,
         http1_settings=HTTP1Settings(
-            header_read_timeout=round(settings.http.header_timeout_seconds * 1000), keep_alive=True
+            header_read_timeout=round(settings.http.header_timeout_seconds * 1000),
+            keep_alive=True,
+            max_buffer_size=_READ_BUFFER_BYTES,
         ),
         backlog=max(_MIN_BACKLOG, settings.http.max_connections * settings.workers),
         backpressure=settings.http.max_connections,

@@ -74,3 +74,32 @@ def test_the_workers_metrics_directory_leaves_with_the_server(start_server: Star
     assert any(directory.glob("*.db"))  # the workers' series
     assert server.stop() == 0
     assert not directory.exists()
+
+
+def test_request_counts_and_durations_are_exact_on_the_metrics_page(start_server: StartServer) -> None:
+    """Requests are tallied in memory and added to the series in bulk: a scrape of a one-worker
+    server still sees every request answered before it, in the counter and the histogram alike."""
+    server = start_server()
+    url = server.url
+    series = {
+        "answered": ("dockyard_http_requests_total", {"method": "GET", "route": "base", "status": "200"}),
+        "missing": ("dockyard_http_requests_total", {"method": "GET", "route": "tags", "status": "404"}),
+        "timed": ("dockyard_http_request_duration_seconds_count", {"route": "base"}),
+        "unbounded": ("dockyard_http_request_duration_seconds_bucket", {"route": "base", "le": "+Inf"}),
+        "within_a_minute": ("dockyard_http_request_duration_seconds_bucket", {"route": "base", "le": "60.0"}),
+        "seconds": ("dockyard_http_request_duration_seconds_sum", {"route": "base"}),
+    }
+
+    def scrape() -> dict[str, float]:
+        return {key: metric(url, name, **labels) for key, (name, labels) in series.items()}
+
+    before = scrape()
+    with httpx.Client(base_url=url) as http:
+        for _ in range(25):
+            assert http.get("/v2/").status_code == 200
+        assert http.get("/v2/nothing/here/tags/list").status_code == 404
+    after = scrape()
+    grown = {key: after[key] - before[key] for key in series}
+    assert grown["answered"] == grown["timed"] == grown["unbounded"] == grown["within_a_minute"] == 25
+    assert grown["missing"] == 1
+    assert 0 < grown["seconds"] < 25 * 60

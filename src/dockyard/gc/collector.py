@@ -8,6 +8,7 @@ digest claims it before its bytes appear and waits for any such deletion to fini
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -19,15 +20,17 @@ from dockyard.config.settings import Gc
 from dockyard.core.digest import Digest
 from dockyard.gc import metrics
 from dockyard.gc.report import Report
-from dockyard.meta.blob_deletions import BlobDeletions
+from dockyard.meta.blob_deletions import BlobDeletion, BlobDeletions
 from dockyard.meta.errors import WriteContention
 from dockyard.meta.garbage_reviews import Collected, GarbageReviews
 
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF_SECONDS = 600.0
-# Small batches: the last deletion of a batch must still finish within the lease.
-_DELETIONS_PER_BATCH = 20
+# The last deletion of a batch must still finish within the lease: a batch's deletions run side by
+# side, a few at a time (each is a file removal and a directory sync, or an object store request).
+_DELETIONS_PER_BATCH = 100
+_DELETIONS_AT_ONCE = 8
 _ORPHAN_BATCH = 500
 # A dry run works in one transaction so that it sees cascades; this bounds it.
 _DRY_RUN_MAX_REVIEWS = 1_000_000
@@ -72,10 +75,10 @@ class Collector:
     async def delete_bytes(self) -> int:
         """Delete the bytes of blobs whose metadata is gone; failures are retried with backoff."""
         deleted = 0
-        while batch := await self._meta.take_blob_deletions(
-            _DELETIONS_PER_BATCH, self._settings.deletion_lease_seconds
-        ):
-            for deletion in batch:
+        at_once = asyncio.Semaphore(_DELETIONS_AT_ONCE)
+
+        async def delete(deletion: BlobDeletion) -> str | None:
+            async with at_once:
                 try:
                     await self._store.delete(Digest.parse(deletion.digest))
                 except Exception:
@@ -83,9 +86,16 @@ class Collector:
                     log.warning("deleting blob %s failed; retrying in %.0fs", deletion.digest, backoff, exc_info=True)
                     metrics.DELETE_FAILURES.inc()
                     await self._meta.retry_blob_deletion(deletion.digest, time.time() + backoff)
-                    continue
-                await self._meta.finish_blob_deletion(deletion.digest)
-                deleted += 1
+                    return None
+            return deletion.digest
+
+        while batch := await self._meta.take_blob_deletions(
+            _DELETIONS_PER_BATCH, self._settings.deletion_lease_seconds
+        ):
+            gone = [digest for digest in await asyncio.gather(*map(delete, batch)) if digest is not None]
+            if gone:
+                await self._meta.finish_blob_deletions(gone)
+            deleted += len(gone)
         return deleted
 
     async def sweep_orphans(self, cutoff: float, dry_run: bool = False) -> list[Collected]:

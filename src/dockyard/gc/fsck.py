@@ -124,7 +124,7 @@ class Checker:
             return False
         if finding.kind == "corrupt":
             await self._store.quarantine(Digest.parse(finding.digest))
-        await self._meta.finish_blob_deletion(finding.digest)
+        await self._meta.finish_blob_deletions([finding.digest])
         log.warning(
             "repaired %s blob %s: it now reads as unknown and may be pushed again", finding.kind, finding.digest
         )

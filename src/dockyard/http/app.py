@@ -30,7 +30,6 @@ from dockyard.http.context import Context
 from dockyard.http.errors import HTTPError, error_body, error_headers, fault_error, status_of
 from dockyard.http.limits import RequestLimits, check_headers
 from dockyard.http.messages import FileResponse, Request, Response, StreamResponse
-from dockyard.http.metrics import observe_request
 from dockyard.http.monitor import Monitor
 from dockyard.http.relay import relay
 from dockyard.http.routes import API_ROUTES, Handler, Route, Router
@@ -89,6 +88,12 @@ class RegistryApp:
         self._clients = clients if clients is not None and clients.behind_proxies else None
         self._monitor = Monitor(context.registry.operations.open_uploads)
         self._background.append(self._monitor.run)
+        self._probes: dict[str, tuple[str, Answer, bool]] = {
+            "/healthz": ("healthz", health.alive, False),
+            "/readyz": ("readyz", functools.partial(health.ready, context), False),
+        }
+        if guard is None:
+            self._probes["/metrics"] = ("metrics", self._metrics_response, False)
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._on_start is not None:
@@ -106,6 +111,7 @@ class RegistryApp:
             with contextlib.suppress(asyncio.CancelledError):
                 loop.run_until_complete(task)
         loop.run_until_complete(self._on_close())
+        self._monitor.publish()
         if self._access_log is not None:
             self._access_log.close()
         if self._tracer is not None:
@@ -128,7 +134,7 @@ class RegistryApp:
             request_id=request_id,
             limits=self._limits,
         )
-        span = None if self._tracer is None else self._tracer.start(scope.method, scope.path, headers)
+        span = None if self._tracer is None else self._tracer.start(req.method, req.path, headers)
         self._monitor.in_flight += 1
         route = "unknown"
         try:
@@ -151,20 +157,17 @@ class RegistryApp:
             await relay(protocol, response.status, sent_headers, response.chunks)
         else:
             _send(protocol, response, sent_headers)
-        self._observe(scope, req, route, response, elapsed=time.perf_counter() - started, span=span)
+        self._observe(req, route, response, time.perf_counter() - started, span)
 
     def _resolve(self, req: Request) -> tuple[str, Answer, bool]:
         """The route's name (for metrics and logs), the call that answers the request (the handler,
         behind the auth guard unless the route is public), and whether it would change content."""
         if req.method in _READ_METHODS:
-            if req.path == "/metrics":
-                if self._guard is None:
-                    return "metrics", self._metrics_response, False
+            probe = self._probes.get(req.path)
+            if probe is not None:
+                return probe
+            if req.path == "/metrics" and self._guard is not None:  # the guard needs the request
                 return "metrics", functools.partial(self._guard.metrics, req, self._metrics_response), False
-            if req.path == "/healthz":
-                return "healthz", health.alive, False
-            if req.path == "/readyz":
-                return "readyz", functools.partial(health.ready, self._context), False
         if len(req.path) > _MAX_PATH:
             raise HTTPError(414, ErrorCode.NAME_INVALID, "request path too long")
         route, params = self._router.find(req.path)
@@ -198,30 +201,19 @@ class RegistryApp:
         return await self._guard.guarded(route.name, params, req, answer)
 
     async def _metrics_response(self) -> Response:
+        self._monitor.publish()  # this process's tallies, up to this request
         return Response(200, [("content-type", CONTENT_TYPE_LATEST)], await self._render_metrics())
 
-    def _observe(
-        self, scope: Scope, req: Request, route: str, response: AnyResponse, *, elapsed: float, span: Any
-    ) -> None:
-        observe_request(scope.method, route, response.status, elapsed)
-        sent = _body_size(response)
-        self._monitor.answered(route, 0 if req.method in _READ_METHODS else _declared_length(req), sent)
+    def _observe(self, req: Request, route: str, response: AnyResponse, elapsed: float, span: Any) -> None:
+        status, sent = response.status, _body_size(response)
+        received = 0 if req.method in _READ_METHODS else _declared_length(req)
+        self._monitor.answered(req.method, route, status, elapsed, received=received, sent=sent)
         if self._tracer is not None:
-            self._tracer.finish(span, route, response.status, req.request_id)
+            self._tracer.finish(span, route, status, req.request_id)
         if req.cache is not None:
             proxy_metrics.TALLIES.sent(req.cache.upstream, sent)
         if self._access_log is not None and route not in self._unlogged:
-            cache = None if req.cache is None else req.cache.outcome
-            self._access_log.record(
-                req.request_id,
-                scope,
-                response.status,
-                sent,
-                elapsed,
-                client=req.client,
-                user=_user_of(req),
-                cache=cache,
-            )
+            self._access_log.record(req, status, sent, elapsed)
 
 
 def _failure(req: Request, error: Exception) -> Response:
@@ -275,9 +267,3 @@ def _declares_body(req: Request) -> bool:
 def _declared_length(req: Request) -> int:
     value = req.header("content-length")
     return (parse_decimal(value) or 0) if value is not None else 0
-
-
-def _user_of(req: Request) -> str | None:
-    """Who made the request, once authenticated (the auth layer sets `req.principal`)."""
-    principal = getattr(req, "principal", None)
-    return None if principal is None else str(getattr(principal, "name", principal))

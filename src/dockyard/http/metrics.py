@@ -3,18 +3,18 @@ event-loop lag, and access log lines dropped."""
 
 from __future__ import annotations
 
-from functools import cache
-
 from prometheus_client import Counter, Gauge, Histogram
 
+# All but the event-loop lag are fed from per-process tallies about once a second (http/monitor.py),
+# not per request: in multiprocess mode each update of a series takes a lock and writes a shared file.
 HTTP_REQUESTS = Counter("dockyard_http_requests", "HTTP requests answered", ["method", "route", "status"])
+HTTP_DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60)
 HTTP_DURATION = Histogram(
     "dockyard_http_request_duration_seconds",
     "Time to answer an HTTP request (for downloads: until the response started)",
     ["route"],
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60),
+    buckets=HTTP_DURATION_BUCKETS,
 )
-# Fed from per-process tallies about once a second (http/monitor.py), not per request.
 HTTP_RECEIVED_BYTES = Counter(
     "dockyard_http_received_bytes", "Request body bytes declared by Content-Length, by route", ["route"]
 )
@@ -30,19 +30,3 @@ EVENT_LOOP_LAG = Histogram(
 ACCESS_LOG_DROPPED = Counter(
     "dockyard_access_log_dropped_lines", "Access log lines dropped because the sink could not keep up"
 )
-
-
-@cache
-def _request_series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
-    # Looking up labelled children costs more than updating them; the label space is small and fixed.
-    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_DURATION.labels(route)
-
-
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
-
-
-def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    # Methods are client input: anything unexpected is one series, so clients cannot grow the label space.
-    counter, histogram = _request_series(method if method in _METHODS else "OTHER", route, status)
-    counter.inc()
-    histogram.observe(seconds)

@@ -24,8 +24,9 @@ class BlobDeletions(Protocol):
         """Due byte deletions, leased to the caller so no other worker takes them meanwhile."""
 
     @abstractmethod
-    async def finish_blob_deletion(self, digest: str) -> None:
-        """The bytes are gone from the blob store."""
+    async def finish_blob_deletions(self, digests: Sequence[str]) -> None:
+        """The bytes of these are gone from the blob store. May return before it is durable: a
+        deletion a crash brings back is done again, and deleting bytes that are gone does nothing."""
 
     @abstractmethod
     async def retry_blob_deletion(self, digest: str, at: float) -> None: ...

@@ -39,6 +39,9 @@ class Dialect:
     skip_locked: str
     """Appended to a SELECT that claims rows for background work, so that workers on several
     instances skip each other's rows instead of waiting ("" where writers are serialized anyway)."""
+    like_any_case: str = "LIKE"
+    """The operator of a LIKE that ignores case (SQLite's LIKE does, for ASCII; PostgreSQL's ILIKE):
+    cheaper per row than lowering every name, which a search reads all of."""
     review_lock: str = ""
     """Run first in a garbage review's transaction: reviews on several instances take turns, since
     the reviews their cascades enqueue (shared layers) would otherwise deadlock each other again and

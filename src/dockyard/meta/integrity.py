@@ -19,4 +19,4 @@ class Integrity(Protocol):
     async def forget_blob(self, digest: str, hold_seconds: float) -> bool:
         """Drop the blob's links and row so it reads as unknown and can be pushed again, and queue
         its bytes for deletion leased to the caller for `hold_seconds` (who moves them aside, then
-        calls `BlobDeletions.finish_blob_deletion`); False if an upload in progress claims it."""
+        calls `BlobDeletions.finish_blob_deletions`); False if an upload in progress claims it."""

@@ -48,6 +48,7 @@ _REVIEW_LOCK = int.from_bytes(b"dy-gcrev", "big")
 POSTGRES = Dialect(
     name="postgresql",
     skip_locked="FOR UPDATE SKIP LOCKED",
+    like_any_case="ILIKE",
     review_lock=f"SELECT pg_advisory_xact_lock({_REVIEW_LOCK})",
 )
 _CHANNEL = "dockyard_metadata"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from fnmatch import fnmatchcase
@@ -18,7 +19,7 @@ from dockyard.events.notifier import SILENT, Notifier
 from dockyard.meta.manifests import ManifestRef, Manifests, MissingBlobs, NewManifest, TagMoveRefused
 from dockyard.meta.records import WriteRecord
 from dockyard.meta.tags import Tags
-from dockyard.proxy import CacheNote, PullThroughCache
+from dockyard.proxy import CacheNote, CacheRoute, PullThroughCache
 from dockyard.registry import metrics
 from dockyard.registry.pulls import PullLog
 
@@ -43,10 +44,10 @@ class ImmutableTagRule:
         return fnmatchcase(repository, self.repository) and fnmatchcase(tag, self.tags)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per pull, and a frozen dataclass costs more to build
 class PulledManifest:
     ref: ManifestRef
-    body: bytes
+    body: bytes = b""
     """Empty for a HEAD."""
     cache: CacheNote | None = None
     """Set when a cache repository answered."""
@@ -88,6 +89,21 @@ class _BodyCache:
 
 def _unknown(reference: str) -> RegistryError:
     return RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference[:200]})
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag_of(reference: str) -> str | None:
+    """The tag a read names, or None for a digest (which reads as the reference it was parsed from).
+
+    Pulls repeat the same references, so the parse (for a digest, two regular expressions and a
+    frozen object) is remembered. Nothing can be stored under a reference that is neither a tag nor
+    a digest: to a read it is simply unknown (the conformance suite asks for 404 here); that is
+    raised, and not remembered."""
+    try:
+        target = parse_reference(reference)
+    except RegistryError:
+        raise _unknown(reference) from None
+    return None if isinstance(target, Digest) else target
 
 
 class ManifestStore(Manifests, Tags, Protocol):
@@ -179,25 +195,15 @@ class ManifestService:
         return StoredManifest(record.digest, record.subject, unique_tags)
 
     async def resolve(self, repository: str, reference: str) -> ManifestRef:
-        try:
-            target = parse_reference(reference)
-        except RegistryError:
-            # Nothing can be stored under a reference that is neither a tag nor a digest: to a
-            # read it is simply unknown (the conformance suite asks for 404 here).
-            raise _unknown(reference) from None
-        if isinstance(target, Digest):
-            found = await self._meta.manifest_by_digest(repository, str(target))
-        else:
-            found = await self._meta.manifest_by_tag(repository, target)
-            if found is not None and self._pulls is not None:
-                self._pulls.note(repository, target)
-        if found is None:
-            raise _unknown(reference)
-        return found
+        tag = _tag_of(reference)
+        return self._found(repository, reference, tag, await self._lookup(repository, reference, tag))
 
     async def fetch(self, repository: str, reference: str) -> tuple[ManifestRef, bytes]:
-        ref = await self.resolve(repository, reference)
-        return ref, await self._body(repository, ref.digest, reference)
+        # resolve() inlined: a pull is this registry's hottest path, and one await less.
+        tag = _tag_of(reference)
+        ref = self._found(repository, reference, tag, await self._lookup(repository, reference, tag))
+        body = self._cache.get(ref.digest)
+        return ref, body if body is not None else await self._body(repository, ref.digest, reference)
 
     async def _body(self, repository: str, digest: str, reference: str) -> bytes:
         body = self._cache.get(digest)
@@ -208,15 +214,37 @@ class ManifestService:
             self._cache.put(digest, body)
         return body
 
-    async def pull(self, repository: str, reference: str, *, head: bool = False) -> PulledManifest:
+    def _lookup(self, repository: str, reference: str, tag: str | None) -> Awaitable[ManifestRef | None]:
+        """The store's lookup (not awaited here: no coroutine of our own around it)."""
+        if tag is None:
+            return self._meta.manifest_by_digest(repository, reference)
+        return self._meta.manifest_by_tag(repository, tag)
+
+    def _found(self, repository: str, reference: str, tag: str | None, found: ManifestRef | None) -> ManifestRef:
+        if found is None:
+            raise _unknown(reference)
+        if tag is not None and self._pulls is not None:
+            self._pulls.note(repository, tag)
+        return found
+
+    def pull(self, repository: str, reference: str, *, head: bool = False) -> Awaitable[PulledManifest]:
         """What a GET (or a HEAD, without the body) of a manifest answers; a cache repository's from
-        the pull-through cache."""
+        the pull-through cache. Not a coroutine itself: a pull of a local repository awaits one
+        coroutine, not two."""
         route = None if self._proxy is None else self._proxy.route(repository)
         if route is None:
-            if head:
-                return PulledManifest(await self.resolve(repository, reference), b"")
-            ref, body = await self.fetch(repository, reference)
-            return PulledManifest(ref, body)
+            return self._pull_head(repository, reference) if head else self._pull_get(repository, reference)
+        return self._pull_cached(route, repository, reference, head)
+
+    async def _pull_head(self, repository: str, reference: str) -> PulledManifest:
+        tag = _tag_of(reference)
+        return PulledManifest(self._found(repository, reference, tag, await self._lookup(repository, reference, tag)))
+
+    async def _pull_get(self, repository: str, reference: str) -> PulledManifest:
+        ref, body = await self.fetch(repository, reference)
+        return PulledManifest(ref, body)
+
+    async def _pull_cached(self, route: CacheRoute, repository: str, reference: str, head: bool) -> PulledManifest:
         assert self._proxy is not None
         served = await self._proxy.manifests.get(route, reference, head=head)
         if head:

@@ -15,20 +15,27 @@ MESSAGE_MAX_CHARS = 4096
 
 
 class Clock:
-    """UTC timestamps to the millisecond; the second's text is formatted once per second."""
+    """UTC timestamps to the millisecond: the second's text is formatted once per second, and a
+    millisecond's once (a busy server logs many lines within one)."""
 
-    __slots__ = ("_second", "_text")
+    __slots__ = ("_millis", "_second", "_stamp", "_text")
 
     def __init__(self) -> None:
+        self._millis = -1
         self._second = -1
         self._text = ""
+        self._stamp = ""
 
     def timestamp(self, now: float) -> str:
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._text}.{int((now - second) * 1000):03d}Z"
+        millis = int(now * 1000)
+        if millis != self._millis:
+            self._millis = millis
+            second, within = divmod(millis, 1000)
+            if second != self._second:
+                self._second = second
+                self._text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._stamp = f"{self._text}.{within:03d}Z"
+        return self._stamp
 
 
 def _plain(value: str) -> bool:

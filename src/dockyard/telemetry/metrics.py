@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from prometheus_client import Histogram
@@ -41,3 +41,16 @@ def timed(store: str, operation: str) -> Callable[[Operation[P, T]], Operation[P
         return observed
 
     return decorate
+
+
+def observe_many(histogram: Histogram, bucket_counts: Sequence[int], total: float) -> None:
+    """Add many observations to a labelled histogram at once: `bucket_counts[i]` of them in its i-th
+    bucket (the first whose bound is >= the value, +Inf last), `total` their sum.
+
+    prometheus_client adds one observation per call, and in multiprocess mode every call takes a
+    lock and writes a shared file for the sum and the bucket; a tally of many observations is added
+    through the very per-bucket values and sum that `observe` updates (not cumulative in storage)."""
+    histogram._sum.inc(total)
+    for value, count in zip(histogram._buckets, bucket_counts, strict=True):
+        if count:
+            value.inc(count)

@@ -36,8 +36,12 @@ class BlobDeletionQueries(SqlCore, BlobDeletions):
 
         return await self._write(run, invalidates=False)
 
-    async def finish_blob_deletion(self, digest: str) -> None:
-        await self._write_one("DELETE FROM gc_blob_deletions WHERE digest = ?", digest, invalidates=False)
+    async def finish_blob_deletions(self, digests: Sequence[str]) -> None:
+        async def run(tx: Transaction) -> None:
+            await tx.execute_many("DELETE FROM gc_blob_deletions WHERE digest = ?", [(digest,) for digest in digests])
+
+        # A later durable commit (any push) makes this one durable too, in either engine's log.
+        await self._write(run, invalidates=False, durable=False)
 
     async def retry_blob_deletion(self, digest: str, at: float) -> None:
         await self._write_one(

@@ -77,7 +77,7 @@ class SqlCore:
     def _recall(self, key: tuple[str, str, str]) -> Any:
         """A lookup's answer remembered since the last change (None when there is none)."""
         token, now = self._change_token(), time.monotonic()
-        if token != self._refs_token or now > self._refs_expire or len(self._refs) > _CACHE_ENTRIES:
+        if token != self._refs_token or now > self._refs_expire:
             self._refs.clear()
             self._refs_token, self._refs_expire = token, now + _CACHE_SECONDS
         return self._refs.get(key)
@@ -93,6 +93,8 @@ class SqlCore:
     def _remember(self, key: tuple[str, str, str], answer: Any, token: int) -> None:
         """Keep an answer read after `_recall` (which set `token`), unless a write came in between."""
         if self._change_token() == token == self._refs_token:
+            if len(self._refs) >= _CACHE_ENTRIES:
+                self._refs.clear()
             self._refs[key] = answer
 
 

@@ -10,15 +10,15 @@ from dockyard.meta.usage import RepositoryUsage, Usage
 _REPOSITORY_USAGE = """
     SELECT r.name,
         (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id),
-        (SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id),
+        r.tag_count,
         COUNT(b.digest),
         COALESCE(SUM(b.size), 0),
         COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM repository_blobs other
             WHERE other.digest = rb.digest AND other.repository_id <> r.id) THEN b.size ELSE 0 END), 0)
-    FROM (SELECT id, name FROM repositories WHERE name > ? ORDER BY name LIMIT ?) r
+    FROM (SELECT id, name, tag_count FROM repositories WHERE name > ? ORDER BY name LIMIT ?) r
     LEFT JOIN repository_blobs rb ON rb.repository_id = r.id
     LEFT JOIN blobs b ON b.digest = rb.digest
-    GROUP BY r.id, r.name ORDER BY r.name"""
+    GROUP BY r.id, r.name, r.tag_count ORDER BY r.name"""
 
 
 class UsageQueries(SqlCore, Usage):
