@@ -35,6 +35,7 @@ ROUNDS = 3
 WORKERS = 3
 TAGS = 3  # per worker
 KIB = 1024
+HELD_BACK_AFTER = 3072 * KIB  # sent of the stalled PATCH before it waits
 
 
 class Worker(threading.Thread):
@@ -107,9 +108,10 @@ class Worker(threading.Thread):
         self.ledger.ack_blob(session.digest, data)
 
     def stalled_patch(self, client: RegistryClient) -> None:
-        """A session with one chunk acknowledged, then a PATCH that sends 1.5 MiB of the next and waits
-        for the power to go: the server has written bytes it never synced, the stuff of torn files."""
-        data = self.content(2048 * KIB, 3072 * KIB)
+        """A session with one chunk acknowledged, then a PATCH that sends 3 MiB of the next (more than
+        the 2 MiB the server gathers before a write) and waits for the power to go: the server has
+        written bytes it never synced, the stuff of torn files."""
+        data = self.content(4096 * KIB, 5120 * KIB)
         session = Session(self.repo, client.open_session(self.repo), data)
         with self.ledger.lock:
             self.ledger.sessions.append(session)
@@ -119,11 +121,11 @@ class Worker(threading.Thread):
         session.location, session.acknowledged, session.sent = first.headers["location"], 256 * KIB, len(data)
 
         def body() -> Iterator[bytes]:
-            for start in range(session.acknowledged, session.acknowledged + 1536 * KIB, 64 * KIB):
+            for start in range(session.acknowledged, session.acknowledged + HELD_BACK_AFTER, 64 * KIB):
                 yield data[start : start + 64 * KIB]
             self.stalled = session
             self.killed.wait(60)
-            yield data[session.acknowledged + 1536 * KIB :]
+            yield data[session.acknowledged + HELD_BACK_AFTER :]
 
         rest = f"{session.acknowledged}-{len(data) - 1}"
         response = client.patch(session.location, body(), rest, len(data) - session.acknowledged)
