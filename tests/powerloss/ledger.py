@@ -79,7 +79,7 @@ class Ledger:
             self.manifest_states[digest] = {state}
             if state == ABSENT:  # deleting a manifest by digest takes its tags along
                 for key, digests in self.tags.items():
-                    if digests == {digest}:
+                    if digest in digests:  # {digest, ABSENT} since begin_manifest_delete()
                         self.tags[key] = {ABSENT}
 
     def begin_manifest_delete(self, digest: str) -> None:
