@@ -72,3 +72,23 @@ def test_serve_reports_a_busy_port_cleanly(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in result.stderr
     assert "backtrace" not in result.stderr
+
+
+def test_a_reader_that_left_ends_a_command_quietly(tmp_path: Path) -> None:
+    # As `dockyard audit | head -1` once head has its line: the pipe's reading end is closed.
+    reading, writing = os.pipe()
+    os.close(reading)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "dockyard", "config", "--data-dir", str(tmp_path)],
+            stdout=writing,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+            env=clean,
+        )
+    finally:
+        os.close(writing)
+    assert (result.returncode, result.stderr) == (1, "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -47,6 +48,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        _main(argv)
+    except BrokenPipeError:
+        # Whoever read the output left (`dockyard audit | head`): stop quietly, as Unix tools do.
+        # The rest of the output goes nowhere, so that flushing it at exit raises nothing either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+
+
+def _main(argv: Sequence[str] | None) -> None:
     args = _parser().parse_args(argv)
     apply_setting_flags(args)
     if hasattr(args, "run_unloaded"):  # commands that judge the configuration themselves
