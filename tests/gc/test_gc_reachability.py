@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -153,3 +154,37 @@ def test_a_dry_run_reports_what_the_real_run_frees(tmp_path: Path, loop: asyncio
         assert loop.run_until_complete(stores.stored_blobs()) == set()
     finally:
         loop.run_until_complete(stores.close())
+
+
+@every_backend
+def test_a_blob_linked_again_keeps_its_queued_review_and_the_review_keeps_the_young_link(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop, new_database: Callable[[], str | None]
+) -> None:
+    """A second link leaves the blob's queued review where it was (pushes of a shared layer would
+    otherwise all move one row); that review, due before the young link is old enough, drops the old
+    link only, keeps the blob and queues itself again for when the young link is old enough."""
+    blob = b"uploaded, referenced by no manifest"
+    digest = str(Digest.of(blob))
+
+    async def scenario() -> None:
+        stores = await Stores(tmp_path, database_url=new_database()).start()
+        try:
+            await stores.push_blob("a/one", blob)
+            queued = (await stores.meta.gc_queue()).oldest_enqueued_at
+            await asyncio.sleep(0.05)
+            between = time.time()
+            await asyncio.sleep(0.05)
+            await stores.meta.link_blob("a/two", digest, len(blob))  # as a mount or a second push does
+            assert (await stores.meta.gc_queue()).oldest_enqueued_at == queued
+            early = await stores.meta.review_garbage(between, delete_untagged=True, max_reviews=100)
+            assert early.collected == []
+            assert await stores.registry.blobs.size("a/two", Digest.of(blob)) == len(blob)
+            assert await stores.meta.repository_blob_size("a/one", digest) is None
+            assert digest in await stores.stored_blobs()
+            assert (await stores.meta.gc_queue()).blob_reviews == 1
+            later = await stores.meta.review_garbage(time.time() + 1, delete_untagged=True, max_reviews=100)
+            assert [(item.kind, item.digest) for item in later.collected] == [("blob", digest)]
+        finally:
+            await stores.close()
+
+    loop.run_until_complete(scenario())
