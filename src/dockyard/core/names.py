@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from dockyard.core.digest import Digest
@@ -41,3 +42,10 @@ def parse_reference(reference: str) -> str | Digest:
     if not is_tag(reference):
         raise RegistryError(ErrorCode.MANIFEST_INVALID, f"invalid tag: {reference[:80]!r}")
     return reference
+
+
+@functools.lru_cache(maxsize=4096)
+def remembered_reference(reference: str) -> str | Digest:
+    """`parse_reference`, remembered: pulls repeat the same references, and a digest's parse is two
+    regular expressions and an object. Errors are raised, not remembered."""
+    return parse_reference(reference)

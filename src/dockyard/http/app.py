@@ -188,13 +188,14 @@ class RegistryApp:
         (a cache repository for its prefixes, `?ns=` and the default upstream); authorization, logs,
         metrics and webhooks all see that name."""
         assert self._cache is not None
-        pull = req.method in _READ_METHODS and route.name in _PULL_ROUTES
-        namespace = req.query("ns") if pull and req.query_string else None
-        local = await self._cache.local_name(
-            params["name"], pull=pull, namespace=namespace, own_host=req.header("host")
-        )
-        req.namespace = local.namespace
-        params = {**params, "name": local.name}  # a copy: the router hands out its cached dict
+        if self._cache.route(params["name"]) is None:  # a cache repository's own name needs no choice
+            pull = req.method in _READ_METHODS and route.name in _PULL_ROUTES
+            namespace = req.query("ns") if pull and req.query_string else None
+            local = await self._cache.local_name(
+                params["name"], pull=pull, namespace=namespace, own_host=req.header("host")
+            )
+            req.namespace = local.namespace
+            params = {**params, "name": local.name}  # a copy: the router hands out its cached dict
         answer: Answer = functools.partial(handler, self._context, req, **params)
         if self._guard is None or route.public:
             return await answer()

@@ -26,7 +26,7 @@ from typing import Literal, Protocol
 
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError, Unavailable
-from dockyard.core.names import parse_reference
+from dockyard.core.names import remembered_reference
 from dockyard.meta.cache import CachedTag, CacheState
 from dockyard.meta.manifests import ManifestRef, Manifests, NewManifest
 from dockyard.proxy import metrics
@@ -80,7 +80,7 @@ class ManifestCache:
 
     async def get(self, route: CacheRoute, reference: str, *, head: bool = False) -> ServedManifest:
         try:
-            target = parse_reference(reference)
+            target = remembered_reference(reference)
         except RegistryError:
             raise _unknown(reference) from None
         if isinstance(target, Digest):
