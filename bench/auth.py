@@ -33,6 +33,7 @@ from typing import Any
 from bench import oci
 from bench.http import Conn
 from bench.procs import Registry, start_dockyard
+from bench.report import write_results
 from bench.run import log, machine, machine_busy_seconds, machine_slug, version_of
 from bench.workloads import Metrics, _with_server_cpu, run_wrk, wrk_script
 
@@ -253,11 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": rounds,
         "summary": summarize(rounds),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = args.name or f"{started.strftime('%Y-%m-%d-%H%M')}-{machine_slug()}-auth"
-    (args.out / f"{stem}.json").write_text(json.dumps(data, indent=1) + "\n")
-    (args.out / f"{stem}.md").write_text(markdown(data))
-    log(f"wrote {args.out / stem}.md and .json")
+    log(f"wrote {write_results(args.out, stem, data, markdown(data))}.md and .json")
     return 0
 
 

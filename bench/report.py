@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import statistics
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 Json = dict[str, Any]
@@ -388,12 +391,16 @@ def _rounds_table(data: Json, main: str, floor: str) -> list[str]:
     return lines
 
 
+def write_results(out: Path, stem: str, data: Any, text: str) -> Path:
+    """`<out>/<stem>.json` with the raw figures and `<stem>.md` with the report; the stem's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
+    (out / f"{stem}.md").write_text(text)
+    return out / stem
+
+
 def main(argv: list[str] | None = None) -> int:
     """Re-render the markdown of a results JSON: python -m bench.report RESULTS.json [...]."""
-    import json  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
-
     for name in argv if argv is not None else sys.argv[1:]:
         path = Path(name)
         data = json.loads(path.read_text())

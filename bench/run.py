@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import re
@@ -497,11 +496,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
         elif args.keep:
             log(f"work dir kept: {work}")
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = args.name or (started.strftime("%Y-%m-%d-%H%M") + "-" + machine_slug() + ("-smoke" if args.smoke else ""))
-    (args.out / f"{stem}.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
-    (args.out / f"{stem}.md").write_text(report.markdown(data))
-    log(f"wrote {args.out / stem}.md and .json ({data['meta']['seconds']:.0f}s)")
+    written = report.write_results(args.out, stem, data, report.markdown(data))
+    log(f"wrote {written}.md and .json ({data['meta']['seconds']:.0f}s)")
     if runner.failures:
         log(f"{len(runner.failures)} workload(s) failed")
         return 1

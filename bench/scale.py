@@ -45,6 +45,7 @@ from bench import scale_data
 from bench.http import Conn
 from bench.postgres import PostgresCluster
 from bench.procs import Registry, start_dockyard
+from bench.report import write_results
 from bench.scale_data import BIG_REPOSITORY, Shape
 from bench.workloads import run_wrk, wrk_script
 
@@ -218,6 +219,8 @@ class Backend:
     def __init__(self, name: str, root: Path, cluster: PostgresCluster | None):
         self.name = name
         self.big_dir, self.small_dir = root / f"{name}-large", root / f"{name}-small"
+        for directory in (self.big_dir, self.small_dir):  # on PostgreSQL, for the blobs and the shape only
+            directory.mkdir(parents=True, exist_ok=True)
         self.big_url = cluster.create_database() if cluster else None
         self.small_url = cluster.create_database() if cluster else None
 
@@ -365,11 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     meta["loadavg_end"] = os.getloadavg()[0]
     data = {"meta": meta, "backends": backends}
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = args.name or started.strftime("%Y-%m-%d-%H%M") + "-scale"
-    (args.out / f"{stem}.json").write_text(json.dumps(data, indent=1) + "\n")
-    (args.out / f"{stem}.md").write_text(markdown(data))
-    log(f"wrote {args.out / stem}.md and .json")
+    log(f"wrote {write_results(args.out, stem, data, markdown(data))}.md and .json")
     return 0
 
 

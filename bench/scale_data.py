@@ -179,7 +179,6 @@ async def generate(
 ) -> dict[str, float]:
     """Fill the stores of `data_dir` (and `database_url`); seconds each part took. The garbage can
     be left for later (`add_garbage`), so that a garbage collection pass can clear the queue first."""
-    data_dir.mkdir(parents=True, exist_ok=True)  # on PostgreSQL nothing else makes it before the garbage
     meta = open_store(data_dir, database_url)
     await meta.start()
     seconds: dict[str, float] = {}
