@@ -130,9 +130,13 @@ def test_a_download_cut_short_or_stalled_is_resumed(
         stalled.release()
     exchanges = proxy.exchanges("GET", f"/{bucket}/blobs/*")[before:]
     starts = [_range_start(exchange.request.header("range")) for exchange in exchanges]
-    # Cut after 2 MiB, then the resumed read stalled after 1 MiB more: each read goes on from where
-    # the last one stopped. On a slow machine a later read may outlast its timeout and be resumed too.
-    assert starts[:3] == [0, 2 * MIB, 3 * MIB], starts
+    # Cut after 2 MiB were sent, then the resumed read stalled after 1 MiB more: each read goes on
+    # from what arrived before (bytes in flight at the cut are lost with the connection), and on a
+    # slow machine a later read may outlast its timeout and be resumed once more.
+    assert len(starts) >= 3, starts
+    assert starts[0] == 0, starts
+    assert 0 < starts[1] <= 2 * MIB, starts
+    assert starts[1] < starts[2] <= starts[1] + MIB, starts
     assert starts == sorted(set(starts)), starts
 
 

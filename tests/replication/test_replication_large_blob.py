@@ -93,8 +93,9 @@ def test_a_large_blob_copy_resumes_after_the_target_was_killed(tmp_path: Path) -
 
 RESUMED_SIZE = 96 << 20
 RESUMED_SEED = 96
-# The stopped run sends slowly, so that it is surely stopped mid-upload; the run that resumes does not.
-KILLED_RUN_RATE = 8 << 20
+# The stopped run sends slowly, so that it is surely stopped mid-upload (the rest of the layer takes
+# it 16 s, while a look at the target on a loaded machine takes seconds); the run that resumes does not.
+KILLED_RUN_RATE = 4 << 20
 
 
 async def held_there(settings: Settings, there: RemoteSettings, layer: str) -> int:
@@ -136,6 +137,7 @@ def test_an_upload_broken_off_by_a_stopped_process_is_resumed_by_the_next_run(
     finally:
         stopped.send_signal(signal.SIGINT)  # a SIGKILL would leave the rule's lease held for LEASE_SECONDS
         stopped.wait(30)
+    assert asyncio.run(held_there(settings, there, layer)) >= held, "the stopped run finished the upload"
 
     progress = Bytes()
 

@@ -36,6 +36,7 @@ from dockyard.http.routes import API_ROUTES, Handler, Route, Router
 from dockyard.http.tracing import RequestTracer
 from dockyard.proxy import metrics as proxy_metrics
 from dockyard.registry.operations import READ_ONLY_MESSAGE
+from dockyard.telemetry.failures import quiet_connection_faults
 
 log = logging.getLogger("dockyard.http")
 
@@ -96,6 +97,7 @@ class RegistryApp:
             self._probes["/metrics"] = ("metrics", self._metrics_response, False)
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.set_exception_handler(quiet_connection_faults)
         if self._on_start is not None:
             loop.run_until_complete(self._on_start())
         self._tasks = [loop.create_task(work()) for work in self._background]
