@@ -9,6 +9,7 @@ cover resuming it between chunks)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from tests.support.wait import wait_until
 
 from dockyard.commands.stores import open_stores
 from dockyard.config.settings import Settings
+from dockyard.meta.replication import ReplicationRun
 from dockyard.remote import RemoteSettings
 from dockyard.remote.headers import upload_offset
 from dockyard.replication.sides import CHUNK_BYTES
@@ -93,7 +95,7 @@ def test_a_large_blob_copy_resumes_after_the_target_was_killed(tmp_path: Path) -
 
 RESUMED_SIZE = 96 << 20
 RESUMED_SEED = 96
-# The stopped run sends slowly, so that it is surely stopped mid-upload (the rest of the layer takes
+# The killed run sends slowly, so that it is surely killed mid-upload (the rest of the layer takes
 # it 16 s, while a look at the target on a loaded machine takes seconds); the run that resumes does not.
 KILLED_RUN_RATE = 4 << 20
 
@@ -135,19 +137,20 @@ def test_an_upload_broken_off_by_a_stopped_process_is_resumed_by_the_next_run(
     try:
         held = wait_until(two_chunks_held, 120, "the target never held two chunks of the upload", interval=0.1)
     finally:
-        stopped.send_signal(signal.SIGINT)  # a SIGKILL would leave the rule's lease held for LEASE_SECONDS
+        # Killed as a crash would stop it, mid-upload: nothing of it is cleaned up, and its lease on the
+        # rule runs out by itself (LEASE_SECONDS) before another run may start.
+        os.killpg(stopped.pid, signal.SIGKILL)
         stopped.wait(30)
-    assert asyncio.run(held_there(settings, there, layer)) >= held, "the stopped run finished the upload"
+    assert asyncio.run(held_there(settings, there, layer)) >= held
 
     progress = Bytes()
 
-    async def resume() -> None:
+    async def resume() -> ReplicationRun | None:
         async with in_process(settings) as composed:
-            run = await composed.replication.runners["resumed"].run("manual", progress=progress)
-            assert run is not None
-            assert run.result == "succeeded", run.message
+            return await composed.replication.runners["resumed"].run("manual", progress=progress)
 
-    asyncio.run(resume())
+    run = wait_until(lambda: asyncio.run(resume()), 120, "the killed run's lease never ran out", interval=1)
+    assert run.result == "succeeded", run.message
     assert 0 < progress.moved <= RESUMED_SIZE - held + 1024  # the rest of the layer (and the config's bytes)
     assert asyncio.run(held_there(settings, there, layer)) == 0  # nothing kept once the blob is complete
     assert asyncio.run(blob_digest_there(there, "resumed/app", layer)) == layer
