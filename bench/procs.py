@@ -324,6 +324,19 @@ def start_floor(work: Path, response: Path) -> tuple[Registry, Registry]:
     return servers[0], servers[1]
 
 
+def start_miss_floor(work: Path, upstream: Registry, prefix: str) -> Registry:
+    """The floor of a cache miss (bench/miss_floor.py), passing blobs through from `upstream`."""
+    work.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    host, upstream_port = upstream.host_port
+    cmd = [sys.executable, "-m", "bench.miss_floor", "--listen", f"127.0.0.1:{port}"]
+    cmd += ["--upstream", f"{host}:{upstream_port}", "--prefix", prefix, "--dir", str(work / "blobs")]
+    env = {"PYTHONPATH": str(Path(__file__).parent.parent)}
+    reg = _spawn("miss-floor", "floor", cmd, work, port, env=env, workers=1)
+    wait_ready(reg)
+    return reg
+
+
 def attach_url(name: str, url: str) -> Registry:
     """An already running registry. Its server process is found through its listening socket."""
     reg = Registry(name=name, url=url.rstrip("/"), kind="external")

@@ -9,8 +9,9 @@ by tag revalidates). The same small image is pushed to dockyard locally too. In 
 - cache hit: server CPU per request (wrk, 64 connections) of a manifest GET by tag and of a 4 KiB blob
   GET from the cache repository, against the same content in the local repository;
 - miss: a fresh blob of `--size-mib` pulled through dockyard with curl, against a direct GET of it from
-  the upstream (TTFB and total), and dockyard's peak RSS growth during the miss against a local GET of
-  a blob of the same size;
+  the upstream (TTFB and total) and against the miss floor (bench/miss_floor.py: receiving, hashing,
+  storing and sending the same bytes with no registry around them), and dockyard's peak RSS growth
+  during the miss against a local GET of a blob of the same size;
 - revalidation: sequential GETs by tag on one connection, TTL 0 against a hit, and the upstream
   requests each one cost (from dockyard's metrics).
 
@@ -38,7 +39,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench import oci
 from bench.http import Conn
 from bench.oci import Blob, push_blob_monolithic
-from bench.procs import Registry, start_distribution, start_dockyard
+from bench.procs import Registry, start_distribution, start_dockyard, start_miss_floor
 from bench.workloads import RssWatch, run_wrk, wrk_script
 
 SMALL = 4096
@@ -126,21 +127,25 @@ def sequential(reg: Registry, path: str) -> list[float]:
     return latencies
 
 
-def miss_round(upstream: Registry, dockyard: Registry, size: int, direct_first: bool) -> Json:
+def miss_round(upstream: Registry, floor: Registry, dockyard: Registry, size: int, number: int) -> Json:
+    """One fresh blob fetched directly, through the floor and through dockyard, in rotating order."""
     blob = Blob.of(os.urandom(size))
     with _conn(upstream) as conn:
         push_blob_monolithic(conn, "bench/big", blob)
-    direct = lambda: curl(f"{upstream.url}/v2/bench/big/blobs/{blob.digest}")  # noqa: E731
-    through = f"{dockyard.url}/v2/hub/bench/big/blobs/{blob.digest}"
-    result: Json = {}
-    if direct_first:
-        result["direct"] = direct()
-    with RssWatch(dockyard) as watch:
-        result["miss"] = curl(through)
-    result["miss"]["rss_growth_mb"] = watch.growth_mb()
-    if not direct_first:
-        result["direct"] = direct()
-    return result
+    path = f"bench/big/blobs/{blob.digest}"
+
+    def miss() -> Json:
+        with RssWatch(dockyard) as watch:
+            result = curl(f"{dockyard.url}/v2/hub/{path}")
+        return {**result, "rss_growth_mb": watch.growth_mb()}
+
+    fetches: list[tuple[str, Callable[[], Json]]] = [
+        ("direct", lambda: curl(f"{upstream.url}/v2/{path}")),
+        ("floor", lambda: curl(f"{floor.url}/v2/hub/{path}")),
+        ("miss", miss),
+    ]
+    turn = number % len(fetches)
+    return {name: fetch() for name, fetch in fetches[turn:] + fetches[:turn]}
 
 
 def local_pull_rss(dockyard: Registry, digest: str) -> float | None:
@@ -164,15 +169,17 @@ def run(args: argparse.Namespace, work: Path) -> Json:
             }
         )
     )
+    floor = start_miss_floor(work / "miss-floor", upstream, "hub")
     dockyard = start_dockyard("dockyard", work / "dockyard", 1, env={"DOCKYARD_CONFIG": str(config)})
     try:
-        return measure(args, work, upstream, dockyard)
+        return measure(args, work, upstream, floor, dockyard)
     finally:
         dockyard.stop()
+        floor.stop()
         upstream.stop()
 
 
-def measure(args: argparse.Namespace, work: Path, upstream: Registry, dockyard: Registry) -> Json:
+def measure(args: argparse.Namespace, work: Path, upstream: Registry, floor: Registry, dockyard: Registry) -> Json:
     blobs, manifest = small_image()  # the same content upstream and pushed locally
     push_image(upstream, "bench/app", blobs, manifest)
     push_image(dockyard, "local/app", blobs, manifest)
@@ -198,7 +205,7 @@ def measure(args: argparse.Namespace, work: Path, upstream: Registry, dockyard: 
         names = list(targets)
         names = names[number % len(names) :] + names[: number % len(names)]
         entry: Json = {name: targets[name]() for name in names}
-        entry["miss"] = miss_round(upstream, dockyard, args.size_mib << 20, direct_first=number % 2 == 0)
+        entry["miss"] = miss_round(upstream, floor, dockyard, args.size_mib << 20, number)
         entry["local pull rss_growth_mb"] = local_pull_rss(dockyard, big.digest)
         heads = proxy_metric(dockyard, "dockyard_proxy_upstream_requests_total", upstream="reval", method="HEAD")
         gets = proxy_metric(dockyard, "dockyard_proxy_upstream_requests_total", upstream="reval", method="GET")
@@ -234,6 +241,9 @@ def summarize(data: Json) -> Json:
         "direct_total_s": median(lambda e: e["miss"]["direct"]["total_s"]),
         "miss_total_s": median(lambda e: e["miss"]["miss"]["total_s"]),
         "total_ratio": median(lambda e: e["miss"]["miss"]["total_s"] / e["miss"]["direct"]["total_s"]),
+        "floor_total_s": median(lambda e: e["miss"]["floor"]["total_s"]),
+        "floor_ratio": median(lambda e: e["miss"]["floor"]["total_s"] / e["miss"]["direct"]["total_s"]),
+        "miss_to_floor": median(lambda e: e["miss"]["miss"]["total_s"] / e["miss"]["floor"]["total_s"]),
         "miss_rss_growth_mb": median(lambda e: e["miss"]["miss"]["rss_growth_mb"] or 0.0),
         "local_rss_growth_mb": median(lambda e: e["local pull rss_growth_mb"] or 0.0),
         "hit_ms": median(lambda e: e["hit ms"]),
@@ -265,6 +275,10 @@ def render(summary: Json, args: argparse.Namespace, when: datetime, load: tuple[
             f"{s['direct_ttfb_ms']:.1f} ms | {s['ttfb_ratio']:.2f}x | <= 1.2x |",
             f"| {args.size_mib} MiB miss: total (curl) | {s['miss_total_s']:.3f} s | {s['direct_total_s']:.3f} s | "
             f"{s['total_ratio']:.2f}x | <= 1.2x |",
+            f"| {args.size_mib} MiB: the miss floor's total (curl) | {s['floor_total_s']:.3f} s | "
+            f"{s['direct_total_s']:.3f} s | {s['floor_ratio']:.2f}x | |",
+            f"| {args.size_mib} MiB miss: total against the miss floor's | {s['miss_total_s']:.3f} s | "
+            f"{s['floor_total_s']:.3f} s | {s['miss_to_floor']:.2f}x | |",
             f"| server RSS growth: miss against a local GET of as many bytes | {s['miss_rss_growth_mb']:.1f} MB | "
             f"{s['local_rss_growth_mb']:.1f} MB | | flat |",
             f"| tag GET after its TTL against a hit (one connection) | {s['revalidated_ms']:.2f} ms | "
