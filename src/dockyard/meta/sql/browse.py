@@ -2,7 +2,8 @@
 
 A page is picked by a query over indexed columns only (names; push times, which the 0005_ui
 triggers keep on each repository's row); sizes are then computed for the rows of that page alone,
-and tag counts are read from the repositories' rows (0014_tag_counts). Only a search reads every
+and tag counts are read from the repositories' rows (0014_tag_counts), the number of repositories
+from the counts triggers keep (0016_repository_counts). Only a search reads every
 name of the listing: a substring matches anywhere in a name, which no index serves.
 """
 
@@ -34,8 +35,11 @@ _NAME_MATCHES = f"name LIKE ? {_ESCAPE}"
 
 
 def _count_repositories(search: bool) -> str:
-    """Parameters: the pattern, when searching."""
-    return f"SELECT COUNT(*) FROM repositories {'WHERE ' + _NAME_MATCHES if search else ''}"  # noqa: S608
+    """Parameters: the pattern, when searching. Without one, the total the 0016_repository_counts
+    triggers keep: counting every row cost 10 ms at 100,000 repositories on PostgreSQL."""
+    if not search:
+        return "SELECT COALESCE(SUM(total), 0) FROM repository_counts"
+    return f"SELECT COUNT(*) FROM repositories WHERE {_NAME_MATCHES}"  # noqa: S608
 
 
 def _repository_candidates(order: Order, paged: bool, search: bool) -> str:

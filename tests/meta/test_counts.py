@@ -1,5 +1,7 @@
-"""Each repository's tag count, kept on its row (migration 0014_tag_counts): filled in for tags that
-existed before the migration, and kept right by every way tags come and go, on both engines."""
+"""Counts kept by triggers, so that the web UI never counts rows: each repository's tag count on its
+row (migration 0014_tag_counts) and the number of repositories (0016_repository_counts). Each is
+filled in for what existed before its migration and kept right by every way rows come and go, on
+both engines."""
 
 from __future__ import annotations
 
@@ -86,3 +88,33 @@ def test_counts_are_filled_in_and_kept_by_every_change_of_tags(database: tuple[s
     run("DELETE FROM manifests WHERE repository_id = 1 AND digest = 'sha256:b'")
     assert counts(run) == {"none": 0, "one": 0, "two": 2}
     assert run("SELECT COUNT(*) FROM tags WHERE repository_id = 1") == [(0,)]
+
+
+def repository_total(run: Run) -> int:
+    ((total,),) = run("SELECT COALESCE(SUM(total), 0) FROM repository_counts")
+    return int(total)
+
+
+def test_the_number_of_repositories_is_filled_in_and_kept_by_creations_and_deletions(
+    database: tuple[str, str, Run],
+) -> None:
+    uri, dialect, run = database
+    migrate(uri, dialect, before="0016_repository_counts")
+    run("INSERT INTO repositories (name, created_at) SELECT 'old-' || g, 0 FROM " + series(dialect, 40))
+    migrate(uri, dialect)
+    assert repository_total(run) == 40
+
+    run("INSERT INTO repositories (name, created_at) SELECT 'new-' || g, 0 FROM " + series(dialect, 25))
+    # Creating a repository that exists already inserts nothing, and counts nothing.
+    run("INSERT INTO repositories (name, created_at) VALUES ('old-1', 1) ON CONFLICT (name) DO NOTHING")
+    assert repository_total(run) == 65
+    run("DELETE FROM repositories WHERE name LIKE 'old-%'")
+    assert repository_total(run) == 25
+    assert run("SELECT COUNT(*) FROM repositories") == [(25,)]
+
+
+def series(dialect: str, count: int) -> str:
+    """A table of one column `g` holding 1..count."""
+    if dialect == "postgres":
+        return f"generate_series(1, {count}) AS g"
+    return f"(WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {count}) SELECT g FROM s)"
