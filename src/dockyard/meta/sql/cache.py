@@ -126,6 +126,9 @@ class CacheQueries(SqlCore, CacheState):
         await self._write(run)
 
     async def confirm_cached_tag(self, repository: str, tag: str, digest: str, checked_at: float) -> bool:
+        # Only the time of a check changes: no lookup is invalidated (a process remembering the older
+        # time reads the row again before it would revalidate), and a confirmation lost to a crash
+        # costs one more HEAD, so the commit does not wait for the disk.
         updated = await self._write_one(
             f"""UPDATE cache_tag_checks SET checked_at = ? WHERE repository_id = {_REPOSITORY_ID} AND name = ?
                 AND checked_at < ? AND EXISTS (SELECT 1 FROM tags t WHERE t.digest = ?
@@ -135,6 +138,8 @@ class CacheQueries(SqlCore, CacheState):
             tag,
             checked_at,
             digest,
+            invalidates=False,
+            durable=False,
         )
         return updated > 0
 

@@ -47,13 +47,13 @@ class SqlCore:
     async def _write(self, work: Work[T], invalidates: bool = True, durable: bool = True) -> T:
         return await self._driver.transact(work, invalidates, durable)
 
-    async def _write_one(self, sql: str, *params: Any, invalidates: bool = True) -> int:
+    async def _write_one(self, sql: str, *params: Any, invalidates: bool = True, durable: bool = True) -> int:
         """A write of one statement; the number of rows it changed."""
 
         async def run(tx: Transaction) -> int:
             return await tx.execute(sql, params)
 
-        return await self._write(run, invalidates)
+        return await self._write(run, invalidates, durable)
 
     async def _delete(self, statement: str, *params: Any, records: Sequence[WriteRecord] = ()) -> bool:
         """Run one DELETE as its own write; whether it removed anything. The records are
