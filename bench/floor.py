@@ -98,8 +98,40 @@ def serve_manifest(host: str, port: int) -> None:
 # the raw receiver
 
 
-class _Closed(Exception):
-    pass
+class Closed(Exception):
+    """The peer closed its connection."""
+
+
+def read_head(sock: socket.socket, data: bytes = b"") -> tuple[str, dict[str, str], bytes]:
+    """The first line and headers of a request or response (after `data`, read already), and the
+    bytes read past them."""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise Closed
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    first, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return first, headers, rest
+
+
+def receive_into(sock: socket.socket, view: memoryview, filled: int, room: int) -> None:
+    """Fill `view[filled:room]` from the socket."""
+    while filled < room:
+        got = sock.recv_into(view[filled:room])
+        if not got:
+            raise Closed
+        filled += got
+
+
+def write_all(fd: int, data: memoryview) -> None:
+    written = 0
+    while written < len(data):
+        written += os.write(fd, data[written:])
 
 
 class _Receiver:
@@ -118,7 +150,7 @@ class _Receiver:
         try:
             while True:
                 self._one_request()
-        except (_Closed, OSError):
+        except (Closed, OSError):
             pass
         finally:
             for fd, _ in self.uploads.values():
@@ -126,19 +158,8 @@ class _Receiver:
             self.sock.close()
 
     def _head(self) -> tuple[str, str, dict[str, str]]:
-        data = self.pending
-        while b"\r\n\r\n" not in data:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise _Closed
-            data += chunk
-        head, _, self.pending = data.partition(b"\r\n\r\n")
-        request_line, *lines = head.decode("latin-1").split("\r\n")
+        request_line, headers, self.pending = read_head(self.sock, self.pending)
         method, target, _ = request_line.split(" ", 2)
-        headers = {}
-        for line in lines:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
         return method, target, headers
 
     def _one_request(self) -> None:
@@ -181,17 +202,10 @@ class _Receiver:
             position += os.write(fd, first)
             remaining -= len(first)
         while remaining:
-            filled = 0
-            room = min(len(view), remaining)
-            while filled < room:
-                got = self.sock.recv_into(view[filled:room])
-                if not got:
-                    raise _Closed
-                filled += got
+            filled = min(len(view), remaining)
+            receive_into(self.sock, view, 0, filled)
             hasher.update(view[:filled])
-            written = 0
-            while written < filled:
-                written += os.write(fd, view[written:filled])
+            write_all(fd, view[:filled])
             remaining -= filled
             position += filled
             if position - unflushed >= WRITEBACK_BYTES:
@@ -205,7 +219,7 @@ class _Receiver:
         while remaining:
             got = self.sock.recv_into(self.view[: min(len(self.view), remaining)])
             if not got:
-                raise _Closed
+                raise Closed
             remaining -= got
 
     def _answer(self, status: int, headers: list[tuple[str, str]]) -> None:

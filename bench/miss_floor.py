@@ -22,28 +22,9 @@ import sys
 import threading
 from pathlib import Path
 
+from bench.floor import Closed, read_head, receive_into, write_all
+
 BUFFER_BYTES = 1 << 20
-
-
-class _Closed(Exception):
-    pass
-
-
-def _read_head(sock: socket.socket) -> tuple[str, dict[str, str], bytes]:
-    """The first line and headers of a request or response, and the bytes read past them."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise _Closed
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    first, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return first, headers, rest
 
 
 class _Passage:
@@ -59,13 +40,13 @@ class _Passage:
     def run(self) -> None:
         try:
             while True:
-                request_line, _, _ = _read_head(self.client)
+                request_line, _, _ = read_head(self.client)
                 target = request_line.split(" ")[1]
                 if "/blobs/" in target:
                     self._pass(target)
                 else:  # the harness asking whether the server is up
                     self.client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-        except (_Closed, OSError):
+        except (Closed, OSError):
             pass
         finally:
             self.client.close()
@@ -76,7 +57,7 @@ class _Passage:
         with socket.create_connection(self.upstream) as source:
             source.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             source.sendall(f"GET {upstream_path} HTTP/1.1\r\nHost: upstream\r\n\r\n".encode("latin-1"))
-            status, headers, early = _read_head(source)
+            status, headers, early = read_head(source)
             assert status.split(" ")[1] == "200", status
             length = int(headers["content-length"])
             head = f"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\n\r\n"
@@ -96,18 +77,13 @@ class _Passage:
         filled = len(early)
         while remaining:
             room = min(len(view), remaining)
-            while filled < room:
-                got = source.recv_into(view[filled:room])
-                if not got:
-                    raise _Closed
-                filled += got
+            receive_into(source, view, filled, room)
+            filled = room
             hasher.update(view[:filled])
-            written = 0
-            while written < filled:
-                written += os.write(fd, view[written:filled])
+            write_all(fd, view[:filled])
             remaining -= filled
             if not remaining and "sha256:" + hasher.hexdigest() != expected:
-                raise _Closed  # never the last byte of a blob that failed its check
+                raise Closed  # never the last byte of a blob that failed its check
             self.client.sendall(view[:filled])
             filled = 0
 
