@@ -26,6 +26,7 @@ import os
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -227,14 +228,19 @@ class _Receiver:
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
 
-def serve_receiver(host: str, port: int, directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    ids = itertools.count(1)
+def serve_connections(host: str, port: int, handler: Callable[[socket.socket], Callable[[], None]]) -> None:
+    """Accept connections forever, each served on a thread of its own by what `handler` makes of it."""
     with socket.create_server((host, port), backlog=64) as listener:
         while True:
             conn, _ = listener.accept()
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            threading.Thread(target=_Receiver(conn, directory, ids).run, daemon=True).start()
+            threading.Thread(target=handler(conn), daemon=True).start()
+
+
+def serve_receiver(host: str, port: int, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    ids = itertools.count(1)
+    serve_connections(host, port, lambda conn: _Receiver(conn, directory, ids).run)
 
 
 def main(argv: list[str] | None = None) -> int:

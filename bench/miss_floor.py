@@ -19,10 +19,9 @@ import itertools
 import os
 import socket
 import sys
-import threading
 from pathlib import Path
 
-from bench.floor import Closed, read_head, receive_into, write_all
+from bench.floor import Closed, read_head, receive_into, serve_connections, write_all
 
 BUFFER_BYTES = 1 << 20
 
@@ -91,12 +90,7 @@ class _Passage:
 def serve(host: str, port: int, upstream: tuple[str, int], prefix: str, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     ids = itertools.count(1)
-    with socket.create_server((host, port), backlog=64) as listener:
-        while True:
-            conn, _ = listener.accept()
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            passage = _Passage(conn, upstream, prefix, directory / str(next(ids)))
-            threading.Thread(target=passage.run, daemon=True).start()
+    serve_connections(host, port, lambda conn: _Passage(conn, upstream, prefix, directory / str(next(ids))).run)
 
 
 def main(argv: list[str] | None = None) -> int:
