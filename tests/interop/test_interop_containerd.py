@@ -34,15 +34,18 @@ def test_ctr_push_pull(
     name = repo("ctr")
     single_ref, multi_ref = target.ref(name, "v1"), target.ref(name, "multi")
     layout = Layout(scratch / "layout")
+    # Every layer names the repository: content this daemon holds from another run of the test (it
+    # outlives a test) never shares a digest with this run's, whose removal is checked below.
+    mark = {"etc/pushed-to": f"{name}\n".encode()}
     image = layout.add_image(
         [
-            {"hello": b"pushed by ctr\n"},
-            {"etc/os-release": b"ID=dockyard\n", "bin/x": bytes(range(256)) * 40},
+            {"hello": b"pushed by ctr\n", **mark},
+            {"etc/os-release": b"ID=dockyard\n", "bin/x": bytes(range(256)) * 40, **mark},
         ],
         tag=single_ref,
     )
-    amd = layout.add_image([{"arch": b"amd64\n"}], arch="amd64")
-    arm = layout.add_image([{"arch": b"arm64\n"}], arch="arm64")
+    amd = layout.add_image([{"arch": b"amd64\n", **mark}], arch="amd64")
+    arm = layout.add_image([{"arch": b"arm64\n", **mark}], arch="arm64")
     index = layout.add_index([amd, arm], tag=multi_ref)
 
     containerd.ctr("images", "import", "--all-platforms", "--no-unpack", str(layout.archive(scratch / "img.tar")))
