@@ -304,6 +304,12 @@ def start_dockyard(
     return reg
 
 
+def _harness_path() -> dict[str, str]:
+    """The environment that lets a floor server (or granian's worker importing its app) import `bench`."""
+    paths = [str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH")]
+    return {"PYTHONPATH": os.pathsep.join(filter(None, paths))}
+
+
 def start_floor(work: Path, response: Path) -> tuple[Registry, Registry]:
     """The two floor servers (bench/floor.py): the manifest app on granian, and the raw receiver."""
     servers = []
@@ -312,13 +318,7 @@ def start_floor(work: Path, response: Path) -> tuple[Registry, Registry]:
         where.mkdir(parents=True, exist_ok=True)
         port = free_port()
         cmd = [sys.executable, "-m", "bench.floor", server, "--listen", f"127.0.0.1:{port}", *option]
-        # granian's worker imports the app: the harness's own directory must be on its path.
-        env = {
-            "PYTHONPATH": os.pathsep.join(
-                filter(None, [str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH")])
-            )
-        }
-        reg = _spawn(f"floor-{server}", "floor", cmd, where, port, env=env, workers=1)
+        reg = _spawn(f"floor-{server}", "floor", cmd, where, port, env=_harness_path(), workers=1)
         wait_ready(reg)
         servers.append(reg)
     return servers[0], servers[1]
@@ -331,8 +331,7 @@ def start_miss_floor(work: Path, upstream: Registry, prefix: str) -> Registry:
     host, upstream_port = upstream.host_port
     cmd = [sys.executable, "-m", "bench.miss_floor", "--listen", f"127.0.0.1:{port}"]
     cmd += ["--upstream", f"{host}:{upstream_port}", "--prefix", prefix, "--dir", str(work / "blobs")]
-    env = {"PYTHONPATH": str(Path(__file__).parent.parent)}
-    reg = _spawn("miss-floor", "floor", cmd, work, port, env=env, workers=1)
+    reg = _spawn("miss-floor", "floor", cmd, work, port, env=_harness_path(), workers=1)
     wait_ready(reg)
     return reg
 

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -46,6 +46,7 @@ SMALL = 4096
 CONNECTIONS = 64
 SEQUENTIAL = 200
 Json = dict[str, Any]
+T = TypeVar("T")
 
 
 def _conn(reg: Registry) -> Conn:
@@ -127,6 +128,12 @@ def sequential(reg: Registry, path: str) -> list[float]:
     return latencies
 
 
+def rotated(items: list[T], turn: int) -> list[T]:
+    """`items` starting at position `turn` (modulo their number), so that each round leads with another."""
+    turn %= len(items)
+    return items[turn:] + items[:turn]
+
+
 def miss_round(upstream: Registry, floor: Registry, dockyard: Registry, size: int, number: int) -> Json:
     """One fresh blob fetched directly, through the floor and through dockyard, in rotating order."""
     blob = Blob.of(os.urandom(size))
@@ -144,8 +151,7 @@ def miss_round(upstream: Registry, floor: Registry, dockyard: Registry, size: in
         ("floor", lambda: curl(f"{floor.url}/v2/hub/{path}")),
         ("miss", miss),
     ]
-    turn = number % len(fetches)
-    return {name: fetch() for name, fetch in fetches[turn:] + fetches[:turn]}
+    return {name: fetch() for name, fetch in rotated(fetches, number)}
 
 
 def local_pull_rss(dockyard: Registry, digest: str) -> float | None:
@@ -202,9 +208,7 @@ def measure(args: argparse.Namespace, work: Path, upstream: Registry, floor: Reg
     }
     rounds: list[Json] = []
     for number in range(args.rounds):
-        names = list(targets)
-        names = names[number % len(names) :] + names[: number % len(names)]
-        entry: Json = {name: targets[name]() for name in names}
+        entry: Json = {name: targets[name]() for name in rotated(list(targets), number)}
         entry["miss"] = miss_round(upstream, floor, dockyard, args.size_mib << 20, number)
         entry["local pull rss_growth_mb"] = local_pull_rss(dockyard, big.digest)
         heads = proxy_metric(dockyard, "dockyard_proxy_upstream_requests_total", upstream="reval", method="HEAD")

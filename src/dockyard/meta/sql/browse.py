@@ -2,9 +2,9 @@
 
 A page is picked by a query over indexed columns only (names; push times, which the 0005_ui
 triggers keep on each repository's row); sizes are then computed for the rows of that page alone,
-and tag counts are read from the repositories' rows (0014_tag_counts), the number of repositories
-from the counts triggers keep (0016_repository_counts). Only a search reads every
-name of the listing: a substring matches anywhere in a name, which no index serves.
+tag counts are read from the repositories' rows (0014_tag_counts) and the number of repositories
+from the counts triggers keep (0016_repository_counts). Only a search reads every name of the
+listing: a substring matches anywhere in a name, which no index serves.
 """
 
 from __future__ import annotations
